@@ -1,0 +1,110 @@
+/**
+ * Free-space bitmap, rebuilt from the log and never stored (as upstream).
+ * One byte per allocation unit; bounded by the device end (upstream rounds the
+ * unit count up and could hand out a partial unit past the end).
+ */
+import type { Extent, FileMap } from '../format/types.js';
+
+export class AllocBitmap {
+  readonly units: Uint8Array;
+  readonly allocUnit: number;
+  readonly deviceSize: number;
+  private used = 0;
+
+  /** `reserved` bytes at the start (superblock + log) are marked allocated. */
+  constructor(deviceSize: number, allocUnit: number, reserved: number) {
+    this.deviceSize = deviceSize;
+    this.allocUnit = allocUnit;
+    this.units = new Uint8Array(Math.floor(deviceSize / allocUnit));
+    this.mark(0, Math.min(reserved, this.units.length * allocUnit));
+  }
+
+  get capacity(): number {
+    return this.units.length * this.allocUnit;
+  }
+
+  get usedBytes(): number {
+    return this.used * this.allocUnit;
+  }
+
+  get freeBytes(): number {
+    return this.capacity - this.usedBytes;
+  }
+
+  /**
+   * Mark [offset, offset+length) allocated. Returns how many units were already
+   * allocated (collisions). The range must be unit-aligned and inside the bitmap.
+   */
+  mark(offset: number, length: number): number {
+    const [first, n] = this.unitRange(offset, length);
+    let collisions = 0;
+    for (let u = first; u < first + n; u++) {
+      if (this.units[u]) collisions++;
+      else {
+        this.units[u] = 1;
+        this.used++;
+      }
+    }
+    return collisions;
+  }
+
+  /** Free exactly [offset, offset+length). */
+  free(offset: number, length: number): void {
+    const [first, n] = this.unitRange(offset, length);
+    for (let u = first; u < first + n; u++) {
+      if (this.units[u]) {
+        this.units[u] = 0;
+        this.used--;
+      }
+    }
+  }
+
+  /** Mark every extent of a map; returns the collision count. */
+  markMap(map: FileMap): number {
+    const pieces = map.kind === 'simple' ? map.extents : map.strips;
+    let c = 0;
+    for (const e of pieces) c += this.mark(e.offset, e.length);
+    return c;
+  }
+
+  freeMap(map: FileMap): void {
+    for (const e of map.kind === 'simple' ? map.extents : map.strips) this.free(e.offset, e.length);
+  }
+
+  /** First fit of `nunits` clear units in [fromUnit, toUnit); marks and returns the first unit, or -1. */
+  findAndMark(nunits: number, fromUnit = 0, toUnit = this.units.length): number {
+    let run = 0;
+    for (let u = Math.max(0, fromUnit); u < Math.min(toUnit, this.units.length); u++) {
+      if (this.units[u]) {
+        run = 0;
+        continue;
+      }
+      if (++run === nunits) {
+        const first = u - nunits + 1;
+        this.units.fill(1, first, u + 1);
+        this.used += nunits;
+        return first;
+      }
+    }
+    return -1;
+  }
+
+  isFree(offset: number, length: number): boolean {
+    const [first, n] = this.unitRange(offset, length);
+    for (let u = first; u < first + n; u++) if (this.units[u]) return false;
+    return true;
+  }
+
+  private unitRange(offset: number, length: number): [number, number] {
+    const au = this.allocUnit;
+    if (offset % au !== 0 || offset < 0) throw new RangeError(`offset ${offset} is not aligned to the allocation unit`);
+    const first = offset / au;
+    const n = Math.ceil(length / au);
+    if (first + n > this.units.length) throw new RangeError(`range [${offset}, +${length}) is past the end of the device`);
+    return [first, n];
+  }
+}
+
+export function extentsOf(map: FileMap): Extent[] {
+  return map.kind === 'simple' ? map.extents : map.strips;
+}

@@ -1,0 +1,128 @@
+/** `famfs cp`: copy host files and trees into famfs, all under one writer lock. */
+import fs from 'node:fs';
+import nodePath from 'node:path';
+import type { Famfs, Owner, Writer } from './famfs.js';
+import type { InterleaveParams } from '../alloc/allocator.js';
+import { copyFromHost } from './data.js';
+import { FamfsError, asFamfsError } from './errors.js';
+import { normalizeRelpath } from '../meta/paths.js';
+
+export interface CopyOptions extends Owner {
+  recursive?: boolean;
+  interleave?: InterleaveParams;
+  /** Called once per file before its data is copied. */
+  onFile?: (src: string, dest: string, size: number) => void;
+  onProgress?: (bytes: number) => void;
+  /** Called for a source that failed while others go on; the copy's result counts it. */
+  onError?: (src: string, err: FamfsError) => void;
+}
+
+export interface CopyResult {
+  files: number;
+  dirs: number;
+  bytes: number;
+  errors: number;
+}
+
+interface Job {
+  src: string;
+  dest: string;
+}
+
+function join(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
+}
+
+export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: CopyOptions = {}): CopyResult {
+  if (sources.length === 0) throw new FamfsError('cp: no source given', 'EINVAL', 2);
+  const destRel = normalizeRelpath(dest);
+  const result: CopyResult = { files: 0, dirs: 0, bytes: 0, errors: 0 };
+  const owner = (st: fs.Stats): Owner => ({
+    mode: opts.mode || st.mode & 0o777,
+    uid: opts.uid,
+    gid: opts.gid,
+  });
+
+  return famfs.writer((w: Writer) => {
+    const destNode = famfs.tree.lookup(destRel);
+    const destIsDir = destNode?.kind === 'dir';
+    if (sources.length > 1 || (opts.recursive && sources.some((s) => fs.statSync(s, { throwIfNoEntry: false })?.isDirectory()))) {
+      if (destNode && !destIsDir) throw new FamfsError(`cp: ${dest}: not a directory`, 'ENOTDIR');
+      if (!destNode) {
+        if (!opts.recursive) throw new FamfsError(`cp: ${dest}: no such directory`, 'ENOENT');
+        w.mkdir(destRel, { uid: opts.uid, gid: opts.gid });
+        result.dirs++;
+      }
+    }
+    const jobs: Job[] = [];
+    for (const src of sources) {
+      const st = fs.statSync(src, { throwIfNoEntry: false });
+      if (!st) {
+        result.errors++;
+        opts.onError?.(src, new FamfsError(`cp: ${src}: no such file or directory`, 'ENOENT'));
+        continue;
+      }
+      const target = famfs.tree.lookup(destRel)?.kind === 'dir' ? join(destRel, nodePath.basename(src)) : destRel;
+      if (st.isDirectory()) {
+        if (!opts.recursive) {
+          result.errors++;
+          opts.onError?.(src, new FamfsError(`cp: ${src}: is a directory (use -r)`, 'EISDIR'));
+          continue;
+        }
+        // `cp -r dir existing/` copies into existing/dir; `cp -r dir new` makes new.
+        const top = destNode && destIsDir ? target : destRel;
+        walk(src, top, jobs, w, result, opts, owner);
+      } else if (st.isFile()) {
+        jobs.push({ src, dest: target });
+      } else {
+        result.errors++;
+        opts.onError?.(src, new FamfsError(`cp: ${src}: not a regular file or directory`, 'EINVAL'));
+      }
+    }
+    for (const j of jobs) {
+      try {
+        copyOne(famfs, w, j, opts, owner, result);
+      } catch (e) {
+        const err = asFamfsError(e);
+        if (err.code === 'ENOSPC') throw err; // out of space or log full: stop, as upstream
+        result.errors++;
+        opts.onError?.(j.src, err);
+      }
+    }
+    return result;
+  });
+}
+
+function walk(dir: string, destRel: string, jobs: Job[], w: Writer, result: CopyResult, opts: CopyOptions, owner: (st: fs.Stats) => Owner): void {
+  const st = fs.statSync(dir);
+  const existing = w.fs.tree.lookup(destRel);
+  if (!existing) {
+    w.mkdir(destRel, { ...owner(st), mode: opts.mode ? undefined : st.mode & 0o777 });
+    result.dirs++;
+  } else if (existing.kind !== 'dir') {
+    throw new FamfsError(`cp: ${destRel}: exists and is not a directory`, 'ENOTDIR');
+  }
+  for (const ent of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const src = nodePath.join(dir, ent.name);
+    const dest = join(destRel, ent.name);
+    if (ent.isDirectory()) walk(src, dest, jobs, w, result, opts, owner);
+    else if (ent.isFile()) jobs.push({ src, dest });
+    else {
+      result.errors++;
+      opts.onError?.(src, new FamfsError(`cp: ${src}: skipped (not a regular file or directory)`, 'EINVAL'));
+    }
+  }
+}
+
+function copyOne(famfs: Famfs, w: Writer, j: Job, opts: CopyOptions, owner: (st: fs.Stats) => Owner, result: CopyResult): void {
+  const st = fs.statSync(j.src);
+  opts.onFile?.(j.src, j.dest, st.size);
+  const existing = famfs.tree.lookup(j.dest);
+  if (existing?.kind === 'file' && existing.size === st.size) {
+    copyFromHost(famfs, existing, j.src, opts.onProgress); // restartable, as upstream
+  } else {
+    w.creat(j.dest, st.size, { ...owner(st), interleave: opts.interleave }, (f) => copyFromHost(famfs, f, j.src, opts.onProgress));
+  }
+  result.files++;
+  result.bytes += st.size;
+}

@@ -1,0 +1,282 @@
+/**
+ * The library surface: open a famfs on a device, look at its replayed tree,
+ * reach file bytes in shared memory, and (on the master, under the writer
+ * lock) create directories and files.
+ */
+import { LOG_OFFSET } from '../format/constants.js';
+import { checkSuperblock, decodeSuperblock, describeSuperblockCheck, SUPERBLOCK_STRUCT_SIZE, type Superblock } from '../format/superblock.js';
+import type { FileMap } from '../format/types.js';
+import { Device } from '../device/device.js';
+import { AllocBitmap } from '../alloc/bitmap.js';
+import { Allocator, type InterleaveParams } from '../alloc/allocator.js';
+import { LogView } from '../meta/log.js';
+import { Replayer, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
+import { dirname, normalizeRelpath } from '../meta/paths.js';
+import type { DirNode, FileNode, Tree, TreeNode } from '../meta/tree.js';
+import type { Geometry } from '../meta/validate.js';
+import { resolveRange } from '../map/resolve.js';
+import { FM_ALL_HOSTS_RW } from '../format/constants.js';
+import { FamfsError, asFamfsError } from './errors.js';
+import { systemUuid } from './sysuuid.js';
+
+export type Role = 'master' | 'client';
+
+export interface OpenOptions {
+  /** Map the device writable (needed to append or to write file data). */
+  writable?: boolean;
+}
+
+export interface Owner {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface CreateOptions extends Owner {
+  interleave?: InterleaveParams;
+}
+
+/** Read and check the superblock of an open device; throws FamfsError when it is not a usable famfs. */
+export function readSuperblock(device: Device): Superblock {
+  if (device.size < SUPERBLOCK_STRUCT_SIZE) throw new FamfsError(`${device.path}: too small to hold a famfs superblock`, 'EINVAL');
+  const buf = device.view(0, SUPERBLOCK_STRUCT_SIZE);
+  const check = checkSuperblock(buf);
+  if (check !== 'ok') throw new FamfsError(`${device.path}: ${describeSuperblockCheck(check)}`, 'EINVAL');
+  const sb = decodeSuperblock(buf);
+  if (sb.logOffset !== LOG_OFFSET) throw new FamfsError(`${device.path}: unsupported log offset ${sb.logOffset}`, 'EINVAL');
+  if (LOG_OFFSET + sb.logLen > device.size) throw new FamfsError(`${device.path}: the log extends past the end of the device`, 'EINVAL');
+  return sb;
+}
+
+export class Famfs {
+  readonly device: Device;
+  readonly sb: Superblock;
+  readonly role: Role;
+  readonly log: LogView;
+  readonly geometry: Geometry;
+  private readonly replayer: Replayer;
+
+  private constructor(device: Device, sb: Superblock) {
+    this.device = device;
+    this.sb = sb;
+    let local: string | undefined;
+    try {
+      local = systemUuid();
+    } catch {
+      local = undefined; // as upstream: no readable system UUID → client
+    }
+    this.role = local === sb.systemUuid ? 'master' : 'client';
+    this.log = new LogView(device, sb.logLen);
+    const check = this.log.check();
+    if (check !== 'ok') throw new FamfsError(`${device.path}: invalid log header (${check})`, 'EINVAL');
+    this.geometry = {
+      deviceSize: Math.min(sb.daxdev.size || device.size, device.size),
+      allocUnit: sb.allocUnit,
+      dataStart: LOG_OFFSET + sb.logLen,
+      ndevices: 1,
+    };
+    this.replayer = new Replayer(this.log, this.geometry);
+    this.replayer.catchUp();
+  }
+
+  static open(devicePath: string, opts: OpenOptions = {}): Famfs {
+    let device: Device;
+    try {
+      device = Device.open(devicePath, { writable: opts.writable });
+    } catch (e) {
+      throw asFamfsError(e);
+    }
+    try {
+      return new Famfs(device, readSuperblock(device));
+    } catch (e) {
+      device.close();
+      throw asFamfsError(e);
+    }
+  }
+
+  get tree(): Tree {
+    return this.replayer.tree;
+  }
+
+  get problems(): readonly ReplayProblem[] {
+    return this.replayer.problems;
+  }
+
+  get stats(): Readonly<ReplayStats> {
+    return this.replayer.stats;
+  }
+
+  get spaceHolders(): Replayer['spaceHolders'] {
+    return this.replayer.spaceHolders;
+  }
+
+  /** Apply entries the master committed since the last look; returns how many were new. */
+  refresh(): number {
+    return this.replayer.catchUp();
+  }
+
+  /** The node at a path relative to the root ('' or '/' = root). */
+  lookup(path: string): TreeNode {
+    const rel = normalizeRelpath(path);
+    const node = this.tree.lookup(rel);
+    if (!node) throw new FamfsError(`${path}: no such file or directory in famfs`, 'ENOENT');
+    return node;
+  }
+
+  file(path: string): FileNode {
+    const node = this.lookup(path);
+    if (node.kind !== 'file') throw new FamfsError(`${path}: is a directory`, 'EISDIR');
+    return node;
+  }
+
+  /** Buffers over the shared bytes of [offset, offset+length) of a file (clamped to its size); no copy. */
+  slices(file: { map: FileMap; size: number }, offset: number, length: number, out: Buffer[] = []): Buffer[] {
+    resolveRange(file.map, file.size, offset, length, (_dev, off, len) => {
+      this.device.slices(off, len, out);
+    });
+    return out;
+  }
+
+  /** Copy `data` into a file at `offset`; refuses to write past the file's size. Returns bytes written. */
+  write(file: FileNode, offset: number, data: Buffer): number {
+    if (!this.device.writable) throw new FamfsError(`${this.device.path}: opened read-only`, 'EROFS');
+    if (offset + data.length > file.size) throw new FamfsError(`${file.path}: write past the end of the file (size ${file.size})`, 'EFBIG');
+    let done = 0;
+    for (const s of this.slices(file, offset, data.length)) {
+      data.copy(s, 0, done, done + s.length);
+      done += s.length;
+    }
+    return done;
+  }
+
+  /** Flush a file's written bytes (msync of each piece). */
+  flushFile(file: { map: FileMap; size: number }, offset = 0, length = file.size): void {
+    resolveRange(file.map, file.size, offset, length, (_d, off, len) => this.device.flush(off, len));
+  }
+
+  /** Run `fn` as the single writer: master only, lock held, tree caught up, fresh bitmap. */
+  writer<T>(fn: (w: Writer) => T, opts: { onWait?: () => void } = {}): T {
+    if (this.role !== 'master') {
+      throw new FamfsError(`${this.device.path}: this host is a client of this file system (master system UUID ${this.sb.systemUuid}); only the master may change it`, 'EPERM');
+    }
+    if (!this.device.writable) throw new FamfsError(`${this.device.path}: opened read-only`, 'EROFS');
+    this.device.lock({ onWait: opts.onWait });
+    try {
+      this.refresh();
+      return fn(new Writer(this));
+    } finally {
+      this.device.unlock();
+    }
+  }
+
+  /** A bitmap of the space held by every sound file entry, and how many units were claimed twice. */
+  buildBitmap(): { bitmap: AllocBitmap; collisions: number } {
+    const bitmap = new AllocBitmap(this.geometry.deviceSize, this.geometry.allocUnit, this.geometry.dataStart);
+    let collisions = 0;
+    for (const { entry } of this.replayer.spaceHolders) {
+      if (entry.type === 'file') collisions += bitmap.markMap(entry.map);
+    }
+    return { bitmap, collisions };
+  }
+
+  close(): void {
+    this.device.close();
+  }
+}
+
+/** What the master may do while holding the writer lock. */
+export class Writer {
+  readonly allocator: Allocator;
+
+  constructor(readonly fs: Famfs) {
+    this.allocator = new Allocator(fs.buildBitmap().bitmap);
+  }
+
+  private owner(o: Owner, defMode: number): Required<Owner> {
+    return {
+      mode: (o.mode ?? defMode) & 0o7777,
+      uid: o.uid ?? process.geteuid?.() ?? 0,
+      gid: o.gid ?? process.getegid?.() ?? 0,
+    };
+  }
+
+  private parentOf(rel: string, path: string): DirNode {
+    const parent = this.fs.tree.lookup(dirname(rel));
+    if (!parent) throw new FamfsError(`${path}: parent directory does not exist`, 'ENOENT');
+    if (parent.kind !== 'dir') throw new FamfsError(`${path}: parent is not a directory`, 'ENOTDIR');
+    return parent;
+  }
+
+  private applied(rel: string): TreeNode {
+    this.fs.refresh();
+    const node = this.fs.tree.lookup(rel);
+    if (!node) throw new FamfsError(`${rel}: the log entry was written but replay refused it`, 'EIO');
+    return node;
+  }
+
+  /** mkdir; with `parents`, missing ancestors are created and an existing directory is fine. */
+  mkdir(path: string, opts: Owner & { parents?: boolean } = {}): DirNode {
+    const rel = normalizeRelpath(path);
+    if (rel === '') {
+      if (opts.parents) return this.fs.tree.root;
+      throw new FamfsError(`${path}: the root directory already exists`, 'EEXIST');
+    }
+    const existing = this.fs.tree.lookup(rel);
+    if (existing) {
+      if (opts.parents && existing.kind === 'dir') return existing;
+      throw new FamfsError(`${path}: already exists`, 'EEXIST');
+    }
+    if (opts.parents && dirname(rel) !== '') this.mkdir(dirname(rel), { ...opts, mode: undefined });
+    this.parentOf(rel, path);
+    const o = this.owner(opts, 0o755);
+    this.fs.log.append({ type: 'mkdir', path: rel, ...o });
+    const node = this.applied(rel);
+    if (node.kind !== 'dir') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
+    return node;
+  }
+
+  /**
+   * Allocate and log a file. An existing file of the same size is returned as
+   * is (upstream's restartable creat/cp); any other existing node is an error.
+   * Empty files still get one allocation unit so every famfs host, including
+   * kernels that insist on at least one extent, can open them.
+   * `fill`, if given, writes the data into the allocated space *before* the
+   * entry is logged: a crash in between leaves no file and no lost space.
+   */
+  creat(path: string, size: number, opts: CreateOptions = {}, fill?: (file: { map: FileMap; size: number }) => void): FileNode {
+    const rel = normalizeRelpath(path);
+    if (!Number.isSafeInteger(size) || size < 0) throw new FamfsError(`${path}: invalid size ${size}`, 'EINVAL');
+    if (rel === '') throw new FamfsError(`${path}: is the root directory`, 'EISDIR');
+    const existing = this.fs.tree.lookup(rel);
+    if (existing) {
+      if (existing.kind === 'file' && existing.size === size) return existing;
+      throw new FamfsError(`${path}: already exists${existing.kind === 'file' ? ` with size ${existing.size}` : ' as a directory'}`, 'EEXIST');
+    }
+    this.parentOf(rel, path);
+    const o = this.owner(opts, 0o644);
+    const map = opts.interleave ? this.allocator.interleaved(Math.max(size, 1), opts.interleave) : this.allocator.contiguous(Math.max(size, 1));
+    try {
+      if (fill) fill({ map, size });
+      this.fs.log.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o });
+    } catch (e) {
+      this.allocator.rollback(map);
+      throw asFamfsError(e);
+    }
+    const node = this.applied(rel);
+    if (node.kind !== 'file') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
+    return node;
+  }
+
+  /** Testing aid (as upstream): a new name for the same extents. fsck reports the collision. */
+  clone(src: string, dst: string): FileNode {
+    const from = this.fs.file(src);
+    const rel = normalizeRelpath(dst);
+    if (this.fs.tree.lookup(rel)) throw new FamfsError(`${dst}: already exists`, 'EEXIST');
+    this.parentOf(rel, dst);
+    this.fs.log.append({ type: 'file', path: rel, size: from.size, flags: from.flags, mode: from.mode, uid: from.uid, gid: from.gid, map: from.map });
+    const node = this.applied(rel);
+    if (node.kind !== 'file') throw new FamfsError(`${dst}: replay disagreed`, 'EIO');
+    return node;
+  }
+}
+

@@ -1,0 +1,117 @@
+/** The fsck report: superblock, log and capacity, as upstream prints them, plus what replay refused. */
+import { LOG_ENTRY_SIZE, LOG_HEADER_SIZE } from '../format/constants.js';
+import type { Famfs } from './famfs.js';
+import type { ReplayProblem } from '../meta/replay.js';
+
+export interface FsckReport {
+  device: string;
+  superblock: {
+    uuid: string; deviceUuid: string; systemUuid: string; role: 'Owner' | 'Client';
+    version: number; allocUnit: number; omfMajor: number; omfMinor: number; logLen: number; primary: { name: string; size: number };
+  };
+  log: { entriesUsed: number; slots: number; bytesInUse: number; bytesTotal: number };
+  capacity: {
+    deviceCapacity: number; bitmapCapacity: number; sumOfFileSizes: number; allocatedBytes: number;
+    freeSpace: number; spaceAmplification: number; percentUsed: number;
+  };
+  files: number;
+  directories: number;
+  badEntries: number;
+  rejectedEntries: number;
+  collisions: number;
+  problems: ReplayProblem[];
+  clean: boolean;
+}
+
+export function fsck(fs: Famfs): FsckReport {
+  fs.refresh();
+  const h = fs.log.readHeader();
+  const { bitmap, collisions } = fs.buildBitmap();
+  let fsizeSum = 0;
+  for (const { entry } of fs.spaceHolders) if (entry.type === 'file') fsizeSum += entry.size;
+  const allocated = bitmap.usedBytes;
+  const st = fs.stats;
+  return {
+    device: fs.device.path,
+    superblock: {
+      uuid: fs.sb.uuid, deviceUuid: fs.sb.devUuid, systemUuid: fs.sb.systemUuid, role: fs.role === 'master' ? 'Owner' : 'Client',
+      version: fs.sb.version, allocUnit: fs.sb.allocUnit, omfMajor: fs.sb.omfMajor, omfMinor: fs.sb.omfMinor, logLen: fs.sb.logLen,
+      primary: { name: fs.sb.daxdev.name, size: fs.sb.daxdev.size },
+    },
+    log: { entriesUsed: h.nextIndex, slots: h.lastIndex + 1, bytesInUse: LOG_HEADER_SIZE + h.nextIndex * LOG_ENTRY_SIZE, bytesTotal: h.logLen },
+    capacity: {
+      deviceCapacity: fs.device.size,
+      bitmapCapacity: bitmap.capacity,
+      sumOfFileSizes: fsizeSum,
+      allocatedBytes: allocated,
+      freeSpace: bitmap.freeBytes,
+      spaceAmplification: fsizeSum ? allocated / fsizeSum : 0,
+      percentUsed: (100 * allocated) / bitmap.capacity,
+    },
+    files: st.files,
+    directories: st.dirs,
+    badEntries: st.badEntries,
+    rejectedEntries: st.rejected,
+    collisions,
+    problems: [...fs.problems],
+    clean: collisions === 0 && st.badEntries === 0 && st.rejected === 0,
+  };
+}
+
+const gib = (n: number): string => `${(n / 1024 ** 3).toFixed(2)}G`;
+
+/** Upstream's layout (smoke tests grep "log_len", "Device capacity", "Free space"). */
+export function formatFsck(r: FsckReport, opts: { human?: boolean; verbose?: boolean } = {}): string {
+  const num = (n: number): string => (opts.human ? gib(n) : String(n));
+  const L: string[] = [];
+  L.push('Famfs Superblock:');
+  L.push(`  Filesystem UUID:   ${r.superblock.uuid}`);
+  L.push(`  Device UUID:       ${r.superblock.deviceUuid}`);
+  L.push(`  System UUID:       ${r.superblock.systemUuid}`);
+  L.push(`  role of this node: ${r.superblock.role}`);
+  L.push(`  alloc_unit:        0x${r.superblock.allocUnit.toString(16)}`);
+  L.push(`  OMF major version: ${r.superblock.omfMajor}`);
+  L.push(`  OMF minor version: ${r.superblock.omfMinor}`);
+  L.push(`  sizeof superblock: 200`);
+  L.push(`  log size (bytes):  ${r.superblock.logLen}`);
+  L.push(`  primary: ${r.superblock.primary.name}   ${r.superblock.primary.size}`);
+  L.push('');
+  L.push('Log stats:');
+  L.push(`  # of log entries in use: ${r.log.entriesUsed} of ${r.log.slots}`);
+  L.push(`  Log size in use:          ${r.log.bytesInUse}`);
+  L.push(`  Log size (total bytes)    ${r.log.bytesTotal}`);
+  L.push(r.collisions ? `  ERROR: ${r.collisions} ALLOCATION COLLISIONS FOUND` : '  No allocation errors found');
+  L.push('');
+  L.push('Capacity:');
+  L.push(`  Device capacity:        ${num(r.capacity.deviceCapacity)}`);
+  L.push(`  Bitmap capacity:        ${num(r.capacity.bitmapCapacity)}`);
+  L.push(`  Sum of file sizes:      ${num(r.capacity.sumOfFileSizes)}`);
+  L.push(`  ${opts.human ? 'Allocated space:' : 'Allocated bytes:'}        ${num(r.capacity.allocatedBytes)}`);
+  L.push(`  Free space:             ${num(r.capacity.freeSpace)}`);
+  L.push(`  Space amplification:     ${r.capacity.spaceAmplification.toFixed(2)}`);
+  L.push(`  Percent used:            ${r.capacity.percentUsed.toFixed(1)}%`);
+  L.push('');
+  L.push('Famfs log:');
+  L.push(`  ${r.log.entriesUsed} of ${r.log.slots} entries used`);
+  L.push(`  ${r.badEntries} bad log entries detected`);
+  L.push(`  ${r.rejectedEntries} entries refused by replay`);
+  L.push(`  ${r.files} files`);
+  L.push(`  ${r.directories} directories`);
+  if (r.problems.length) {
+    L.push('');
+    L.push('Problems:');
+    for (const p of r.problems.slice(0, opts.verbose ? undefined : 50)) L.push(`  entry ${p.index}: ${p.kind}: ${p.message}`);
+    if (!opts.verbose && r.problems.length > 50) L.push(`  ... ${r.problems.length - 50} more (use -v)`);
+  }
+  if (opts.verbose) {
+    L.push('');
+    L.push('Verbose:');
+    L.push(`  log_offset:        ${0x200000}`);
+    L.push(`  log_len:           ${r.superblock.logLen}`);
+    L.push(`  sizeof(log header) 48`);
+    L.push(`  sizeof(log entry)  544`);
+    L.push(`  last_log_index:    ${r.log.slots - 1}`);
+    L.push(`  superblock version ${r.superblock.version}`);
+  }
+  return L.join('\n') + '\n';
+}

@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { writeSync } from 'node:fs';
+import { withFamfs, type DeviceOption } from './context.js';
+
+export function register(program: Command): void {
+  program
+    .command('cat')
+    .description("write a file's contents to standard output")
+    .argument('<PATH>', 'path relative to the file system root')
+    .option('-d, --device <DEV>', 'famfs device or image file')
+    .action((path: string, o: DeviceOption) => {
+      withFamfs(o, {}, (fs) => {
+        const f = fs.file(path);
+        for (const s of fs.slices(f, 0, f.size)) {
+          for (let off = 0; off < s.length; ) {
+            try {
+              off += writeSync(1, s, off, Math.min(s.length - off, 1 << 20));
+            } catch (e) {
+              if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+              if ((e as NodeJS.ErrnoException).code === 'EPIPE') return;
+              throw e;
+            }
+          }
+        }
+      });
+    });
+}

@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { verify } from '../api/data.js';
+import { parseSeed } from './args.js';
+import { withFamfs, type DeviceOption } from './context.js';
+
+export function register(program: Command): void {
+  program
+    .command('verify')
+    .description("compare a file's bytes with the PRNG stream of SEED (as written by creat -r)")
+    .argument('<PATH>', 'path relative to the file system root')
+    .option('-d, --device <DEV>', 'famfs device or image file')
+    .requiredOption('-S, --seed <SEED>', 'PRNG seed', parseSeed)
+    .action((path: string, o: DeviceOption & { seed: number }) => {
+      withFamfs(o, {}, (fs) => {
+        const f = fs.file(path);
+        const at = verify(fs, f, o.seed);
+        if (at < 0) process.stdout.write(`Success: verified ${f.size} bytes in file ${f.path}\n`);
+        else {
+          process.stdout.write(`Verify fail: ${f.path} at offset ${at} of ${f.size} bytes\n`);
+          process.exitCode = 1;
+        }
+      });
+    });
+}

@@ -1,0 +1,170 @@
+/**
+ * A shared memory device: a DAX char device or a regular file (sparse image in
+ * /dev/shm for everyone without CXL hardware). Mapped MAP_SHARED in 1 GiB
+ * windows, lazily, and handed out as Buffer views: nothing here reads a whole
+ * device into memory, and nothing outside [0, size) is ever touched.
+ */
+import fs from 'node:fs';
+import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
+
+export const WINDOW_SIZE = 1 << 30;
+
+export type DeviceKind = 'file' | 'dax';
+
+export class DeviceError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+  }
+}
+
+export interface DeviceInfo {
+  path: string;
+  kind: DeviceKind;
+  size: number;
+}
+
+function devMajorMinor(rdev: number): [number, number] {
+  const r = BigInt(rdev);
+  const major = Number(((r >> 8n) & 0xfffn) | ((r >> 32n) & ~0xfffn));
+  const minor = Number((r & 0xffn) | ((r >> 12n) & ~0xffn));
+  return [major, minor];
+}
+
+/** What a path is, and how big, without mapping it. Throws DeviceError with a clear message. */
+export function probeDevice(path: string): DeviceInfo {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new DeviceError(code === 'ENOENT' ? `${path}: no such device or file` : `${path}: ${(e as Error).message}`, code);
+  }
+  if (st.isFile()) return { path, kind: 'file', size: st.size };
+  if (st.isCharacterDevice()) {
+    const [maj, min] = devMajorMinor(st.rdev);
+    const sysfs = `/sys/dev/char/${maj}:${min}/size`;
+    let text: string;
+    try {
+      text = fs.readFileSync(sysfs, 'utf8');
+    } catch {
+      throw new DeviceError(`${path}: character device ${maj}:${min} is not a DAX device (no ${sysfs})`, 'ENODEV');
+    }
+    return { path, kind: 'dax', size: Number(text.trim()) };
+  }
+  throw new DeviceError(`${path}: not a DAX character device or a regular file`, 'ENODEV');
+}
+
+interface Window {
+  ptr: NativePointer;
+  buf: Buffer;
+}
+
+export class Device implements DeviceInfo {
+  readonly path: string;
+  readonly kind: DeviceKind;
+  readonly size: number;
+  readonly writable: boolean;
+  readonly fd: number;
+  private readonly windows: (Window | undefined)[];
+  private closed = false;
+
+  private constructor(info: DeviceInfo, fd: number, writable: boolean) {
+    this.path = info.path;
+    this.kind = info.kind;
+    this.size = info.size;
+    this.fd = fd;
+    this.writable = writable;
+    this.windows = new Array(Math.ceil(info.size / WINDOW_SIZE));
+  }
+
+  /** Open a device; read-only opens map PROT_READ, so a stray write faults instead of corrupting. */
+  static open(path: string, opts: { writable?: boolean } = {}): Device {
+    const info = probeDevice(path);
+    const writable = opts.writable ?? false;
+    let fd: number;
+    try {
+      fd = fs.openSync(path, writable ? 'r+' : 'r');
+    } catch (e) {
+      throw new DeviceError(`${path}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code ?? 'EIO');
+    }
+    return new Device(info, fd, writable);
+  }
+
+  private window(i: number): Buffer {
+    let w = this.windows[i];
+    if (!w) {
+      if (this.closed) throw new DeviceError(`${this.path}: device is closed`, 'EBADF');
+      const start = i * WINDOW_SIZE;
+      const len = Math.min(WINDOW_SIZE, this.size - start);
+      const ptr = mmap(len, this.writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, this.fd, start);
+      w = { ptr, buf: viewOf(ptr, len) };
+      this.windows[i] = w;
+    }
+    return w.buf;
+  }
+
+  private checkRange(offset: number, length: number): void {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new DeviceError(`${this.path}: range [${offset}, +${length}) is outside the device (size ${this.size})`, 'ERANGE');
+    }
+  }
+
+  /** A Buffer over [offset, offset+length); the range must not cross a 1 GiB window boundary. */
+  view(offset: number, length: number): Buffer {
+    this.checkRange(offset, length);
+    const i = Math.floor(offset / WINDOW_SIZE);
+    const start = offset - i * WINDOW_SIZE;
+    if (start + length > WINDOW_SIZE) throw new DeviceError(`range [${offset}, +${length}) crosses a mapping window`, 'ERANGE');
+    return this.window(i).subarray(start, start + length);
+  }
+
+  /** Buffers covering [offset, offset+length) in order, split at window boundaries; appended to `out`. */
+  slices(offset: number, length: number, out: Buffer[] = []): Buffer[] {
+    this.checkRange(offset, length);
+    while (length > 0) {
+      const i = Math.floor(offset / WINDOW_SIZE);
+      const start = offset - i * WINDOW_SIZE;
+      const n = Math.min(length, WINDOW_SIZE - start);
+      out.push(this.window(i).subarray(start, start + n));
+      offset += n;
+      length -= n;
+    }
+    return out;
+  }
+
+  /** Make stores in [offset, offset+length) durable (msync; the one place cache maintenance lives). */
+  flush(offset: number, length: number): void {
+    this.checkRange(offset, length);
+    while (length > 0) {
+      const i = Math.floor(offset / WINDOW_SIZE);
+      const start = offset - i * WINDOW_SIZE;
+      const n = Math.min(length, WINDOW_SIZE - start);
+      this.window(i);
+      msync(this.windows[i]!.ptr, start, n);
+      offset += n;
+      length -= n;
+    }
+  }
+
+  /** Take the host-wide single-writer lock (flock on the device; the kernel drops it if we die). */
+  lock(opts: { wait?: boolean; onWait?: () => void } = {}): void {
+    if (flock(this.fd, LOCK_EX | LOCK_NB)) return;
+    if (opts.wait === false) throw new DeviceError(`${this.path}: another famfs writer holds the log lock`, 'EBUSY');
+    opts.onWait?.();
+    flock(this.fd, LOCK_EX);
+  }
+
+  unlock(): void {
+    flock(this.fd, LOCK_UN);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.windows.forEach((w, i) => {
+      if (w) munmap(w.ptr, Math.min(WINDOW_SIZE, this.size - i * WINDOW_SIZE));
+    });
+    this.windows.fill(undefined);
+    fs.closeSync(this.fd);
+  }
+}

@@ -1,0 +1,212 @@
+/** struct famfs_log_entry (544 bytes); pure codec for FILE, MKDIR, ADD_DAXDEV and the rest. */
+import {
+  EntryType, ExtentType, LOG_ENTRY_CRC_OFFSET, LOG_ENTRY_SIZE, MAX_PATHLEN, MAX_RELPATH_BYTES,
+  MAX_SIMPLE_EXTENTS, MAX_STRIPS,
+} from './constants.js';
+import { crc32 } from './crc32.js';
+import { decodeUtf8, readCString, readU64, writeU64 } from './bytes.js';
+import { uuidFromBytes, uuidToBytes } from './uuid.js';
+import type { Extent, FileMap } from './types.js';
+
+export interface FileEntry {
+  type: 'file';
+  seqnum: number;
+  size: number;
+  flags: number;
+  uid: number;
+  gid: number;
+  mode: number;
+  path: string;
+  map: FileMap;
+}
+
+export interface MkdirEntry {
+  type: 'mkdir';
+  seqnum: number;
+  uid: number;
+  gid: number;
+  mode: number;
+  path: string;
+}
+
+export interface AddDaxdevEntry {
+  type: 'add_daxdev';
+  seqnum: number;
+  size: number;
+  uuid: string;
+  index: number;
+}
+
+/** DELETE and INVALID are recognised but carry nothing we act on; unknown types land here too. */
+export interface OtherEntry {
+  type: 'delete' | 'invalid' | 'unknown';
+  seqnum: number;
+  rawType: number;
+}
+
+export type LogEntry = FileEntry | MkdirEntry | AddDaxdevEntry | OtherEntry;
+export type NewLogEntry =
+  | Omit<FileEntry, 'seqnum'>
+  | Omit<MkdirEntry, 'seqnum'>
+  | Omit<AddDaxdevEntry, 'seqnum'>;
+
+/** The entry's bytes cannot be turned into a typed entry (the reason says why). */
+export class EntryDecodeError extends Error {}
+
+const FILE_SIZE = 16, FILE_FLAGS = 24, FILE_UID = 28, FILE_GID = 32, FILE_MODE = 36, FILE_PATH = 40;
+const FMAP_TYPE = 120, FMAP_COUNT = 128, FMAP_EXTENTS = 136;
+const IE_NSTRIPS = 136, IE_CHUNK = 144, IE_STRIPS = 152;
+const MKDIR_UID = 16, MKDIR_GID = 20, MKDIR_MODE = 24, MKDIR_PATH = 28;
+const DAXDEV_SIZE = 16, DAXDEV_UUID = 24, DAXDEV_INDEX = 40;
+const EXTENT_SIZE = 24;
+
+export function entryCrc(buf: Buffer): number {
+  return crc32(buf, 0, LOG_ENTRY_CRC_OFFSET);
+}
+
+/** True when the stored CRC matches the first 536 bytes. */
+export function entryCrcOk(buf: Buffer): boolean {
+  return buf.readUInt32LE(LOG_ENTRY_CRC_OFFSET + 4) === 0 && buf.readUInt32LE(LOG_ENTRY_CRC_OFFSET) === entryCrc(buf);
+}
+
+/** The seqnum field, without decoding the rest (for the cheap "is this slot committed?" check). */
+export function entrySeqnum(buf: Buffer): number {
+  return readU64(buf, 0);
+}
+
+function readPath(buf: Buffer, off: number): string {
+  const bytes = readCString(buf, off, MAX_PATHLEN);
+  if (bytes.length > MAX_RELPATH_BYTES) throw new EntryDecodeError('relpath is not NUL-terminated within 80 bytes');
+  const s = decodeUtf8(bytes);
+  if (s === undefined) throw new EntryDecodeError('relpath is not valid UTF-8');
+  return s;
+}
+
+function readExtent(buf: Buffer, off: number): Extent {
+  return { devindex: readU64(buf, off), offset: readU64(buf, off + 8), length: readU64(buf, off + 16) };
+}
+
+function readFileMap(buf: Buffer): FileMap {
+  const extType = buf.readUInt32LE(FMAP_TYPE);
+  const count = buf.readUInt32LE(FMAP_COUNT);
+  if (extType === ExtentType.SIMPLE) {
+    if (count > MAX_SIMPLE_EXTENTS) throw new EntryDecodeError(`nextents ${count} > ${MAX_SIMPLE_EXTENTS}`);
+    const extents: Extent[] = [];
+    for (let i = 0; i < count; i++) extents.push(readExtent(buf, FMAP_EXTENTS + i * EXTENT_SIZE));
+    return { kind: 'simple', extents };
+  }
+  if (extType === ExtentType.INTERLEAVE) {
+    if (count !== 1) throw new EntryDecodeError(`interleaved extent count ${count} (must be 1)`);
+    const nstrips = readU64(buf, IE_NSTRIPS);
+    if (nstrips > MAX_STRIPS) throw new EntryDecodeError(`nstrips ${nstrips} > ${MAX_STRIPS}`);
+    const strips: Extent[] = [];
+    for (let i = 0; i < nstrips; i++) strips.push(readExtent(buf, IE_STRIPS + i * EXTENT_SIZE));
+    return { kind: 'interleave', chunkSize: readU64(buf, IE_CHUNK), strips };
+  }
+  throw new EntryDecodeError(`unknown extent type ${extType}`);
+}
+
+/**
+ * Decode one 544-byte entry. Checks only what is needed to build a typed value
+ * (CRC, seqnum and path rules are the replayer's business); throws
+ * EntryDecodeError or a RangeError from the field readers otherwise.
+ */
+export function decodeLogEntry(buf: Buffer): LogEntry {
+  if (buf.length < LOG_ENTRY_SIZE) throw new EntryDecodeError('entry buffer too short');
+  const seqnum = readU64(buf, 0);
+  const rawType = buf.readUInt32LE(8);
+  switch (rawType) {
+    case EntryType.FILE:
+      return {
+        type: 'file', seqnum,
+        size: readU64(buf, FILE_SIZE),
+        flags: buf.readUInt32LE(FILE_FLAGS),
+        uid: buf.readUInt32LE(FILE_UID),
+        gid: buf.readUInt32LE(FILE_GID),
+        mode: buf.readUInt32LE(FILE_MODE),
+        path: readPath(buf, FILE_PATH),
+        map: readFileMap(buf),
+      };
+    case EntryType.MKDIR:
+      return {
+        type: 'mkdir', seqnum,
+        uid: buf.readUInt32LE(MKDIR_UID),
+        gid: buf.readUInt32LE(MKDIR_GID),
+        mode: buf.readUInt32LE(MKDIR_MODE),
+        path: readPath(buf, MKDIR_PATH),
+      };
+    case EntryType.ADD_DAXDEV:
+      return {
+        type: 'add_daxdev', seqnum,
+        size: readU64(buf, DAXDEV_SIZE),
+        uuid: uuidFromBytes(buf.subarray(DAXDEV_UUID, DAXDEV_UUID + 16)),
+        index: buf.readUInt32LE(DAXDEV_INDEX),
+      };
+    case EntryType.DELETE:
+      return { type: 'delete', seqnum, rawType };
+    case EntryType.INVALID:
+      return { type: 'invalid', seqnum, rawType };
+    default:
+      return { type: 'unknown', seqnum, rawType };
+  }
+}
+
+function writePath(buf: Buffer, off: number, path: string): void {
+  const bytes = Buffer.from(path, 'utf8');
+  if (bytes.length > MAX_RELPATH_BYTES) throw new RangeError(`path is ${bytes.length} bytes; famfs allows ${MAX_RELPATH_BYTES}`);
+  if (bytes.includes(0)) throw new RangeError('path contains a NUL byte');
+  bytes.copy(buf, off);
+}
+
+function writeExtent(buf: Buffer, off: number, e: Extent): void {
+  writeU64(buf, off, e.devindex);
+  writeU64(buf, off + 8, e.offset);
+  writeU64(buf, off + 16, e.length);
+}
+
+/** Encode an entry into a zero-filled 544-byte buffer, seqnum and CRC included. */
+export function encodeLogEntry(entry: NewLogEntry, seqnum: number): Buffer {
+  const buf = Buffer.alloc(LOG_ENTRY_SIZE);
+  writeU64(buf, 0, seqnum);
+  switch (entry.type) {
+    case 'file': {
+      buf.writeUInt32LE(EntryType.FILE, 8);
+      writeU64(buf, FILE_SIZE, entry.size);
+      buf.writeUInt32LE(entry.flags, FILE_FLAGS);
+      buf.writeUInt32LE(entry.uid, FILE_UID);
+      buf.writeUInt32LE(entry.gid, FILE_GID);
+      buf.writeUInt32LE(entry.mode, FILE_MODE);
+      writePath(buf, FILE_PATH, entry.path);
+      const m = entry.map;
+      if (m.kind === 'simple') {
+        if (m.extents.length > MAX_SIMPLE_EXTENTS) throw new RangeError(`${m.extents.length} extents > ${MAX_SIMPLE_EXTENTS}`);
+        buf.writeUInt32LE(ExtentType.SIMPLE, FMAP_TYPE);
+        buf.writeUInt32LE(m.extents.length, FMAP_COUNT);
+        m.extents.forEach((e, i) => writeExtent(buf, FMAP_EXTENTS + i * EXTENT_SIZE, e));
+      } else {
+        if (m.strips.length > MAX_STRIPS) throw new RangeError(`${m.strips.length} strips > ${MAX_STRIPS}`);
+        buf.writeUInt32LE(ExtentType.INTERLEAVE, FMAP_TYPE);
+        buf.writeUInt32LE(1, FMAP_COUNT);
+        writeU64(buf, IE_NSTRIPS, m.strips.length);
+        writeU64(buf, IE_CHUNK, m.chunkSize);
+        m.strips.forEach((e, i) => writeExtent(buf, IE_STRIPS + i * EXTENT_SIZE, e));
+      }
+      break;
+    }
+    case 'mkdir':
+      buf.writeUInt32LE(EntryType.MKDIR, 8);
+      buf.writeUInt32LE(entry.uid, MKDIR_UID);
+      buf.writeUInt32LE(entry.gid, MKDIR_GID);
+      buf.writeUInt32LE(entry.mode, MKDIR_MODE);
+      writePath(buf, MKDIR_PATH, entry.path);
+      break;
+    case 'add_daxdev':
+      buf.writeUInt32LE(EntryType.ADD_DAXDEV, 8);
+      writeU64(buf, DAXDEV_SIZE, entry.size);
+      uuidToBytes(entry.uuid).copy(buf, DAXDEV_UUID);
+      buf.writeUInt32LE(entry.index, DAXDEV_INDEX);
+      break;
+  }
+  writeU64(buf, LOG_ENTRY_CRC_OFFSET, entryCrc(buf));
+  return buf;
+}

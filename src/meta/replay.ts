@@ -128,7 +128,7 @@ export class Replayer {
         if (!parent) return false;
         this.tree.add(parent, {
           kind: 'dir', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index,
-          mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, children: new Map(), subdirs: 0,
+          mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, children: new Map(), order: [], subdirs: 0,
         });
         this.stats.dirs++;
         return true;

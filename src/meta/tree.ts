@@ -24,6 +24,8 @@ interface NodeBase {
 export interface DirNode extends NodeBase {
   kind: 'dir';
   children: Map<string, TreeNode>;
+  /** Children in log order; append-only, so a directory listing's positions stay stable as it grows. */
+  order: TreeNode[];
   subdirs: number;
 }
 
@@ -43,7 +45,7 @@ export class Tree {
   dirs = 0;
 
   constructor(rootMode = 0o755, uid = 0, gid = 0) {
-    this.root = { kind: 'dir', id: ROOT_ID, name: '', path: '', mode: rootMode, uid, gid, parent: undefined, entryIndex: -1, children: new Map(), subdirs: 0 };
+    this.root = { kind: 'dir', id: ROOT_ID, name: '', path: '', mode: rootMode, uid, gid, parent: undefined, entryIndex: -1, children: new Map(), order: [], subdirs: 0 };
     this.byId.set(ROOT_ID, this.root);
   }
 
@@ -62,6 +64,7 @@ export class Tree {
 
   add(parent: DirNode, node: TreeNode): void {
     parent.children.set(node.name, node);
+    parent.order.push(node);
     this.byId.set(node.id, node);
     if (node.kind === 'dir') {
       parent.subdirs++;

@@ -1,0 +1,56 @@
+/**
+ * worker_threads entry point of FuseServer: clone the connection's fd, load the
+ * handler module, serve until unmount. Messages to the parent are WorkerMessage.
+ * fds are process-wide, so the master fd number is valid here as is.
+ */
+import * as fs from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { FuseHandler, FuseHandlerModule } from './handler.js';
+import { cloneFuseFd } from './mount.js';
+import { FuseSession, type SessionEnd } from './session.js';
+import type { FuseConnection } from './types.js';
+
+export interface WorkerInit {
+  index: number;
+  masterFd: number;
+  /** file: URL (href) of the handler module. */
+  handlerModule: string;
+  handlerData: unknown;
+  sharedInit: SharedArrayBuffer;
+  debug: boolean;
+  maxWrite: number;
+}
+
+export type WorkerMessage =
+  | { type: 'ready'; index: number }
+  | { type: 'init'; index: number; conn: FuseConnection; received: boolean }
+  | { type: 'end'; index: number; reason: SessionEnd; stats: FuseSession['stats'] }
+  | { type: 'error'; index: number; message: string };
+
+const d = workerData as WorkerInit;
+const post = (m: WorkerMessage) => parentPort!.postMessage(m);
+
+let fd = -1;
+try {
+  fd = cloneFuseFd(d.masterFd);
+  const mod = (await import(d.handlerModule)) as Partial<FuseHandlerModule>;
+  if (typeof mod.createHandler !== 'function') {
+    throw new Error(`handler module ${d.handlerModule} does not export createHandler(data)`);
+  }
+  const handler: FuseHandler = await mod.createHandler(d.handlerData);
+  post({ type: 'ready', index: d.index });
+  const session = new FuseSession(fd, handler, {
+    name: `worker ${d.index}`,
+    debug: d.debug,
+    maxWrite: d.maxWrite,
+    sharedInit: d.sharedInit,
+    onInit: (conn, received) => post({ type: 'init', index: d.index, conn, received }),
+  });
+  const reason = session.loop();
+  post({ type: 'end', index: d.index, reason, stats: session.stats });
+} catch (e) {
+  post({ type: 'error', index: d.index, message: (e as Error)?.stack ?? String(e) });
+  process.exitCode = 1;
+} finally {
+  if (fd >= 0) fs.closeSync(fd);
+}

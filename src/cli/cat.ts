@@ -6,11 +6,11 @@ export function register(program: Command): void {
   program
     .command('cat')
     .description("write a file's contents to standard output")
-    .argument('<PATH>', 'path relative to the file system root')
+    .argument('<PATH>', 'path in a mounted famfs, or relative to the root with --device')
     .option('-d, --device <DEV>', 'famfs device or image file')
     .action((path: string, o: DeviceOption) => {
-      withFamfs(o, {}, (fs) => {
-        const f = fs.file(path);
+      withFamfs(o, path, {}, (fs, rel) => {
+        const f = fs.file(rel);
         for (const s of fs.slices(f, 0, f.size)) {
           for (let off = 0; off < s.length; ) {
             try {

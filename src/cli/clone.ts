@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { withFamfs, type DeviceOption } from './context.js';
+import { FamfsError } from '../api/errors.js';
+import { target, withTarget, type DeviceOption } from './context.js';
 
 export function register(program: Command): void {
   program
@@ -9,6 +10,9 @@ export function register(program: Command): void {
     .argument('<DST>', 'new name')
     .option('-d, --device <DEV>', 'famfs device or image file')
     .action((src: string, dst: string, o: DeviceOption) => {
-      withFamfs(o, { writable: true }, (fs) => fs.writer((w) => w.clone(src, dst)));
+      const from = target(o, src);
+      const to = target(o, dst);
+      if (from.device !== to.device) throw new FamfsError('clone: SRC and DST must be in the same famfs', 'EINVAL', 2);
+      withTarget(from, { writable: true }, (fs) => fs.writer((w) => w.clone(from.rel, to.rel)));
     });
 }

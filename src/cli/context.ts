@@ -1,27 +1,79 @@
-/** What every verb needs: find the file system a command names, and print results. */
+/**
+ * What every verb needs: find the file system a command names — either
+ * `--device DEV` with paths relative to the file system root, or a path inside
+ * a mounted famfs (found in this host's mount table, as upstream's path
+ * discovery) — and print results.
+ */
+import fs from 'node:fs';
+import nodePath from 'node:path';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
+import { famfsMounts } from '../fs/daemon.js';
 
 export interface DeviceOption {
   device?: string;
 }
 
-/** Open the famfs named by --device. */
-export function openTarget(opts: DeviceOption, mode: { writable?: boolean } = {}): Famfs {
-  if (!opts.device) throw new FamfsError('no file system given: use --device DEV', 'EINVAL', 2);
-  return Famfs.open(opts.device, mode);
+export interface Target {
+  device: string;
+  /** Path relative to the file system root. */
+  rel: string;
+  /** Set when the target was found through a mount. */
+  mountpoint?: string;
+}
+
+/** Canonical form of a host path whose tail may not exist yet. */
+function realish(p: string): string {
+  const abs = nodePath.resolve(p);
+  const tail: string[] = [];
+  let cur = abs;
+  for (;;) {
+    try {
+      return nodePath.join(fs.realpathSync(cur), ...tail.reverse());
+    } catch {
+      const parent = nodePath.dirname(cur);
+      if (parent === cur) return abs;
+      tail.push(nodePath.basename(cur));
+      cur = parent;
+    }
+  }
+}
+
+/** The famfs mount holding a host path, with the path relative to its root. */
+export function findMounted(hostPath: string): Target | undefined {
+  const abs = realish(hostPath);
+  let best: { device: string; mountpoint: string } | undefined;
+  for (const m of famfsMounts()) {
+    if ((abs === m.mountpoint || abs.startsWith(m.mountpoint.endsWith('/') ? m.mountpoint : m.mountpoint + '/')) && (!best || m.mountpoint.length > best.mountpoint.length)) best = m;
+  }
+  if (!best) return undefined;
+  return { device: best.device, mountpoint: best.mountpoint, rel: nodePath.relative(best.mountpoint, abs) };
+}
+
+/** Resolve a verb's file system and path: --device with a root-relative path, or a path in a mount. */
+export function target(opts: DeviceOption, path: string | undefined): Target {
+  if (opts.device) return { device: opts.device, rel: path ?? '' };
+  const where = path ?? '.';
+  const t = findMounted(where);
+  if (!t) throw new FamfsError(`${where}: not inside a mounted famfs; give the file system with --device DEV`, 'EINVAL', 2);
+  return t;
 }
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-/** Run `fn` with an open famfs and close it afterwards. */
-export function withFamfs<T>(opts: DeviceOption, mode: { writable?: boolean }, fn: (fs: Famfs) => T): T {
-  const fs = openTarget(opts, mode);
+/** Open the file system of a target, run `fn`, close. */
+export function withTarget<T>(t: Target, mode: { writable?: boolean }, fn: (fs: Famfs, rel: string) => T): T {
+  const fs = Famfs.open(t.device, mode);
   try {
-    return fn(fs);
+    return fn(fs, t.rel);
   } finally {
     fs.close();
   }
+}
+
+/** Shorthand: resolve then open. */
+export function withFamfs<T>(opts: DeviceOption, path: string | undefined, mode: { writable?: boolean }, fn: (fs: Famfs, rel: string) => T): T {
+  return withTarget(target(opts, path), mode, fn);
 }

@@ -12,7 +12,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('cp')
     .description('copy host files (or trees with -r) into famfs (master only; one log lock for the whole run)')
-    .argument('<SRC...>', 'host files or directories, then the famfs destination (relative to the root)')
+    .argument('<SRC...>', 'host files or directories, then the destination: a path in a mounted famfs, or relative to the root with --device')
     .option('-d, --device <DEV>', 'famfs device or image file')
     .option('-r, --recursive', 'copy directories recursively')
     .option('-m, --mode <MODE>', 'octal mode for new files (default: the source mode)', parseMode)
@@ -30,8 +30,8 @@ export function register(program: Command): void {
     const interleave = interleaveFrom(o);
     let bar: cliProgress.SingleBar | undefined;
     let total = 0;
-    withFamfs(o, { writable: true }, (fs) => {
-      const r = copyIn(fs, sources, dest, {
+    withFamfs(o, dest, { writable: true }, (fs, destRel) => {
+      const r = copyIn(fs, sources, destRel, {
         recursive: o.recursive, mode: o.mode, uid: o.uid, gid: o.gid, interleave,
         onFile: (src, d, size) => {
           if (o.verbose) process.stdout.write(`famfs cp: ${src} -> ${d}\n`);

@@ -29,7 +29,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('creat')
     .description('allocate and log a file of SIZE bytes (master only)')
-    .argument('<PATH>', 'path relative to the file system root')
+    .argument('<PATH>', 'path in a mounted famfs, or relative to the root with --device')
     .option('-d, --device <DEV>', 'famfs device or image file')
     .requiredOption('-s, --size <SIZE>', 'file size (k/m/g suffixes)', parseSize)
     .option('-m, --mode <MODE>', 'octal mode (default 0644)', parseMode)
@@ -41,8 +41,8 @@ export function register(program: Command): void {
     if (o.seed !== undefined && !o.randomize) throw new FamfsError('--seed needs --randomize', 'EINVAL', 2);
     if (o.randomize && o.seed === undefined) throw new FamfsError('--randomize needs --seed', 'EINVAL', 2);
     const interleave = interleaveFrom(o);
-    withFamfs(o, { writable: true }, (fs) => {
-      const file = fs.writer((w) => w.creat(path, o.size, { mode: o.mode, uid: o.uid, gid: o.gid, interleave }, o.seed ? (f) => randomize(fs, f, o.seed!) : undefined));
+    withFamfs(o, path, { writable: true }, (fs, rel) => {
+      const file = fs.writer((w) => w.creat(rel, o.size, { mode: o.mode, uid: o.uid, gid: o.gid, interleave }, o.seed ? (f) => randomize(fs, f, o.seed!) : undefined));
       if (o.seed) process.stdout.write(`randomized ${file.size} bytes: ${file.path}\n`);
     });
   });

@@ -1,16 +1,26 @@
 import type { Command } from 'commander';
 import { nodeJson } from './describe.js';
-import { printJson, withFamfs, type DeviceOption } from './context.js';
+import { printJson, target, withTarget, type DeviceOption } from './context.js';
+import { getxattr } from '../sys/libc.js';
+
+/** Ask a mount's daemon to replay now (it follows the log by itself anyway). */
+function pokeDaemon(mountpoint: string): void {
+  const pid = Number(getxattr(mountpoint, 'user.famfs.pid'));
+  if (pid > 0) process.kill(pid, 'SIGUSR1');
+}
 
 export function register(program: Command): void {
   program
     .command('logplay')
     .description('replay the log and report what it holds: entries, files, directories, bad entries')
+    .argument('[PATH]', 'a path inside a mounted famfs (instead of --device); its daemon replays at once')
     .option('-d, --device <DEV>', 'famfs device or image file')
     .option('--json', 'one JSON document')
     .option('-v, --verbose', 'list every file and directory')
-    .action((o: DeviceOption & { json?: boolean; verbose?: boolean }) => {
-      withFamfs(o, {}, (fs) => {
+    .action((path: string | undefined, o: DeviceOption & { json?: boolean; verbose?: boolean }) => {
+      const t = target(o, path);
+      if (t.mountpoint) pokeDaemon(t.mountpoint);
+      withTarget(t, {}, (fs) => {
         const st = fs.stats;
         const nodes = [...fs.tree.walk()].filter((n) => n !== fs.tree.root);
         if (o.json) {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { FamfsError } from '../api/errors.js';
 import type { TreeNode } from '../meta/tree.js';
 import { modeString, nodeJson } from './describe.js';
 import { printJson, withFamfs, type DeviceOption } from './context.js';
@@ -8,14 +7,14 @@ export function register(program: Command): void {
   program
     .command('ls')
     .description('list the replayed tree')
-    .argument('[PATH]', 'path relative to the file system root', '')
+    .argument('[PATH]', 'path in a mounted famfs, or relative to the root with --device')
     .option('-d, --device <DEV>', 'famfs device or image file')
     .option('-l, --long', 'mode, owner, size')
     .option('-R, --recursive', 'list subdirectories recursively')
     .option('--json', 'one JSON document: an array of {path, type, size, mode, uid, gid, map}')
-    .action((path: string, o: DeviceOption & { long?: boolean; recursive?: boolean; json?: boolean }) => {
-      withFamfs(o, {}, (fs) => {
-        const start = fs.lookup(path);
+    .action((path: string | undefined, o: DeviceOption & { long?: boolean; recursive?: boolean; json?: boolean }) => {
+      withFamfs(o, path, {}, (fs, rel) => {
+        const start = fs.lookup(rel);
         const nodes: TreeNode[] = [];
         if (start.kind === 'file') nodes.push(start);
         else if (o.recursive) for (const n of fs.tree.walk(start)) { if (n !== start) nodes.push(n); }
@@ -26,7 +25,6 @@ export function register(program: Command): void {
           return o.long ? `${modeString(n)} ${String(n.uid).padStart(5)} ${String(n.gid).padStart(5)} ${String(n.kind === 'file' ? n.size : 0).padStart(12)} ${name}${n.kind === 'dir' ? '/' : ''}` : name;
         });
         if (lines.length) process.stdout.write(lines.join('\n') + '\n');
-        if (!start) throw new FamfsError(`${path}: not found`, 'ENOENT');
       });
     });
 }

@@ -12,8 +12,11 @@ import * as verify from './verify.js';
 import * as cat from './cat.js';
 import * as clone from './clone.js';
 import * as logplay from './logplay.js';
+import * as mount from './mount.js';
+import * as umount from './umount.js';
+import * as status from './status.js';
 
-const VERBS = [mkfs, fsck, mkdir, creat, cp, ls, getmap, verify, cat, clone, logplay];
+const VERBS = [mkfs, fsck, mkdir, creat, cp, ls, getmap, verify, cat, clone, logplay, mount, umount, status];
 
 /** Exit statuses: 0 success, 1 the operation failed, 2 bad usage. */
 export async function main(argv: string[]): Promise<number> {

@@ -7,12 +7,12 @@ export function register(program: Command): void {
   program
     .command('verify')
     .description("compare a file's bytes with the PRNG stream of SEED (as written by creat -r)")
-    .argument('<PATH>', 'path relative to the file system root')
+    .argument('<PATH>', 'path in a mounted famfs, or relative to the root with --device')
     .option('-d, --device <DEV>', 'famfs device or image file')
     .requiredOption('-S, --seed <SEED>', 'PRNG seed', parseSeed)
     .action((path: string, o: DeviceOption & { seed: number }) => {
-      withFamfs(o, {}, (fs) => {
-        const f = fs.file(path);
+      withFamfs(o, path, {}, (fs, rel) => {
+        const f = fs.file(rel);
         const at = verify(fs, f, o.seed);
         if (at < 0) process.stdout.write(`Success: verified ${f.size} bytes in file ${f.path}\n`);
         else {

@@ -99,3 +99,17 @@ export function ioctlU32(fd: number, request: number, value: number): number {
 export function umount2(target: string, flags = 0): void {
   if (c.umount2(target, flags) !== 0) throw new LibcError('umount2', errno());
 }
+
+const getxattrFn = libc.func('long getxattr(const char *path, const char *name, void *value, size_t size)');
+
+/** getxattr(2) as a string; undefined when the attribute is absent (ENODATA) or unsupported. */
+export function getxattr(path: string, name: string): string | undefined {
+  const buf = Buffer.alloc(4096);
+  const n = getxattrFn(path, name, buf, buf.length) as number;
+  if (n < 0) {
+    const e = errno();
+    if (e === 61 || e === 95) return undefined;
+    throw new LibcError('getxattr', e);
+  }
+  return buf.subarray(0, n).toString('utf8');
+}

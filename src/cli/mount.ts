@@ -1,0 +1,94 @@
+import { Option, type Command } from 'commander';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { FamfsError } from '../api/errors.js';
+import { preflight, startMount, type MountRequest } from '../fs/daemon.js';
+import { parseCount } from './args.js';
+
+interface MountOpts {
+  foreground?: boolean;
+  client?: boolean;
+  timeout?: number;
+  option: string[];
+  verbose?: boolean;
+  workers?: number;
+  log?: string;
+  readyFd?: number;
+}
+
+const BIN = fileURLToPath(new URL('../../../bin/famfs.js', import.meta.url));
+
+/** Serve in this process until the file system is unmounted. */
+async function foreground(req: MountRequest, readyFd: number | undefined): Promise<void> {
+  let running;
+  try {
+    running = await startMount(req);
+  } catch (e) {
+    if (readyFd !== undefined) fs.writeSync(readyFd, `error ${(e as Error).message}\n`);
+    throw e;
+  }
+  if (readyFd !== undefined) {
+    fs.writeSync(readyFd, 'ok\n');
+    fs.closeSync(readyFd);
+  }
+  const { server, watcher } = running;
+  const stop = (): void => {
+    server.unmount({ lazy: true }).catch(() => undefined);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGUSR1', () => watcher.tick(true));
+  await server.closed;
+  watcher.stop();
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+}
+
+/** Start a detached daemon and wait until its mount answers (or it says why not). */
+async function background(req: MountRequest, o: MountOpts): Promise<void> {
+  preflight(req); // the common errors, reported here and now
+  const args = [BIN, 'mount', '--foreground', '--ready-fd', '3'];
+  if (o.client) args.push('--client');
+  if (o.timeout !== undefined) args.push('--timeout', String(o.timeout));
+  if (o.verbose) args.push('--verbose');
+  if (o.workers !== undefined) args.push('--workers', String(o.workers));
+  for (const x of o.option) args.push('-o', x);
+  args.push(req.device, req.mountpoint);
+  const logFd = fs.openSync(o.log ?? '/dev/null', 'a');
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd, 'pipe'], env: process.env });
+  fs.closeSync(logFd);
+  const pipe = child.stdio[3] as NodeJS.ReadableStream;
+  let text = '';
+  pipe.on('data', (d: Buffer) => (text += d.toString()));
+  const exited = new Promise<number>((r) => child.on('exit', (code) => r(code ?? 1)));
+  await new Promise<void>((r) => pipe.on('end', () => r()));
+  if (text.startsWith('ok')) {
+    child.unref();
+    (pipe as unknown as { destroy(): void }).destroy();
+    return;
+  }
+  const code = await Promise.race([exited, new Promise<number>((r) => setTimeout(() => r(1), 2000))]);
+  throw new FamfsError(text.replace(/^error /, '').trim() || `the famfs daemon exited (status ${code}) before the mount answered${o.log ? `; see ${o.log}` : ''}`, 'EIO');
+}
+
+export function register(program: Command): void {
+  program
+    .command('mount')
+    .description('mount a famfs with the TypeScript FUSE daemon (root); returns once the mount answers')
+    .argument('<DEV>', 'famfs device or image file')
+    .argument('<MOUNTPOINT>', 'an existing empty directory')
+    .option('-f, --foreground', 'serve in this process until unmounted (Ctrl-C unmounts)')
+    .option('-c, --client', 'mount as a client even on the master host (no metadata changes through it)')
+    .option('-t, --timeout <S>', 'kernel entry/attribute cache timeout in seconds (default: 1 year, as upstream)', parseCount)
+    .option('-o, --option <OPTS>', 'mount options (allow_other and default_permissions are on by default; ro, noatime, noallow_other, nodefault_permissions)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('-w, --workers <N>', 'FUSE worker threads (default 2-4)', parseCount)
+    .option('-v, --verbose', 'log every FUSE request (with --foreground, to stderr)')
+    .option('--log <FILE>', 'daemon log file when not in the foreground (default: none)')
+    .addOption(new Option('--ready-fd <FD>', 'internal: report readiness on this fd').hideHelp().argParser(parseCount))
+    .action(async (device: string, mountpoint: string, o: MountOpts) => {
+      const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option };
+      if (o.foreground) await foreground(req, o.readyFd);
+      else await background(req, o);
+    });
+}

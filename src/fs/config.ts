@@ -1,0 +1,19 @@
+/** What the daemon hands each worker (structured-clonable). */
+export interface FamfsMountConfig {
+  device: string;
+  mountpoint: string;
+  /** Entry/attribute cache timeout in seconds. */
+  timeout: number;
+  /** Serve as a client even on the master host (no metadata changes through this mount). */
+  forceClient: boolean;
+  verbose: boolean;
+  /** Time stamps reported for every node (ms since epoch): famfs keeps none in its log. */
+  mountTimeMs: number;
+  /** Int32Array flags shared by all threads; see StateFlag. */
+  state: SharedArrayBuffer;
+}
+
+export const StateFlag = {
+  /** Set by the watcher when the device was re-formatted or its superblock destroyed. */
+  STALE: 0,
+} as const;

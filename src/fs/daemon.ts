@@ -1,0 +1,131 @@
+/**
+ * `famfs mount`: check the device and the mount point, mount through the
+ * generic FUSE server with FamfsFs in every worker, and follow the log.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { Famfs } from '../api/famfs.js';
+import { FamfsError, asFamfsError } from '../api/errors.js';
+import { FuseServer } from '../fuse/server.js';
+import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
+import type { FamfsMountConfig } from './config.js';
+import { LogWatcher } from './watcher.js';
+import { systemUuid } from '../api/sysuuid.js';
+import { getxattr } from '../sys/libc.js';
+
+export const FS_SUBTYPE = 'famfs';
+export const FS_TYPE = `fuse.${FS_SUBTYPE}`;
+
+export interface MountRequest {
+  device: string;
+  mountpoint: string;
+  forceClient?: boolean;
+  /** Entry/attribute cache timeout (s). famfs metadata never changes once logged. */
+  timeout?: number;
+  verbose?: boolean;
+  workers?: number;
+  /** -o options: allow_other, default_permissions, ro, … (unknown ones are passed to the kernel). */
+  options?: string[];
+  log?: (msg: string) => void;
+}
+
+/** The famfs mounts of this host, from /proc/self/mountinfo. */
+export function famfsMounts(): { device: string; mountpoint: string }[] {
+  return findFuseMounts({ type: FS_TYPE }).map((m) => ({ device: m.source, mountpoint: m.mountpoint }));
+}
+
+function mountOptions(opts: string[] = []): MountOptions {
+  const o: MountOptions = { allowOther: true, defaultPermissions: true, extra: [] };
+  for (const raw of opts.flatMap((s) => s.split(',')).filter(Boolean)) {
+    if (raw === 'allow_other') o.allowOther = true;
+    else if (raw === 'noallow_other') o.allowOther = false;
+    else if (raw === 'default_permissions') o.defaultPermissions = true;
+    else if (raw === 'nodefault_permissions') o.defaultPermissions = false;
+    else if (raw === 'ro') o.readOnly = true;
+    else if (raw === 'noatime') o.noatime = true;
+    else o.extra!.push(raw);
+  }
+  return o;
+}
+
+function mountHostUuid(mountpoint: string): string | undefined {
+  try {
+    return getxattr(mountpoint, 'user.famfs.system_uuid');
+  } catch {
+    return undefined; // dead daemon: it can't serve, so it doesn't count
+  }
+}
+
+/** Validate everything that can be checked before mounting; returns the canonical device path and mount point. */
+export function preflight(req: MountRequest): { device: string; mountpoint: string } {
+  if (!fuseAvailable()) throw new FamfsError('/dev/fuse is not available on this host', 'ENODEV');
+  let device: string, mountpoint: string;
+  try {
+    device = fs.realpathSync(req.device);
+  } catch {
+    throw new FamfsError(`${req.device}: no such device or file`, 'ENOENT');
+  }
+  const probe = Famfs.open(device); // throws a clear error for a missing or invalid superblock/log
+  probe.close();
+  // One mount per device per host. Hosts simulated on one machine (FAMFS_SYSTEM_UUID_FILE) differ in system UUID.
+  const me = (() => {
+    try {
+      return systemUuid();
+    } catch {
+      return '';
+    }
+  })();
+  const dup = famfsMounts().find((m) => m.device === device && mountHostUuid(m.mountpoint) === me);
+  if (dup) throw new FamfsError(`${device} is already mounted at ${dup.mountpoint} on this host`, 'EBUSY');
+  try {
+    checkMountpoint(req.mountpoint);
+    mountpoint = fs.realpathSync(req.mountpoint);
+  } catch (e) {
+    throw new FamfsError((e as Error).message, 'EINVAL');
+  }
+  return { device, mountpoint };
+}
+
+export interface RunningMount {
+  server: FuseServer;
+  watcher: LogWatcher;
+  config: FamfsMountConfig;
+  role: string;
+}
+
+/** Mount and serve; resolves once the kernel has completed INIT. */
+export async function startMount(req: MountRequest): Promise<RunningMount> {
+  const log = req.log ?? ((m: string) => process.stderr.write(`famfs: ${m}\n`));
+  const { device, mountpoint } = preflight(req);
+  const probe = Famfs.open(device);
+  const role = req.forceClient ? 'client' : probe.role;
+  probe.close();
+  const config: FamfsMountConfig = {
+    device, mountpoint,
+    timeout: req.timeout ?? 31_536_000,
+    forceClient: !!req.forceClient,
+    verbose: !!req.verbose,
+    mountTimeMs: Date.now(),
+    state: new SharedArrayBuffer(16),
+  };
+  const server = new FuseServer({
+    mountpoint,
+    handlerModule: new URL('./handler-module.js', import.meta.url),
+    handlerData: config,
+    workers: req.workers ?? Math.max(2, Math.min(4, os.cpus().length)),
+    source: device,
+    subtype: FS_SUBTYPE,
+    mountOptions: mountOptions(req.options),
+    debug: !!req.verbose,
+    log,
+  });
+  try {
+    await server.start();
+  } catch (e) {
+    throw asFamfsError(e);
+  }
+  const watcher = new LogWatcher(device, server, config.state, { log, verbose: req.verbose });
+  watcher.start();
+  log(`mounted ${device} on ${mountpoint} as ${role}, data path: daemon (stock kernel)`);
+  return { server, watcher, config, role };
+}

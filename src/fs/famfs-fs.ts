@@ -1,0 +1,331 @@
+/**
+ * The famfs file system served over the generic FUSE layer: one handler per
+ * operation, answering from the replayed tree. Each daemon thread owns one
+ * instance with its own mapping of the device; they agree on node ids because
+ * ids derive from log slots. Data is served straight from the mapping.
+ *
+ * Errnos (documented in docs/fuse.md): unlink/rmdir/rename/link/symlink → EPERM
+ * (the log has no delete or rename); mknod/create → EOPNOTSUPP; size changes
+ * and chmod/chown/utimes of logged nodes → EPERM; writes starting at or past
+ * EOF → EFBIG (a write crossing EOF is cut short); metadata changes on a
+ * client → EROFS; anything after the device was re-formatted → ESTALE.
+ */
+import { SUPERBLOCK_SIZE, LOG_OFFSET } from '../format/constants.js';
+import type { FileMap } from '../format/types.js';
+import { Famfs, type Role } from '../api/famfs.js';
+import type { DirNode, FileNode, TreeNode } from '../meta/tree.js';
+import { ROOT_ID } from '../meta/tree.js';
+import { basename } from '../meta/paths.js';
+import { FuseError, type FuseHandler, type InitWishes, type Request } from '../fuse/handler.js';
+import type { ReadArgs, SetattrArgs, WriteArgs } from '../fuse/decode.js';
+import type { AttrReply, DirEntry, DirEntryPlus, EntryReply, FuseAttr, KernelInit, OpenReply, StatfsReply } from '../fuse/types.js';
+import { Errno, FOPEN_DIRECT_IO, FOPEN_PARALLEL_DIRECT_WRITES, InitFlag, FATTR_SIZE, FATTR_MODE, FATTR_UID, FATTR_GID } from '../fuse/protocol.js';
+import { StateFlag, type FamfsMountConfig } from './config.js';
+import { systemUuid } from '../api/sysuuid.js';
+
+function localSystemUuid(): string {
+  try {
+    return systemUuid();
+  } catch {
+    return '';
+  }
+}
+
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+export const META_DIR_ID = 2;
+export const SUPERBLOCK_FILE_ID = 3;
+export const LOG_FILE_ID = 4;
+const META_NAME = '.meta';
+
+/** A file the daemon can serve bytes of: a logged file or one of the .meta files. */
+interface Served {
+  id: number;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  map: FileMap;
+  path: string;
+  meta: boolean;
+}
+
+const O_ACCMODE = 3;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+
+export class FamfsFs implements FuseHandler {
+  readonly famfs: Famfs;
+  readonly role: Role;
+  private readonly state: Int32Array;
+  private readonly metaDir: DirNode;
+  private readonly metaFiles: Map<number, Served>;
+  private readonly timeout: number;
+  private statfsCache?: { at: number; reply: StatfsReply };
+  /** This host's system UUID ('' if unreadable): tells simulated hosts on one machine apart. */
+  private readonly localUuid: string;
+
+  constructor(readonly config: FamfsMountConfig) {
+    // Every host may write file data, so the mapping is writable on clients too.
+    this.famfs = Famfs.open(config.device, { writable: true });
+    this.role = config.forceClient ? 'client' : this.famfs.role;
+    this.localUuid = localSystemUuid();
+    this.state = new Int32Array(config.state);
+    this.timeout = config.timeout;
+    const logLen = this.famfs.sb.logLen;
+    this.metaDir = {
+      kind: 'dir', id: META_DIR_ID, name: META_NAME, path: META_NAME, mode: 0o755, uid: 0, gid: 0,
+      parent: this.famfs.tree.root, entryIndex: -1, children: new Map(), order: [], subdirs: 0,
+    };
+    const sbFile: Served = { id: SUPERBLOCK_FILE_ID, size: SUPERBLOCK_SIZE, mode: 0o444, uid: 0, gid: 0, path: '.meta/.superblock', meta: true, map: { kind: 'simple', extents: [{ devindex: 0, offset: 0, length: SUPERBLOCK_SIZE }] } };
+    const logFile: Served = { id: LOG_FILE_ID, size: logLen, mode: this.role === 'master' ? 0o644 : 0o444, uid: 0, gid: 0, path: '.meta/.log', meta: true, map: { kind: 'simple', extents: [{ devindex: 0, offset: LOG_OFFSET, length: logLen }] } };
+    this.metaFiles = new Map([[SUPERBLOCK_FILE_ID, sbFile], [LOG_FILE_ID, logFile]]);
+  }
+
+  // ---- helpers ----
+
+  /** Refuse everything once the device changed under us; pick up new log entries. */
+  private sync(): void {
+    if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE, 'device was re-formatted');
+    if (this.famfs.log.nextIndex() !== this.famfs.stats.entries) this.famfs.refresh();
+  }
+
+  private node(id: number): TreeNode | Served | undefined {
+    if (id === META_DIR_ID) return this.metaDir;
+    const meta = this.metaFiles.get(id);
+    if (meta) return meta;
+    return this.famfs.tree.byId.get(id);
+  }
+
+  private nodeOrThrow(id: number): TreeNode | Served {
+    const n = this.node(id);
+    if (!n) throw new FuseError(Errno.ENOENT);
+    return n;
+  }
+
+  private attr(n: TreeNode | Served): FuseAttr {
+    const t = this.config.mountTimeMs;
+    if ('kind' in n && n.kind === 'dir') {
+      const extra = n.id === ROOT_ID ? 1 : 0; // .meta
+      return { ino: n.id, mode: S_IFDIR | n.mode, size: 4096, blocks: 8, nlink: 2 + n.subdirs + extra, uid: n.uid, gid: n.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 4096 };
+    }
+    const f = n as FileNode | Served;
+    return { ino: f.id, mode: S_IFREG | f.mode, size: f.size, nlink: 1, uid: f.uid, gid: f.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 1 << 20 };
+  }
+
+  private entry(n: TreeNode | Served): EntryReply {
+    return { nodeid: n.id, attr: this.attr(n), entryTimeout: this.timeout, attrTimeout: this.timeout };
+  }
+
+  private served(id: number): Served | FileNode {
+    const n = this.nodeOrThrow(id);
+    if ('kind' in n && n.kind === 'dir') throw new FuseError(Errno.EISDIR);
+    return n as Served | FileNode;
+  }
+
+  private children(dir: DirNode): (TreeNode | Served)[] {
+    if (dir.id === META_DIR_ID) return [...this.metaFiles.values()];
+    if (dir.id === ROOT_ID) return [this.metaDir, ...dir.order];
+    return dir.order;
+  }
+
+  // ---- INIT ----
+
+  initWishes(kernel: KernelInit): InitWishes {
+    // Direct I/O for every file (coherent with other hosts, large READs); still allow mmap.
+    const add = InitFlag.DIRECT_IO_ALLOW_MMAP | InitFlag.PARALLEL_DIROPS | InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO | InitFlag.ASYNC_READ | InitFlag.MAX_PAGES | InitFlag.BIG_WRITES;
+    void kernel;
+    // flock stays in the kernel (per host, exactly POSIX semantics); no writeback cache.
+    return { addFlags: add, removeFlags: InitFlag.FLOCK_LOCKS | InitFlag.WRITEBACK_CACHE | InitFlag.POSIX_LOCKS, entryTimeout: this.timeout, attrTimeout: this.timeout };
+  }
+
+  // ---- namespace ----
+
+  lookup(_req: Request, parent: number, name: string): EntryReply | FuseError {
+    this.sync();
+    const p = this.node(parent);
+    if (!p || !('kind' in p) || p.kind !== 'dir') return new FuseError(Errno.ENOENT);
+    if (parent === ROOT_ID && name === META_NAME) return this.entry(this.metaDir);
+    if (parent === META_DIR_ID) {
+      for (const f of this.metaFiles.values()) if (basename(f.path) === name) return this.entry(f);
+      return new FuseError(Errno.ENOENT);
+    }
+    const c = p.children.get(name);
+    return c ? this.entry(c) : new FuseError(Errno.ENOENT);
+  }
+
+  forget(): void {
+    // Nodes are immortal: famfs has no delete, so there is nothing to free.
+  }
+
+  getattr(_req: Request, nodeid: number): AttrReply {
+    this.sync();
+    return { attr: this.attr(this.nodeOrThrow(nodeid)), attrTimeout: this.timeout };
+  }
+
+  setattr(_req: Request, nodeid: number, set: SetattrArgs): AttrReply {
+    this.sync();
+    const n = this.nodeOrThrow(nodeid);
+    const a = this.attr(n);
+    if (set.valid & FATTR_SIZE && set.size !== a.size) throw new FuseError(Errno.EPERM, 'famfs files have a fixed size');
+    if (set.valid & FATTR_MODE && (set.mode & 0o7777) !== (a.mode & 0o7777)) throw new FuseError(Errno.EPERM, 'the famfs log cannot change a mode');
+    if (set.valid & FATTR_UID && set.uid !== a.uid) throw new FuseError(Errno.EPERM);
+    if (set.valid & FATTR_GID && set.gid !== a.gid) throw new FuseError(Errno.EPERM);
+    // Time stamps are not kept by famfs: accepted and ignored (touch of an existing file works).
+    return { attr: a, attrTimeout: this.timeout };
+  }
+
+  mkdir(_req: Request, parent: number, name: string, mode: number, umask: number): EntryReply {
+    this.sync();
+    if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
+    const p = this.nodeOrThrow(parent);
+    if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
+    const path = p.path === '' ? name : `${p.path}/${name}`;
+    const dir = this.famfs.writer((w) => w.mkdir(path, { mode: mode & ~umask & 0o7777, uid: _req.uid, gid: _req.gid }));
+    return this.entry(dir);
+  }
+
+  mknod(): FuseError { return new FuseError(Errno.EOPNOTSUPP); }
+  create(): FuseError { return new FuseError(Errno.EOPNOTSUPP); }
+  unlink(): FuseError { return new FuseError(Errno.EPERM); }
+  rmdir(): FuseError { return new FuseError(Errno.EPERM); }
+  rename(): FuseError { return new FuseError(Errno.EPERM); }
+  link(): FuseError { return new FuseError(Errno.EPERM); }
+  symlink(): FuseError { return new FuseError(Errno.EPERM); }
+  setxattr(): FuseError { return new FuseError(Errno.EPERM); }
+  removexattr(): FuseError { return new FuseError(Errno.EPERM); }
+
+  // ---- data ----
+
+  open(_req: Request, nodeid: number, flags: number): OpenReply {
+    this.sync();
+    const f = this.served(nodeid);
+    const acc = flags & O_ACCMODE;
+    if ((acc === O_WRONLY || acc === O_RDWR) && f.id === LOG_FILE_ID && this.role !== 'master') {
+      throw new FuseError(Errno.EACCES, 'only the master may write the log');
+    }
+    return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
+  }
+
+  read(_req: Request, nodeid: number, args: ReadArgs): Buffer[] {
+    if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
+    const f = this.served(nodeid);
+    if (args.offset >= f.size) return [];
+    return this.famfs.slices(f, args.offset, args.size);
+  }
+
+  write(_req: Request, nodeid: number, args: WriteArgs, data: Buffer): number {
+    if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
+    const f = this.served(nodeid);
+    if (f.id === LOG_FILE_ID && this.role !== 'master') throw new FuseError(Errno.EACCES);
+    const room = f.size - args.offset;
+    if (room <= 0) throw new FuseError(Errno.EFBIG, 'famfs files cannot grow');
+    const n = Math.min(room, data.length);
+    let done = 0;
+    for (const s of this.famfs.slices(f, args.offset, n)) {
+      data.copy(s, 0, done, done + s.length);
+      done += s.length;
+    }
+    return done;
+  }
+
+  flush(): void {}
+  release(): void {}
+
+  fsync(_req: Request, nodeid: number): void {
+    const f = this.served(nodeid);
+    this.famfs.flushFile(f);
+  }
+
+  // ---- directories ----
+
+  opendir(_req: Request, nodeid: number): OpenReply {
+    this.sync();
+    const n = this.nodeOrThrow(nodeid);
+    if (!('kind' in n) || n.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
+    return { fh: 0 };
+  }
+
+  private dirList(nodeid: number, offset: number): { name: string; node: TreeNode | Served }[] {
+    this.sync();
+    const d = this.nodeOrThrow(nodeid);
+    if (!('kind' in d) || d.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
+    const out: { name: string; node: TreeNode | Served }[] = [];
+    // Cookies: 1 = after ".", 2 = after "..", 2+k = after the k-th child (children only ever append).
+    if (offset < 1) out.push({ name: '.', node: d });
+    if (offset < 2) out.push({ name: '..', node: d.parent ?? d });
+    const kids = this.children(d);
+    for (let i = Math.max(0, offset - 2); i < kids.length; i++) {
+      const k = kids[i]!;
+      out.push({ name: 'kind' in k ? k.name : basename(k.path), node: k });
+    }
+    return out;
+  }
+
+  readdir(_req: Request, nodeid: number, args: ReadArgs): DirEntry[] {
+    const list = this.dirList(nodeid, args.offset);
+    return list.map((e, i) => ({ name: e.name, ino: e.node.id, mode: this.attr(e.node).mode, off: args.offset + i + 1 }));
+  }
+
+  readdirplus(_req: Request, nodeid: number, args: ReadArgs): DirEntryPlus[] {
+    const list = this.dirList(nodeid, args.offset);
+    return list.map((e, i) => ({
+      name: e.name,
+      off: args.offset + i + 1,
+      entry: e.name === '.' || e.name === '..' ? { nodeid: 0, attr: this.attr(e.node) } : this.entry(e.node),
+    }));
+  }
+
+  releasedir(): void {}
+
+  // ---- file system ----
+
+  statfs(): StatfsReply {
+    this.sync();
+    const now = Date.now();
+    if (this.statfsCache && now - this.statfsCache.at < 100) return this.statfsCache.reply;
+    const { bitmap } = this.famfs.buildBitmap();
+    const h = this.famfs.log.readHeader();
+    const bsize = 4096;
+    const reply: StatfsReply = {
+      bsize, frsize: bsize, namelen: 79,
+      blocks: Math.floor(bitmap.capacity / bsize),
+      bfree: Math.floor(bitmap.freeBytes / bsize),
+      bavail: this.role === 'master' ? Math.floor(bitmap.freeBytes / bsize) : 0,
+      files: h.lastIndex + 1,
+      ffree: h.lastIndex + 1 - h.nextIndex,
+    };
+    this.statfsCache = { at: now, reply };
+    return reply;
+  }
+
+  private xattrs(n: TreeNode | Served): Record<string, string> {
+    const x: Record<string, string> = {
+      'user.famfs.device': this.config.device,
+      'user.famfs.role': this.role,
+      'user.famfs.uuid': this.famfs.sb.uuid,
+      'user.famfs.pid': String(process.pid),
+      'user.famfs.data_path': 'daemon',
+      'user.famfs.system_uuid': this.localUuid,
+    };
+    if (!('kind' in n) || n.kind === 'file') x['user.famfs.map'] = JSON.stringify((n as FileNode | Served).map);
+    return x;
+  }
+
+  getxattr(_req: Request, nodeid: number, name: string): string | FuseError {
+    this.sync();
+    const v = this.xattrs(this.nodeOrThrow(nodeid))[name];
+    return v === undefined ? new FuseError(Errno.ENODATA) : v;
+  }
+
+  listxattr(_req: Request, nodeid: number): string[] {
+    this.sync();
+    return Object.keys(this.xattrs(this.nodeOrThrow(nodeid)));
+  }
+
+  access(_req: Request, nodeid: number, mask: number): void {
+    this.sync();
+    const n = this.nodeOrThrow(nodeid);
+    if (mask & 2 && n.id === LOG_FILE_ID && this.role !== 'master') throw new FuseError(Errno.EACCES);
+  }
+}

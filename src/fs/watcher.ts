@@ -1,0 +1,68 @@
+/**
+ * The daemon's main-thread follower: polls the shared log (one 32-bit load per
+ * tick), tells the kernel about new names so its caches never hide them, and
+ * notices when the device is re-formatted or its superblock destroyed, after
+ * which every thread refuses to serve the old maps.
+ */
+import { SUPERBLOCK_STRUCT_SIZE } from '../format/superblock.js';
+import { Famfs } from '../api/famfs.js';
+import type { FuseServer } from '../fuse/server.js';
+import { idForEntry, ROOT_ID } from '../meta/tree.js';
+import { StateFlag } from './config.js';
+
+export interface WatcherOptions {
+  intervalMs?: number;
+  log: (msg: string) => void;
+  verbose?: boolean;
+}
+
+export class LogWatcher {
+  private readonly famfs: Famfs;
+  private readonly sbCopy: Buffer;
+  private readonly sbLive: Buffer;
+  private readonly state: Int32Array;
+  private timer?: NodeJS.Timeout;
+  stale = false;
+
+  constructor(device: string, private readonly server: FuseServer, state: SharedArrayBuffer, private readonly opts: WatcherOptions) {
+    this.famfs = Famfs.open(device);
+    this.sbLive = this.famfs.device.view(0, SUPERBLOCK_STRUCT_SIZE);
+    this.sbCopy = Buffer.from(this.sbLive);
+    this.state = new Int32Array(state);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.opts.intervalMs ?? 10);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.famfs.close();
+  }
+
+  /** One look at the device; also what `famfs logplay MOUNTPOINT` triggers (SIGUSR1). */
+  tick(force = false): void {
+    if (this.stale) return;
+    if (!this.sbLive.equals(this.sbCopy)) {
+      this.stale = true;
+      Atomics.store(this.state, StateFlag.STALE, 1);
+      this.opts.log(`${this.famfs.device.path}: the superblock changed (re-formatted or destroyed by another host); refusing to serve stale maps. Unmount and mount again.`);
+      this.server.notifyIncEpoch();
+      return;
+    }
+    if (!force && this.famfs.log.nextIndex() === this.famfs.stats.entries) return;
+    const before = this.famfs.stats.entries;
+    this.famfs.refresh();
+    const fresh = this.famfs.stats.entries - before;
+    if (fresh && this.opts.verbose) this.opts.log(`log: ${fresh} new entries`);
+    // New names: drop any cached negative dentry, and the parent's cached attributes (nlink, listing).
+    for (let i = before; i < this.famfs.stats.entries; i++) {
+      const node = this.famfs.tree.byId.get(idForEntry(i));
+      if (!node) continue;
+      const parent = node.parent?.id ?? ROOT_ID;
+      this.server.notifyInvalEntry(parent, node.name);
+      this.server.notifyInvalInode(parent, -1, 0);
+    }
+  }
+}

@@ -1,10 +1,19 @@
 /** Generic FUSE layer (pure TypeScript over /dev/fuse); knows nothing about famfs. */
-export * from './protocol.js';
-export * from './types.js';
-export * from './decode.js';
-export * from './encode.js';
+export * from './codec.js';
 export * from './handler.js';
-export * from './negotiate.js';
 export { FuseSession, fdTransport, createSharedInit, type FuseTransport, type RequestLog, type SessionOptions, type SessionEnd } from './session.js';
-export * from './mount.js';
+export * from './mountinfo.js';
+export {
+  openFuseDevice,
+  fuseAvailable,
+  mountFuse,
+  unmountFuse,
+  cloneFuseFd,
+  checkMountpoint,
+  fuseMountOptions,
+  MountError,
+  FUSE_DEVICE,
+  type MountOptions,
+  type MountParams,
+} from './mount.js';
 export { FuseServer, type FuseServerOptions, type WorkerExit } from './server.js';

@@ -18,7 +18,6 @@ import {
   FOPEN_DIRECT_IO,
   FOPEN_KEEP_CACHE,
   FUSE_ROOT_ID,
-  FuseError,
   S_IFDIR,
   S_IFREG,
   type DirEntry,
@@ -26,9 +25,9 @@ import {
   type EntryReply,
   type FuseAttr,
   type FuseConnection,
-  type FuseHandler,
   type ReadArgs,
-} from '../../src/fuse/index.js';
+} from '../../src/fuse/codec.js';
+import { FuseError, type FuseHandler } from '../../src/fuse/handler.js';
 
 export const BIG_SIZE = 3 * 1024 * 1024 + 12345;
 

@@ -206,10 +206,18 @@ export class FuseSession {
     const h = d.header;
     const r = d.request;
     if (r.op === 'init') return this.doInit(h, r.init);
-    if (!this.conn && !this.lazyInit()) {
-      this.log(`${opcodeName(h.opcode)} before INIT`);
-      if (!isNoReplyOp(h.opcode)) this.reply(h, Errno.EIO, EMPTY, '');
-      return;
+    if (!this.conn) {
+      let ready = false;
+      try {
+        ready = this.lazyInit();
+        if (!ready) this.log(`${opcodeName(h.opcode)} before INIT`);
+      } catch (e) {
+        this.log(`handler init failed: ${(e as Error)?.stack ?? String(e)}`);
+      }
+      if (!ready) {
+        if (!isNoReplyOp(h.opcode)) this.reply(h, Errno.EIO, EMPTY, '');
+        return;
+      }
     }
     let payload: Payload;
     let errno = 0;
@@ -226,7 +234,8 @@ export class FuseSession {
         this.log(`handler threw on ${opcodeName(h.opcode)} nodeid=${h.nodeid}: ${(e as Error)?.stack ?? String(e)}`);
       }
     }
-    if (payload === NO_REPLY) {
+    if (payload === NO_REPLY || isNoReplyOp(h.opcode)) {
+      // FORGET / BATCH_FORGET / INTERRUPT are never answered, even if the handler failed.
       this.traceReq(h, r, -1, 0);
       return;
     }
@@ -512,7 +521,15 @@ export class FuseSession {
 
   private traceReq(h: InHeader, r: FuseRequest | string, errno: number, bytes: number): void {
     if (!this.trace) return;
-    this.trace({
+    try {
+      this.traceOne(h, r, errno, bytes);
+    } catch {
+      /* a failing debug hook must not break serving */
+    }
+  }
+
+  private traceOne(h: InHeader, r: FuseRequest | string, errno: number, bytes: number): void {
+    this.trace!({
       unique: h.unique,
       opcode: h.opcode,
       opname: opcodeName(h.opcode),

@@ -7,6 +7,8 @@
  *   /direct.bin    the same bytes, opened with FOPEN_DIRECT_IO
  *   /boom          reading it throws a plain Error (→ EIO)
  *   /sub/          directory with nested.txt
+ *   /scratch.bin   writable (WRITE, truncate via SETATTR), stored in a SharedArrayBuffer
+ *                  so every worker sees the same bytes
  *
  * mkdir is not implemented (→ ENOSYS); rmdir returns EPERM.
  * Statistics go to a SharedArrayBuffer passed in the init data, so the test
@@ -17,6 +19,7 @@ import {
   Errno,
   FOPEN_DIRECT_IO,
   FOPEN_KEEP_CACHE,
+  FATTR_SIZE,
   FUSE_ROOT_ID,
   S_IFDIR,
   S_IFREG,
@@ -26,6 +29,8 @@ import {
   type FuseAttr,
   type FuseConnection,
   type ReadArgs,
+  type SetattrArgs,
+  type WriteArgs,
 } from '../../src/fuse/codec.js';
 import { FuseError, type FuseHandler } from '../../src/fuse/handler.js';
 
@@ -49,13 +54,19 @@ export const Stat = {
   READDIRPLUS: 13,
   READDIR: 14,
   MIN_READ_DIRECT: 15,
+  SCRATCH_SIZE: 16,
+  WRITES: 17,
+  MAX_WRITE_SEEN: 18,
   /** Requests per worker thread, 16 slots from here (indexed by threadId % 16). */
-  PER_THREAD: 16,
+  PER_THREAD: 32,
 } as const;
-export const STATS_INTS = 32;
+export const STATS_INTS = 48;
+export const SCRATCH_MAX = 4 * 1024 * 1024;
 
 export interface HelloData {
   stats: SharedArrayBuffer;
+  /** Backing store of /scratch.bin, shared by all workers (SCRATCH_MAX bytes). */
+  scratch?: SharedArrayBuffer;
 }
 
 /** The pattern byte at file position i (also used by the test to verify). */
@@ -85,9 +96,11 @@ const T0 = Date.UTC(2024, 0, 2, 3, 4, 5) + 0.678;
 class HelloFs implements FuseHandler {
   private readonly nodes = new Map<number, Node>();
   private readonly stats: Int32Array;
+  private readonly scratch: Buffer;
 
   constructor(data: HelloData) {
     this.stats = new Int32Array(data.stats);
+    this.scratch = Buffer.from(data.scratch ?? new SharedArrayBuffer(SCRATCH_MAX));
     const big = makePattern(BIG_SIZE);
     const add = (n: Node) => {
       this.nodes.set(n.ino, n);
@@ -107,6 +120,13 @@ class HelloFs implements FuseHandler {
     add({ ino: 5, name: 'boom', parent: 1, mode: S_IFREG | 0o444, data: Buffer.alloc(100) });
     add({ ino: 6, name: 'sub', parent: 1, mode: S_IFDIR | 0o755, children: [] });
     add({ ino: 7, name: 'nested.txt', parent: 6, mode: S_IFREG | 0o600, data: Buffer.from('nested\n') });
+    add({ ino: 8, name: 'scratch.bin', parent: 1, mode: S_IFREG | 0o644 });
+  }
+
+  /** Current bytes of a file (scratch.bin lives in shared memory). */
+  private dataOf(n: Node): Buffer {
+    if (n.ino === 8) return this.scratch.subarray(0, Atomics.load(this.stats, Stat.SCRATCH_SIZE));
+    return n.data ?? Buffer.alloc(0);
   }
 
   private count(): void {
@@ -117,7 +137,7 @@ class HelloFs implements FuseHandler {
     return {
       ino: n.ino,
       mode: n.mode,
-      size: n.data?.length ?? 4096,
+      size: n.children ? 4096 : this.dataOf(n).length,
       nlink: n.children ? 2 : 1,
       uid: 0,
       gid: 0,
@@ -175,6 +195,7 @@ class HelloFs implements FuseHandler {
     this.count();
     const n = this.node(nodeid);
     if (n.children) return new FuseError(Errno.EISDIR);
+    if (nodeid === 8) return { fh: nodeid };
     return { fh: nodeid, openFlags: n.direct ? FOPEN_DIRECT_IO : FOPEN_KEEP_CACHE };
   }
 
@@ -192,12 +213,37 @@ class HelloFs implements FuseHandler {
       Atomics.add(s, Stat.READS_CACHED, 1);
       if (a.size > s[Stat.MAX_READ_CACHED]!) Atomics.store(s, Stat.MAX_READ_CACHED, a.size);
     }
-    const d = n.data!;
+    const d = this.dataOf(n);
     const start = Math.min(a.offset, d.length);
     const end = Math.min(a.offset + a.size, d.length);
     // Two views instead of one, to exercise the writev path (still no copies).
     const mid = start + ((end - start) >> 1);
     return [d.subarray(start, mid), d.subarray(mid, end)];
+  }
+
+  write(_req: unknown, nodeid: number, a: WriteArgs, data: Buffer): number | FuseError {
+    this.count();
+    if (nodeid !== 8) return new FuseError(Errno.EACCES);
+    if (a.offset + data.length > SCRATCH_MAX) return new FuseError(Errno.EFBIG);
+    Atomics.add(this.stats, Stat.WRITES, 1);
+    if (data.length > this.stats[Stat.MAX_WRITE_SEEN]!) Atomics.store(this.stats, Stat.MAX_WRITE_SEEN, data.length);
+    data.copy(this.scratch, a.offset);
+    const end = a.offset + data.length;
+    if (end > Atomics.load(this.stats, Stat.SCRATCH_SIZE)) Atomics.store(this.stats, Stat.SCRATCH_SIZE, end);
+    return data.length;
+  }
+
+  setattr(_req: unknown, nodeid: number, set: SetattrArgs) {
+    this.count();
+    const n = this.node(nodeid);
+    if (set.valid & FATTR_SIZE) {
+      if (nodeid !== 8) return new FuseError(Errno.EACCES);
+      if (set.size > SCRATCH_MAX) return new FuseError(Errno.EFBIG);
+      const old = Atomics.load(this.stats, Stat.SCRATCH_SIZE);
+      if (set.size > old) this.scratch.fill(0, old, set.size);
+      Atomics.store(this.stats, Stat.SCRATCH_SIZE, set.size);
+    }
+    return { attr: this.attr(n), attrTimeout: 1 };
   }
 
   statfs() {

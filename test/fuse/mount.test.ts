@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { FuseServer, findFuseMounts, fuseAvailable, initFlagNames, InitFlag, type WorkerExit } from '../../src/fuse/index.js';
-import { BIG_SIZE, STATS_INTS, Stat, makePattern } from './hellofs.js';
+import { BIG_SIZE, SCRATCH_MAX, STATS_INTS, Stat, makePattern } from './hellofs.js';
 
 const canMount = fuseAvailable() && process.getuid?.() === 0;
 if (!canMount) {
@@ -51,6 +51,7 @@ describe('hellofs on a real FUSE mount (3 workers)', { skip }, () => {
   let mp = '';
   let server: FuseServer | undefined;
   const stats = new SharedArrayBuffer(STATS_INTS * 4);
+  const scratch = new SharedArrayBuffer(SCRATCH_MAX);
   const st = new Int32Array(stats);
   const big = makePattern(BIG_SIZE);
   let exits: WorkerExit[] | null = null;
@@ -60,7 +61,7 @@ describe('hellofs on a real FUSE mount (3 workers)', { skip }, () => {
     server = new FuseServer({
       mountpoint: mp,
       handlerModule: HELLO,
-      handlerData: { stats },
+      handlerData: { stats, scratch },
       workers: 3,
       source: 'hellotest',
       subtype: 'hellotest',
@@ -92,7 +93,7 @@ describe('hellofs on a real FUSE mount (3 workers)', { skip }, () => {
   });
 
   test('readdir and stat', () => {
-    assert.deepEqual(fs.readdirSync(mp).sort(), ['big.bin', 'boom', 'direct.bin', 'hello.txt', 'sub']);
+    assert.deepEqual(fs.readdirSync(mp).sort(), ['big.bin', 'boom', 'direct.bin', 'hello.txt', 'scratch.bin', 'sub']);
     const types = Object.fromEntries(fs.readdirSync(mp, { withFileTypes: true }).map((d) => [d.name, d.isDirectory()]));
     assert.equal(types['sub'], true);
     assert.equal(types['hello.txt'], false);
@@ -161,6 +162,28 @@ describe('hellofs on a real FUSE mount (3 workers)', { skip }, () => {
       py('import os,sys\ntry:\n  os.getxattr(sys.argv[1] + "/hello.txt", "user.none")\nexcept OSError as e:\n  print(e.errno)'),
       String(os.constants.errno.ENODATA),
     );
+  });
+
+  test('writes: 1 MiB WRITE payloads decoded from the shared read buffer, truncate, read back', () => {
+    const f = path.join(mp, 'scratch.bin');
+    const data = big.subarray(7, 7 + 2 * 1024 * 1024 + 4321);
+    fs.writeFileSync(f, data); // O_TRUNC → SETATTR size 0, then WRITEs
+    assert.equal(fs.statSync(f).size, data.length);
+    assert.ok(fs.readFileSync(f).equals(data));
+    const fd = fs.openSync(f, 'r+');
+    try {
+      assert.equal(fs.writeSync(fd, Buffer.from('XYZ'), 0, 3, 4097), 3);
+      fs.ftruncateSync(fd, 5000);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const back = fs.readFileSync(f);
+    assert.equal(back.length, 5000);
+    assert.equal(back.toString('latin1', 4097, 4100), 'XYZ');
+    assert.ok(back.subarray(0, 4097).equals(data.subarray(0, 4097)));
+    assert.throws(() => fs.writeFileSync(path.join(mp, 'hello.txt'), 'no'), { code: 'EACCES' });
+    console.log(`# WRITE: ${st[Stat.WRITES]} requests, largest ${st[Stat.MAX_WRITE_SEEN]} B`);
+    assert.equal(st[Stat.MAX_WRITE_SEEN], 1 << 20);
   });
 
   test('statfs', () => {

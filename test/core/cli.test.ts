@@ -1,0 +1,524 @@
+/**
+ * The famfs CLI end to end: real `node bin/famfs.js` processes on sparse
+ * device files in /dev/shm, one system-UUID file per simulated host.
+ * Every refused command must exit non-zero with one clear stderr line and
+ * leave the log byte-for-byte unchanged.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { checkSuperblock, decodeSuperblock } from '../../src/format/superblock.js';
+import { checkLogHeader, decodeLogHeader } from '../../src/format/logheader.js';
+import { LOG_OFFSET } from '../../src/format/constants.js';
+import { RandomStream } from '../../src/format/prng.js';
+import { Famfs } from '../../src/api/famfs.js';
+import {
+  asHost, famfs, famfsOk, GiB, makeHost, MiB, readRange, removeAllShm, removeFile, removeHost, shmPath, sparseFile, type CliResult, type Host,
+} from './helpers.js';
+
+const LOG_LEN = 8 * MiB;
+let master: Host;
+let client: Host;
+let hostDir: string; // host-side source files for cp
+
+const logBytes = (dev: string): Buffer => readRange(dev, LOG_OFFSET, LOG_LEN);
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+function oneLine(r: CliResult): string {
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `expected one stderr line, got:\n${r.stderr}`);
+  assert.ok(lines[0]!.length > 8, `stderr too terse: ${JSON.stringify(r.stderr)}`);
+  return lines[0]!;
+}
+
+/** Run a command that must fail: exit ≠ 0, one stderr line matching `re`, log (and superblock) unchanged. */
+function refused(host: Host, dev: string, args: string[], re: RegExp): string {
+  const log = logBytes(dev);
+  const sb = readRange(dev, 0, 4096);
+  const r = famfs(host, args);
+  assert.notEqual(r.status, 0, `famfs ${args.join(' ')} should fail\n${r.stdout}`);
+  const line = oneLine(r);
+  assert.match(line, re, `famfs ${args.join(' ')}`);
+  assert.ok(logBytes(dev).equals(log), `famfs ${args.join(' ')} changed the log`);
+  assert.ok(readRange(dev, 0, 4096).equals(sb), `famfs ${args.join(' ')} changed the superblock`);
+  return line;
+}
+
+function json<T = any>(host: Host, args: string[]): T {
+  return JSON.parse(famfsOk(host, args).stdout) as T;
+}
+
+function newFs(tag: string): string {
+  const dev = shmPath(tag);
+  famfsOk(master, ['mkfs', dev, '--size', '4g']);
+  return dev;
+}
+
+/** Write a host file of `size` deterministic bytes (PRNG seed), returning its sha256. */
+function hostFile(rel: string, size: number, seed: number): string {
+  const p = path.join(hostDir, rel);
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  const b = Buffer.alloc(size);
+  new RandomStream(seed).fill(b);
+  fs.writeFileSync(p, b);
+  return sha(b);
+}
+
+describe('famfs CLI end to end', () => {
+  before(() => {
+    master = makeHost('master');
+    client = makeHost('client');
+    hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-core-src-'));
+  });
+  after(() => {
+    removeAllShm();
+    removeHost(master);
+    removeHost(client);
+    fs.rmSync(hostDir, { recursive: true, force: true });
+  });
+
+  describe('mkfs', () => {
+    it('refuses devices below 4 GiB, with or without --size', () => {
+      const small = sparseFile('small', 1 * GiB);
+      const r = famfs(master, ['mkfs', small]);
+      assert.notEqual(r.status, 0);
+      assert.match(oneLine(r), /4 GiB/);
+      assert.equal(checkSuperblock(readRange(small, 0, 200)), 'bad-magic');
+      const p = shmPath('small2');
+      const r2 = famfs(master, ['mkfs', p, '--size', '2g']);
+      assert.notEqual(r2.status, 0);
+      assert.match(oneLine(r2), /4 GiB/);
+      assert.equal(fs.existsSync(p), false, 'a refused --size must not create the file');
+    });
+
+    it('--size creates a sparse file and formats it as this host’s file system', () => {
+      const dev = shmPath('size');
+      const r = famfsOk(master, ['mkfs', dev, '--size', '4g']);
+      assert.match(r.stdout, /devsize: 4294967296/);
+      const st = fs.statSync(dev);
+      assert.equal(st.size, 4 * GiB);
+      assert.ok(st.blocks * 512 <= 16 * MiB, `not sparse: ${st.blocks * 512} bytes allocated`);
+      const sbBuf = readRange(dev, 0, 200);
+      assert.equal(checkSuperblock(sbBuf), 'ok');
+      const sb = decodeSuperblock(sbBuf);
+      assert.equal(sb.systemUuid, master.uuid);
+      assert.deepEqual([sb.version, sb.logOffset, sb.logLen, sb.allocUnit, sb.daxdev.size, sb.daxdev.name], [48, 0x200000, LOG_LEN, 0x200000, 4 * GiB, dev]);
+      const log = logBytes(dev);
+      assert.equal(checkLogHeader(log, LOG_LEN), 'ok');
+      assert.equal(decodeLogHeader(log).nextIndex, 0);
+      assert.ok(log.subarray(48).every((b) => b === 0), 'mkfs zeroes the log');
+      famfsOk(master, ['fsck', '-d', dev]);
+    });
+
+    it('log length: 1, 11m and 1m are refused; 16m works', () => {
+      const dev = sparseFile('loglen', 4 * GiB);
+      for (const l of ['1', '11m', '1m', '12m', 'abc']) {
+        const r = famfs(master, ['mkfs', dev, '-l', l]);
+        assert.notEqual(r.status, 0, `loglen ${l}`);
+        oneLine(r);
+        assert.equal(checkSuperblock(readRange(dev, 0, 200)), 'bad-magic');
+      }
+      famfsOk(master, ['mkfs', dev, '-l', '16m']);
+      assert.equal(decodeSuperblock(readRange(dev, 0, 200)).logLen, 16 * MiB);
+      const r = json(master, ['fsck', '-d', dev, '--json']);
+      assert.equal(r.log.slots, 30840);
+    });
+
+    it('an existing superblock needs --force; --force makes a new, empty file system', () => {
+      const dev = newFs('force');
+      famfsOk(master, ['mkdir', '-d', dev, 'keep']);
+      const uuid = decodeSuperblock(readRange(dev, 0, 200)).uuid;
+      refused(master, dev, ['mkfs', dev], /already holds a famfs file system.*--force/);
+      famfsOk(master, ['mkfs', '-f', dev]);
+      assert.notEqual(decodeSuperblock(readRange(dev, 0, 200)).uuid, uuid);
+      assert.deepEqual(json(master, ['ls', '-d', dev, '--json']), []);
+    });
+
+    it('another host’s superblock needs --force, which makes the caller the master', () => {
+      const dev = newFs('other');
+      refused(client, dev, ['mkfs', dev], /owned by another host/);
+      famfsOk(client, ['mkfs', '--force', dev]);
+      assert.equal(decodeSuperblock(readRange(dev, 0, 200)).systemUuid, client.uuid);
+      assert.equal(json(client, ['fsck', '-d', dev, '--json']).superblock.role, 'Owner');
+      assert.equal(json(master, ['fsck', '-d', dev, '--json']).superblock.role, 'Client');
+    });
+
+    it('--kill needs --force and then zeroes only the magic', () => {
+      const dev = newFs('kill');
+      famfsOk(master, ['mkdir', '-d', dev, 'd']);
+      refused(master, dev, ['mkfs', '-k', dev], /--force/);
+      const before = readRange(dev, 0, 2 * MiB + LOG_LEN);
+      famfsOk(master, ['mkfs', '-f', '-k', dev]);
+      const afterKill = readRange(dev, 0, 2 * MiB + LOG_LEN);
+      assert.ok(afterKill.subarray(0, 8).every((b) => b === 0));
+      assert.ok(afterKill.subarray(8).equals(before.subarray(8)), 'kill changed more than the magic');
+      const r = famfs(master, ['ls', '-d', dev]);
+      assert.notEqual(r.status, 0);
+      assert.match(oneLine(r), /no famfs superblock/);
+      famfsOk(master, ['mkfs', dev]); // nothing valid left: no --force needed
+    });
+
+    it('a missing device is a clear error', () => {
+      const r = famfs(master, ['mkfs', '/dev/shm/famfs-core-does-not-exist.img']);
+      assert.notEqual(r.status, 0);
+      assert.match(oneLine(r), /no such device or file/);
+      assert.equal(fs.existsSync('/dev/shm/famfs-core-does-not-exist.img'), false);
+    });
+  });
+
+  describe('mkdir, creat, cp, ls, getmap, cat, verify, logplay, clone on one file system', () => {
+    let dev: string;
+    before(() => {
+      dev = newFs('ns');
+    });
+
+    it('mkdir: -p, missing parent, exists, mode/owner', () => {
+      famfsOk(master, ['mkdir', '-d', dev, '-p', 'a/b/c']);
+      famfsOk(master, ['mkdir', '-d', dev, 'a/b2', '-m', '0700', '-u', '5', '-g', '6']);
+      refused(master, dev, ['mkdir', '-d', dev, 'x/y'], /x\/y: parent directory does not exist/);
+      refused(master, dev, ['mkdir', '-d', dev, 'a'], /a: already exists/);
+      const log = logBytes(dev);
+      famfsOk(master, ['mkdir', '-d', dev, '-p', 'a/b/c']);
+      famfsOk(master, ['mkdir', '-d', dev, '-p', 'a']);
+      assert.ok(logBytes(dev).equals(log), 'mkdir -p of existing directories logs nothing');
+      const nodes = json<any[]>(master, ['ls', '-d', dev, '-R', '--json']);
+      assert.deepEqual(nodes.map((n) => n.path), ['a', 'a/b', 'a/b/c', 'a/b2']);
+      const b2 = nodes.find((n) => n.path === 'a/b2');
+      assert.deepEqual([b2.mode, b2.uid, b2.gid, b2.type, b2.map], [0o700, 5, 6, 'dir', null]);
+    });
+
+    it('creat: sizes are exact, maps round up to 2 MiB units', () => {
+      const sizes: [string, number][] = [['1', 1], ['4096', 4096], ['2m', 2 * MiB], ['2097153', 2 * MiB + 1], ['0x300000', 3 * MiB], ['1g', GiB], ['1K', 1024]];
+      for (const [arg, size] of sizes) {
+        famfsOk(master, ['creat', '-d', dev, '-s', arg, `a/s${size}`]);
+        const m = json(master, ['getmap', '-d', dev, '--json', `a/s${size}`]);
+        assert.deepEqual(Object.keys(m), ['path', 'type', 'size', 'mode', 'uid', 'gid', 'map']);
+        assert.equal(m.size, size);
+        assert.equal(m.type, 'file');
+        assert.equal(m.mode, 0o644);
+        assert.equal(m.map.kind, 'simple');
+        assert.equal(m.map.extents.length, 1);
+        assert.equal(m.map.extents[0].length, Math.ceil(size / (2 * MiB)) * 2 * MiB);
+        assert.equal(m.map.extents[0].offset % (2 * MiB), 0);
+      }
+      famfsOk(master, ['creat', '-d', dev, '-s', '10', '-m', '0600', '-u', '1000', '-g', '1001', 'a/owned']);
+      const o = json(master, ['getmap', '-d', dev, '--json', 'a/owned']);
+      assert.deepEqual([o.mode, o.uid, o.gid], [0o600, 1000, 1001]);
+      const long = famfsOk(master, ['ls', '-d', dev, '-l', 'a']).stdout;
+      assert.match(long, /-rw-------\s+1000\s+1001\s+10 owned/);
+      assert.match(long, /\s1073741824 s1073741824/);
+    });
+
+    it('creat -r -S then verify: right seed ok, wrong seed fails; cat matches the stream', () => {
+      const size = 3 * MiB + 3;
+      const r = famfsOk(master, ['creat', '-d', dev, '-s', String(size), '-r', '-S', '7', 'rand']);
+      assert.match(r.stdout, /randomized/);
+      assert.match(famfsOk(master, ['verify', '-d', dev, '-S', '7', 'rand']).stdout, /Success/);
+      const bad = famfs(master, ['verify', '-d', dev, '-S', '8', 'rand']);
+      assert.equal(bad.status, 1);
+      assert.match(bad.stdout, /Verify fail: rand at offset 0/);
+      const want = Buffer.alloc(size);
+      new RandomStream(7).fill(want);
+      assert.ok(famfsOk(master, ['cat', '-d', dev, 'rand']).raw.equals(want));
+    });
+
+    it('creat -r -S on an existing file of the same size re-randomizes it (restartable, as upstream)', () => {
+      const size = 2 * MiB;
+      famfsOk(master, ['creat', '-d', dev, '-s', String(size), '-r', '-S', '11', 'rerand']);
+      const log = logBytes(dev);
+      famfsOk(master, ['creat', '-d', dev, '-s', String(size), '-r', '-S', '12', 'rerand']);
+      assert.ok(logBytes(dev).equals(log), 'no second entry');
+      assert.match(famfsOk(master, ['verify', '-d', dev, '-S', '12', 'rerand']).stdout, /Success/);
+      refused(master, dev, ['creat', '-d', dev, '-s', String(size + 1), 'rerand'], /already exists with size/);
+    });
+
+    it('creat interleaved: -N -B -C give strips in distinct buckets; data round-trips', () => {
+      famfsOk(master, ['creat', '-d', dev, '-s', '64m', '-N', '2', '-B', '4', '-C', '4m', '-r', '-S', '99', 'il']);
+      const m = json(master, ['getmap', '-d', dev, '--json', 'il']);
+      assert.equal(m.map.kind, 'interleave');
+      assert.equal(m.map.chunkSize, 4 * MiB);
+      assert.equal(m.map.strips.length, 2);
+      const buckets = m.map.strips.map((s: any) => Math.floor(s.offset / GiB));
+      assert.notEqual(buckets[0], buckets[1]);
+      for (const s of m.map.strips) assert.equal(s.length, 32 * MiB);
+      assert.match(famfsOk(master, ['verify', '-d', dev, '-S', '99', 'il']).stdout, /Success/);
+      famfsOk(master, ['creat', '-d', dev, '-s', '20m', '-N', '3', '-B', '4', 'il3']);
+      const m3 = json(master, ['getmap', '-d', dev, '--json', 'il3']);
+      assert.equal(m3.map.chunkSize, 2 * MiB); // default chunk
+      assert.equal(m3.map.strips.length, 3);
+      assert.match(famfsOk(master, ['getmap', '-d', dev, 'il3']).stdout, /interleave: 3 strips, chunk size 2097152/);
+    });
+
+    it('creat: bad sizes, modes, seeds, interleave parameters and paths are refused cleanly', () => {
+      const x80 = 'x'.repeat(80);
+      const cases: [string[], RegExp][] = [
+        [['-s', '-5', 'f'], /not a size/],
+        [['-s', '10x', 'f'], /not a size/],
+        [['-s', '', 'f'], /not a size/],
+        [['-s', '99999999999999999999', 'f'], /too large|not a size/],
+        [['-s', '10', '-m', '999', 'f'], /octal mode/],
+        [['-s', '10', '-m', 'rw', 'f'], /octal mode/],
+        [['-s', '10', '-u', 'root', 'f'], /numeric id/],
+        [['-s', '10', '-r', 'f'], /--seed/],
+        [['-s', '10', '-S', '5', 'f'], /--randomize/],
+        [['-s', '10', '-r', '-S', '0', 'f'], /seed/],
+        [['-s', '64m', '-N', '17', '-B', '32', 'f'], /nstrips/],
+        [['-s', '64m', '-N', '0', '-B', '4', 'f'], /nstrips/],
+        [['-s', '64m', '-N', '2', '-B', '0', 'f'], /nbuckets/],
+        [['-s', '64m', '-N', '2', '-B', '65', 'f'], /nbuckets/],
+        [['-s', '64m', '-N', '5', '-B', '4', 'f'], /exceed nbuckets/],
+        [['-s', '64m', '-N', '2', '-B', '4', '-C', '3m', 'f'], /chunk size/],
+        [['-s', '64m', '-N', '2', '-B', '4', '-C', '1m', 'f'], /chunk size/],
+        [['-s', '64m', '-N', '2', '-B', '8', 'f'], /1 GiB/],
+        [['-s', '64m', '-N', '2', 'f'], /-B/],
+        [['-s', '10', 'a/../f'], /"\.\." is not allowed/],
+        [['-s', '10', '..'], /"\.\." is not allowed/],
+        [['-s', '10', x80], /longer than 79 bytes/],
+        [['-s', '10', `a/${'y'.repeat(78)}`], /longer than 79 bytes/],
+        [['-s', '10', 'é'.repeat(40)], /longer than 79 bytes/],
+        [['-s', '10', 'nodir/f'], /parent directory does not exist/],
+        [['-s', '10', 'rand/f'], /parent is not a directory/],
+        [['-s', '10', 'a'], /already exists as a directory/],
+        [['-s', '10', '/'], /root/],
+        [['f'], /size/],
+        [['-s', '10'], /PATH|argument/],
+      ];
+      for (const [args, re] of cases) refused(master, dev, ['creat', '-d', dev, ...args], re);
+      for (const [args, re] of [[[x80], /longer than 79/], [['a/../z'], /"\.\."/], [['rand/d'], /not a directory/]] as [string[], RegExp][]) {
+        refused(master, dev, ['mkdir', '-d', dev, ...args], re);
+      }
+      famfsOk(master, ['creat', '-d', dev, '-s', '1', 'p'.repeat(79)]); // 79 bytes is the limit, inclusive
+    });
+
+    it('cp: one file, byte-exact; a same-size re-copy logs nothing', () => {
+      const h = hostFile('single.bin', 3_000_001, 5);
+      famfsOk(master, ['cp', '-d', dev, path.join(hostDir, 'single.bin'), 'single']);
+      const out = famfsOk(master, ['cat', '-d', dev, 'single']).raw;
+      assert.equal(out.length, 3_000_001);
+      assert.equal(sha(out), h);
+      const log = logBytes(dev);
+      famfsOk(master, ['cp', '-d', dev, path.join(hostDir, 'single.bin'), 'single']);
+      assert.ok(logBytes(dev).equals(log));
+      const m = json(master, ['getmap', '-d', dev, '--json', 'single']);
+      assert.equal(m.mode, fs.statSync(path.join(hostDir, 'single.bin')).mode & 0o777);
+    });
+
+    it('cp: several files into an existing directory', () => {
+      hostFile('multi/one', 10, 1);
+      hostFile('multi/two', 5 * MiB, 2);
+      famfsOk(master, ['mkdir', '-d', dev, 'into']);
+      famfsOk(master, ['cp', '-d', dev, path.join(hostDir, 'multi/one'), path.join(hostDir, 'multi/two'), 'into']);
+      assert.deepEqual(famfsOk(master, ['ls', '-d', dev, 'into']).stdout.trim().split('\n'), ['one', 'two']);
+      assert.ok(famfsOk(master, ['cat', '-d', dev, 'into/two']).raw.equals(fs.readFileSync(path.join(hostDir, 'multi/two'))));
+      // a single file into an existing directory keeps its name
+      famfsOk(master, ['cp', '-d', dev, path.join(hostDir, 'single.bin'), 'into']);
+      assert.equal(json(master, ['getmap', '-d', dev, '--json', 'into/single.bin']).size, 3_000_001);
+    });
+
+    it('cp -r: a tree with known sha256 sums', () => {
+      const want = new Map<string, string>();
+      const files: [string, number][] = [['top.txt', 17], ['d1/a', 4096], ['d1/b', 2 * MiB], ['d1/d2/c', 2 * MiB + 1], ['d1/d2/d3/deep', 123457], ['e/f', 1]];
+      files.forEach(([rel, size], i) => want.set(rel, hostFile(`tree/${rel}`, size, 100 + i)));
+      fs.mkdirSync(path.join(hostDir, 'tree/emptydir'));
+      famfsOk(master, ['cp', '-d', dev, '-r', path.join(hostDir, 'tree'), 'copy']);
+      const listed = json<any[]>(master, ['ls', '-d', dev, '-R', '--json', 'copy']);
+      const filesListed = listed.filter((n) => n.type === 'file').map((n) => n.path).sort();
+      assert.deepEqual(filesListed, [...want.keys()].map((k) => `copy/${k}`).sort());
+      assert.deepEqual(listed.filter((n) => n.type === 'dir').map((n) => n.path).sort(), ['copy/d1', 'copy/d1/d2', 'copy/d1/d2/d3', 'copy/e', 'copy/emptydir']);
+      for (const [rel, h] of want) assert.equal(sha(famfsOk(master, ['cat', '-d', dev, `copy/${rel}`]).raw), h, rel);
+      // into an existing directory: lands in copy/tree
+      famfsOk(master, ['cp', '-d', dev, '-r', path.join(hostDir, 'tree'), 'copy']);
+      assert.equal(sha(famfsOk(master, ['cat', '-d', dev, 'copy/tree/d1/d2/d3/deep']).raw), want.get('d1/d2/d3/deep'));
+    });
+
+    it('cp: destination rules', () => {
+      const one = path.join(hostDir, 'multi/one');
+      const two = path.join(hostDir, 'multi/two');
+      refused(master, dev, ['cp', '-d', dev, one, two, 'nodir'], /nodir: no such directory/);
+      refused(master, dev, ['cp', '-d', dev, one, two, 'single'], /single: not a directory/);
+      refused(master, dev, ['cp', '-d', dev, '-r', path.join(hostDir, 'tree'), 'single'], /not a directory/);
+      refused(master, dev, ['cp', '-d', dev, path.join(hostDir, 'tree'), 'newtree'], /is a directory \(use -r\)/);
+      refused(master, dev, ['cp', '-d', dev, path.join(hostDir, 'nope'), 'x'], /no such file or directory/);
+      refused(master, dev, ['cp', '-d', dev, one], /source and a destination/);
+      refused(master, dev, ['cp', '-d', dev, two, 'single'], /already exists with size/);
+      refused(master, dev, ['cp', '-d', dev, one, 'a/../x'], /"\.\."/);
+    });
+
+    it('cp: messages name the verb once', () => {
+      const r = famfs(master, ['cp', '-d', dev, path.join(hostDir, 'multi/one'), path.join(hostDir, 'multi/two'), 'nodir']);
+      assert.doesNotMatch(oneLine(r), /cp: cp:/);
+    });
+
+    it('ls, ls --json and getmap --json agree on the shape {path,type,size,mode,uid,gid,map}', () => {
+      const top = json<any[]>(master, ['ls', '-d', dev, '--json']);
+      for (const n of top) assert.deepEqual(Object.keys(n), ['path', 'type', 'size', 'mode', 'uid', 'gid', 'map']);
+      assert.deepEqual(top.map((n) => n.path), [...top.map((n) => n.path)].sort());
+      const f = json<any[]>(master, ['ls', '-d', dev, '--json', 'single']);
+      assert.deepEqual(f, [json(master, ['getmap', '-d', dev, '--json', 'single'])]);
+      assert.deepEqual(famfsOk(master, ['ls', '-d', dev]).stdout.trim().split('\n'), top.map((n) => n.path));
+      refused(master, dev, ['ls', '-d', dev, 'nothere'], /no such file or directory/);
+      refused(master, dev, ['getmap', '-d', dev, 'a'], /is a directory/);
+      refused(master, dev, ['cat', '-d', dev, 'a'], /is a directory/);
+    });
+
+    it('logplay --json reports every entry; the library sees the same tree', () => {
+      const lp = json(master, ['logplay', '-d', dev, '--json']);
+      assert.equal(lp.role, 'master');
+      assert.deepEqual(lp.problems, []);
+      assert.equal(lp.badEntries, 0);
+      assert.equal(lp.rejected, 0);
+      const all = json<any[]>(master, ['ls', '-d', dev, '-R', '--json']);
+      assert.deepEqual(lp.nodes, all);
+      assert.equal(lp.files, all.filter((n) => n.type === 'file').length);
+      assert.equal(lp.dirs, all.filter((n) => n.type === 'dir').length);
+      assert.equal(lp.entries, lp.files + lp.dirs);
+      const h = decodeLogHeader(logBytes(dev));
+      assert.equal(lp.entries, h.nextIndex);
+      const f = asHost(master, () => Famfs.open(dev));
+      try {
+        assert.equal(f.stats.files, lp.files);
+      } finally {
+        f.close();
+      }
+      assert.match(famfsOk(master, ['logplay', '-d', dev]).stdout, new RegExp(`${lp.entries} log entries; ${lp.files} files`));
+      assert.equal(json(client, ['logplay', '-d', dev, '--json']).role, 'client');
+    });
+
+    it('fsck is clean; clone makes fsck fail with ALLOCATION COLLISIONS', () => {
+      assert.match(famfsOk(master, ['fsck', '-d', dev]).stdout, /No allocation errors found/);
+      famfsOk(master, ['clone', '-d', dev, 'single', 'single-clone']);
+      assert.ok(famfsOk(master, ['cat', '-d', dev, 'single-clone']).raw.equals(famfsOk(master, ['cat', '-d', dev, 'single']).raw));
+      const r = famfs(master, ['fsck', '-d', dev]);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stdout, /ALLOCATION COLLISIONS/);
+      const j = famfs(master, ['fsck', '-d', dev, '--json']);
+      assert.notEqual(j.status, 0);
+      assert.equal(JSON.parse(j.stdout).collisions, 2); // 3,000,001 bytes = 2 units
+      refused(master, dev, ['clone', '-d', dev, 'nothere', 'x'], /no such file/);
+      refused(master, dev, ['clone', '-d', dev, 'single', 'single-clone'], /already exists/);
+    });
+  });
+
+  describe('a client host', () => {
+    let dev: string;
+    before(() => {
+      dev = newFs('client');
+      famfsOk(master, ['mkdir', '-d', dev, 'd']);
+      famfsOk(master, ['creat', '-d', dev, '-s', '1m', '-r', '-S', '3', 'd/f']);
+      hostFile('client/src', 100, 4);
+    });
+
+    it('cannot mkdir, creat, cp or clone: error, nothing changed', () => {
+      const src = path.join(hostDir, 'client/src');
+      for (const args of [['mkdir', 'x'], ['mkdir', '-p', 'x/y'], ['creat', '-s', '1m', 'x'], ['cp', src, 'x'], ['cp', '-r', path.join(hostDir, 'client'), 'x'], ['clone', 'd/f', 'x']]) {
+        const [verb, ...rest] = args;
+        refused(client, dev, [verb!, '-d', dev, ...rest], /client of this file system.*only the master/);
+      }
+      const before = readRange(dev, 10 * MiB, 4 * MiB);
+      refused(client, dev, ['creat', '-d', dev, '-s', '1m', '-r', '-S', '5', 'y'], /only the master/);
+      assert.ok(readRange(dev, 10 * MiB, 4 * MiB).equals(before), 'a refused creat -r wrote data');
+    });
+
+    it('can read: ls, getmap, cat, verify, fsck (role Client), logplay', () => {
+      assert.equal(famfsOk(client, ['ls', '-d', dev, '-R']).stdout, 'd\nd/f\n');
+      assert.equal(json(client, ['getmap', '-d', dev, '--json', 'd/f']).size, MiB);
+      assert.match(famfsOk(client, ['verify', '-d', dev, '-S', '3', 'd/f']).stdout, /Success/);
+      assert.equal(famfsOk(client, ['cat', '-d', dev, 'd/f']).raw.length, MiB);
+      assert.match(famfsOk(client, ['fsck', '-d', dev]).stdout, /role of this node: Client/);
+    });
+
+    it('a host without a readable system UUID is a client', () => {
+      const nouuid: Host = { ...client, env: { ...client.env, FAMFS_SYSTEM_UUID_FILE: path.join(hostDir, 'client/src') } };
+      refused(nouuid, dev, ['mkdir', '-d', dev, 'z'], /client|UUID/);
+    });
+  });
+
+  describe('missing device', () => {
+    const nodev = '/dev/shm/famfs-core-missing.img';
+    for (const args of [['ls'], ['mkdir', 'x'], ['creat', '-s', '1m', 'x'], ['cp', '/etc/hostname', 'x'], ['fsck'], ['logplay'], ['cat', 'x'], ['getmap', 'x']]) {
+      it(`${args[0]} on a missing device fails clearly and creates nothing`, () => {
+        const [verb, ...rest] = args;
+        const r = famfs(master, [verb!, '-d', nodev, ...rest]);
+        assert.notEqual(r.status, 0);
+        assert.match(oneLine(r), /no such device or file/);
+        assert.equal(fs.existsSync(nodev), false);
+      });
+    }
+    it('no --device at all', () => {
+      const r = famfs(master, ['ls']);
+      assert.notEqual(r.status, 0);
+      assert.match(oneLine(r), /--device/);
+    });
+  });
+
+  describe('log full (8 MiB log = 15,420 entries)', () => {
+    let dev: string;
+    before(() => {
+      dev = newFs('logfull');
+      asHost(master, () => {
+        const f = Famfs.open(dev, { writable: true });
+        try {
+          f.writer((w) => {
+            w.mkdir('d');
+            w.creat('d/f', 10);
+            for (let i = 2; i < 15420; i++) w.mkdir(`d/${i}`);
+          });
+          assert.equal(f.log.nextIndex(), 15420);
+        } finally {
+          f.close();
+        }
+      });
+      hostFile('logfull/x', 10, 1);
+    });
+
+    it('one more mkdir, creat, cp or clone: clear error, log unchanged', () => {
+      refused(master, dev, ['mkdir', '-d', dev, 'one-more'], /log full: all 15420 entries are used/);
+      refused(master, dev, ['creat', '-d', dev, '-s', '1m', 'one-more'], /log full/);
+      refused(master, dev, ['cp', '-d', dev, path.join(hostDir, 'logfull/x'), 'one-more'], /log full/);
+      refused(master, dev, ['cp', '-d', dev, '-r', path.join(hostDir, 'logfull'), 'one-more'], /log full/);
+      refused(master, dev, ['clone', '-d', dev, 'd/f', 'one-more'], /log full/);
+    });
+
+    it('a full log replays and fscks clean; space allocated for the refused creat is not held', () => {
+      const r = json(master, ['fsck', '-d', dev, '--json']);
+      assert.equal(r.clean, true);
+      assert.equal(r.log.entriesUsed, 15420);
+      assert.equal(r.directories, 15419);
+      assert.equal(r.files, 1);
+      assert.equal(r.capacity.allocatedBytes, 10 * MiB + 2 * MiB);
+    });
+  });
+
+  describe('device full', () => {
+    let dev: string;
+    before(() => {
+      dev = newFs('devfull');
+    });
+
+    it('creat bigger than the free space: ENOSPC error, log unchanged; exact fit works; mkdir still works', () => {
+      refused(master, dev, ['creat', '-d', dev, '-s', '4g', 'big'], /out of space/);
+      refused(master, dev, ['creat', '-d', dev, '-s', '4g', '-N', '2', '-B', '4', 'big'], /out of space|too large/);
+      const free = json(master, ['fsck', '-d', dev, '--json']).capacity.freeSpace;
+      assert.equal(free, 4 * GiB - 10 * MiB);
+      refused(master, dev, ['creat', '-d', dev, '-s', String(free + 1), 'big'], /out of space/);
+      famfsOk(master, ['creat', '-d', dev, '-s', String(free), 'big']);
+      refused(master, dev, ['creat', '-d', dev, '-s', '1', 'more'], /out of space/);
+      famfsOk(master, ['mkdir', '-d', dev, 'dirs-need-no-space']);
+      const r = json(master, ['fsck', '-d', dev, '--json']);
+      assert.equal(r.capacity.freeSpace, 0);
+      assert.equal(r.clean, true);
+    });
+
+    it('cp of a file bigger than the free space: ENOSPC error, log unchanged', () => {
+      const dev2 = newFs('devfull2');
+      famfsOk(master, ['creat', '-d', dev2, '-s', String(4 * GiB - 12 * MiB), 'most']);
+      const src = path.join(hostDir, 'fourmeg');
+      fs.writeFileSync(src, Buffer.alloc(4 * MiB, 1));
+      refused(master, dev2, ['cp', '-d', dev2, src, 'x'], /out of space/);
+      removeFile(dev2);
+    });
+  });
+});

@@ -237,7 +237,7 @@ export class Writer {
 
   /**
    * Allocate and log a file. An existing file of the same size is returned as
-   * is (upstream's restartable creat/cp); any other existing node is an error.
+   * is, after `fill` runs on it (upstream's restartable creat/cp); any other existing node is an error.
    * Empty files still get one allocation unit so every famfs host, including
    * kernels that insist on at least one extent, can open them.
    * `fill`, if given, writes the data into the allocated space *before* the
@@ -249,7 +249,11 @@ export class Writer {
     if (rel === '') throw new FamfsError(`${path}: is the root directory`, 'EISDIR');
     const existing = this.fs.tree.lookup(rel);
     if (existing) {
-      if (existing.kind === 'file' && existing.size === size) return existing;
+      if (existing.kind === 'file' && existing.size === size) {
+        // Restartable as upstream: the existing file gets the data again (creat -r on a file that exists).
+        if (fill) fill(existing);
+        return existing;
+      }
       throw new FamfsError(`${path}: already exists${existing.kind === 'file' ? ` with size ${existing.size}` : ' as a directory'}`, 'EEXIST');
     }
     this.parentOf(rel, path);

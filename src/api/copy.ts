@@ -34,7 +34,7 @@ function join(dir: string, name: string): string {
 }
 
 export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: CopyOptions = {}): CopyResult {
-  if (sources.length === 0) throw new FamfsError('cp: no source given', 'EINVAL', 2);
+  if (sources.length === 0) throw new FamfsError('no source given', 'EINVAL', 2);
   const destRel = normalizeRelpath(dest);
   const result: CopyResult = { files: 0, dirs: 0, bytes: 0, errors: 0 };
   const owner = (st: fs.Stats): Owner => ({
@@ -47,9 +47,9 @@ export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: Copy
     const destNode = famfs.tree.lookup(destRel);
     const destIsDir = destNode?.kind === 'dir';
     if (sources.length > 1 || (opts.recursive && sources.some((s) => fs.statSync(s, { throwIfNoEntry: false })?.isDirectory()))) {
-      if (destNode && !destIsDir) throw new FamfsError(`cp: ${dest}: not a directory`, 'ENOTDIR');
+      if (destNode && !destIsDir) throw new FamfsError(`${dest}: not a directory`, 'ENOTDIR');
       if (!destNode) {
-        if (!opts.recursive) throw new FamfsError(`cp: ${dest}: no such directory`, 'ENOENT');
+        if (!opts.recursive) throw new FamfsError(`${dest}: no such directory`, 'ENOENT');
         w.mkdir(destRel, { uid: opts.uid, gid: opts.gid });
         result.dirs++;
       }
@@ -59,14 +59,14 @@ export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: Copy
       const st = fs.statSync(src, { throwIfNoEntry: false });
       if (!st) {
         result.errors++;
-        opts.onError?.(src, new FamfsError(`cp: ${src}: no such file or directory`, 'ENOENT'));
+        opts.onError?.(src, new FamfsError(`${src}: no such file or directory`, 'ENOENT'));
         continue;
       }
       const target = famfs.tree.lookup(destRel)?.kind === 'dir' ? join(destRel, nodePath.basename(src)) : destRel;
       if (st.isDirectory()) {
         if (!opts.recursive) {
           result.errors++;
-          opts.onError?.(src, new FamfsError(`cp: ${src}: is a directory (use -r)`, 'EISDIR'));
+          opts.onError?.(src, new FamfsError(`${src}: is a directory (use -r)`, 'EISDIR'));
           continue;
         }
         // `cp -r dir existing/` copies into existing/dir; `cp -r dir new` makes new.
@@ -76,7 +76,7 @@ export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: Copy
         jobs.push({ src, dest: target });
       } else {
         result.errors++;
-        opts.onError?.(src, new FamfsError(`cp: ${src}: not a regular file or directory`, 'EINVAL'));
+        opts.onError?.(src, new FamfsError(`${src}: not a regular file or directory`, 'EINVAL'));
       }
     }
     for (const j of jobs) {
@@ -100,7 +100,7 @@ function walk(dir: string, destRel: string, jobs: Job[], w: Writer, result: Copy
     w.mkdir(destRel, { ...owner(st), mode: opts.mode ? undefined : st.mode & 0o777 });
     result.dirs++;
   } else if (existing.kind !== 'dir') {
-    throw new FamfsError(`cp: ${destRel}: exists and is not a directory`, 'ENOTDIR');
+    throw new FamfsError(`${destRel}: exists and is not a directory`, 'ENOTDIR');
   }
   for (const ent of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const src = nodePath.join(dir, ent.name);
@@ -109,7 +109,7 @@ function walk(dir: string, destRel: string, jobs: Job[], w: Writer, result: Copy
     else if (ent.isFile()) jobs.push({ src, dest });
     else {
       result.errors++;
-      opts.onError?.(src, new FamfsError(`cp: ${src}: skipped (not a regular file or directory)`, 'EINVAL'));
+      opts.onError?.(src, new FamfsError(`${src}: skipped (not a regular file or directory)`, 'EINVAL'));
     }
   }
 }

@@ -402,6 +402,29 @@ describe('famfs CLI end to end', () => {
     });
   });
 
+  describe('data across a 1 GiB mapping window', () => {
+    it('creat -r, verify, cat and cp of files that straddle the window boundary', () => {
+      const dev = newFs('window');
+      famfsOk(master, ['creat', '-d', dev, '-s', '1010m', 'pad']); // data starts at 10 MiB: next file starts at 1020 MiB
+      const size = 9 * MiB + 5;
+      famfsOk(master, ['creat', '-d', dev, '-s', String(size), '-r', '-S', '77', 'cross']);
+      const m = json(master, ['getmap', '-d', dev, '--json', 'cross']);
+      assert.ok(m.map.extents[0].offset < GiB && m.map.extents[0].offset + size > GiB, 'file does not straddle 1 GiB');
+      assert.match(famfsOk(master, ['verify', '-d', dev, '-S', '77', 'cross']).stdout, /Success/);
+      const want = Buffer.alloc(size);
+      new RandomStream(77).fill(want);
+      const got = famfsOk(master, ['cat', '-d', dev, 'cross']).raw;
+      assert.ok(got.equals(want));
+      const src = path.join(hostDir, 'cross.bin');
+      fs.writeFileSync(src, Buffer.concat([want, want]));
+      famfsOk(master, ['cp', '-d', dev, src, 'cross2']);
+      const m2 = json(master, ['getmap', '-d', dev, '--json', 'cross2']);
+      assert.ok(m2.map.extents[0].offset < 2 * GiB && m2.map.extents[0].offset > GiB);
+      assert.equal(sha(famfsOk(master, ['cat', '-d', dev, 'cross2']).raw), sha(Buffer.concat([want, want])));
+      removeFile(dev);
+    });
+  });
+
   describe('a client host', () => {
     let dev: string;
     before(() => {

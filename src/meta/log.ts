@@ -56,8 +56,10 @@ export class LogView {
   append(entry: NewLogEntry): number {
     const h = this.readHeader();
     if (h.nextIndex > h.lastIndex) throw new LogFullError(`log full: all ${h.lastIndex + 1} entries are used`);
-    if (h.nextSeqnum !== h.nextIndex) throw new Error(`log header is inconsistent (next_seqnum ${h.nextSeqnum} ≠ next_index ${h.nextIndex}); run famfs fsck`);
-    const bytes = encodeLogEntry(entry, h.nextSeqnum);
+    // next_seqnum one ahead of next_index is what a writer killed between the two counter
+    // stores below leaves: its entry was never committed, so this append simply reuses the slot.
+    if (h.nextSeqnum !== h.nextIndex && h.nextSeqnum !== h.nextIndex + 1) throw new Error(`log header is inconsistent (next_seqnum ${h.nextSeqnum} ≠ next_index ${h.nextIndex}); run famfs fsck`);
+    const bytes = encodeLogEntry(entry, h.nextIndex);
     const index = h.nextIndex;
     const off = entryOffset(index);
     bytes.copy(this.device.view(off, LOG_ENTRY_SIZE));

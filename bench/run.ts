@@ -1,0 +1,100 @@
+/**
+ * `npm run bench`: run the bench modules in sequence and print each figure
+ * next to a reference measured in the same run, and their ratio.
+ *
+ *   node dist/bench/run.js            all modules
+ *   node dist/bench/run.js replay cp  only the modules named
+ *   node dist/bench/run.js --json     rows as one JSON document at the end
+ *
+ * Adding a module: write bench/<name>.ts exporting `run: BenchFn` (see
+ * types.ts) and add one line to MODULES below.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchContext, BenchFn, BenchRow } from './types.js';
+
+const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
+  replay: () => import('./replay.js'),
+  creat: () => import('./creat.js'),
+  cp: () => import('./cp.js'),
+};
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function fmt(v: number, unit: string): string {
+  if (unit === 's') return v < 0.01 ? `${(v * 1000).toFixed(2)} ms` : `${v.toFixed(3)} s`;
+  if (Math.abs(v) >= 100) return `${Math.round(v).toLocaleString('en-US')} ${unit}`;
+  return `${v.toPrecision(3)} ${unit}`;
+}
+
+function better(r: BenchRow): 'lower' | 'higher' {
+  return r.better ?? (r.unit.endsWith('/s') ? 'higher' : 'lower');
+}
+
+/** One line: figure | ref: what = figure | ratio (and which way is good). */
+export function formatRow(r: BenchRow): string {
+  const ratio = r.refValue ? r.value / r.refValue : NaN;
+  const how = better(r) === 'higher' ? 'higher is better' : 'lower is better';
+  const line = `${r.name}: ${fmt(r.value, r.unit)} | ref: ${r.ref}: ${fmt(r.refValue, r.unit)} | ratio ${ratio.toFixed(2)} (${how})`;
+  return r.note ? `${line}\n    ${r.note}` : line;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const asJson = argv.includes('--json');
+  const wanted = argv.filter((a) => !a.startsWith('--'));
+  for (const w of wanted) if (!MODULES[w]) {
+    process.stderr.write(`bench: unknown module ${w} (have: ${Object.keys(MODULES).join(', ')})\n`);
+    return 2;
+  }
+  const names = wanted.length ? wanted : Object.keys(MODULES);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-bench-'));
+  let uuidFile = process.env.FAMFS_SYSTEM_UUID_FILE;
+  if (!uuidFile) {
+    uuidFile = path.join(tmp, 'system_uuid');
+    fs.writeFileSync(uuidFile, `${randomUUID()}\0`, { mode: 0o444 });
+  }
+  const env = { ...process.env, FAMFS_SYSTEM_UUID_FILE: uuidFile };
+  const scratch: string[] = [];
+  const cleanup = (): void => {
+    for (const d of scratch) fs.rmSync(d, { recursive: true, force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  process.on('exit', cleanup);
+
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  process.stdout.write(`famfs bench: node ${process.version}, ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM; devices are sparse files on tmpfs (/dev/shm)\n\n`);
+  const rows: (BenchRow & { module: string })[] = [];
+  let failed = 0;
+  for (const name of names) {
+    const shmDir = fs.mkdtempSync(`/dev/shm/famfs-bench-${name}-`);
+    scratch.push(shmDir);
+    const ctx: BenchContext = { shmDir, env, repo: REPO, log: (l) => process.stdout.write(`  [${name}] ${l}\n`) };
+    const t0 = Date.now();
+    try {
+      const mod = await MODULES[name]!();
+      for (const r of await mod.run(ctx)) {
+        rows.push({ module: name, ...r });
+        process.stdout.write(formatRow(r) + '\n');
+      }
+      ctx.log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    } catch (e) {
+      failed++;
+      process.stdout.write(`[${name}] FAILED: ${(e as Error).stack ?? e}\n`);
+    } finally {
+      fs.rmSync(shmDir, { recursive: true, force: true });
+    }
+  }
+  if (asJson) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+  return failed ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

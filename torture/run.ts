@@ -1,0 +1,180 @@
+/**
+ * `npm run torture`: the long versions of the reliability properties (the
+ * short ones are in test/reliability). Each property runs in its own child
+ * process under a time limit (a hang counts as a failure) and ends with one
+ * summary line: tried, failed, lost.
+ *
+ *   node dist/torture/run.js [--quick] [--only NAME[,NAME]] [--seed N]
+ *
+ * --quick divides every scale by 20 (a smoke run of the harness itself).
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { cleanup, makeHost, summary } from './lib/common.js';
+import { pointKills, randomKills } from './lib/crash.js';
+import { concurrentWriters } from './lib/concurrent.js';
+import { followWhileWriting } from './lib/follow.js';
+import { fuzzLog } from './lib/fuzz.js';
+import { fuzzFuse } from './lib/fusefuzz.js';
+import { reformatCycles } from './lib/reformat.js';
+
+interface Outcome {
+  tried: number;
+  failed: number;
+  lost: number;
+  extra: string;
+  errors: string[];
+}
+
+interface Property {
+  name: string;
+  limitMin: number;
+  run: (scale: number, seed: number) => Promise<Outcome>;
+}
+
+const PROPERTIES: Property[] = [
+  {
+    name: '1a crash: random SIGKILL',
+    limitMin: 4,
+    run: async (s, seed) => {
+      const h = makeHost('t-crash');
+      const r = await randomKills({ master: h, cycles: Math.ceil(220 * s), seed, maxDelayMs: 80, dir: h.dir });
+      return { tried: r.tried, failed: r.failed, lost: r.lost, extra: `kill cycles; ${r.entries} entries in the last log; ${r.tornCounters} kills between the counter stores`, errors: r.errors };
+    },
+  },
+  {
+    name: '1b crash: exact points',
+    limitMin: 4,
+    run: async (s, seed) => {
+      const h = makeHost('t-points');
+      const r = await pointKills({ master: h, rounds: Math.ceil(25 * s), seed, dir: h.dir });
+      return { tried: r.tried, failed: r.failed, lost: r.lost, extra: `kills at 6 commit points incl. between data copy and entry; ${r.tornCounters} left next_seqnum ahead`, errors: r.errors };
+    },
+  },
+  {
+    name: '2 concurrent writers',
+    limitMin: 3,
+    run: async (s, seed) => {
+      const h = makeHost('t-conc');
+      const rounds = s < 1 ? 1 : 2;
+      const out: Outcome = { tried: 0, failed: 0, lost: 0, extra: '', errors: [] };
+      const ms: string[] = [];
+      for (let i = 0; i < rounds; i++) {
+        const r = await concurrentWriters({ master: h, workers: 8, ops: Math.ceil(1000 * s), seed: seed + i, dir: h.dir });
+        out.tried += r.tried;
+        out.failed += r.failed;
+        out.lost += r.lost;
+        out.errors.push(...r.errors);
+        ms.push(`${(r.ms / 1000).toFixed(1)} s`);
+      }
+      out.extra = `creates; ${rounds} × (8 processes × ${Math.ceil(1000 * s)}), ${ms.join(', ')}`;
+      return out;
+    },
+  },
+  {
+    name: '3 readers while writing',
+    limitMin: 3,
+    run: async (s, seed) => {
+      const h = makeHost('t-follow');
+      const out: Outcome = { tried: 0, failed: 0, lost: 0, extra: '', errors: [] };
+      let refreshes = 0;
+      for (let i = 0; i < 3; i++) {
+        const r = await followWhileWriting({ master: h, ops: Math.ceil(5000 * s), seed: seed + i, dir: h.dir });
+        out.tried += r.tried;
+        out.failed += r.failed;
+        out.lost += r.lost;
+        out.errors.push(...r.errors);
+        refreshes += r.refreshes;
+      }
+      out.extra = `committed creates checked at once via replay + daemon LOOKUP; ${refreshes} racing refreshes`;
+      return out;
+    },
+  },
+  {
+    name: '4 fuzzed log',
+    limitMin: 10,
+    run: async (s, seed) => {
+      const h = makeHost('t-fuzz');
+      const t0 = performance.now();
+      const r = fuzzLog({ host: h, mutations: Math.ceil(1_000_000 * s), seed, fullEvery: 16 });
+      return {
+        tried: r.tried, failed: r.failed, lost: r.lost, errors: r.errors,
+        extra: `mutations in ${r.runs} replays, ${r.openRefused} opens refused (bad header), ${r.problems} refusals counted by replay/fsck, slowest replay ${r.maxMs.toFixed(1)} ms, ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+      };
+    },
+  },
+  {
+    name: '5 hostile FUSE input',
+    limitMin: 5,
+    run: async (s, seed) => {
+      const m = makeHost('t-fm'), c = makeHost('t-fc');
+      const r = fuzzFuse({ master: m, client: c, messages: Math.ceil(200_000 * s), seed });
+      return { tried: r.tried, failed: r.failed, lost: r.lost, errors: r.errors, extra: `messages, ${r.errnoReplies} errno replies, a valid GETATTR/LOOKUP/READ probe after each` };
+    },
+  },
+  {
+    name: '6 re-format detection',
+    limitMin: 3,
+    run: async (s) => {
+      const r = await reformatCycles(Math.ceil(20 * s));
+      return { tried: r.tried, failed: r.failed, lost: r.lost, errors: r.errors, extra: r.skipped ? `SKIPPED: ${r.skipped}` : `re-formats under a client mount, slowest ESTALE after ${r.maxMs.toFixed(0)} ms (deadline 2000)` };
+    },
+  },
+];
+
+async function child(name: string, scale: number, seed: number): Promise<void> {
+  const p = PROPERTIES.find((x) => x.name === name)!;
+  try {
+    const o = await p.run(scale, seed);
+    process.stdout.write(`\nRESULT ${JSON.stringify(o)}\n`);
+  } finally {
+    cleanup();
+  }
+}
+
+function runChild(p: Property, scale: number, seed: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', p.name, '--scale', String(scale), '--seed', String(seed)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    const limit = Math.max(1, p.limitMin * Math.max(scale, 0.2)) * 60_000;
+    const timer = setTimeout(() => c.kill('SIGKILL'), limit);
+    c.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (line) resolve(JSON.parse(line.slice(7)) as Outcome);
+      else resolve({ tried: 0, failed: 1, lost: 0, extra: signal === 'SIGKILL' ? `HUNG: killed after ${limit / 60000} min` : `crashed (exit ${code ?? signal})`, errors: [out.slice(-2000)] });
+    });
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const arg = (k: string): string | undefined => {
+    const i = argv.indexOf(k);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const seed = Number(arg('--seed') ?? 20240601);
+  if (argv.includes('--child')) {
+    await child(arg('--child')!, Number(arg('--scale') ?? 1), seed);
+    return 0;
+  }
+  const scale = argv.includes('--quick') ? 0.05 : 1;
+  const only = arg('--only')?.split(',');
+  const t0 = performance.now();
+  let bad = 0;
+  console.log(`famfs torture: seed ${seed}, scale ${scale}`);
+  for (const p of PROPERTIES) {
+    if (only && !only.some((o) => p.name.startsWith(o))) continue;
+    const t = performance.now();
+    const o = await runChild(p, scale, seed);
+    console.log(summary(p.name, o.tried, o.failed, o.lost, `${o.extra}; ${((performance.now() - t) / 1000).toFixed(0)} s`));
+    for (const e of o.errors.slice(0, 5)) console.log(`    ${e.slice(0, 400)}`);
+    if (o.failed || o.lost) bad++;
+  }
+  console.log(`total ${((performance.now() - t0) / 60000).toFixed(1)} min; ${bad ? `${bad} properties FAILED` : 'all properties held'}`);
+  return bad ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,58 @@
+# A client host: mount as soon as A has formatted, follow the log, check every
+# file, verify the big one, try (and fail) to change metadata, write file
+# bytes, and see the re-format as ESTALE.
+# Expects: DEV MNT FIX MANIFEST SEED WAIT TOFF MOFF
+# Mailbox (tree/sync/mailbox, 16 bytes per client at MOFF): "<ME>-DONE" once
+# our bytes are in target.bin, "<ME>-VRFY" at MOFF+8 once big.rnd is verified
+# (A re-formats only after every client verified).
+run gt wait-superblock "$DEV" "$WAIT"
+i=0
+until out=$(famfs mount --log "$DAEMON_LOG" "$DEV" "$MNT" 2>&1); do
+  i=$((i + 1)); [ $i -ge 10 ] && die "famfs mount: $out"
+  sleep 0.3
+done
+log "mounted (attempt $((i + 1)))"
+
+# 4a. (while A is still populating) the CLI refuses every metadata change on a client;
+#     A checks at the end that the log holds exactly its own entries
+expect_fail "client.*only the master" famfs mkdir "$MNT/nope.d"
+expect_fail "client.*only the master" famfs creat -s 2m "$MNT/nope.bin"
+expect_fail "client.*only the master" famfs cp "$FIX/tree/hello.txt" "$MNT/nope.txt"
+st=$(famfs status)
+printf '%s\n' "$st" | grep -q "^$MNT: $DEV role=client" && log "famfs status: $st" || fail "famfs status does not list a client mount: $st"
+
+# 2. no logplay: the mount follows A's log by itself
+run gt check-tree "$MANIFEST" "$MNT" "$WAIT"
+
+# 4b. metadata changes through the mount are refused (with clear errors) and change nothing
+meta_before=$(sha256sum "$MNT/.meta/.superblock" "$MNT/.meta/.log") || die "cannot read .meta"
+expect_fail "read-only file system" mkdir "$MNT/nope2.d"
+expect_fail "not supported|read-only|not permitted" touch "$MNT/nope3"
+expect_fail "permission denied|not permitted|read-only" sh -c "printf X | dd of=$MNT/.meta/.log bs=1 seek=4096 conv=notrunc"
+# writes back the bytes that are there: harmless even if it wrongly succeeds
+expect_fail "permission denied|not permitted|read-only" sh -c "head -c 8 $MNT/.meta/.superblock | dd of=$MNT/.meta/.superblock conv=notrunc"
+expect_fail "not permitted" rm "$MNT/tree/hello.txt"
+expect_fail "not permitted" mv "$MNT/tree/hello.txt" "$MNT/tree/moved.txt"
+expect_fail "not permitted" truncate -s 1 "$MNT/tree/hello.txt"
+expect_fail "not permitted" chmod 0777 "$MNT/tree/hello.txt"
+meta_after=$(sha256sum "$MNT/.meta/.superblock" "$MNT/.meta/.log")
+[ "$meta_before" = "$meta_after" ] && log ".meta/.superblock and .meta/.log unchanged" || fail ".meta changed: $meta_before -> $meta_after"
+
+# 3. write into an existing file's bytes, then tell A
+printf '%s' "$ME was here" | dd of="$MNT/tree/target.bin" bs=1 seek="$TOFF" conv=notrunc 2>/dev/null || fail "writing target.bin failed"
+printf '%s' "$ME-DONE" | dd of="$MNT/tree/sync/mailbox" bs=1 seek="$MOFF" conv=notrunc 2>/dev/null || die "writing the mailbox failed"
+log "wrote target.bin at $TOFF and posted $ME-DONE"
+
+# 2b. the interleaved random file
+run famfs verify -S "$SEED" "$MNT/big.rnd"
+printf '%s' "$ME-VRFY" | dd of="$MNT/tree/sync/mailbox" bs=1 seek=$((MOFF + 8)) conv=notrunc 2>/dev/null || die "writing the mailbox failed"
+
+# 5. A re-formats the device: this mount must refuse its stale maps
+run gt wait-errno "$MNT/tree/hello.txt" ESTALE "$WAIT"
+expect_fail "stale" ls "$MNT"
+expect_fail "stale" head -c 16 "$MNT/big.rnd"
+expect_fail "stale" dd if="$MNT/tree/target.bin" bs=16 count=1
+st=$(famfs status 2>&1)
+printf '%s\n' "$st" | grep -q "^$MNT: .*role=client" && fail "famfs status still reports a healthy client mount: $st" || log "famfs status: $(printf '%s\n' "$st" | grep "^$MNT")"
+run famfs umount "$MNT"
+finish

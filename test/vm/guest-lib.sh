@@ -1,0 +1,35 @@
+# Helpers for the guest scripts (sourced by the harness-made script in every guest).
+# Expects: ME, REPO (checkout whose bin/famfs.js and dist/ we run).
+T0=$(date +%s%N)
+FAILS=0
+log() { echo "[$ME $(( ($(date +%s%N) - T0) / 1000000 )) ms] $*"; }
+famfs() { node "$REPO/bin/famfs.js" "$@"; }
+gt() { node "$REPO/dist/test/vm/guest-tool.js" "$@"; }
+DAEMON_LOG=/run/famfs-daemon.log
+show_daemon_log() { [ -s "$DAEMON_LOG" ] && { log "famfs daemon log ($DAEMON_LOG):"; sed 's/^/    | /' "$DAEMON_LOG"; }; }
+die() { log "FATAL: $*"; show_daemon_log; exit 1; }
+fail() { log "FAIL: $*"; FAILS=$((FAILS + 1)); }
+# run CMD...: log it, run it, abort the guest if it fails
+run() {
+  log "\$ $*"
+  "$@" || die "exit code $?: $*"
+}
+# expect_fail REGEX CMD...: CMD must fail, and its output must match REGEX (case-insensitive)
+expect_fail() {
+  pat=$1; shift
+  out=$("$@" 2>&1); rc=$?
+  first=$(printf '%s\n' "$out" | grep -v '^$' | tail -1)
+  if [ $rc -eq 0 ]; then fail "succeeded but must fail: $* (output: $first)"
+  elif ! printf '%s' "$out" | grep -qiE "$pat"; then fail "failed ($rc) without /$pat/: $* -> $out"
+  else log "refused as expected: $* -> $first"
+  fi
+}
+finish() {
+  if [ "$FAILS" -ne 0 ]; then log "$FAILS check(s) failed"; show_daemon_log; exit 1; fi
+  log "all checks passed"
+  exit 0
+}
+mkdir -p "$(dirname "$FAMFS_SYSTEM_UUID_FILE")"
+printf '%s\0' "$SYSTEM_UUID" > "$FAMFS_SYSTEM_UUID_FILE"
+log "host $ME: system uuid $SYSTEM_UUID, kernel $(uname -r), $(ls -l /dev/dax0.0 2>&1)"
+[ -c /dev/dax0.0 ] || die "no /dev/dax0.0 in this guest"

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Famfs } from '../../src/api/famfs.js';
 import { verify } from '../../src/api/data.js';
 import { mkfs } from '../../src/api/mkfs.js';
-import { asHost, CRASH_POINTS, inspect, parseAcks, prng, rawLogCheck, shmDevice, spawnWorker, waitChild, whenReady, type CrashPoint, type Host } from './common.js';
+import { asHost, CRASH_POINTS, GiB, inspect, parseAcks, prng, rawLogCheck, shmDevice, spawnWorker, waitChild, whenReady, type CrashPoint, type Host } from './common.js';
 
 export interface CrashResult {
   tried: number;
@@ -64,7 +64,8 @@ function isTorn(device: string): boolean {
 
 /** Random-time kills: `cycles` writers, each killed 0..maxDelayMs after it opened the device. */
 export async function randomKills(opts: { master: Host; cycles: number; seed: number; maxDelayMs: number; dir: string; onCycle?: (i: number, r: CrashResult) => void }): Promise<CrashResult> {
-  const device = shmDevice('crash');
+  // Sparse: only filled bytes use memory, and plain creates (up to 8 MiB each) don't run it out of space.
+  const device = shmDevice('crash', 64 * GiB);
   asHost(opts.master, () => mkfs(device, { force: true }));
   const ackFile = path.join(opts.dir, `acks-${process.pid}-${Date.now()}`);
   const rnd = prng(opts.seed);
@@ -89,8 +90,8 @@ export async function randomKills(opts: { master: Host; cycles: number; seed: nu
         res.errors.push(`cycle ${c}: ${errors.join('; ')}`);
       }
       opts.onCycle?.(c, res);
-      if (rawLogCheck(device).nextIndex > 14_000) {
-        // log nearly full: start over on a fresh file system
+      if (rawLogCheck(device).nextIndex > 14_000 || inspect(device, opts.master).report.capacity.freeSpace < 4 * GiB) {
+        // log or space nearly used up: start over on a fresh file system
         asHost(opts.master, () => mkfs(device, { force: true }));
         fs.rmSync(ackFile, { force: true });
       }

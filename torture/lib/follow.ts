@@ -12,7 +12,7 @@ import { FamfsFs } from '../../src/fs/famfs-fs.js';
 import type { FamfsMountConfig } from '../../src/fs/config.js';
 import { FuseError, type Request } from '../../src/fuse/handler.js';
 import { ROOT_ID } from '../../src/meta/tree.js';
-import { asHost, inspect, makeHost, shmDevice, spawnWorker, waitChild, type Host } from './common.js';
+import { asHost, GiB, inspect, makeHost, shmDevice, spawnWorker, waitChild, type Host } from './common.js';
 
 export interface FollowResult {
   tried: number;
@@ -41,7 +41,7 @@ function lookupPath(h: FamfsFs, p: string): boolean {
 }
 
 export async function followWhileWriting(opts: { master: Host; ops: number; seed: number; dir: string }): Promise<FollowResult> {
-  const device = shmDevice('follow');
+  const device = shmDevice('follow', 64 * GiB); // sparse: plain creates of up to 8 MiB must not run out of space
   const client = makeHost('follower');
   asHost(opts.master, () => mkfs(device, { force: true }));
   const ackFile = path.join(opts.dir, `follow-${process.pid}-${opts.seed}`);

@@ -1,3 +1,5 @@
+import type { RpcChannel } from './rpc.js';
+
 /** What the daemon hands each worker (structured-clonable). */
 export interface FamfsMountConfig {
   device: string;
@@ -11,9 +13,13 @@ export interface FamfsMountConfig {
   mountTimeMs: number;
   /** Int32Array flags shared by all threads; see StateFlag. */
   state: SharedArrayBuffer;
+  /** Calls to the main thread's metadata service (master mounts). */
+  rpc: RpcChannel;
 }
 
 export const StateFlag = {
   /** Set by the watcher when the device was re-formatted or its superblock destroyed. */
   STALE: 0,
+  /** Number of new files not yet committed (0 lets workers skip asking the main thread). */
+  PENDING: 1,
 } as const;

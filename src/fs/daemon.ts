@@ -8,8 +8,11 @@ import { Famfs } from '../api/famfs.js';
 import { FamfsError, asFamfsError } from '../api/errors.js';
 import { FuseServer } from '../fuse/server.js';
 import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
-import type { FamfsMountConfig } from './config.js';
+import { StateFlag, type FamfsMountConfig } from './config.js';
+import { MasterService } from './master.js';
+import { createRpcChannel, RpcServer } from './rpc.js';
 import { LogWatcher } from './watcher.js';
+import { Notifier } from './notifier.js';
 import { systemUuid } from '../api/sysuuid.js';
 import { getxattr } from '../sys/libc.js';
 
@@ -107,7 +110,10 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     verbose: !!req.verbose,
     mountTimeMs: Date.now(),
     state: new SharedArrayBuffer(16),
+    rpc: createRpcChannel(),
   };
+  const master = role === 'master' ? new MasterService(device, log, new Int32Array(config.state, 4 * StateFlag.PENDING, 1)) : undefined;
+  const rpc = master ? new RpcServer(config.rpc, (op, args) => master.handle(op, args as Record<string, number | string>), (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
   const server = new FuseServer({
     mountpoint,
     handlerModule: new URL('./handler-module.js', import.meta.url),
@@ -122,10 +128,19 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   try {
     await server.start();
   } catch (e) {
+    rpc?.close();
+    master?.close();
     throw asFamfsError(e);
   }
-  const watcher = new LogWatcher(device, server, config.state, { log, verbose: req.verbose });
+  const notifier = new Notifier(server.masterFd);
+  const watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose });
   watcher.start();
+  void server.closed.then(() => {
+    rpc?.close();
+    master?.close();
+    void notifier.close();
+  });
+
   log(`mounted ${device} on ${mountpoint} as ${role}, data path: daemon (stock kernel)`);
   return { server, watcher, config, role };
 }

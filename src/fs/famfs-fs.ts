@@ -18,9 +18,11 @@ import { ROOT_ID } from '../meta/tree.js';
 import { basename } from '../meta/paths.js';
 import { FuseError, type FuseHandler, type InitWishes, type Request } from '../fuse/handler.js';
 import type { ReadArgs, SetattrArgs, WriteArgs } from '../fuse/decode.js';
-import type { AttrReply, DirEntry, DirEntryPlus, EntryReply, FuseAttr, KernelInit, OpenReply, StatfsReply } from '../fuse/types.js';
+import type { AttrReply, CreateReply, DirEntry, DirEntryPlus, EntryReply, FuseAttr, KernelInit, OpenReply, StatfsReply } from '../fuse/types.js';
 import { Errno, FOPEN_DIRECT_IO, FOPEN_PARALLEL_DIRECT_WRITES, InitFlag, FATTR_SIZE, FATTR_MODE, FATTR_UID, FATTR_GID } from '../fuse/protocol.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
+import { RpcClient } from './rpc.js';
+import { isNewFileId, type NewFileAttr } from './master.js';
 import { systemUuid } from '../api/sysuuid.js';
 
 function localSystemUuid(): string {
@@ -64,12 +66,18 @@ export class FamfsFs implements FuseHandler {
   private statfsCache?: { at: number; reply: StatfsReply };
   /** This host's system UUID ('' if unreadable): tells simulated hosts on one machine apart. */
   private readonly localUuid: string;
+  /** Calls to the main thread (master mounts only): every metadata change goes through it. */
+  private readonly rpc?: RpcClient;
+  /** New files this thread has seen, and their ids once committed. */
+  private readonly newFiles = new Map<number, NewFileAttr>();
+  private readonly aliases = new Map<number, number>();
 
   constructor(readonly config: FamfsMountConfig) {
     // Every host may write file data, so the mapping is writable on clients too.
     this.famfs = Famfs.open(config.device, { writable: true });
     this.role = config.forceClient ? 'client' : this.famfs.role;
     this.localUuid = localSystemUuid();
+    if (this.role === 'master') this.rpc = new RpcClient(config.rpc);
     this.state = new Int32Array(config.state);
     this.timeout = config.timeout;
     const logLen = this.famfs.sb.logLen;
@@ -90,7 +98,39 @@ export class FamfsFs implements FuseHandler {
     if (this.famfs.log.nextIndex() !== this.famfs.stats.entries) this.famfs.refresh();
   }
 
+  private pending(): boolean {
+    return !!this.rpc && Atomics.load(this.state, StateFlag.PENDING) > 0;
+  }
+
+  private call<T>(op: string, args: Record<string, unknown>): T {
+    if (!this.rpc) throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
+    return this.rpc.call<T>(op, args);
+  }
+
+  /** A new file as a servable node, or the committed node it became. */
+  private fromNewFile(r: NewFileAttr | { committedId: number }): TreeNode | Served | undefined {
+    if ('id' in r && r.committedId === undefined) {
+      this.newFiles.set(r.id, r);
+      return { id: r.id, size: r.size, mode: r.mode, uid: r.uid, gid: r.gid, map: r.map, path: '', meta: false };
+    }
+    this.famfs.refresh();
+    return this.famfs.tree.byId.get(r.committedId!);
+  }
+
+  private newFile(id: number): TreeNode | Served | undefined {
+    const alias = this.aliases.get(id);
+    if (alias !== undefined) return this.famfs.tree.byId.get(alias);
+    if (!this.rpc) return undefined;
+    const r = this.call<NewFileAttr | { committedId: number }>('get', { id });
+    if (r.committedId !== undefined) {
+      this.aliases.set(id, r.committedId);
+      this.newFiles.delete(id);
+    }
+    return this.fromNewFile(r);
+  }
+
   private node(id: number): TreeNode | Served | undefined {
+    if (isNewFileId(id)) return this.newFile(id);
     if (id === META_DIR_ID) return this.metaDir;
     const meta = this.metaFiles.get(id);
     if (meta) return meta;
@@ -118,7 +158,11 @@ export class FamfsFs implements FuseHandler {
   }
 
   private served(id: number): Served | FileNode {
-    const n = this.nodeOrThrow(id);
+    return this.servedNode(this.nodeOrThrow(id));
+  }
+
+  private servedNode(n: TreeNode | Served | undefined): Served | FileNode {
+    if (!n) throw new FuseError(Errno.ENOENT);
     if ('kind' in n && n.kind === 'dir') throw new FuseError(Errno.EISDIR);
     return n as Served | FileNode;
   }
@@ -126,7 +170,7 @@ export class FamfsFs implements FuseHandler {
   private children(dir: DirNode): (TreeNode | Served)[] {
     if (dir.id === META_DIR_ID) return [...this.metaFiles.values()];
     if (dir.id === ROOT_ID) return [this.metaDir, ...dir.order];
-    return dir.order;
+    return this.pending() ? [...dir.order] : dir.order;
   }
 
   // ---- INIT ----
@@ -151,7 +195,12 @@ export class FamfsFs implements FuseHandler {
       return new FuseError(Errno.ENOENT);
     }
     const c = p.children.get(name);
-    return c ? this.entry(c) : new FuseError(Errno.ENOENT);
+    if (c) return this.entry(c);
+    if (this.pending()) {
+      const r = this.call<NewFileAttr | null>('lookup', { parent, name });
+      if (r) return this.entry(this.fromNewFile(r)!);
+    }
+    return new FuseError(Errno.ENOENT);
   }
 
   forget(): void {
@@ -165,6 +214,15 @@ export class FamfsFs implements FuseHandler {
 
   setattr(_req: Request, nodeid: number, set: SetattrArgs): AttrReply {
     this.sync();
+    if (isNewFileId(nodeid) && !this.aliases.has(nodeid)) {
+      const args: Record<string, number> = { id: nodeid };
+      if (set.valid & FATTR_MODE) args.mode = set.mode & 0o7777;
+      if (set.valid & FATTR_UID) args.uid = set.uid;
+      if (set.valid & FATTR_GID) args.gid = set.gid;
+      if (set.valid & FATTR_SIZE) args.size = set.size;
+      const n = this.fromNewFile(this.call('setattr', args));
+      if (n && !('kind' in n && n.kind === 'file' && n.id !== nodeid)) return { attr: this.attr(n), attrTimeout: this.timeout };
+    }
     const n = this.nodeOrThrow(nodeid);
     const a = this.attr(n);
     if (set.valid & FATTR_SIZE && set.size !== a.size) throw new FuseError(Errno.EPERM, 'famfs files have a fixed size');
@@ -180,13 +238,23 @@ export class FamfsFs implements FuseHandler {
     if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
     const p = this.nodeOrThrow(parent);
     if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
-    const path = p.path === '' ? name : `${p.path}/${name}`;
-    const dir = this.famfs.writer((w) => w.mkdir(path, { mode: mode & ~umask & 0o7777, uid: _req.uid, gid: _req.gid }));
-    return this.entry(dir);
+    const { id } = this.call<{ id: number }>('mkdir', { parent, name, mode: mode & ~umask & 0o7777, uid: _req.uid, gid: _req.gid });
+    this.famfs.refresh();
+    return this.entry(this.nodeOrThrow(id));
+  }
+
+  /** A new file on the master: it may grow while open and is logged when its last opener closes or fsyncs. */
+  create(req: Request, parent: number, name: string, mode: number, _flags: number, umask: number): CreateReply {
+    this.sync();
+    if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
+    const p = this.nodeOrThrow(parent);
+    if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
+    const r = this.call<NewFileAttr>('create', { parent, name, mode: mode & ~umask & 0o7777, uid: req.uid, gid: req.gid });
+    const n = this.fromNewFile(r)!;
+    return { ...this.entry(n), fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
 
   mknod(): FuseError { return new FuseError(Errno.EOPNOTSUPP); }
-  create(): FuseError { return new FuseError(Errno.EOPNOTSUPP); }
   unlink(): FuseError { return new FuseError(Errno.EPERM); }
   rmdir(): FuseError { return new FuseError(Errno.EPERM); }
   rename(): FuseError { return new FuseError(Errno.EPERM); }
@@ -199,6 +267,11 @@ export class FamfsFs implements FuseHandler {
 
   open(_req: Request, nodeid: number, flags: number): OpenReply {
     this.sync();
+    if (isNewFileId(nodeid) && !this.aliases.has(nodeid)) {
+      const n = this.fromNewFile(this.call('open', { id: nodeid }));
+      if (!n) throw new FuseError(Errno.ESTALE);
+      return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
+    }
     const f = this.served(nodeid);
     const acc = flags & O_ACCMODE;
     if ((acc === O_WRONLY || acc === O_RDWR) && f.id === LOG_FILE_ID && this.role !== 'master') {
@@ -209,14 +282,26 @@ export class FamfsFs implements FuseHandler {
 
   read(_req: Request, nodeid: number, args: ReadArgs): Buffer[] {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
-    const f = this.served(nodeid);
+    const f = isNewFileId(nodeid) ? this.servedNode(this.newFile(nodeid)) : this.served(nodeid);
     if (args.offset >= f.size) return [];
     return this.famfs.slices(f, args.offset, args.size);
   }
 
   write(_req: Request, nodeid: number, args: WriteArgs, data: Buffer): number {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
-    const f = this.served(nodeid);
+    let f: Served | FileNode;
+    if (isNewFileId(nodeid) && !this.aliases.has(nodeid)) {
+      // A new file grows: ask the main thread only when writing past the size this thread knows.
+      const known = this.newFiles.get(nodeid);
+      if (known && args.offset + data.length <= known.size) f = this.fromNewFile(known) as Served;
+      else {
+        const r = this.call<NewFileAttr | { committedId: number }>('extend', { id: nodeid, offset: args.offset, length: data.length });
+        if (r.committedId !== undefined) this.aliases.set(nodeid, r.committedId);
+        const n = this.fromNewFile(r);
+        if (!n || ('kind' in n && n.kind === 'dir')) throw new FuseError(Errno.ESTALE);
+        f = n as Served | FileNode;
+      }
+    } else f = this.served(nodeid);
     if (f.id === LOG_FILE_ID && this.role !== 'master') throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
     if (room <= 0) throw new FuseError(Errno.EFBIG, 'famfs files cannot grow');
@@ -229,10 +314,16 @@ export class FamfsFs implements FuseHandler {
     return done;
   }
 
-  flush(): void {}
-  release(): void {}
+  flush(_req: Request, nodeid: number): void {
+    if (isNewFileId(nodeid) && !this.aliases.has(nodeid)) this.call('flush', { id: nodeid });
+  }
+
+  release(_req: Request, nodeid: number): void {
+    if (isNewFileId(nodeid) && !this.aliases.has(nodeid)) this.call('release', { id: nodeid });
+  }
 
   fsync(_req: Request, nodeid: number): void {
+    if (isNewFileId(nodeid) && !this.aliases.has(nodeid)) this.call('fsync', { id: nodeid });
     const f = this.served(nodeid);
     this.famfs.flushFile(f);
   }
@@ -255,6 +346,12 @@ export class FamfsFs implements FuseHandler {
     if (offset < 1) out.push({ name: '.', node: d });
     if (offset < 2) out.push({ name: '..', node: d.parent ?? d });
     const kids = this.children(d);
+    if (this.pending() && d.id !== META_DIR_ID) {
+      for (const r of this.call<(NewFileAttr & { name: string })[]>('list', { parent: d.id })) {
+        const n = this.fromNewFile(r);
+        if (n) kids.push({ ...(n as Served), path: r.name });
+      }
+    }
     for (let i = Math.max(0, offset - 2); i < kids.length; i++) {
       const k = kids[i]!;
       out.push({ name: 'kind' in k ? k.name : basename(k.path), node: k });

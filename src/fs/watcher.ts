@@ -6,7 +6,7 @@
  */
 import { SUPERBLOCK_STRUCT_SIZE } from '../format/superblock.js';
 import { Famfs } from '../api/famfs.js';
-import type { FuseServer } from '../fuse/server.js';
+import type { Notifier } from './notifier.js';
 import { idForEntry, ROOT_ID } from '../meta/tree.js';
 import { StateFlag } from './config.js';
 
@@ -24,7 +24,7 @@ export class LogWatcher {
   private timer?: NodeJS.Timeout;
   stale = false;
 
-  constructor(device: string, private readonly server: FuseServer, state: SharedArrayBuffer, private readonly opts: WatcherOptions) {
+  constructor(device: string, private readonly notifier: Notifier, state: SharedArrayBuffer, private readonly opts: WatcherOptions) {
     this.famfs = Famfs.open(device);
     this.sbLive = this.famfs.device.view(0, SUPERBLOCK_STRUCT_SIZE);
     this.sbCopy = Buffer.from(this.sbLive);
@@ -48,7 +48,7 @@ export class LogWatcher {
       this.stale = true;
       Atomics.store(this.state, StateFlag.STALE, 1);
       this.opts.log(`${this.famfs.device.path}: the superblock changed (re-formatted or destroyed by another host); refusing to serve stale maps. Unmount and mount again.`);
-      this.server.notifyIncEpoch();
+      this.notifier.send({ kind: 'epoch' });
       return;
     }
     if (!force && this.famfs.log.nextIndex() === this.famfs.stats.entries) return;
@@ -61,8 +61,8 @@ export class LogWatcher {
       const node = this.famfs.tree.byId.get(idForEntry(i));
       if (!node) continue;
       const parent = node.parent?.id ?? ROOT_ID;
-      this.server.notifyInvalEntry(parent, node.name);
-      this.server.notifyInvalInode(parent, -1, 0);
+      this.notifier.send({ kind: 'entry', parent, name: node.name });
+      this.notifier.send({ kind: 'inode', nodeid: parent });
     }
   }
 }

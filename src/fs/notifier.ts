@@ -1,0 +1,45 @@
+/**
+ * Kernel cache invalidations sent from a thread of their own. The kernel may
+ * hold such a write until a request on the same directory finishes, and that
+ * request may be waiting for the main thread (a metadata call); writing from
+ * the main thread could therefore deadlock. This thread only ever waits for
+ * the kernel.
+ */
+import fs from 'node:fs';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { encodeNotifyIncEpoch, encodeNotifyInvalEntry, encodeNotifyInvalInode } from '../fuse/encode.js';
+
+export type Notice =
+  | { kind: 'entry'; parent: number; name: string }
+  | { kind: 'inode'; nodeid: number }
+  | { kind: 'epoch' };
+
+/** Main-thread handle on the notifier thread. */
+export class Notifier {
+  private readonly worker: Worker;
+
+  constructor(fuseFd: number) {
+    this.worker = new Worker(new URL(import.meta.url), { workerData: { fd: fuseFd } });
+    this.worker.unref();
+  }
+
+  send(n: Notice): void {
+    this.worker.postMessage(n);
+  }
+
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+if (!isMainThread && (workerData as { fd?: number })?.fd !== undefined) {
+  const fd = (workerData as { fd: number }).fd;
+  parentPort!.on('message', (n: Notice) => {
+    const msg = n.kind === 'entry' ? encodeNotifyInvalEntry(n.parent, n.name) : n.kind === 'inode' ? encodeNotifyInvalInode(n.nodeid, -1, 0) : encodeNotifyIncEpoch();
+    try {
+      fs.writeSync(fd, msg);
+    } catch {
+      // ENOENT: the kernel had nothing cached; EBADF/ENODEV: unmounted. Nothing to do either way.
+    }
+  });
+}

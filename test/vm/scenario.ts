@@ -45,6 +45,7 @@ export interface ScenarioResult {
 
 /** Why the VM tests cannot run here, or undefined when they can. */
 export function vmSkipReason(): string | undefined {
+  if (process.env.FAMFS_VM_SKIP === '1') return 'SKIPPED: the multi-host VM test is disabled by FAMFS_VM_SKIP=1';
   const { missing } = findTools();
   if (process.getuid?.() !== 0) missing.push('root (the initramfs needs a /dev/console node)');
   if (!missing.length) return undefined;
@@ -142,7 +143,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const log = o.log ?? (() => {});
   const t0 = Date.now();
   const assets = await prepareAssets(log);
-  const bigSize = o.bigSize ?? 16 * 1024 * 1024;
+  const bigSize = o.bigSize ?? 8 * 1024 * 1024;
   const wait = o.waitSeconds ?? 60;
   // Guests run the CLI of FAMFS_VM_REPO (default: this checkout); it must be built.
   const cliRepo = process.env.FAMFS_VM_REPO || REPO;

@@ -15,6 +15,7 @@ interface MountOpts {
   workers?: number;
   log?: string;
   readyFd?: number;
+  commitDelay?: number;
 }
 
 const BIN = fileURLToPath(new URL('../../../bin/famfs.js', import.meta.url));
@@ -53,6 +54,7 @@ async function background(req: MountRequest, o: MountOpts): Promise<void> {
   if (o.timeout !== undefined) args.push('--timeout', String(o.timeout));
   if (o.verbose) args.push('--verbose');
   if (o.workers !== undefined) args.push('--workers', String(o.workers));
+  if (o.commitDelay !== undefined) args.push('--commit-delay', String(o.commitDelay));
   for (const x of o.option) args.push('-o', x);
   args.push(req.device, req.mountpoint);
   const logFd = fs.openSync(o.log ?? '/dev/null', 'a');
@@ -82,12 +84,13 @@ export function register(program: Command): void {
     .option('-c, --client', 'mount as a client even on the master host (no metadata changes through it)')
     .option('-t, --timeout <S>', 'kernel entry/attribute cache timeout in seconds (default: 1 year, as upstream)', parseCount)
     .option('-o, --option <OPTS>', 'mount options (allow_other and default_permissions are on by default; ro, noatime, noallow_other, nodefault_permissions)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--commit-delay <MS>', 'master: idle time before files and directories made through the mount are logged (default 300)', parseCount)
     .option('-w, --workers <N>', 'FUSE worker threads (default 2-4)', parseCount)
     .option('-v, --verbose', 'log every FUSE request (with --foreground, to stderr)')
     .option('--log <FILE>', 'daemon log file when not in the foreground (default: none)')
     .addOption(new Option('--ready-fd <FD>', 'internal: report readiness on this fd').hideHelp().argParser(parseCount))
     .action(async (device: string, mountpoint: string, o: MountOpts) => {
-      const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option };
+      const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay };
       if (o.foreground) await foreground(req, o.readyFd);
       else await background(req, o);
     });

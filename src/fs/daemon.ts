@@ -18,6 +18,8 @@ import { getxattr } from '../sys/libc.js';
 
 export const FS_SUBTYPE = 'famfs';
 export const FS_TYPE = `fuse.${FS_SUBTYPE}`;
+/** Long enough for tar/rsync/cp -p to set modes after closing a file, short enough to feel immediate. */
+export const DEFAULT_COMMIT_DELAY_MS = 300;
 
 export interface MountRequest {
   device: string;
@@ -27,6 +29,8 @@ export interface MountRequest {
   timeout?: number;
   verbose?: boolean;
   workers?: number;
+  /** Idle time before files and directories made through a master mount are logged (ms). */
+  commitDelayMs?: number;
   /** -o options: allow_other, default_permissions, ro, … (unknown ones are passed to the kernel). */
   options?: string[];
   log?: (msg: string) => void;
@@ -112,7 +116,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     state: new SharedArrayBuffer(16),
     rpc: createRpcChannel(),
   };
-  const master = role === 'master' ? new MasterService(device, log, new Int32Array(config.state, 4 * StateFlag.PENDING, 1)) : undefined;
+  const master = role === 'master' ? new MasterService(device, { log, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1) }) : undefined;
   const rpc = master ? new RpcServer(config.rpc, (op, args) => master.handle(op, args as Record<string, number | string>), (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
   const server = new FuseServer({
     mountpoint,

@@ -22,7 +22,8 @@ import type { AttrReply, CreateReply, DirEntry, DirEntryPlus, EntryReply, FuseAt
 import { Errno, FOPEN_DIRECT_IO, FOPEN_PARALLEL_DIRECT_WRITES, InitFlag, FATTR_SIZE, FATTR_MODE, FATTR_UID, FATTR_GID } from '../fuse/protocol.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
 import { RpcClient } from './rpc.js';
-import { isNewFileId, type NewFileAttr } from './master.js';
+import { NewNodes, type AnyNode, type Served } from './newnodes.js';
+import { NEW_NODE_ID_BASE, type NewNodeAttr } from './master.js';
 import { systemUuid } from '../api/sysuuid.js';
 
 function localSystemUuid(): string {
@@ -40,17 +41,6 @@ export const SUPERBLOCK_FILE_ID = 3;
 export const LOG_FILE_ID = 4;
 const META_NAME = '.meta';
 
-/** A file the daemon can serve bytes of: a logged file or one of the .meta files. */
-interface Served {
-  id: number;
-  size: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  map: FileMap;
-  path: string;
-  meta: boolean;
-}
 
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
@@ -66,19 +56,16 @@ export class FamfsFs implements FuseHandler {
   private statfsCache?: { at: number; reply: StatfsReply };
   /** This host's system UUID ('' if unreadable): tells simulated hosts on one machine apart. */
   private readonly localUuid: string;
-  /** Calls to the main thread (master mounts only): every metadata change goes through it. */
-  private readonly rpc?: RpcClient;
-  /** New files this thread has seen, and their ids once committed. */
-  private readonly newFiles = new Map<number, NewFileAttr>();
-  private readonly aliases = new Map<number, number>();
+  /** The master's new nodes, through calls to the main thread (master mounts only). */
+  private readonly fresh?: NewNodes;
 
   constructor(readonly config: FamfsMountConfig) {
     // Every host may write file data, so the mapping is writable on clients too.
     this.famfs = Famfs.open(config.device, { writable: true });
     this.role = config.forceClient ? 'client' : this.famfs.role;
     this.localUuid = localSystemUuid();
-    if (this.role === 'master') this.rpc = new RpcClient(config.rpc);
     this.state = new Int32Array(config.state);
+    if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc), () => Atomics.load(this.state, StateFlag.PENDING));
     this.timeout = config.timeout;
     const logLen = this.famfs.sb.logLen;
     this.metaDir = {
@@ -98,52 +85,31 @@ export class FamfsFs implements FuseHandler {
     if (this.famfs.log.nextIndex() !== this.famfs.stats.entries) this.famfs.refresh();
   }
 
-  private pending(): boolean {
-    return !!this.rpc && Atomics.load(this.state, StateFlag.PENDING) > 0;
+  /** The new-node view, on the master; clients get EROFS for anything that would change metadata. */
+  private master(): NewNodes {
+    if (!this.fresh) throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
+    return this.fresh;
   }
 
-  private call<T>(op: string, args: Record<string, unknown>): T {
-    if (!this.rpc) throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
-    return this.rpc.call<T>(op, args);
+  private isNew(id: number): boolean {
+    return !!this.fresh?.isNew(id);
   }
 
-  /** A new file as a servable node, or the committed node it became. */
-  private fromNewFile(r: NewFileAttr | { committedId: number }): TreeNode | Served | undefined {
-    if ('id' in r && r.committedId === undefined) {
-      this.newFiles.set(r.id, r);
-      return { id: r.id, size: r.size, mode: r.mode, uid: r.uid, gid: r.gid, map: r.map, path: '', meta: false };
-    }
-    this.famfs.refresh();
-    return this.famfs.tree.byId.get(r.committedId!);
-  }
-
-  private newFile(id: number): TreeNode | Served | undefined {
-    const alias = this.aliases.get(id);
-    if (alias !== undefined) return this.famfs.tree.byId.get(alias);
-    if (!this.rpc) return undefined;
-    const r = this.call<NewFileAttr | { committedId: number }>('get', { id });
-    if (r.committedId !== undefined) {
-      this.aliases.set(id, r.committedId);
-      this.newFiles.delete(id);
-    }
-    return this.fromNewFile(r);
-  }
-
-  private node(id: number): TreeNode | Served | undefined {
-    if (isNewFileId(id)) return this.newFile(id);
+  private node(id: number): AnyNode | undefined {
+    if (this.fresh && id >= NEW_NODE_ID_BASE) return this.fresh.get(id);
     if (id === META_DIR_ID) return this.metaDir;
     const meta = this.metaFiles.get(id);
     if (meta) return meta;
     return this.famfs.tree.byId.get(id);
   }
 
-  private nodeOrThrow(id: number): TreeNode | Served {
+  private nodeOrThrow(id: number): AnyNode {
     const n = this.node(id);
     if (!n) throw new FuseError(Errno.ENOENT);
     return n;
   }
 
-  private attr(n: TreeNode | Served): FuseAttr {
+  private attr(n: AnyNode): FuseAttr {
     const t = this.config.mountTimeMs;
     if ('kind' in n && n.kind === 'dir') {
       const extra = n.id === ROOT_ID ? 1 : 0; // .meta
@@ -153,7 +119,7 @@ export class FamfsFs implements FuseHandler {
     return { ino: f.id, mode: S_IFREG | f.mode, size: f.size, nlink: 1, uid: f.uid, gid: f.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 1 << 20 };
   }
 
-  private entry(n: TreeNode | Served): EntryReply {
+  private entry(n: AnyNode): EntryReply {
     return { nodeid: n.id, attr: this.attr(n), entryTimeout: this.timeout, attrTimeout: this.timeout };
   }
 
@@ -161,16 +127,16 @@ export class FamfsFs implements FuseHandler {
     return this.servedNode(this.nodeOrThrow(id));
   }
 
-  private servedNode(n: TreeNode | Served | undefined): Served | FileNode {
+  private servedNode(n: AnyNode | undefined): Served | FileNode {
     if (!n) throw new FuseError(Errno.ENOENT);
     if ('kind' in n && n.kind === 'dir') throw new FuseError(Errno.EISDIR);
     return n as Served | FileNode;
   }
 
-  private children(dir: DirNode): (TreeNode | Served)[] {
+  private children(dir: DirNode): (AnyNode)[] {
     if (dir.id === META_DIR_ID) return [...this.metaFiles.values()];
     if (dir.id === ROOT_ID) return [this.metaDir, ...dir.order];
-    return this.pending() ? [...dir.order] : dir.order;
+    return dir.order;
   }
 
   // ---- INIT ----
@@ -194,13 +160,8 @@ export class FamfsFs implements FuseHandler {
       for (const f of this.metaFiles.values()) if (basename(f.path) === name) return this.entry(f);
       return new FuseError(Errno.ENOENT);
     }
-    const c = p.children.get(name);
-    if (c) return this.entry(c);
-    if (this.pending()) {
-      const r = this.call<NewFileAttr | null>('lookup', { parent, name });
-      if (r) return this.entry(this.fromNewFile(r)!);
-    }
-    return new FuseError(Errno.ENOENT);
+    const c = p.children.get(name) ?? this.fresh?.lookup(parent, name);
+    return c ? this.entry(c) : new FuseError(Errno.ENOENT);
   }
 
   forget(): void {
@@ -214,14 +175,15 @@ export class FamfsFs implements FuseHandler {
 
   setattr(_req: Request, nodeid: number, set: SetattrArgs): AttrReply {
     this.sync();
-    if (isNewFileId(nodeid) && !this.aliases.has(nodeid)) {
-      const args: Record<string, number> = { id: nodeid };
+    if (this.isNew(nodeid)) {
+      // A new node's mode and owner shape the entry it will be logged with.
+      const args: Record<string, number> = {};
       if (set.valid & FATTR_MODE) args.mode = set.mode & 0o7777;
       if (set.valid & FATTR_UID) args.uid = set.uid;
       if (set.valid & FATTR_GID) args.gid = set.gid;
       if (set.valid & FATTR_SIZE) args.size = set.size;
-      const n = this.fromNewFile(this.call('setattr', args));
-      if (n && !('kind' in n && n.kind === 'file' && n.id !== nodeid)) return { attr: this.attr(n), attrTimeout: this.timeout };
+      const n = this.master().update('setattr', nodeid, args);
+      if (n && n.id === nodeid) return { attr: this.attr(n), attrTimeout: this.timeout };
     }
     const n = this.nodeOrThrow(nodeid);
     const a = this.attr(n);
@@ -238,26 +200,37 @@ export class FamfsFs implements FuseHandler {
     if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
     const p = this.nodeOrThrow(parent);
     if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
-    const { id } = this.call<{ id: number }>('mkdir', { parent, name, mode: mode & ~umask & 0o7777, uid: _req.uid, gid: _req.gid });
-    this.famfs.refresh();
-    return this.entry(this.nodeOrThrow(id));
+    const n = this.master().adopt(this.master().call<NewNodeAttr>('mkdir', { parent, name, mode: mode & ~umask & 0o7777, uid: _req.uid, gid: _req.gid }));
+    return this.entry(n!);
   }
 
-  /** A new file on the master: it may grow while open and is logged when its last opener closes or fsyncs. */
+  /** A new file on the master: it may grow while open and is logged once closed (see master.ts). */
   create(req: Request, parent: number, name: string, mode: number, _flags: number, umask: number): CreateReply {
     this.sync();
     if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
     const p = this.nodeOrThrow(parent);
     if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
-    const r = this.call<NewFileAttr>('create', { parent, name, mode: mode & ~umask & 0o7777, uid: req.uid, gid: req.gid });
-    const n = this.fromNewFile(r)!;
+    const n = this.master().adopt(this.master().call<NewNodeAttr>('create', { parent, name, mode: mode & ~umask & 0o7777, uid: req.uid, gid: req.gid }))!;
     return { ...this.entry(n), fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
 
   mknod(): FuseError { return new FuseError(Errno.EOPNOTSUPP); }
-  unlink(): FuseError { return new FuseError(Errno.EPERM); }
-  rmdir(): FuseError { return new FuseError(Errno.EPERM); }
-  rename(): FuseError { return new FuseError(Errno.EPERM); }
+  /** Only new (unlogged) nodes can go: the log has no delete. */
+  unlink(_req: Request, parent: number, name: string): void {
+    if (!this.fresh) throw new FuseError(Errno.EPERM);
+    this.fresh.call('unlink', { parent, name, dir: 0 });
+  }
+
+  rmdir(_req: Request, parent: number, name: string): void {
+    if (!this.fresh) throw new FuseError(Errno.EPERM);
+    this.fresh.call('unlink', { parent, name, dir: 1 });
+  }
+
+  /** Only new (unlogged) files and empty directories can be renamed (rsync's temporary files). */
+  rename(_req: Request, parent: number, name: string, newParent: number, newName: string, flags: number): void {
+    if (!this.fresh || flags !== 0) throw new FuseError(Errno.EPERM);
+    this.fresh.call('rename', { parent, name, newParent, newName });
+  }
   link(): FuseError { return new FuseError(Errno.EPERM); }
   symlink(): FuseError { return new FuseError(Errno.EPERM); }
   setxattr(): FuseError { return new FuseError(Errno.EPERM); }
@@ -267,9 +240,8 @@ export class FamfsFs implements FuseHandler {
 
   open(_req: Request, nodeid: number, flags: number): OpenReply {
     this.sync();
-    if (isNewFileId(nodeid) && !this.aliases.has(nodeid)) {
-      const n = this.fromNewFile(this.call('open', { id: nodeid }));
-      if (!n) throw new FuseError(Errno.ESTALE);
+    if (this.isNew(nodeid)) {
+      if (!this.master().update('open', nodeid)) throw new FuseError(Errno.ESTALE);
       return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
     }
     const f = this.served(nodeid);
@@ -282,7 +254,7 @@ export class FamfsFs implements FuseHandler {
 
   read(_req: Request, nodeid: number, args: ReadArgs): Buffer[] {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
-    const f = isNewFileId(nodeid) ? this.servedNode(this.newFile(nodeid)) : this.served(nodeid);
+    const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
     return this.famfs.slices(f, args.offset, args.size);
   }
@@ -290,17 +262,11 @@ export class FamfsFs implements FuseHandler {
   write(_req: Request, nodeid: number, args: WriteArgs, data: Buffer): number {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
     let f: Served | FileNode;
-    if (isNewFileId(nodeid) && !this.aliases.has(nodeid)) {
+    if (this.isNew(nodeid)) {
       // A new file grows: ask the main thread only when writing past the size this thread knows.
-      const known = this.newFiles.get(nodeid);
-      if (known && args.offset + data.length <= known.size) f = this.fromNewFile(known) as Served;
-      else {
-        const r = this.call<NewFileAttr | { committedId: number }>('extend', { id: nodeid, offset: args.offset, length: data.length });
-        if (r.committedId !== undefined) this.aliases.set(nodeid, r.committedId);
-        const n = this.fromNewFile(r);
-        if (!n || ('kind' in n && n.kind === 'dir')) throw new FuseError(Errno.ESTALE);
-        f = n as Served | FileNode;
-      }
+      const fresh = this.master();
+      const known = fresh.cached(nodeid);
+      f = this.servedNode(known && args.offset + data.length <= known.size ? fresh.adopt(known) : fresh.update('extend', nodeid, { offset: args.offset, length: data.length }));
     } else f = this.served(nodeid);
     if (f.id === LOG_FILE_ID && this.role !== 'master') throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
@@ -315,15 +281,15 @@ export class FamfsFs implements FuseHandler {
   }
 
   flush(_req: Request, nodeid: number): void {
-    if (isNewFileId(nodeid) && !this.aliases.has(nodeid)) this.call('flush', { id: nodeid });
+    if (this.isNew(nodeid)) this.master().call('flush', { id: nodeid });
   }
 
   release(_req: Request, nodeid: number): void {
-    if (isNewFileId(nodeid) && !this.aliases.has(nodeid)) this.call('release', { id: nodeid });
+    if (this.isNew(nodeid)) this.master().call('release', { id: nodeid });
   }
 
   fsync(_req: Request, nodeid: number): void {
-    if (isNewFileId(nodeid) && !this.aliases.has(nodeid)) this.call('fsync', { id: nodeid });
+    if (this.isNew(nodeid)) this.master().call('fsync', { id: nodeid });
     const f = this.served(nodeid);
     this.famfs.flushFile(f);
   }
@@ -337,21 +303,16 @@ export class FamfsFs implements FuseHandler {
     return { fh: 0 };
   }
 
-  private dirList(nodeid: number, offset: number): { name: string; node: TreeNode | Served }[] {
+  private dirList(nodeid: number, offset: number): { name: string; node: AnyNode }[] {
     this.sync();
     const d = this.nodeOrThrow(nodeid);
     if (!('kind' in d) || d.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
-    const out: { name: string; node: TreeNode | Served }[] = [];
+    const out: { name: string; node: AnyNode }[] = [];
     // Cookies: 1 = after ".", 2 = after "..", 2+k = after the k-th child (children only ever append).
     if (offset < 1) out.push({ name: '.', node: d });
     if (offset < 2) out.push({ name: '..', node: d.parent ?? d });
-    const kids = this.children(d);
-    if (this.pending() && d.id !== META_DIR_ID) {
-      for (const r of this.call<(NewFileAttr & { name: string })[]>('list', { parent: d.id })) {
-        const n = this.fromNewFile(r);
-        if (n) kids.push({ ...(n as Served), path: r.name });
-      }
-    }
+    let kids = this.children(d);
+    if (this.fresh?.active && d.id !== META_DIR_ID) kids = [...kids, ...this.fresh.list(d.id)];
     for (let i = Math.max(0, offset - 2); i < kids.length; i++) {
       const k = kids[i]!;
       out.push({ name: 'kind' in k ? k.name : basename(k.path), node: k });
@@ -396,7 +357,7 @@ export class FamfsFs implements FuseHandler {
     return reply;
   }
 
-  private xattrs(n: TreeNode | Served): Record<string, string> {
+  private xattrs(n: AnyNode): Record<string, string> {
     const x: Record<string, string> = {
       'user.famfs.device': this.config.device,
       'user.famfs.role': this.role,

@@ -1,129 +1,196 @@
 /**
- * The master's metadata service, on the daemon's main thread: mkdir and the
- * life of new files created through the mount (CREATE → writes that grow it →
- * commit as one FILE entry when the last opener closes or fsyncs).
+ * The master's metadata service, on the daemon's main thread: every file and
+ * directory created through the mount starts as a *new node*, visible only in
+ * this mount, and is logged later in creation order (parents first):
  *
- * While any new file is open the service holds the host's single-writer lock
- * (flock on the device), so its allocations, which are not in the log yet,
- * cannot collide with a CLI writer; CLI verbs wait for it. Space is taken in
- * 2 MiB units, growing each file geometrically (the last extent in place when
- * the next units are free), at most 16 extents; unused tail units are not
- * logged and become free again. Nothing is logged before commit, so a crash
- * leaves no entry and no lost space.
+ * - a new file may grow while open; it is committed once no one has it open
+ *   and the mount has been idle for `commitDelayMs`, or at once by fsync;
+ * - chmod/chown (and utimes, which famfs does not keep) on a new node shape the
+ *   entry that will be logged — tar and rsync set modes right after closing a
+ *   file, and directory modes at the very end, so the short idle window is
+ *   what lets them produce exact modes;
+ * - a new file can be renamed or unlinked (rsync's temp files), a new empty
+ *   directory removed; logged nodes never can.
+ *
+ * While new nodes exist the service holds the host's single-writer lock (flock
+ * on the device), so its allocations, which are not in the log yet, cannot
+ * collide with a CLI writer; CLI verbs wait for it. Space is taken in 2 MiB
+ * units, growing a file geometrically (its last extent in place when the next
+ * units are free), at most 16 extents; unused tail units are not logged and so
+ * are free again. Nothing is logged before commit: a crash leaves no entry and
+ * no lost space.
  */
 import { ALLOC_UNIT, FM_ALL_HOSTS_RW, MAX_SIMPLE_EXTENTS } from '../format/constants.js';
 import type { Extent, SimpleMap } from '../format/types.js';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
 import type { AllocBitmap } from '../alloc/bitmap.js';
-import { normalizeRelpath, relpathProblem } from '../meta/paths.js';
-import type { DirNode } from '../meta/tree.js';
+import { relpathProblem } from '../meta/paths.js';
 import { resolveRange } from '../map/resolve.js';
 
-/** Node ids of files not yet in the log; far above any log-derived id. */
-export const NEW_FILE_ID_BASE = 2 ** 40;
+/** Node ids of nodes not yet in the log; far above any log-derived id. */
+export const NEW_NODE_ID_BASE = 2 ** 40;
 
-export function isNewFileId(id: number): boolean {
-  return id >= NEW_FILE_ID_BASE;
+export function isNewNodeId(id: number): boolean {
+  return id >= NEW_NODE_ID_BASE;
 }
 
-export interface NewFileAttr {
+/** What a worker learns about a new node (JSON over the RPC channel). */
+export interface NewNodeAttr {
   id: number;
+  kind: 'file' | 'dir';
+  name: string;
   size: number;
   mode: number;
   uid: number;
   gid: number;
-  /** Set once logged: the node id its log entry gives it. */
-  committedId?: number;
   map: SimpleMap;
 }
 
-interface NewFile extends NewFileAttr {
+/** Once logged, a new node's id stands for the log-derived id. */
+export interface Committed {
+  committedId: number;
+}
+
+interface NewNode extends NewNodeAttr {
   parentId: number;
-  name: string;
   path: string;
   opens: number;
   allocated: number;
   /** Why it can no longer be committed (e.g. ENOSPC during a write). */
   failed?: string;
+  unlinked?: boolean;
+}
+
+export interface MasterOptions {
+  commitDelayMs: number;
+  log: (msg: string) => void;
+  /** Shared with the workers: number of new nodes (0 lets them skip calls here). */
+  pendingCount?: Int32Array;
 }
 
 export class MasterService {
   readonly famfs: Famfs;
   private bitmap?: AllocBitmap;
   private locked = false;
-  private nextId = NEW_FILE_ID_BASE;
-  private readonly files = new Map<number, NewFile>();
-  /** Committed new files: their temporary id → log-derived id, for as long as the kernel may use it. */
+  private nextId = NEW_NODE_ID_BASE;
+  /** New nodes in creation order. */
+  private readonly nodes = new Map<number, NewNode>();
+  /** Logged new nodes: temporary id → log-derived id, for as long as the kernel may use it. */
   private readonly committed = new Map<number, number>();
+  private timer?: NodeJS.Timeout;
 
-  /** `pendingCount` (shared with the workers) holds the number of uncommitted files. */
-  constructor(device: string, private readonly log: (msg: string) => void, private readonly pendingCount?: Int32Array) {
+  constructor(device: string, private readonly opts: MasterOptions) {
     this.famfs = Famfs.open(device, { writable: true });
   }
 
-  private published(): void {
-    if (this.pendingCount) Atomics.store(this.pendingCount, 0, this.files.size);
-  }
-
-  /** Number of uncommitted files (workers skip their calls here when it is 0). */
   get pending(): number {
-    return this.files.size;
+    return this.nodes.size;
   }
 
+  /** Commit what can be (unmount); anything still open is lost, as after a crash. */
   close(): void {
-    for (const f of this.files.values()) if (f.opens === 0) this.tryCommit(f);
+    if (this.timer) clearTimeout(this.timer);
+    this.commitReady();
+    for (const n of this.nodes.values()) this.opts.log(`${n.path}: still open at unmount; not committed`);
+    this.nodes.clear();
+    this.published();
     this.unlockIfIdle();
     this.famfs.close();
   }
 
-  // ---- locking and allocation ----
+  // ---- bookkeeping ----
+
+  private published(): void {
+    if (this.opts.pendingCount) Atomics.store(this.opts.pendingCount, 0, this.nodes.size);
+  }
+
+  /** Restart the idle window after any change to a new node. */
+  private touch(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.nodes.size === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.commitReady();
+    }, this.opts.commitDelayMs);
+  }
 
   private lock(): void {
     if (this.locked) return;
-    this.famfs.device.lock({ onWait: () => this.log('waiting for the log lock held by another famfs writer') });
+    this.famfs.device.lock({ onWait: () => this.opts.log('waiting for the log lock held by another famfs writer') });
     this.locked = true;
     this.famfs.refresh();
     this.bitmap = this.famfs.buildBitmap().bitmap;
   }
 
   private unlockIfIdle(): void {
-    if (!this.locked || this.files.size > 0) return;
+    if (!this.locked || this.nodes.size > 0) return;
     this.famfs.device.unlock();
     this.locked = false;
     this.bitmap = undefined;
   }
 
-  private dir(parentId: number): DirNode {
+  /** A directory by id: logged (in the tree) or new. */
+  private dir(id: number): { id: number; path: string } {
+    const alias = this.committed.get(id);
+    if (alias !== undefined) id = alias;
+    const n = this.nodes.get(id);
+    if (n) {
+      if (n.kind !== 'dir') throw new FamfsError('not a directory', 'ENOTDIR');
+      return n;
+    }
     this.famfs.refresh();
-    const d = this.famfs.tree.byId.get(parentId);
+    const d = this.famfs.tree.byId.get(id);
     if (!d) throw new FamfsError('no such directory', 'ENOENT');
     if (d.kind !== 'dir') throw new FamfsError('not a directory', 'ENOTDIR');
     return d;
   }
 
-  private childPath(parent: DirNode, name: string): string {
+  private childPath(parent: { path: string }, name: string): string {
     const path = parent.path === '' ? name : `${parent.path}/${name}`;
     const problem = relpathProblem(path);
     if (problem) throw new FamfsError(`${path}: ${problem}`, problem.startsWith('path longer') ? 'ENAMETOOLONG' : 'EINVAL');
-    return normalizeRelpath(path);
+    return path;
   }
 
-  private exists(parent: DirNode, name: string): boolean {
-    if (parent.children.has(name)) return true;
-    for (const f of this.files.values()) if (f.parentId === parent.id && f.name === name) return true;
-    return false;
+  /** The id a directory goes by now (a new directory's id maps to its logged one once committed). */
+  private canon(id: number): number {
+    return this.committed.get(id) ?? id;
   }
 
-  /** Make room for `end` bytes: grow in place, else add an extent at least as large as what the file has. */
-  private ensureCapacity(f: NewFile, end: number): void {
+  private newChild(parentId: number, name: string): NewNode | undefined {
+    parentId = this.canon(parentId);
+    for (const n of this.nodes.values()) if (n.parentId === parentId && n.name === name && !n.unlinked) return n;
+    return undefined;
+  }
+
+  private exists(parent: { id: number }, name: string): boolean {
+    const d = this.famfs.tree.byId.get(parent.id);
+    return (d?.kind === 'dir' && d.children.has(name)) || this.newChild(parent.id, name) !== undefined;
+  }
+
+  private attr(n: NewNode): NewNodeAttr {
+    return { id: n.id, kind: n.kind, name: n.name, size: n.size, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map };
+  }
+
+  private node(id: number): NewNode {
+    const n = this.nodes.get(id);
+    if (!n) throw new FamfsError('not a new node', 'ESTALE');
+    return n;
+  }
+
+  // ---- space ----
+
+  /** Make room for `end` bytes: grow in place, else add an extent at least as large as the file has (≤ 1 GiB at a time). */
+  private ensureCapacity(f: NewNode, end: number): void {
     if (end <= f.allocated) return;
     const bm = this.bitmap!;
     const au = ALLOC_UNIT;
     const need = Math.ceil((end - f.allocated) / au) * au;
-    const want = Math.max(need, Math.min(f.allocated, 1024 * 1024 * 1024), au);
+    const want = Math.max(need, Math.min(f.allocated, 1024 ** 3), au);
+    const sizes = want === need ? [need] : [want, need];
     const last = f.map.extents[f.map.extents.length - 1];
-    for (const size of want === need ? [need] : [want, need]) {
+    for (const size of sizes) {
       if (last && last.offset + last.length + size <= bm.capacity && bm.isFree(last.offset + last.length, size)) {
         bm.mark(last.offset + last.length, size);
         last.length += size;
@@ -132,7 +199,7 @@ export class MasterService {
       }
     }
     if (f.map.extents.length >= MAX_SIMPLE_EXTENTS) throw new FamfsError(`${f.path}: out of space (a file may have at most ${MAX_SIMPLE_EXTENTS} extents)`, 'ENOSPC');
-    for (const size of want === need ? [need] : [want, need]) {
+    for (const size of sizes) {
       const u = bm.findAndMark(size / au);
       if (u >= 0) {
         f.map.extents.push({ devindex: 0, offset: u * au, length: size });
@@ -143,8 +210,15 @@ export class MasterService {
     throw new FamfsError(`${f.path}: out of space`, 'ENOSPC');
   }
 
-  /** Give back whole units past what the file needs (at least one unit stays, as creat does). */
-  private trim(f: NewFile): Extent[] {
+  private freeAll(f: NewNode): void {
+    for (const e of f.map.extents) this.bitmap!.free(e.offset, e.length);
+    f.map.extents = [];
+    f.allocated = 0;
+  }
+
+  /** The extents to log: whole units up to the size (at least one, as creat does); the tail is freed. */
+  private trim(f: NewNode): Extent[] {
+    if (f.allocated === 0) this.ensureCapacity(f, 1);
     const keep = Math.max(1, Math.ceil(f.size / ALLOC_UNIT)) * ALLOC_UNIT;
     const out: Extent[] = [];
     let base = 0;
@@ -157,120 +231,141 @@ export class MasterService {
     return out;
   }
 
-  private release(f: NewFile, freeAll: boolean): void {
-    if (freeAll) for (const e of f.map.extents) this.bitmap!.free(e.offset, e.length);
-    this.files.delete(f.id);
+  private drop(n: NewNode): void {
+    if (n.kind === 'file') this.freeAll(n);
+    this.nodes.delete(n.id);
     this.published();
     this.unlockIfIdle();
   }
 
-  /** Log the file; on failure it is dropped and its space freed. Returns the errno name on failure. */
-  private tryCommit(f: NewFile): string | undefined {
-    if (f.failed) {
-      this.log(`${f.path}: not committed (${f.failed}); dropped`);
-      this.release(f, true);
-      return f.failed;
+  // ---- commit ----
+
+  /** Log one node whose parent is logged. Returns false when it was dropped instead. */
+  private commitNode(n: NewNode): boolean {
+    const parentId = this.canon(n.parentId);
+    if (n.failed) {
+      this.opts.log(`${n.path}: not committed (${n.failed}); dropped`);
+      this.drop(n);
+      return false;
     }
-    const extents = this.trim(f);
     try {
-      this.famfs.log.append({ type: 'file', path: f.path, size: f.size, flags: FM_ALL_HOSTS_RW, mode: f.mode, uid: f.uid, gid: f.gid, map: { kind: 'simple', extents } });
+      if (n.kind === 'dir') this.famfs.log.append({ type: 'mkdir', path: n.path, mode: n.mode, uid: n.uid, gid: n.gid });
+      else {
+        const extents = this.trim(n);
+        n.map = { kind: 'simple', extents };
+        this.famfs.log.append({ type: 'file', path: n.path, size: n.size, flags: FM_ALL_HOSTS_RW, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map });
+      }
     } catch (e) {
-      const code = (e as { code?: string }).code ?? 'EIO';
-      this.log(`${f.path}: commit failed: ${(e as Error).message}; dropped`);
-      for (const x of extents) this.bitmap!.free(x.offset, x.length);
-      this.release(f, false);
-      return code;
+      n.failed = (e as { code?: string }).code ?? 'EIO';
+      this.opts.log(`${n.path}: commit failed: ${(e as Error).message}; dropped`);
+      this.drop(n);
+      return false;
     }
     this.famfs.refresh();
-    const node = this.famfs.tree.lookup(f.path);
-    if (node) {
-      f.committedId = node.id;
-      this.committed.set(f.id, node.id);
-    } else this.log(`${f.path}: logged but refused by replay`);
-    f.map = { kind: 'simple', extents };
-    this.release(f, false);
-    return undefined;
+    const logged = this.famfs.tree.lookup(n.path);
+    if (logged && logged.parent?.id === parentId) this.committed.set(n.id, logged.id);
+    else this.opts.log(`${n.path}: logged but refused by replay`);
+    this.nodes.delete(n.id);
+    this.published();
+    return true;
   }
 
-  private attr(f: NewFile): NewFileAttr {
-    return { id: f.id, size: f.size, mode: f.mode, uid: f.uid, gid: f.gid, map: f.map, committedId: f.committedId };
+  private parentLogged(n: NewNode): boolean {
+    return !this.nodes.has(this.canon(n.parentId));
   }
 
-  private file(id: number): NewFile | undefined {
-    return this.files.get(id);
+  /** Commit every new node that nobody has open, parents before children. */
+  commitReady(): void {
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const n of [...this.nodes.values()]) {
+        if (n.opens > 0 || n.unlinked || !this.parentLogged(n)) continue;
+        this.commitNode(n);
+        progress = true;
+      }
+    }
+    this.unlockIfIdle();
+  }
+
+  /** Commit a node now, with its new ancestors (fsync). */
+  private commitNow(n: NewNode): void {
+    const chain: NewNode[] = [];
+    for (let cur: NewNode | undefined = n; cur; cur = this.nodes.get(this.canon(cur.parentId))) chain.unshift(cur);
+    for (const c of chain) {
+      if (!this.commitNode(c)) throw new FamfsError(`${n.path}: not committed`, c.failed ?? 'EIO');
+    }
+    this.unlockIfIdle();
   }
 
   // ---- the calls workers make ----
 
   handle(op: string, a: Record<string, number | string>): unknown {
+    const id = a.id as number;
+    let r: unknown;
     switch (op) {
-      case 'mkdir': return this.mkdir(a.parent as number, a.name as string, a.mode as number, a.uid as number, a.gid as number);
-      case 'create': return this.create(a.parent as number, a.name as string, a.mode as number, a.uid as number, a.gid as number);
+      case 'mkdir': r = this.create(a.parent as number, a.name as string, 'dir', a.mode as number, a.uid as number, a.gid as number); break;
+      case 'create': r = this.create(a.parent as number, a.name as string, 'file', a.mode as number, a.uid as number, a.gid as number); break;
       case 'lookup': return this.lookup(a.parent as number, a.name as string);
-      case 'get': return this.get(a.id as number);
-      case 'open': return this.open(a.id as number);
-      case 'extend': return this.extend(a.id as number, a.offset as number, a.length as number);
-      case 'flush': return this.close1(a.id as number, false);
-      case 'release': return this.close1(a.id as number, true);
-      case 'fsync': return this.fsync(a.id as number);
-      case 'setattr': return this.setattr(a.id as number, a);
       case 'list': return this.list(a.parent as number);
+      case 'get': return this.get(id);
+      case 'open': r = this.open(id); break;
+      case 'extend': r = this.extend(id, a.offset as number, a.length as number); break;
+      case 'flush': return this.flush(id);
+      case 'release': r = this.release(id); break;
+      case 'fsync': return this.fsync(id);
+      case 'setattr': r = this.setattr(id, a); break;
+      case 'unlink': r = this.unlink(a.parent as number, a.name as string, a.dir === 1); break;
+      case 'rename': r = this.rename(a.parent as number, a.name as string, a.newParent as number, a.newName as string); break;
       default: throw new FamfsError(`unknown call ${op}`, 'ENOSYS');
     }
+    this.touch();
+    return r;
   }
 
-  mkdir(parentId: number, name: string, mode: number, uid: number, gid: number): { id: number } {
-    const parent = this.dir(parentId);
-    if (this.exists(parent, name)) throw new FamfsError(`${name}: exists`, 'EEXIST');
-    const path = this.childPath(parent, name);
-    const wasLocked = this.locked;
-    this.lock();
-    try {
-      this.famfs.log.append({ type: 'mkdir', path, mode: mode & 0o7777, uid, gid });
-    } finally {
-      if (!wasLocked) this.unlockIfIdle();
-    }
-    this.famfs.refresh();
-    const node = this.famfs.tree.lookup(path);
-    if (!node) throw new FamfsError(`${path}: logged but refused by replay`, 'EIO');
-    return { id: node.id };
-  }
-
-  create(parentId: number, name: string, mode: number, uid: number, gid: number): NewFileAttr {
+  create(parentId: number, name: string, kind: 'file' | 'dir', mode: number, uid: number, gid: number): NewNodeAttr {
     const parent = this.dir(parentId);
     if (this.exists(parent, name)) throw new FamfsError(`${name}: exists`, 'EEXIST');
     const path = this.childPath(parent, name);
     const h = this.famfs.log.readHeader();
-    if (h.nextIndex + this.files.size > h.lastIndex) throw new FamfsError('the famfs log is full', 'ENOSPC');
+    if (h.nextIndex + this.nodes.size > h.lastIndex) throw new FamfsError('the famfs log is full', 'ENOSPC');
     this.lock();
-    const f: NewFile = { id: this.nextId++, parentId, name, path, mode: mode & 0o7777, uid, gid, size: 0, map: { kind: 'simple', extents: [] }, allocated: 0, opens: 1 };
-    this.files.set(f.id, f);
+    const n: NewNode = {
+      id: this.nextId++, kind, parentId: parent.id, name, path, mode: mode & 0o7777, uid, gid,
+      size: 0, map: { kind: 'simple', extents: [] }, allocated: 0, opens: kind === 'file' ? 1 : 0,
+    };
+    this.nodes.set(n.id, n);
     this.published();
-    return this.attr(f);
+    return this.attr(n);
   }
 
-  lookup(parentId: number, name: string): NewFileAttr | null {
-    for (const f of this.files.values()) if (f.parentId === parentId && f.name === name) return this.attr(f);
-    return null;
+  lookup(parentId: number, name: string): NewNodeAttr | null {
+    const n = this.newChild(parentId, name);
+    return n ? this.attr(n) : null;
   }
 
-  /** A new file's state; after commit, only its log-derived id. */
-  get(id: number): NewFileAttr | { committedId: number } {
-    const f = this.file(id);
-    if (f) return this.attr(f);
+  list(parentId: number): NewNodeAttr[] {
+    const out: NewNodeAttr[] = [];
+    parentId = this.canon(parentId);
+    for (const n of this.nodes.values()) if (n.parentId === parentId && !n.unlinked) out.push(this.attr(n));
+    return out;
+  }
+
+  get(id: number): NewNodeAttr | Committed {
+    const n = this.nodes.get(id);
+    if (n && !n.unlinked) return this.attr(n);
     const c = this.committed.get(id);
     if (c !== undefined) return { committedId: c };
-    throw new FamfsError('stale file', 'ESTALE');
+    throw new FamfsError('stale node', 'ESTALE');
   }
 
-  open(id: number): NewFileAttr | { committedId: number } {
-    const f = this.file(id);
-    if (f) f.opens++;
+  private open(id: number): NewNodeAttr | Committed {
+    const n = this.nodes.get(id);
+    if (n) n.opens++;
     return this.get(id);
   }
 
-  extend(id: number, offset: number, length: number): NewFileAttr | { committedId: number } {
-    const f = this.file(id);
+  private extend(id: number, offset: number, length: number): NewNodeAttr | Committed {
+    const f = this.nodes.get(id);
     if (!f) return this.get(id);
     const end = offset + length;
     try {
@@ -280,55 +375,77 @@ export class MasterService {
       throw e;
     }
     // Bytes skipped over by a write past EOF read as zeros, as in any file system.
-    if (offset > f.size) resolveRange(f.map, offset, f.size, offset - f.size, (_d, off, len) => {
-      for (const s of this.famfs.device.slices(off, len)) s.fill(0);
-    });
+    if (offset > f.size) {
+      resolveRange(f.map, offset, f.size, offset - f.size, (_d, off, len) => {
+        for (const s of this.famfs.device.slices(off, len)) s.fill(0);
+      });
+    }
     f.size = Math.max(f.size, end);
     return this.attr(f);
   }
 
-  /**
-   * FLUSH is sent at every close(2) of a descriptor, including dup'ed ones
-   * (a shell redirect closes one right after opening), so it never commits; it
-   * only reports a failed file, so close() returns the error. RELEASE comes
-   * when the last reference to the open file goes: the last one commits.
-   */
-  private close1(id: number, release: boolean): null {
-    const f = this.file(id);
+  /** close(2) of one descriptor: report a file that can no longer be committed. */
+  private flush(id: number): null {
+    const f = this.nodes.get(id);
+    if (f?.failed) throw new FamfsError(`${f.path}: cannot be committed`, f.failed);
+    return null;
+  }
+
+  /** The last reference to an open file went away; it is logged after the idle window. */
+  private release(id: number): null {
+    const f = this.nodes.get(id);
     if (!f) return null;
-    if (!release) {
-      if (f.failed) throw new FamfsError(`${f.path}: cannot be committed`, f.failed);
-      return null;
-    }
-    if (--f.opens > 0) return null;
-    this.tryCommit(f);
+    f.opens = Math.max(0, f.opens - 1);
+    if (f.opens === 0 && f.unlinked) this.drop(f);
+    else if (f.opens === 0 && this.opts.commitDelayMs === 0 && this.parentLogged(f)) this.commitNode(f), this.unlockIfIdle();
     return null;
   }
 
   private fsync(id: number): null {
-    const f = this.file(id);
-    if (!f) return null;
-    const err = this.tryCommit(f);
-    if (err) throw new FamfsError(`${f.path}: not committed`, err);
+    const f = this.nodes.get(id);
+    if (f) this.commitNow(f);
     return null;
   }
 
-  private setattr(id: number, a: Record<string, number | string>): NewFileAttr | { committedId: number } {
-    const f = this.file(id);
-    if (!f) return this.get(id);
-    if (typeof a.mode === 'number') f.mode = a.mode & 0o7777;
-    if (typeof a.uid === 'number') f.uid = a.uid;
-    if (typeof a.gid === 'number') f.gid = a.gid;
-    if (typeof a.size === 'number') {
-      if (a.size > f.size) this.extend(id, a.size, 0);
-      else f.size = a.size;
+  private setattr(id: number, a: Record<string, number | string>): NewNodeAttr | Committed {
+    const n = this.nodes.get(id);
+    if (!n) return this.get(id);
+    if (typeof a.mode === 'number') n.mode = a.mode & 0o7777;
+    if (typeof a.uid === 'number') n.uid = a.uid;
+    if (typeof a.gid === 'number') n.gid = a.gid;
+    if (typeof a.size === 'number' && n.kind === 'file') {
+      if (a.size > n.size) this.extend(id, a.size, 0);
+      else n.size = a.size;
     }
-    return this.attr(f);
+    return this.attr(n);
   }
 
-  list(parentId: number): (NewFileAttr & { name: string })[] {
-    const out: (NewFileAttr & { name: string })[] = [];
-    for (const f of this.files.values()) if (f.parentId === parentId) out.push({ ...this.attr(f), name: f.name });
-    return out;
+  private unlink(parentId: number, name: string, dir: boolean): null {
+    const n = this.newChild(parentId, name);
+    if (!n) throw new FamfsError(`${name}: famfs cannot remove logged files or directories`, 'EPERM');
+    if (dir !== (n.kind === 'dir')) throw new FamfsError(name, dir ? 'ENOTDIR' : 'EISDIR');
+    if (n.kind === 'dir' && this.list(n.id).length) throw new FamfsError(name, 'ENOTEMPTY');
+    if (n.opens > 0) n.unlinked = true;
+    else this.drop(n);
+    return null;
+  }
+
+  private rename(parentId: number, name: string, newParentId: number, newName: string): null {
+    const n = this.newChild(parentId, name);
+    if (!n) throw new FamfsError(`${name}: famfs cannot rename logged files or directories`, 'EPERM');
+    if (n.kind === 'dir' && this.list(n.id).length) throw new FamfsError(`${name}: only empty new directories can be renamed`, 'EPERM');
+    const parent = this.dir(newParentId);
+    const target = this.newChild(parent.id, newName);
+    const tree = this.famfs.tree.byId.get(parent.id);
+    if (tree?.kind === 'dir' && tree.children.has(newName)) throw new FamfsError(`${newName}: a logged node cannot be replaced`, 'EPERM');
+    if (target && target !== n) {
+      if (target.kind === 'dir' || n.kind === 'dir') throw new FamfsError(newName, 'EEXIST');
+      if (target.opens > 0) target.unlinked = true;
+      else this.drop(target);
+    }
+    n.path = this.childPath(parent, newName);
+    n.parentId = parent.id;
+    n.name = newName;
+    return null;
   }
 }

@@ -1,0 +1,87 @@
+/**
+ * A worker thread's view of the master's new nodes (files and directories
+ * created through this mount and not yet logged): asks the main thread, caches
+ * what it learns, and follows a new node to its logged node once committed.
+ */
+import type { FileMap } from '../format/types.js';
+import type { Famfs } from '../api/famfs.js';
+import type { DirNode, TreeNode } from '../meta/tree.js';
+import { isNewNodeId, type Committed, type NewNodeAttr } from './master.js';
+import type { RpcClient } from './rpc.js';
+
+/** A file the daemon serves bytes of that is not in the tree: a .meta file or a new file. */
+export interface Served {
+  id: number;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  map: FileMap;
+  path: string;
+  meta: boolean;
+}
+
+export type AnyNode = TreeNode | Served;
+
+export class NewNodes {
+  private readonly known = new Map<number, NewNodeAttr>();
+  private readonly aliases = new Map<number, number>();
+
+  constructor(private readonly famfs: Famfs, private readonly rpc: RpcClient, private readonly pendingCount: () => number) {}
+
+  /** True while the main thread holds new nodes (else no call is needed for a miss). */
+  get active(): boolean {
+    return this.pendingCount() > 0;
+  }
+
+  /** True for the id of a node that is new and, as far as this thread knows, not logged yet. */
+  isNew(id: number): boolean {
+    return isNewNodeId(id) && !this.aliases.has(id);
+  }
+
+  call<T>(op: string, args: Record<string, unknown>): T {
+    return this.rpc.call<T>(op, args);
+  }
+
+  /** Turn a reply into a node: a servable new file, a new directory, or the logged node it became. */
+  adopt(r: NewNodeAttr | Committed | null, id?: number): AnyNode | undefined {
+    if (!r) return undefined;
+    if ('committedId' in r) {
+      if (id !== undefined) this.aliases.set(id, r.committedId);
+      this.famfs.refresh();
+      return this.famfs.tree.byId.get(r.committedId);
+    }
+    this.known.set(r.id, r);
+    if (r.kind === 'dir') {
+      const d: DirNode = { kind: 'dir', id: r.id, name: r.name, path: r.name, mode: r.mode, uid: r.uid, gid: r.gid, parent: undefined, entryIndex: -1, children: new Map(), order: [], subdirs: 0 };
+      return d;
+    }
+    return { id: r.id, size: r.size, mode: r.mode, uid: r.uid, gid: r.gid, map: r.map, path: r.name, meta: false };
+  }
+
+  /** The node for a new-node id (asking the main thread for its current state). */
+  get(id: number): AnyNode | undefined {
+    const alias = this.aliases.get(id);
+    if (alias !== undefined) return this.famfs.tree.byId.get(alias);
+    return this.adopt(this.call<NewNodeAttr | Committed>('get', { id }), id);
+  }
+
+  /** The state this thread last saw (no call). */
+  cached(id: number): NewNodeAttr | undefined {
+    return this.known.get(id);
+  }
+
+  /** A call that may report the node as committed; returns the node either way. */
+  update(op: string, id: number, args: Record<string, unknown> = {}): AnyNode | undefined {
+    return this.adopt(this.call<NewNodeAttr | Committed>(op, { id, ...args }), id);
+  }
+
+  lookup(parent: number, name: string): AnyNode | undefined {
+    return this.active ? this.adopt(this.call<NewNodeAttr | null>('lookup', { parent, name })) : undefined;
+  }
+
+  list(parent: number): AnyNode[] {
+    if (!this.active) return [];
+    return this.call<NewNodeAttr[]>('list', { parent }).map((r) => this.adopt(r)!);
+  }
+}

@@ -155,7 +155,9 @@ cp /sys/firmware/qemu_fw_cfg/by_name/opt/famfs/script/raw /host/run/famfs-vm-scr
 # wait (briefly) for the shared memory device
 i=0; while [ ! -e /dev/dax0.0 ] && [ ! -e /dev/pmem0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
 hostname "$(sed -n 's/.*famfs_vm_name=\\([^ ]*\\).*/\\1/p' /proc/cmdline)"
-chroot /host /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb \\
+# Watchdog: a guest whose harness died still powers off (famfs_vm_timeout= seconds).
+T=$(sed -n 's/.*famfs_vm_timeout=\\([0-9]*\\).*/\\1/p' /proc/cmdline)
+timeout -s KILL "\${T:-600}" chroot /host /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb \\
   /bin/sh /run/famfs-vm-script.sh >$OUT 2>&1 </dev/null
 finish $?
 `;

@@ -39,6 +39,7 @@ describe('famfs on several hosts (qemu guests sharing one devdax)', () => {
     try {
       const r = await runScenario({ clients, timeoutMs, log });
       t.diagnostic(`${1 + clients.length} guests: ${r.ms} ms (${r.results.map((g) => `${g.name} ${g.ms} ms`).join(', ')})`);
+      if (process.env.FAMFS_VM_VERBOSE === '1') console.error(r.report);
       assert.ok(r.ok, `multi-host scenario failed; logs kept in ${r.workDir}\n${r.report}`);
       removeRun(r.workDir);
     } finally {

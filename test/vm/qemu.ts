@@ -90,7 +90,7 @@ export function qemuArgs(o: RunOptions, g: GuestSpec, scriptFile: string, consol
     '-m', `${mem}M,slots=2,maxmem=${mem + SHARED_SIZE / 1024 ** 2 + 1024}M`,
     '-nodefaults', '-display', 'none', '-monitor', 'none', '-no-reboot',
     '-kernel', o.assets.vmlinux, '-initrd', o.assets.initramfs,
-    '-append', `console=ttyS0 panic=-1 quiet loglevel=4 ${process.env.FAMFS_VM_APPEND ?? ''} famfs_vm_name=${g.name}`,
+    '-append', `console=ttyS0 panic=-1 quiet loglevel=4 ${process.env.FAMFS_VM_APPEND ?? ''} famfs_vm_name=${g.name} famfs_vm_timeout=${Math.max(10, Math.floor(o.timeoutMs / 1000) - 15)}`,
     '-object', `memory-backend-file,id=mem1,share=on,mem-path=${o.sharedFile},size=${sizeG}G`,
     '-device', 'nvdimm,id=nv1,memdev=mem1',
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',

@@ -99,10 +99,12 @@ function makeFixture(dir: string, clients: string[], bigSize: number): Fixture {
     fs.mkdirSync(path.join(tree, d), { recursive: true });
     manifest.push({ path: path.join('tree', d), type: 'dir', mode, uid: 1001, gid: 1002 });
   }
+  // Clients write into target.bin and the mailbox while the others may still be checking: no sha256 for those.
+  const mutable = new Set(['target.bin', 'sync/mailbox']);
   const put = (rel: string, content: Buffer, mode: number): void => {
     fs.writeFileSync(path.join(tree, rel), content);
     fs.chmodSync(path.join(tree, rel), mode);
-    manifest.push({ path: path.join('tree', rel), type: 'file', size: content.length, mode, uid: 1001, gid: 1002, sha256: sha256(content) });
+    manifest.push({ path: path.join('tree', rel), type: 'file', size: content.length, mode, uid: 1001, gid: 1002, sha256: mutable.has(rel) ? undefined : sha256(content) });
   };
   for (const [rel, size, mode] of files) put(rel, bytes(rel, size), mode);
   put('sync/mailbox', Buffer.alloc(MAILBOX_SIZE), 0o666);

@@ -233,8 +233,9 @@ export class FamfsFs implements FuseHandler {
   }
   link(): FuseError { return new FuseError(Errno.EPERM); }
   symlink(): FuseError { return new FuseError(Errno.EPERM); }
-  setxattr(): FuseError { return new FuseError(Errno.EPERM); }
-  removexattr(): FuseError { return new FuseError(Errno.EPERM); }
+  // famfs stores no extended attributes or ACLs: EOPNOTSUPP lets cp -p, tar and rsync carry on.
+  setxattr(): FuseError { return new FuseError(Errno.EOPNOTSUPP); }
+  removexattr(): FuseError { return new FuseError(Errno.EOPNOTSUPP); }
 
   // ---- data ----
 

@@ -1,0 +1,138 @@
+/**
+ * The FUSE data path: what a program sees through a famfs mount, against the
+ * same data through bindfs over a tmpfs directory (another FUSE daemon doing
+ * the same job the classic way) and on tmpfs itself (the floor).
+ *
+ *  1. sequential read of 1 GiB, dd bs=1M and bs=128k, cold and warm
+ *     (cold = fresh daemon/mount after drop_caches; the data itself stays in
+ *     memory: the device and the tmpfs file are tmpfs pages either way)
+ *  2. 4 KiB random preads (20,000 at aligned offsets, one process)
+ *  3. 1 GiB sequential write into an existing file (dd conv=notrunc bs=1M)
+ *  4. stat of 10,000 files, cold (remount + drop_caches) and warm
+ *  5. readdir of a 10,000-entry directory, cold and warm
+ *
+ * Targets (goals, not pass/fail): read ≥ 3× bindfs and ≥ 0.7× tmpfs; random
+ * 4 KiB reads ≥ 1× bindfs; write ≥ 3× bindfs; stat no slower than bindfs.
+ *
+ * Only this module: `node dist/bench/run.js fuse`.
+ */
+import { randomInt } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { mkfs } from '../src/api/mkfs.js';
+import { asMaster, famfs, GiB, sparse } from './common.js';
+import { bestOf, BINDFS_HINT, clock, dropCaches, hasBindfs, Mounts, randomFile, timed } from './fusekit.js';
+import type { BenchContext, BenchRow } from './types.js';
+
+const RUNS = 2;
+const NFILES = 10_000;
+const NRAND = 20_000;
+const GB = 1e9;
+
+type Who = 'famfs' | 'bindfs' | 'tmpfs';
+
+export async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const bind = hasBindfs();
+  if (!bind) ctx.log(BINDFS_HINT);
+  const mounts = new Mounts(ctx);
+  try {
+    // --- data: one random 1 GiB file on tmpfs (the tmpfs reference, and what bindfs serves),
+    // copied into famfs; 10,000 empty files in one directory on both.
+    const t0 = Date.now();
+    const tdir = path.join(ctx.shmDir, 'tmpfs');
+    fs.mkdirSync(path.join(tdir, 'files'), { recursive: true });
+    randomFile(path.join(tdir, 'big'), GiB);
+    for (let i = 0; i < NFILES; i++) fs.closeSync(fs.openSync(path.join(tdir, 'files', name(i)), 'w'));
+    // Each famfs file takes at least one 2 MiB unit: a sparse 32 GiB device holds them all.
+    const dev = sparse(ctx, 'fuse.img', 32 * GiB);
+    asMaster(ctx, () => mkfs(dev));
+    famfs(ctx, ['cp', '-d', dev, path.join(tdir, 'big'), 'big']);
+    famfs(ctx, ['creat', '-d', dev, '-s', '1g', 'wr']);
+    famfs(ctx, ['cp', '-r', '-d', dev, path.join(tdir, 'files'), 'files']);
+    // The tmpfs write target: an existing 1 GiB file, as famfs's wr (not the read source).
+    randomFile(path.join(tdir, 'wr'), GiB);
+    const fmp = mounts.famfs(dev, mounts.dir('famfs'));
+    const bmp = bind ? mounts.bindfs(tdir, mounts.dir('bindfs')) : '';
+    const root: Record<Who, string> = { famfs: fmp, bindfs: bmp, tmpfs: tdir };
+    const whos: Who[] = bind ? ['famfs', 'bindfs', 'tmpfs'] : ['famfs', 'tmpfs'];
+    ctx.log(`setup ${((Date.now() - t0) / 1000).toFixed(1)} s (1 GiB random file, famfs cp, 10,000 files)`);
+
+    /** Fresh daemons and empty caches before a cold run of `who`. */
+    const cold = (who: Who): void => {
+      if (who === 'famfs') mounts.remount(fmp, dev);
+      if (who === 'bindfs') mounts.remount(bmp, tdir);
+      dropCaches(ctx.log);
+    };
+    /** Each candidate for each system, in turn, best of RUNS. */
+    const each = (fn: (who: Who) => number, before?: (who: Who) => void): Record<Who, number> =>
+      bestOf(RUNS, Object.fromEntries(whos.map((w) => [w, { run: () => fn(w), before: before && (() => before(w)) }])) as Record<Who, { run: () => number; before?: () => void }>);
+    /** famfs next to bindfs and next to tmpfs: one row per reference. */
+    const push = (name: string, v: Record<Who, number>, unit: string, conv: (s: number) => number, note: string, better?: 'lower' | 'higher'): void => {
+      const refs: [Who, string][] = [['bindfs', 'bindfs over tmpfs'], ['tmpfs', 'tmpfs']];
+      for (const [w, label] of refs) {
+        if (v[w] === undefined) continue;
+        rows.push({ name: `${name}: famfs`, value: conv(v.famfs), unit, ref: label, refValue: conv(v[w]), note, better });
+      }
+    };
+
+    // --- 1. sequential read, dd
+    for (const bs of ['1M', '128k']) {
+      for (const temp of ['cold', 'warm'] as const) {
+        const v = each((w) => timed('dd', [`if=${root[w]}/big`, 'of=/dev/null', `bs=${bs}`]), temp === 'cold' ? cold : undefined);
+        push(`read 1 GiB dd bs=${bs} ${temp}`, v, 'GB/s', (s) => GiB / s / GB,
+          `best of ${RUNS}, dd as a child process; ${temp === 'cold' ? 'each run after a remount (fresh daemon, nothing mapped) and drop_caches' : 'repeated reads'}; goals ≥ 3× bindfs, ≥ 0.7× tmpfs`);
+      }
+    }
+
+    // --- 2. 4 KiB random reads
+    const offs = Array.from({ length: NRAND }, () => randomInt(GiB / 4096) * 4096);
+    const buf = Buffer.alloc(4096);
+    const rand = each((w) => {
+      const fd = fs.openSync(`${root[w]}/big`, 'r');
+      try {
+        return clock(() => {
+          for (const o of offs) fs.readSync(fd, buf, 0, 4096, o);
+        });
+      } finally {
+        fs.closeSync(fd);
+      }
+    });
+    push(`${NRAND.toLocaleString('en-US')} random 4 KiB preads of the 1 GiB file`, rand, 'reads/s', (s) => NRAND / s,
+      `best of ${RUNS}, in-process fs.readSync loop, same offsets for all; warm; goal ≥ 1× bindfs`);
+
+    // --- 3. sequential write into an existing 1 GiB file
+    const wr = each((w) => timed('dd', ['if=/dev/zero', `of=${root[w]}/wr`, 'bs=1M', 'count=1024', 'conv=notrunc']));
+    push('write 1 GiB dd bs=1M conv=notrunc into an existing file', wr, 'GB/s', (s) => GiB / s / GB,
+      `best of ${RUNS} (famfs: a file made by famfs creat -s 1g; the first run also touches its pages); goal ≥ 3× bindfs`);
+
+    // --- 4. stat of 10,000 files; 5. readdir of the 10,000-entry directory
+    const statAll = (w: Who): number => {
+      const d = `${root[w]}/files/`;
+      return clock(() => {
+        for (let i = 0; i < NFILES; i++) fs.statSync(d + name(i));
+      });
+    };
+    const readdir = (w: Who): number => clock(() => {
+      const n = fs.readdirSync(`${root[w]}/files`).length;
+      if (n !== NFILES) throw new Error(`readdir of ${root[w]}/files: ${n} entries, expected ${NFILES}`);
+    });
+    const statCold = each(statAll, cold);
+    const statWarm = each(statAll);
+    push(`stat of ${NFILES.toLocaleString('en-US')} files cold`, statCold, 'files/s', (s) => NFILES / s,
+      `best of ${RUNS}, in-process fs.statSync by name, each run after a remount and drop_caches; goal: no slower than bindfs`);
+    push(`stat of ${NFILES.toLocaleString('en-US')} files warm`, statWarm, 'files/s', (s) => NFILES / s, `best of ${RUNS}, right after the cold runs (dentries and attributes cached)`);
+    const rdCold = each(readdir, cold);
+    const rdWarm = each((w) => Math.min(...Array.from({ length: 5 }, () => readdir(w))));
+    push(`readdir of a ${NFILES.toLocaleString('en-US')}-entry directory cold`, rdCold, 's', (s) => s,
+      `best of ${RUNS}, fs.readdirSync, each run after a remount and drop_caches`);
+    push(`readdir of a ${NFILES.toLocaleString('en-US')}-entry directory warm`, rdWarm, 's', (s) => s, `best of ${RUNS}×5 repetitions`);
+  } finally {
+    mounts.unmountAll();
+  }
+  return rows;
+}
+
+function name(i: number): string {
+  return `f${String(i).padStart(5, '0')}`;
+}

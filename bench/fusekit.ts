@@ -1,0 +1,180 @@
+/**
+ * Helpers for the FUSE data-path benches (fuse.ts, create.ts): famfs and
+ * bindfs mounts that are always taken down again (also on exit / Ctrl-C),
+ * dropping caches, timing child processes, best-of-N with alternation.
+ */
+import { randomFillSync } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { getxattr } from '../src/sys/libc.js';
+import { MiB } from './common.js';
+import type { BenchContext } from './types.js';
+
+export const BINDFS_HINT = 'bindfs is not installed (apt-get install -y bindfs): bindfs rows skipped';
+
+/** Run a command, throw with its stderr on failure; returns the wall time in seconds (performance.now). */
+export function timed(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number {
+  const t = performance.now();
+  const r = spawnSync(cmd, args, { env: env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * MiB });
+  const s = (performance.now() - t) / 1000;
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} → exit ${r.status ?? r.signal}: ${r.stderr.toString().trim()}`);
+  return s;
+}
+
+/** Seconds taken by fn (in-process loop). */
+export function clock(fn: () => void): number {
+  const t = performance.now();
+  fn();
+  return (performance.now() - t) / 1000;
+}
+
+let dropWarned = false;
+/** sync + drop page cache, dentries and inodes (root only). Returns false (and says so once) if not possible. */
+export function dropCaches(log?: (l: string) => void): boolean {
+  try {
+    spawnSync('sync');
+    fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
+    return true;
+  } catch (e) {
+    if (!dropWarned) log?.(`cannot drop caches (${(e as Error).message}): "cold" figures are only cold for the daemons`);
+    dropWarned = true;
+    return false;
+  }
+}
+
+export function hasBindfs(): boolean {
+  const r = spawnSync('bindfs', ['--version'], { stdio: 'ignore' });
+  return !r.error && r.status === 0;
+}
+
+/** A file of `size` random bytes (written in 64 MiB chunks). */
+export function randomFile(p: string, size: number): void {
+  const fd = fs.openSync(p, 'w');
+  const chunk = Buffer.allocUnsafe(Math.min(size, 64 * MiB));
+  try {
+    for (let off = 0; off < size; off += chunk.length) {
+      randomFillSync(chunk);
+      fs.writeSync(fd, chunk, 0, Math.min(chunk.length, size - off));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function isMounted(mp: string): boolean {
+  const text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  return text.split('\n').some((l) => l.split(' ')[4] === mp);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+interface Mount {
+  mp: string;
+  kind: 'famfs' | 'bindfs';
+  /** The daemon's pid (famfs: from its user.famfs.pid xattr), to wait for its exit. */
+  pid?: number;
+}
+
+/**
+ * The mounts one bench module made. Every mount point is a fresh directory
+ * under os.tmpdir() (never inside the module's /dev/shm scratch dir, which the
+ * runner removes recursively). unmountAll() runs on process exit as well.
+ */
+export class Mounts {
+  private readonly live = new Map<string, Mount>();
+  private readonly dirs: string[] = [];
+  private readonly onExit = (): void => this.unmountAll();
+
+  constructor(private readonly ctx: BenchContext) {
+    process.on('exit', this.onExit);
+  }
+
+  /** A fresh empty directory for a mount point. */
+  dir(tag: string): string {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), `famfs-bench-${tag}-`));
+    this.dirs.push(d);
+    return d;
+  }
+
+  /** `famfs mount DEV MP` (returns when the mount answers). */
+  famfs(dev: string, mp: string, extra: string[] = []): string {
+    timed(process.execPath, [path.join(this.ctx.repo, 'bin/famfs.js'), 'mount', ...extra, dev, mp], this.ctx.env);
+    let pid: number | undefined;
+    try {
+      pid = Number(getxattr(mp, 'user.famfs.pid')) || undefined;
+    } catch {
+      /* pid only used to wait for the daemon's exit */
+    }
+    this.live.set(mp, { mp, kind: 'famfs', pid });
+    return mp;
+  }
+
+  /** `bindfs SRC MP`. */
+  bindfs(src: string, mp: string): string {
+    timed('bindfs', [src, mp]);
+    const pid = Number(spawnSync('pgrep', ['-n', '-f', `^bindfs ${src} ${mp}$`]).stdout?.toString().trim()) || undefined;
+    this.live.set(mp, { mp, kind: 'bindfs', pid });
+    return mp;
+  }
+
+  /** Unmount and wait (up to 10 s) for the daemon to exit. */
+  unmount(mp: string, lazy = false): void {
+    const m = this.live.get(mp);
+    if (!m) return;
+    this.live.delete(mp);
+    if (isMounted(mp)) {
+      const r = m.kind === 'famfs'
+        ? spawnSync(process.execPath, [path.join(this.ctx.repo, 'bin/famfs.js'), 'umount', ...(lazy ? ['--lazy'] : []), mp], { env: this.ctx.env, stdio: ['ignore', 'ignore', 'pipe'] })
+        : spawnSync('fusermount', ['-u', ...(lazy ? ['-z'] : []), mp], { stdio: ['ignore', 'ignore', 'pipe'] });
+      if (r.status !== 0 && isMounted(mp)) spawnSync('umount', ['-l', mp], { stdio: 'ignore' });
+    }
+    for (let i = 0; m.pid && alive(m.pid) && i < 200; i++) sleep(50);
+  }
+
+  /** Unmount and mount again (a fresh daemon: nothing mapped, nothing cached). */
+  remount(mp: string, dev: string, extra: string[] = []): void {
+    const m = this.live.get(mp);
+    this.unmount(mp);
+    if (m?.kind === 'bindfs') this.bindfs(dev, mp);
+    else this.famfs(dev, mp, extra);
+  }
+
+  unmountAll(): void {
+    for (const mp of [...this.live.keys()]) this.unmount(mp, true);
+    for (const d of this.dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+    process.off('exit', this.onExit);
+  }
+}
+
+/**
+ * Best (minimum) of `n` timings of each candidate, running them in turn
+ * (a, b, c, a, b, c, …) so that load from anything else hits all alike.
+ * `before` runs untimed before each timing (e.g. drop caches, remount).
+ */
+export function bestOf<K extends string>(n: number, cands: Record<K, { run: () => number; before?: () => void } | undefined>): Record<K, number> {
+  const best = {} as Record<K, number>;
+  for (let i = 0; i < n; i++) {
+    for (const k of Object.keys(cands) as K[]) {
+      const c = cands[k];
+      if (!c) continue;
+      c.before?.();
+      best[k] = Math.min(best[k] ?? Infinity, c.run());
+    }
+  }
+  return best;
+}

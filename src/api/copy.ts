@@ -15,6 +15,8 @@ export interface CopyOptions extends Owner {
   onProgress?: (bytes: number) => void;
   /** Called for a source that failed while others go on; the copy's result counts it. */
   onError?: (src: string, err: FamfsError) => void;
+  /** Called if the copy has to wait for another writer's lock. */
+  onWait?: () => void;
 }
 
 export interface CopyResult {
@@ -90,7 +92,7 @@ export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: Copy
       }
     }
     return result;
-  });
+  }, { onWait: opts.onWait });
 }
 
 function walk(dir: string, destRel: string, jobs: Job[], w: Writer, result: CopyResult, opts: CopyOptions, owner: (st: fs.Stats) => Owner): void {

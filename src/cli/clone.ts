@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { FamfsError } from '../api/errors.js';
-import { target, withTarget, type DeviceOption } from './context.js';
+import { lockWait, target, withTarget, type DeviceOption } from './context.js';
 
 export function register(program: Command): void {
   program
@@ -13,6 +13,6 @@ export function register(program: Command): void {
       const from = target(o, src);
       const to = target(o, dst);
       if (from.device !== to.device) throw new FamfsError('clone: SRC and DST must be in the same famfs', 'EINVAL', 2);
-      withTarget(from, { writable: true }, (fs) => fs.writer((w) => w.clone(from.rel, to.rel)));
+      withTarget(from, { writable: true }, (fs) => fs.writer((w) => w.clone(from.rel, to.rel), lockWait));
     });
 }

@@ -59,6 +59,9 @@ export function target(opts: DeviceOption, path: string | undefined): Target {
   return t;
 }
 
+/** Said once when a writer verb has to wait for the host's log lock. */
+export const lockWait = { onWait: (): void => void process.stderr.write('famfs: waiting for the log lock (held by another famfs writer, e.g. a mount with files being written)\n') };
+
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }

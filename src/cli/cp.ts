@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { copyIn } from '../api/copy.js';
 import { parseId, parseMode } from './args.js';
 import { addInterleaveOptions, interleaveFrom, type InterleaveOpts } from './creat.js';
-import { withFamfs, type DeviceOption } from './context.js';
+import { lockWait, withFamfs, type DeviceOption } from './context.js';
 
 /** Copies smaller than this in total get no progress bar. */
 const BAR_THRESHOLD = 64 * 1024 * 1024;
@@ -49,6 +49,7 @@ export function register(program: Command): void {
           }
         },
         onError: (src, err) => process.stderr.write(`famfs cp: ${err.message}\n`),
+        onWait: lockWait.onWait,
       });
       bar?.stop();
       if (o.verbose) process.stdout.write(`famfs cp: ${r.files} files, ${r.dirs} directories, ${r.bytes} bytes, ${r.errors} errors\n`);

@@ -3,7 +3,7 @@ import { randomize } from '../api/data.js';
 import { FamfsError } from '../api/errors.js';
 import type { InterleaveParams } from '../alloc/allocator.js';
 import { parseCount, parseId, parseMode, parseSeed, parseSize } from './args.js';
-import { withFamfs, type DeviceOption } from './context.js';
+import { lockWait, withFamfs, type DeviceOption } from './context.js';
 
 export interface InterleaveOpts {
   nstrips?: number;
@@ -42,7 +42,7 @@ export function register(program: Command): void {
     if (o.randomize && o.seed === undefined) throw new FamfsError('--randomize needs --seed', 'EINVAL', 2);
     const interleave = interleaveFrom(o);
     withFamfs(o, path, { writable: true }, (fs, rel) => {
-      const file = fs.writer((w) => w.creat(rel, o.size, { mode: o.mode, uid: o.uid, gid: o.gid, interleave }, o.seed ? (f) => randomize(fs, f, o.seed!) : undefined));
+      const file = fs.writer((w) => w.creat(rel, o.size, { mode: o.mode, uid: o.uid, gid: o.gid, interleave }, o.seed ? (f) => randomize(fs, f, o.seed!) : undefined), lockWait);
       if (o.seed) process.stdout.write(`randomized ${file.size} bytes: ${file.path}\n`);
     });
   });

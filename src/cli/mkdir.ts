@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseId, parseMode } from './args.js';
-import { withFamfs, type DeviceOption } from './context.js';
+import { lockWait, withFamfs, type DeviceOption } from './context.js';
 
 export function register(program: Command): void {
   program
@@ -13,6 +13,6 @@ export function register(program: Command): void {
     .option('-u, --uid <UID>', 'owner (default: caller)', parseId)
     .option('-g, --gid <GID>', 'group (default: caller)', parseId)
     .action((path: string, o: DeviceOption & { parents?: boolean; mode?: number; uid?: number; gid?: number }) => {
-      withFamfs(o, path, { writable: true }, (fs, rel) => fs.writer((w) => w.mkdir(rel, { parents: o.parents, mode: o.mode, uid: o.uid, gid: o.gid })));
+      withFamfs(o, path, { writable: true }, (fs, rel) => fs.writer((w) => w.mkdir(rel, { parents: o.parents, mode: o.mode, uid: o.uid, gid: o.gid }), lockWait));
     });
 }

@@ -116,7 +116,8 @@ export type FuseRequest =
   | { op: 'interrupt'; target: bigint }
   | { op: 'destroy' }
   | { op: 'lseek'; fh: number; offset: number; whence: number }
-  | { op: 'unknown'; opcode: number };
+  /** An opcode this layer does not decode; `payload` is its whole argument area (view of the read buffer). */
+  | { op: 'unknown'; opcode: number; payload: Buffer };
 
 export type FuseOp = FuseRequest['op'];
 
@@ -444,7 +445,7 @@ function decodeArgs(h: InHeader, a: Args, ctx: DecodeContext): FuseRequest {
       return { op: 'lseek', fh: readU64(b, at), offset: readU64(b, at + 8), whence: b.readUInt32LE(at + 16) };
     }
     default:
-      return { op: 'unknown', opcode: h.opcode };
+      return { op: 'unknown', opcode: h.opcode, payload: b };
   }
 }
 

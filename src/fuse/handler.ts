@@ -170,6 +170,14 @@ export interface FuseHandler {
   /** The kernel wants request `target` interrupted. Handlers are synchronous, so this is advisory. */
   interrupt?(req: Request, target: bigint): void;
   lseek?(req: Request, nodeid: number, fh: number, offset: number, whence: number): Result<number>;
+  /**
+   * Any opcode this layer does not know (protocol extensions negotiated through INIT
+   * flags the handler asked for with InitWishes.addFlags). `payload` is the raw argument
+   * area after the 40-byte header (a view of the read buffer; empty for header-only
+   * requests); `req.nodeid` is the header's nodeid. Return the reply payload bytes
+   * exactly as they go after the 16-byte out header. Absent, or FuseError(ENOSYS) → ENOSYS.
+   */
+  extension?(req: Request, opcode: number, payload: Buffer): Result<Buffer | Buffer[]>;
 }
 
 /** What a handler module must export for the multi-threaded server. */

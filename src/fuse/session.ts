@@ -455,8 +455,12 @@ export class FuseSession {
       case 'destroy':
         this.callDestroy();
         return none;
+      case 'unknown': {
+        // Protocol extensions (opcodes this layer does not know) go to the handler as raw bytes.
+        const res = ok(need(H.extension).call(H, req, r.opcode, r.payload));
+        return { payload: Array.isArray(res) ? res : [res], counted: null };
+      }
       case 'init': // handled before dispatch
-      case 'unknown':
         throw new FuseError(Errno.ENOSYS);
     }
   }

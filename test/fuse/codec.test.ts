@@ -333,8 +333,8 @@ test('INIT: fuse_init_in with flags2 honoured only when INIT_EXT is set', () => 
 });
 
 test('unknown opcodes decode as unknown (→ ENOSYS in the session)', () => {
-  assert.deepEqual(ok(request(9999, 1)), { op: 'unknown', opcode: 9999 });
-  assert.deepEqual(ok(request(Opcode.IOCTL, 1, Buffer.alloc(32))), { op: 'unknown', opcode: Opcode.IOCTL });
+  assert.deepEqual(ok(request(9999, 1)), { op: 'unknown', opcode: 9999, payload: Buffer.alloc(0) });
+  assert.deepEqual(ok(request(Opcode.IOCTL, 1, Buffer.alloc(32, 7))), { op: 'unknown', opcode: Opcode.IOCTL, payload: Buffer.alloc(32, 7) });
 });
 
 // ---- replies ---------------------------------------------------------------------

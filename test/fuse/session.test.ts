@@ -156,6 +156,37 @@ test('missing methods and unknown opcodes → ENOSYS; stateless open/opendir/sta
   );
 });
 
+test('extension opcodes: unknown opcodes reach handler.extension with nodeid and raw payload; its bytes are the reply', () => {
+  const seen: [number, number, string][] = [];
+  const h: FuseHandler = {
+    extension: (req, opcode, payload) => {
+      seen.push([opcode, req.nodeid, payload.toString('hex')]);
+      if (opcode === 60) return new FuseError(Errno.EINVAL);
+      if (opcode === 61) return [Buffer.from('ab'), Buffer.from('cd')];
+      if (opcode === 62) throw new FuseError(Errno.ENOSYS);
+      return Buffer.from([1, 2, 3]);
+    },
+  };
+  const { replies } = run(h, [
+    request(54, 77, Buffer.alloc(0), { unique: 2 }),
+    request(55, 3, Buffer.from([9, 8]), { unique: 3 }),
+    request(60, 1, Buffer.alloc(0), { unique: 4 }),
+    request(61, 1, Buffer.alloc(0), { unique: 5 }),
+    request(62, 1, Buffer.alloc(0), { unique: 6 }),
+  ]);
+  assert.deepEqual(seen, [[54, 77, ''], [55, 3, '0908'], [60, 1, ''], [61, 1, ''], [62, 1, '']]);
+  assert.deepEqual(
+    replies.map((r) => [r.unique, r.error, r.len, r.payload.toString('hex')]),
+    [
+      [2n, 0, 19, '010203'],
+      [3n, 0, 19, '010203'],
+      [4n, -Errno.EINVAL, 16, ''],
+      [5n, 0, 20, '61626364'],
+      [6n, -Errno.ENOSYS, 16, ''],
+    ],
+  );
+});
+
 test('handler exceptions: plain Error → EIO (logged) and serving continues; errno-coded errors keep their errno', () => {
   const h: FuseHandler = {
     getattr: (_r, n) => {

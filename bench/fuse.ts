@@ -68,6 +68,11 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const each = (fn: (who: Who) => number, before?: (who: Who) => void): Record<Who, number> =>
       bestOf(RUNS, Object.fromEntries(whos.map((w) => [w, { run: () => fn(w), before: before && (() => before(w)) }])) as Record<Who, { run: () => number; before?: () => void }>);
     /** famfs next to bindfs and next to tmpfs: one row per reference. */
+    let tSec = Date.now();
+    const lap = (what: string): void => {
+      ctx.log(`${what}: ${((Date.now() - tSec) / 1000).toFixed(1)} s`);
+      tSec = Date.now();
+    };
     const push = (name: string, v: Record<Who, number>, unit: string, conv: (s: number) => number, note: string, better?: 'lower' | 'higher'): void => {
       const refs: [Who, string][] = [['bindfs', 'bindfs over tmpfs'], ['tmpfs', 'tmpfs']];
       for (const [w, label] of refs) {
@@ -85,6 +90,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       }
     }
 
+    lap('sequential reads');
+
     // --- 2. 4 KiB random reads
     const offs = Array.from({ length: NRAND }, () => randomInt(GiB / 4096) * 4096);
     const buf = Buffer.alloc(4096);
@@ -101,10 +108,14 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     push(`${NRAND.toLocaleString('en-US')} random 4 KiB preads of the 1 GiB file`, rand, 'reads/s', (s) => NRAND / s,
       `best of ${RUNS}, in-process fs.readSync loop, same offsets for all; warm; goal ≥ 1× bindfs`);
 
+    lap('random reads');
+
     // --- 3. sequential write into an existing 1 GiB file
     const wr = each((w) => timed('dd', ['if=/dev/zero', `of=${root[w]}/wr`, 'bs=1M', 'count=1024', 'conv=notrunc']));
     push('write 1 GiB dd bs=1M conv=notrunc into an existing file', wr, 'GB/s', (s) => GiB / s / GB,
       `best of ${RUNS} (famfs: a file made by famfs creat -s 1g; the first run also touches its pages); goal ≥ 3× bindfs`);
+
+    lap('writes');
 
     // --- 4. stat of 10,000 files; 5. readdir of the 10,000-entry directory
     const statAll = (w: Who): number => {
@@ -119,11 +130,13 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     });
     const statCold = each(statAll, cold);
     const statWarm = each(statAll);
+    lap('stat');
     push(`stat of ${NFILES.toLocaleString('en-US')} files cold`, statCold, 'files/s', (s) => NFILES / s,
       `best of ${RUNS}, in-process fs.statSync by name, each run after a remount and drop_caches; goal: no slower than bindfs`);
     push(`stat of ${NFILES.toLocaleString('en-US')} files warm`, statWarm, 'files/s', (s) => NFILES / s, `best of ${RUNS}, right after the cold runs (dentries and attributes cached)`);
     const rdCold = each(readdir, cold);
     const rdWarm = each((w) => Math.min(...Array.from({ length: 5 }, () => readdir(w))));
+    lap('readdir');
     push(`readdir of a ${NFILES.toLocaleString('en-US')}-entry directory cold`, rdCold, 's', (s) => s,
       `best of ${RUNS}, fs.readdirSync, each run after a remount and drop_caches`);
     push(`readdir of a ${NFILES.toLocaleString('en-US')}-entry directory warm`, rdWarm, 's', (s) => s, `best of ${RUNS}×5 repetitions`);

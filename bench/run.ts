@@ -20,6 +20,7 @@ const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
   replay: () => import('./replay.js'),
   creat: () => import('./creat.js'),
   cp: () => import('./cp.js'),
+  fuse: () => import('./fuse.js'), create: () => import('./create.js'),
 };
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -197,6 +197,10 @@ export function buildAssets(tools: Tools, log: (s: string) => void = () => {}): 
   const key = hashOf(tools.kernel, String(st.size), String(st.mtimeMs), INIT_SCRIPT, MODULES.join(','), tools.busybox, String(fs.statSync(tools.busybox).size));
   const dir = path.join(cacheDir(), `${tools.kver}-${key}`);
   fs.mkdirSync(dir, { recursive: true });
+  // Drop assets of older kernels or init scripts (each holds a 6 GiB sparse image).
+  for (const old of fs.readdirSync(cacheDir())) {
+    if (/^\d.*-[0-9a-f]{16}$/.test(old) && old !== path.basename(dir)) fs.rmSync(path.join(cacheDir(), old), { recursive: true, force: true });
+  }
   const vmlinux = path.join(dir, 'vmlinux');
   const initramfs = path.join(dir, 'initramfs.cpio');
   if (!fs.existsSync(vmlinux)) {

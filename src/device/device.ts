@@ -132,9 +132,15 @@ export class Device implements DeviceInfo {
     return out;
   }
 
-  /** Make stores in [offset, offset+length) durable (msync; the one place cache maintenance lives). */
+  /**
+   * Make stores in [offset, offset+length) durable: msync for a file-backed
+   * device. A devdax mapping has no page cache to write back (and its driver
+   * refuses msync with EINVAL); stores reach the memory directly. This is the
+   * one place cache maintenance lives.
+   */
   flush(offset: number, length: number): void {
     this.checkRange(offset, length);
+    if (this.kind === 'dax') return;
     while (length > 0) {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;

@@ -250,6 +250,8 @@ export class FamfsFs implements FuseHandler {
     if ((acc === O_WRONLY || acc === O_RDWR) && f.id === LOG_FILE_ID && this.role !== 'master') {
       throw new FuseError(Errno.EACCES, 'only the master may write the log');
     }
+    // Root ignores the 0444 mode; nobody may write the superblock through a mount.
+    if ((acc === O_WRONLY || acc === O_RDWR) && f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES, 'the superblock is read-only');
     return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
 
@@ -269,7 +271,7 @@ export class FamfsFs implements FuseHandler {
       const known = fresh.cached(nodeid);
       f = this.servedNode(known && args.offset + data.length <= known.size ? fresh.adopt(known) : fresh.update('extend', nodeid, { offset: args.offset, length: data.length }));
     } else f = this.served(nodeid);
-    if (f.id === LOG_FILE_ID && this.role !== 'master') throw new FuseError(Errno.EACCES);
+    if ((f.id === LOG_FILE_ID && this.role !== 'master') || f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
     if (room <= 0) throw new FuseError(Errno.EFBIG, 'famfs files cannot grow');
     const n = Math.min(room, data.length);

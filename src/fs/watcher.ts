@@ -43,6 +43,14 @@ export class LogWatcher {
 
   /** One look at the device; also what `famfs logplay MOUNTPOINT` triggers (SIGUSR1). */
   tick(force = false): void {
+    try {
+      this.look(force);
+    } catch (e) {
+      this.opts.log(`log watcher: ${(e as Error).message}`);
+    }
+  }
+
+  private look(force: boolean): void {
     if (this.stale) return;
     if (!this.sbLive.equals(this.sbCopy)) {
       this.stale = true;

@@ -128,6 +128,7 @@ describe('famfs mount', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
     assert.equal(sb.mode & 0o777, 0o444);
     assert.equal(log.size, 8 * MiB);
     assert.equal(log.mode & 0o777, 0o644);
+    assert.equal(errnoOf(() => fs.openSync(path.join(mp, '.meta/.superblock'), 'r+')), 'EACCES', 'even root cannot write the superblock');
     const raw = fs.readFileSync(path.join(mp, '.meta/.superblock'));
     assert.equal(raw.readUInt32LE(0), 0x87b282ff);
   });
@@ -162,7 +163,9 @@ describe('famfs mount', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
   });
 
   test('the same device twice on one host is refused; a second host mounts it as a client', async () => {
-    const again = famfs(master, ['mount', dev, fs.mkdtempSync('/tmp/famfs-dup-')]);
+    const dupDir = fs.mkdtempSync('/tmp/famfs-dup-');
+    const again = famfs(master, ['mount', dev, dupDir]);
+    fs.rmdirSync(dupDir);
     assert.notEqual(again.status, 0);
     assert.match(again.stderr, /already mounted/);
     const cmp = mount(client, dev, 'client');

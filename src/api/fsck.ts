@@ -2,6 +2,7 @@
 import { LOG_ENTRY_SIZE, LOG_HEADER_SIZE } from '../format/constants.js';
 import type { Famfs } from './famfs.js';
 import type { ReplayProblem } from '../meta/replay.js';
+import { fmapKernelProblem } from '../map/export/famfs.js';
 
 export interface FsckReport {
   device: string;
@@ -20,6 +21,12 @@ export interface FsckReport {
   rejectedEntries: number;
   collisions: number;
   problems: ReplayProblem[];
+  /**
+   * Files a famfs kernel would refuse to map (GET_FMAP answers EIO for them, their open fails
+   * in kernel mode): beyond the kernel's extent/strip/alignment/u32-chunk limits. Sound for
+   * famfs and the daemon data path, so they do not make the report unclean.
+   */
+  kernelRefused: { path: string; problem: string }[];
   clean: boolean;
 }
 
@@ -54,8 +61,19 @@ export function fsck(fs: Famfs): FsckReport {
     rejectedEntries: st.rejected,
     collisions,
     problems: [...fs.problems],
+    kernelRefused: kernelRefused(fs),
     clean: collisions === 0 && st.badEntries === 0 && st.rejected === 0,
   };
+}
+
+function kernelRefused(fs: Famfs): { path: string; problem: string }[] {
+  const out: { path: string; problem: string }[] = [];
+  for (const n of fs.tree.walk()) {
+    if (n.kind !== 'file') continue;
+    const problem = fmapKernelProblem(n.map, n.size);
+    if (problem) out.push({ path: n.path, problem });
+  }
+  return out;
 }
 
 const gib = (n: number): string => `${(n / 1024 ** 3).toFixed(2)}G`;
@@ -102,6 +120,12 @@ export function formatFsck(r: FsckReport, opts: { human?: boolean; verbose?: boo
     L.push('Problems:');
     for (const p of r.problems.slice(0, opts.verbose ? undefined : 50)) L.push(`  entry ${p.index}: ${p.kind}: ${p.message}`);
     if (!opts.verbose && r.problems.length > 50) L.push(`  ... ${r.problems.length - 50} more (use -v)`);
+  }
+  if (r.kernelRefused.length) {
+    L.push('');
+    L.push('Files a famfs kernel would refuse to map (open fails with EIO in kernel mode):');
+    for (const k of r.kernelRefused.slice(0, opts.verbose ? undefined : 50)) L.push(`  ${k.path}: ${k.problem}`);
+    if (!opts.verbose && r.kernelRefused.length > 50) L.push(`  ... ${r.kernelRefused.length - 50} more (use -v)`);
   }
   if (opts.verbose) {
     L.push('');

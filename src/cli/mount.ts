@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { FamfsError } from '../api/errors.js';
 import { preflight, startMount, type MountRequest } from '../fs/daemon.js';
 import { parseCount } from './args.js';
+import { DATA_PATHS, isDataPathChoice } from '../fs/kernel.js';
 
 interface MountOpts {
   foreground?: boolean;
@@ -16,6 +17,7 @@ interface MountOpts {
   log?: string;
   readyFd?: number;
   commitDelay?: number;
+  dataPath: string;
 }
 
 const BIN = fileURLToPath(new URL('../../../bin/famfs.js', import.meta.url));
@@ -55,6 +57,7 @@ async function background(req: MountRequest, o: MountOpts): Promise<void> {
   if (o.verbose) args.push('--verbose');
   if (o.workers !== undefined) args.push('--workers', String(o.workers));
   if (o.commitDelay !== undefined) args.push('--commit-delay', String(o.commitDelay));
+  args.push('--data-path', o.dataPath);
   for (const x of o.option) args.push('-o', x);
   args.push(req.device, req.mountpoint);
   const logFd = fs.openSync(o.log ?? '/dev/null', 'a');
@@ -85,12 +88,13 @@ export function register(program: Command): void {
     .option('-t, --timeout <S>', 'kernel entry/attribute cache timeout in seconds (default: 1 year, as upstream)', parseCount)
     .option('-o, --option <OPTS>', 'mount options (allow_other and default_permissions are on by default; ro, noatime, noallow_other, nodefault_permissions)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--commit-delay <MS>', 'master: idle time before files and directories made through the mount are logged (default 300)', parseCount)
+    .addOption(new Option('--data-path <PATH>', 'where file data is served: auto (famfs kernel extensions when the kernel is famfs-enabled), kernel, daemon').choices([...DATA_PATHS]).default('auto'))
     .option('-w, --workers <N>', 'FUSE worker threads (default 2-4)', parseCount)
     .option('-v, --verbose', 'log every FUSE request (with --foreground, to stderr)')
     .option('--log <FILE>', 'daemon log file when not in the foreground (default: none)')
     .addOption(new Option('--ready-fd <FD>', 'internal: report readiness on this fd').hideHelp().argParser(parseCount))
     .action(async (device: string, mountpoint: string, o: MountOpts) => {
-      const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay };
+      const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay, dataPath: isDataPathChoice(o.dataPath) ? o.dataPath : 'auto' };
       if (o.foreground) await foreground(req, o.readyFd);
       else await background(req, o);
     });

@@ -1,4 +1,5 @@
 import type { RpcChannel } from './rpc.js';
+import type { DataPathChoice } from './kernel.js';
 
 /** What the daemon hands each worker (structured-clonable). */
 export interface FamfsMountConfig {
@@ -15,6 +16,12 @@ export interface FamfsMountConfig {
   state: SharedArrayBuffer;
   /** Calls to the main thread's metadata service (master mounts). */
   rpc: RpcChannel;
+  /** Where file data is served: 'auto' (default), 'kernel' (famfs FUSE extensions) or 'daemon'. */
+  dataPath?: DataPathChoice;
+  /** The main thread found a famfs-enabled kernel (/proc/kallsyms). */
+  famfsKernel?: boolean;
+  /** Local paths of the devices by index (index 0 = `device`); multi-device file systems. */
+  devices?: string[];
 }
 
 export const StateFlag = {

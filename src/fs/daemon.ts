@@ -15,6 +15,7 @@ import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';
 import { systemUuid } from '../api/sysuuid.js';
 import { getxattr } from '../sys/libc.js';
+import { famfsKernelPresent, FUSE_DAX_FMAP, type DataPath, type DataPathChoice } from './kernel.js';
 
 export const FS_SUBTYPE = 'famfs';
 export const FS_TYPE = `fuse.${FS_SUBTYPE}`;
@@ -33,6 +34,8 @@ export interface MountRequest {
   commitDelayMs?: number;
   /** -o options: allow_other, default_permissions, ro, … (unknown ones are passed to the kernel). */
   options?: string[];
+  /** 'auto' (default): famfs kernel extensions when the kernel is famfs-enabled and offers them; 'kernel': insist; 'daemon': never. */
+  dataPath?: DataPathChoice;
   log?: (msg: string) => void;
 }
 
@@ -98,6 +101,7 @@ export interface RunningMount {
   watcher: LogWatcher;
   config: FamfsMountConfig;
   role: string;
+  dataPath: DataPath;
 }
 
 /** Mount and serve; resolves once the kernel has completed INIT. */
@@ -115,7 +119,10 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     mountTimeMs: Date.now(),
     state: new SharedArrayBuffer(16),
     rpc: createRpcChannel(),
+    dataPath: req.dataPath ?? 'auto',
+    famfsKernel: req.dataPath === 'daemon' ? false : famfsKernelPresent(),
   };
+  if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
   const master = role === 'master' ? new MasterService(device, { log, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1) }) : undefined;
   const rpc = master ? new RpcServer(config.rpc, (op, args) => master.handle(op, args as Record<string, number | string>), (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
   const server = new FuseServer({
@@ -129,8 +136,10 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     debug: !!req.verbose,
     log,
   });
+  let dataPath: DataPath;
   try {
-    await server.start();
+    const conn = await server.start();
+    dataPath = (conn.flags & FUSE_DAX_FMAP) !== 0n ? 'kernel' : 'daemon';
   } catch (e) {
     rpc?.close();
     master?.close();
@@ -145,6 +154,6 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     void notifier.close();
   });
 
-  log(`mounted ${device} on ${mountpoint} as ${role}, data path: daemon (stock kernel)`);
-  return { server, watcher, config, role };
+  log(`mounted ${device} on ${mountpoint} as ${role}, data path: ${dataPath === 'kernel' ? 'kernel (famfs GET_FMAP/GET_DAXDEV, data through DAX)' : 'daemon'}`);
+  return { server, watcher, config, role, dataPath };
 }

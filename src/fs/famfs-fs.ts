@@ -18,13 +18,16 @@ import { ROOT_ID } from '../meta/tree.js';
 import { basename } from '../meta/paths.js';
 import { FuseError, type FuseHandler, type InitWishes, type Request } from '../fuse/handler.js';
 import type { ReadArgs, SetattrArgs, WriteArgs } from '../fuse/decode.js';
-import type { AttrReply, CreateReply, DirEntry, DirEntryPlus, EntryReply, FuseAttr, KernelInit, OpenReply, StatfsReply } from '../fuse/types.js';
+import type { AttrReply, CreateReply, DirEntry, DirEntryPlus, EntryReply, FuseAttr, FuseConnection, KernelInit, OpenReply, StatfsReply } from '../fuse/types.js';
 import { Errno, FOPEN_DIRECT_IO, FOPEN_PARALLEL_DIRECT_WRITES, InitFlag, FATTR_SIZE, FATTR_MODE, FATTR_UID, FATTR_GID } from '../fuse/protocol.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
 import { RpcClient } from './rpc.js';
 import { NewNodes, type AnyNode, type Served } from './newnodes.js';
 import { NEW_NODE_ID_BASE, type NewNodeAttr } from './master.js';
 import { systemUuid } from '../api/sysuuid.js';
+import { mapProblem } from '../meta/validate.js';
+import { encodeDaxdevReply, encodeGetFmapReply, fmapKernelProblem, FamfsFileType, FAMFS_MAX_DAXDEVS, FMAP_REPLY_MAX } from '../map/export/index.js';
+import { FUSE_DAX_FMAP, FUSE_GET_DAXDEV, FUSE_GET_FMAP, wantKernelMode, type DataPath } from './kernel.js';
 
 function localSystemUuid(): string {
   try {
@@ -42,6 +45,21 @@ export const LOG_FILE_ID = 4;
 const META_NAME = '.meta';
 
 
+/**
+ * GET_FMAP file_type: the uapi's SUPERBLOCK (1) / LOG (2) for the meta files. Upstream
+ * famfs_fused sends REG (0) for every file; only 0 was verified on a real famfs kernel.
+ */
+export function metaFileType(id: number): FamfsFileType {
+  return id === SUPERBLOCK_FILE_ID ? FamfsFileType.SUPERBLOCK : id === LOG_FILE_ID ? FamfsFileType.LOG : FamfsFileType.REG;
+}
+
+/**
+ * The V10 kernel verified in reference §7 fails open(2) with EINVAL for any se_devindex ≠ 0,
+ * so such maps are refused here (EIO, logged) rather than sent. Files on devices > 0 are
+ * served by the daemon data path.
+ */
+export const KERNEL_DEVINDEX_ZERO_ONLY = true;
+
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
 const O_RDWR = 2;
@@ -58,6 +76,9 @@ export class FamfsFs implements FuseHandler {
   private readonly localUuid: string;
   /** The master's new nodes, through calls to the main thread (master mounts only). */
   private readonly fresh?: NewNodes;
+  /** 'kernel' once INIT negotiated FUSE_DAX_FMAP (GET_FMAP / GET_DAXDEV served, data via DAX). */
+  dataPath: DataPath = 'daemon';
+  private readonly log: (msg: string) => void;
 
   constructor(readonly config: FamfsMountConfig) {
     // Every host may write file data, so the mapping is writable on clients too.
@@ -67,6 +88,7 @@ export class FamfsFs implements FuseHandler {
     this.state = new Int32Array(config.state);
     if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc), () => Atomics.load(this.state, StateFlag.PENDING));
     this.timeout = config.timeout;
+    this.log = (m) => process.stderr.write(`famfs: ${m}\n`);
     const logLen = this.famfs.sb.logLen;
     this.metaDir = {
       kind: 'dir', id: META_DIR_ID, name: META_NAME, path: META_NAME, mode: 0o755, uid: 0, gid: 0,
@@ -143,10 +165,77 @@ export class FamfsFs implements FuseHandler {
 
   initWishes(kernel: KernelInit): InitWishes {
     // Direct I/O for every file (coherent with other hosts, large READs); still allow mmap.
-    const add = InitFlag.DIRECT_IO_ALLOW_MMAP | InitFlag.PARALLEL_DIROPS | InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO | InitFlag.ASYNC_READ | InitFlag.MAX_PAGES | InitFlag.BIG_WRITES;
-    void kernel;
+    let add = InitFlag.DIRECT_IO_ALLOW_MMAP | InitFlag.PARALLEL_DIROPS | InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO | InitFlag.ASYNC_READ | InitFlag.MAX_PAGES | InitFlag.BIG_WRITES;
+    // famfs kernel mode: accept bit 43 only from a kernel known to be famfs-enabled (the bit is ambiguous).
+    if (wantKernelMode(this.config.dataPath ?? 'auto', !!this.config.famfsKernel, kernel.flags)) add |= FUSE_DAX_FMAP | InitFlag.INIT_EXT;
     // flock stays in the kernel (per host, exactly POSIX semantics); no writeback cache.
     return { addFlags: add, removeFlags: InitFlag.FLOCK_LOCKS | InitFlag.WRITEBACK_CACHE | InitFlag.POSIX_LOCKS, entryTimeout: this.timeout, attrTimeout: this.timeout };
+  }
+
+  init(conn: FuseConnection): void {
+    this.dataPath = (conn.flags & FUSE_DAX_FMAP) !== 0n ? 'kernel' : 'daemon';
+    if (this.config.dataPath === 'kernel' && this.dataPath !== 'kernel') {
+      throw new Error('--data-path kernel: the kernel did not offer the famfs FUSE extension (INIT bit 43)');
+    }
+  }
+
+  // ---- famfs kernel extensions (GET_FMAP, GET_DAXDEV) ----
+
+  extension(req: Request, opcode: number): Buffer {
+    if (this.dataPath !== 'kernel' || (opcode !== FUSE_GET_FMAP && opcode !== FUSE_GET_DAXDEV)) throw new FuseError(Errno.ENOSYS);
+    if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE, 'device was re-formatted');
+    return opcode === FUSE_GET_FMAP ? this.getFmap(req.nodeid) : this.getDaxdev(req.nodeid);
+  }
+
+  /**
+   * The GET_FMAP reply for a regular file. Unknown inode → EINVAL, no fmap (directory,
+   * file still being written on the master) → ENOENT, a map the kernel must not see
+   * (outside the device or data area, unaligned, beyond the kernel's limits) → EIO.
+   */
+  getFmapReply(nodeid: number): Buffer | FuseError {
+    const n = this.node(nodeid);
+    if (!n) return new FuseError(Errno.EINVAL, `GET_FMAP: unknown node ${nodeid}`);
+    if (('kind' in n && n.kind === 'dir') || this.isNew(nodeid)) return new FuseError(Errno.ENOENT, `GET_FMAP: node ${nodeid} has no fmap`);
+    const f = n as FileNode | Served;
+    const meta = 'meta' in f && f.meta;
+    const problem = (meta ? undefined : mapProblem(f.map, f.size, this.famfs.geometry)) ?? fmapKernelProblem(f.map, f.size, { devindexZeroOnly: KERNEL_DEVINDEX_ZERO_ONLY });
+    if (problem) return new FuseError(Errno.EIO, `GET_FMAP ${f.path}: ${problem}`);
+    const type = metaFileType(f.id);
+    const bytes = encodeGetFmapReply(f.map, f.size, type);
+    if (bytes.length > FMAP_REPLY_MAX) return new FuseError(Errno.EIO, `GET_FMAP ${f.path}: reply of ${bytes.length} bytes`);
+    return bytes;
+  }
+
+  private getFmap(nodeid: number): Buffer {
+    this.sync();
+    const r = this.getFmapReply(nodeid);
+    if (r instanceof FuseError) {
+      if (r.errno === Errno.EIO) this.log(`refused to send a map: ${r.message}`);
+      throw r;
+    }
+    return r;
+  }
+
+  /** Path of device `index` on this host, or undefined. */
+  devicePath(index: number): string | undefined {
+    return index === 0 ? this.config.device : this.config.devices?.[index];
+  }
+
+  /** The 280-byte GET_DAXDEV reply; index out of range → EINVAL. */
+  getDaxdevReply(index: number): Buffer | FuseError {
+    const path = index < FAMFS_MAX_DAXDEVS && index < this.famfs.geometry.ndevices ? this.devicePath(index) : undefined;
+    if (path === undefined) return new FuseError(Errno.EINVAL, `GET_DAXDEV: no device ${index}`);
+    try {
+      return encodeDaxdevReply(index, path);
+    } catch (e) {
+      return new FuseError(Errno.EINVAL, `GET_DAXDEV ${index}: ${(e as Error).message}`);
+    }
+  }
+
+  private getDaxdev(index: number): Buffer {
+    const r = this.getDaxdevReply(index);
+    if (r instanceof FuseError) throw r;
+    return r;
   }
 
   // ---- namespace ----
@@ -208,6 +297,8 @@ export class FamfsFs implements FuseHandler {
   create(req: Request, parent: number, name: string, mode: number, _flags: number, umask: number): CreateReply {
     this.sync();
     if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
+    // Kernel mode maps each file once at open; a file that grows while open has no fixed map.
+    if (this.dataPath === 'kernel') throw new FuseError(Errno.EOPNOTSUPP, 'kernel mode: make files with famfs creat / famfs cp');
     const p = this.nodeOrThrow(parent);
     if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
     const n = this.master().adopt(this.master().call<NewNodeAttr>('create', { parent, name, mode: mode & ~umask & 0o7777, uid: req.uid, gid: req.gid }))!;
@@ -252,6 +343,8 @@ export class FamfsFs implements FuseHandler {
     }
     // Root ignores the 0444 mode; nobody may write the superblock through a mount.
     if ((acc === O_WRONLY || acc === O_RDWR) && f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES, 'the superblock is read-only');
+    // Kernel mode: the kernel maps the file from the GET_FMAP reply and serves it through DAX.
+    if (this.dataPath === 'kernel') return { fh: 0 };
     return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
 
@@ -366,7 +459,7 @@ export class FamfsFs implements FuseHandler {
       'user.famfs.role': this.role,
       'user.famfs.uuid': this.famfs.sb.uuid,
       'user.famfs.pid': String(process.pid),
-      'user.famfs.data_path': 'daemon',
+      'user.famfs.data_path': this.dataPath,
       'user.famfs.system_uuid': this.localUuid,
     };
     if (!('kind' in n) || n.kind === 'file') x['user.famfs.map'] = JSON.stringify((n as FileNode | Served).map);

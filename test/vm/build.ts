@@ -148,7 +148,11 @@ mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
 mkdir -p /host/dev/pts /host/dev/shm
 mount -t devpts devpts /host/dev/pts
+# The checkout may live under a directory we cover with tmpfs (CI clones anywhere): keep it visible.
+KEEP=$(sed -n 's/.*famfs_vm_keep=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+if [ -n "$KEEP" ] && [ -d "/host$KEEP" ]; then mkdir -p /keep && mount -o bind "/host$KEEP" /keep; else KEEP=; fi
 for d in tmp run root mnt dev/shm; do mount -t tmpfs -o mode=1777 tmpfs /host/$d; done
+if [ -n "$KEEP" ] && [ ! -d "/host$KEEP" ]; then mkdir -p "/host$KEEP" && mount -o bind /keep "/host$KEEP"; fi
 chmod 0755 /host/run /host/root /host/mnt
 mkdir -p /host/mnt/famfs
 cp /sys/firmware/qemu_fw_cfg/by_name/opt/famfs/script/raw /host/run/famfs-vm-script.sh || finish 122

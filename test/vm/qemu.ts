@@ -10,7 +10,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { QEMU, SHARED_SIZE, type Assets } from './build.js';
+
+/** The checkout the guests run (kept visible in the guest even under /tmp or /root, where CI may clone it). */
+const KEEP_DIR = process.env.FAMFS_VM_REPO || path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export interface GuestSpec {
   name: string;
@@ -90,7 +94,7 @@ export function qemuArgs(o: RunOptions, g: GuestSpec, scriptFile: string, consol
     '-m', `${mem}M,slots=2,maxmem=${mem + SHARED_SIZE / 1024 ** 2 + 1024}M`,
     '-nodefaults', '-display', 'none', '-monitor', 'none', '-no-reboot',
     '-kernel', o.assets.vmlinux, '-initrd', o.assets.initramfs,
-    '-append', `console=ttyS0 panic=-1 quiet loglevel=4 ${process.env.FAMFS_VM_APPEND ?? ''} famfs_vm_name=${g.name} famfs_vm_timeout=${Math.max(10, Math.floor(o.timeoutMs / 1000) - 15)}`,
+    '-append', `console=ttyS0 panic=-1 quiet loglevel=4 ${process.env.FAMFS_VM_APPEND ?? ''} famfs_vm_keep=${KEEP_DIR} famfs_vm_name=${g.name} famfs_vm_timeout=${Math.max(10, Math.floor(o.timeoutMs / 1000) - 15)}`,
     '-object', `memory-backend-file,id=mem1,share=on,mem-path=${o.sharedFile},size=${sizeG}G`,
     '-device', 'nvdimm,id=nv1,memdev=mem1',
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',

@@ -9,6 +9,8 @@
  * --quick divides every scale by 20 (a smoke run of the harness itself).
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { cleanup, makeHost, summary } from './lib/common.js';
 import { pointKills, randomKills } from './lib/crash.js';
@@ -35,7 +37,7 @@ interface Property {
 const PROPERTIES: Property[] = [
   {
     name: '1a crash: random SIGKILL',
-    limitMin: 4,
+    limitMin: 8,
     run: async (s, seed) => {
       const h = makeHost('t-crash');
       const r = await randomKills({ master: h, cycles: Math.ceil(220 * s), seed, maxDelayMs: 80, dir: h.dir });
@@ -141,6 +143,10 @@ function runChild(p: Property, scale: number, seed: number): Promise<Outcome> {
     const timer = setTimeout(() => c.kill('SIGKILL'), limit);
     c.on('close', (code, signal) => {
       clearTimeout(timer);
+      // a child killed on timeout could not clean up: remove its devices and host dirs
+      for (const dir of ['/dev/shm', os.tmpdir()]) {
+        for (const f of fs.readdirSync(dir)) if (f.startsWith('famfs-rel-') && f.includes(`-${c.pid}-`)) fs.rmSync(`${dir}/${f}`, { recursive: true, force: true });
+      }
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
       if (line) resolve(JSON.parse(line.slice(7)) as Outcome);
       else resolve({ tried: 0, failed: 1, lost: 0, extra: signal === 'SIGKILL' ? `HUNG: killed after ${limit / 60000} min` : `crashed (exit ${code ?? signal})`, errors: [out.slice(-2000)] });

@@ -45,7 +45,7 @@ export interface Host {
 }
 
 export function makeHost(name: string): Host {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `famfs-rel-${name}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `famfs-rel-${name}-${process.pid}-`));
   const uuid = randomUUID();
   const uuidFile = path.join(dir, 'system_uuid');
   fs.writeFileSync(uuidFile, `${uuid}\0`, { mode: 0o444 });

@@ -446,7 +446,7 @@ export function fuzzLog(opts: { host: Host; mutations: number; seed: number; max
         res.maxMs = Math.max(res.maxMs, verdict.ms);
         res.problems += verdict.problems;
         if (verdict.openRefused) res.openRefused++;
-        if (verdict.ms > 1000) verdict.violations.push(`replay took ${verdict.ms.toFixed(0)} ms`);
+        if (verdict.ms > 5000) verdict.violations.push(`replay took ${verdict.ms.toFixed(0)} ms`);
         const so = 48 + sentinelSlot * LOG_ENTRY_SIZE;
         const sentinelIntact = area.subarray(so, so + LOG_ENTRY_SIZE).equals(base.area.subarray(so, so + LOG_ENTRY_SIZE));
         if (!verdict.openRefused && sentinelIntact && Number(area.readBigUInt64LE(40)) > sentinelSlot && Number(area.readBigUInt64LE(40)) <= SLOTS) {

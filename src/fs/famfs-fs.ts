@@ -399,7 +399,8 @@ export class FamfsFs implements FuseHandler {
     return { fh: 0 };
   }
 
-  private dirList(nodeid: number, offset: number): { name: string; node: AnyNode }[] {
+  /** At most `limit` entries after cookie `offset` (a reply of N bytes holds at most N/24 or N/152 of them). */
+  private dirList(nodeid: number, offset: number, limit: number): { name: string; node: AnyNode }[] {
     this.sync();
     const d = this.nodeOrThrow(nodeid);
     if (!('kind' in d) || d.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
@@ -409,7 +410,7 @@ export class FamfsFs implements FuseHandler {
     if (offset < 2) out.push({ name: '..', node: d.parent ?? d });
     let kids = this.children(d);
     if (this.fresh?.active && d.id !== META_DIR_ID) kids = [...kids, ...this.fresh.list(d.id)];
-    for (let i = Math.max(0, offset - 2); i < kids.length; i++) {
+    for (let i = Math.max(0, offset - 2); i < kids.length && out.length < limit; i++) {
       const k = kids[i]!;
       out.push({ name: 'kind' in k ? k.name : basename(k.path), node: k });
     }
@@ -417,12 +418,12 @@ export class FamfsFs implements FuseHandler {
   }
 
   readdir(_req: Request, nodeid: number, args: ReadArgs): DirEntry[] {
-    const list = this.dirList(nodeid, args.offset);
+    const list = this.dirList(nodeid, args.offset, Math.ceil(args.size / 32));
     return list.map((e, i) => ({ name: e.name, ino: e.node.id, mode: this.attr(e.node).mode, off: args.offset + i + 1 }));
   }
 
   readdirplus(_req: Request, nodeid: number, args: ReadArgs): DirEntryPlus[] {
-    const list = this.dirList(nodeid, args.offset);
+    const list = this.dirList(nodeid, args.offset, Math.ceil(args.size / 152));
     return list.map((e, i) => ({
       name: e.name,
       off: args.offset + i + 1,

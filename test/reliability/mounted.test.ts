@@ -159,7 +159,7 @@ describe('mounted: re-format detection and permissions', { skip: HAVE_FUSE ? fal
     }
   });
 
-  test('KNOWN BUG (src/fs): root on a client can overwrite .meta/.superblock through the mount', { todo: 'FamfsFs.open/write refuse only .meta/.log; see docs/reliability.md' }, () => {
+  test('root on a client cannot overwrite .meta/.superblock through the mount (found here, fixed in 66527ba)', () => {
     const dev = fresh('sbwrite');
     const mp = mount(client, dev, 'client');
     try {

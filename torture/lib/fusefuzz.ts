@@ -246,13 +246,11 @@ export function fuzzFuse(opts: { master: Host; client: Host; messages: number; s
       res.tried++;
       const desc = `${h.bytes.length}B/${h.nread} op ${h.bytes.length >= 8 ? h.bytes.readUInt32LE(4) : '?'}`;
       // Writes into d/a are legitimate data writes: the probe compares its bytes, so keep them out.
-      // Writes to .meta/.superblock (3) are accepted by the daemon (a known finding, see
-      // docs/reliability.md and test/reliability/perms.test.ts), as are the master's writes to
-      // .meta/.log (4, by design): both are steered away so the "nothing outside the files" check
-      // keeps its meaning for everything else.
+      // The master may write .meta/.log (4) by design: steered away too. Writes to
+      // .meta/.superblock (3) go through and must be refused (the final hash checks it).
       if (h.bytes.length >= 24 && h.bytes.readUInt32LE(4) === Opcode.WRITE) {
         const target = h.bytes.readBigUInt64LE(16);
-        if (target === BigInt(fx.file.id) || target === 3n || (opts.asMaster && target === 4n)) h.bytes.writeBigUInt64LE(BigInt(fx.file.id + 1), 16);
+        if (target === BigInt(fx.file.id) || (opts.asMaster && target === 4n)) h.bytes.writeBigUInt64LE(BigInt(fx.file.id + 1), 16);
       }
       let replies: Buffer[];
       try {

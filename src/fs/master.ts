@@ -147,6 +147,8 @@ export class MasterService {
   }
 
   private childPath(parent: { path: string }, name: string): string {
+    // The kernel never sends such names, but a hostile or broken peer might: never join them.
+    if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw new FamfsError(`bad name ${JSON.stringify(name)}`, 'EINVAL');
     const path = parent.path === '' ? name : `${parent.path}/${name}`;
     const problem = relpathProblem(path);
     if (problem) throw new FamfsError(`${path}: ${problem}`, problem.startsWith('path longer') ? 'ENAMETOOLONG' : 'EINVAL');

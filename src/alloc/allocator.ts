@@ -91,3 +91,27 @@ export class Allocator {
     this.bitmap.freeMap(map);
   }
 }
+
+/**
+ * Multi-device interleave: one strip per device (strip d on device d, as upstream's
+ * roadmap plans), each strip first-fit in that device's bitmap. All strips have the
+ * same length, a whole number of chunks. On failure nothing stays marked.
+ */
+export function allocateAcrossDevices(bitmaps: readonly AllocBitmap[], size: number, chunkSize: number): FileMap {
+  const n = bitmaps.length;
+  if (n < 1 || n > MAX_STRIPS) throw new AllocError(`interleave across ${n} devices: must be 1..${MAX_STRIPS}`, 'EINVAL');
+  const au = bitmaps[0]!.allocUnit;
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < au || !isPow2(chunkSize) || chunkSize % au) throw new AllocError(`invalid chunk size ${chunkSize}`, 'EINVAL');
+  const nstripes = Math.max(1, Math.ceil(Math.max(size, 1) / (n * chunkSize)));
+  const stripLen = nstripes * chunkSize;
+  const strips: Extent[] = [];
+  for (const [d, bm] of bitmaps.entries()) {
+    const u = bm.findAndMark(stripLen / au);
+    if (u < 0) {
+      for (const s of strips) bitmaps[s.devindex]!.free(s.offset, s.length);
+      throw new AllocError(`out of space: device ${d} has no ${stripLen} contiguous free bytes`, 'ENOSPC');
+    }
+    strips.push({ devindex: d, offset: u * au, length: stripLen });
+  }
+  return { kind: 'interleave', chunkSize, strips };
+}

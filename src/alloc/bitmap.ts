@@ -60,15 +60,16 @@ export class AllocBitmap {
   }
 
   /** Mark every extent of a map; returns the collision count. */
-  markMap(map: FileMap): number {
+  /** Mark the pieces of `map` that lie on device `devindex` (a bitmap covers one device). */
+  markMap(map: FileMap, devindex = 0): number {
     const pieces = map.kind === 'simple' ? map.extents : map.strips;
     let c = 0;
-    for (const e of pieces) c += this.mark(e.offset, e.length);
+    for (const e of pieces) if (e.devindex === devindex) c += this.mark(e.offset, e.length);
     return c;
   }
 
-  freeMap(map: FileMap): void {
-    for (const e of map.kind === 'simple' ? map.extents : map.strips) this.free(e.offset, e.length);
+  freeMap(map: FileMap, devindex = 0): void {
+    for (const e of map.kind === 'simple' ? map.extents : map.strips) if (e.devindex === devindex) this.free(e.offset, e.length);
   }
 
   /** First fit of `nunits` clear units in [fromUnit, toUnit); marks and returns the first unit, or -1. */

@@ -8,9 +8,10 @@ import { checkSuperblock, decodeSuperblock, describeSuperblockCheck, SUPERBLOCK_
 import type { FileMap } from '../format/types.js';
 import { Device } from '../device/device.js';
 import { AllocBitmap } from '../alloc/bitmap.js';
-import { Allocator, type InterleaveParams } from '../alloc/allocator.js';
+import { Allocator, allocateAcrossDevices, type InterleaveParams } from '../alloc/allocator.js';
+import { SECONDARY_DATA_START } from '../format/devheader.js';
 import { LogView } from '../meta/log.js';
-import { Replayer, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
+import { Replayer, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
 import { dirname, normalizeRelpath } from '../meta/paths.js';
 import type { DirNode, FileNode, Tree, TreeNode } from '../meta/tree.js';
 import type { Geometry } from '../meta/validate.js';
@@ -18,12 +19,15 @@ import { resolveRange } from '../map/resolve.js';
 import { FM_ALL_HOSTS_RW } from '../format/constants.js';
 import { FamfsError, asFamfsError } from './errors.js';
 import { systemUuid } from './sysuuid.js';
+import { listedDevices, resolveDaxdev } from './devices.js';
 
 export type Role = 'master' | 'client';
 
 export interface OpenOptions {
   /** Map the device writable (needed to append or to write file data). */
   writable?: boolean;
+  /** Extra candidate paths for devices 1.. (besides this host's device list, see devices.ts). */
+  devices?: string[];
 }
 
 export interface Owner {
@@ -34,6 +38,8 @@ export interface Owner {
 
 export interface CreateOptions extends Owner {
   interleave?: InterleaveParams;
+  /** Multi-device file systems: interleave with one strip per device (chunk size in bytes). */
+  acrossDevices?: { chunkSize: number };
 }
 
 /** Read and check the superblock of an open device; throws FamfsError when it is not a usable famfs. */
@@ -55,8 +61,12 @@ export class Famfs {
   readonly log: LogView;
   readonly geometry: Geometry;
   private readonly replayer: Replayer;
+  /** Devices 1.. once opened (null: not found on this host). */
+  private readonly extra = new Map<number, Device | null>();
+  private readonly candidates: string[];
 
-  private constructor(device: Device, sb: Superblock) {
+  private constructor(device: Device, sb: Superblock, candidates: string[] = []) {
+    this.candidates = candidates;
     this.device = device;
     this.sb = sb;
     let local: string | undefined;
@@ -75,7 +85,7 @@ export class Famfs {
       dataStart: LOG_OFFSET + sb.logLen,
       ndevices: 1,
     };
-    this.replayer = new Replayer(this.log, this.geometry);
+    this.replayer = new Replayer(this.log, this.geometry, { primaryUuid: sb.daxdev.uuid });
     this.replayer.catchUp();
   }
 
@@ -87,7 +97,7 @@ export class Famfs {
       throw asFamfsError(e);
     }
     try {
-      return new Famfs(device, readSuperblock(device));
+      return new Famfs(device, readSuperblock(device), opts.devices);
     } catch (e) {
       device.close();
       throw asFamfsError(e);
@@ -96,6 +106,35 @@ export class Famfs {
 
   get tree(): Tree {
     return this.replayer.tree;
+  }
+
+  /** Devices 1.. of a multi-device file system (from ADD_DAXDEV entries). */
+  get daxdevs(): readonly DaxdevInfo[] {
+    return this.replayer.daxdevs;
+  }
+
+  /** This host's path of device `index`, or undefined if it cannot be found here. */
+  devicePath(index: number): string | undefined {
+    if (index === 0) return this.device.path;
+    const d = this.replayer.daxdevs[index - 1];
+    if (!d) return undefined;
+    return resolveDaxdev(this.sb.uuid, d, [...this.candidates, ...listedDevices()]);
+  }
+
+  /** The open device `index` (opened on first use, with this device's access mode). */
+  deviceAt(index: number): Device {
+    if (index === 0) return this.device;
+    let dev = this.extra.get(index);
+    if (dev === undefined) {
+      const p = this.devicePath(index);
+      dev = p ? Device.open(p, { writable: this.device.writable }) : null;
+      this.extra.set(index, dev);
+    }
+    if (!dev) {
+      const d = this.replayer.daxdevs[index - 1];
+      throw new FamfsError(`device ${index}${d ? ` (uuid ${d.uuid})` : ''} of this file system is not found on this host; list its path in ${process.env.FAMFS_DEVICE_LIST || '/etc/famfs/devices'}`, 'ENXIO');
+    }
+    return dev;
   }
 
   get problems(): readonly ReplayProblem[] {
@@ -131,8 +170,8 @@ export class Famfs {
 
   /** Buffers over the shared bytes of [offset, offset+length) of a file (clamped to its size); no copy. */
   slices(file: { map: FileMap; size: number }, offset: number, length: number, out: Buffer[] = []): Buffer[] {
-    resolveRange(file.map, file.size, offset, length, (_dev, off, len) => {
-      this.device.slices(off, len, out);
+    resolveRange(file.map, file.size, offset, length, (dev, off, len) => {
+      this.deviceAt(dev).slices(off, len, out);
     });
     return out;
   }
@@ -151,7 +190,7 @@ export class Famfs {
 
   /** Flush a file's written bytes (msync of each piece). */
   flushFile(file: { map: FileMap; size: number }, offset = 0, length = file.size): void {
-    resolveRange(file.map, file.size, offset, length, (_d, off, len) => this.device.flush(off, len));
+    resolveRange(file.map, file.size, offset, length, (d, off, len) => this.deviceAt(d).flush(off, len));
   }
 
   /** Run `fn` as the single writer: master only, lock held, tree caught up, fresh bitmap. */
@@ -179,7 +218,18 @@ export class Famfs {
     return { bitmap, collisions };
   }
 
+  /** The free-space bitmap of device `index` ≥ 1 (space held by sound file entries marked). */
+  buildDeviceBitmap(index: number): AllocBitmap {
+    const size = this.geometry.deviceSizes?.[index];
+    if (index < 1 || size === undefined) throw new FamfsError(`no device ${index} in this file system`, 'EINVAL');
+    const bitmap = new AllocBitmap(size, this.geometry.allocUnit, SECONDARY_DATA_START);
+    for (const { entry } of this.replayer.spaceHolders) if (entry.type === 'file') bitmap.markMap(entry.map, index);
+    return bitmap;
+  }
+
   close(): void {
+    for (const d of this.extra.values()) d?.close();
+    this.extra.clear();
     this.device.close();
   }
 }
@@ -187,6 +237,8 @@ export class Famfs {
 /** What the master may do while holding the writer lock. */
 export class Writer {
   readonly allocator: Allocator;
+  /** Bitmaps of devices 1.., built on first use in this writer session. */
+  private readonly deviceBitmaps = new Map<number, AllocBitmap>();
 
   constructor(readonly fs: Famfs) {
     this.allocator = new Allocator(fs.buildBitmap().bitmap);
@@ -258,17 +310,31 @@ export class Writer {
     }
     this.parentOf(rel, path);
     const o = this.owner(opts, 0o644);
-    const map = opts.interleave ? this.allocator.interleaved(Math.max(size, 1), opts.interleave) : this.allocator.contiguous(Math.max(size, 1));
+    const map = opts.acrossDevices && this.fs.geometry.ndevices > 1
+      ? allocateAcrossDevices(this.bitmaps(), size, opts.acrossDevices.chunkSize)
+      : opts.interleave ? this.allocator.interleaved(Math.max(size, 1), opts.interleave) : this.allocator.contiguous(Math.max(size, 1));
     try {
       if (fill) fill({ map, size });
       this.fs.log.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o });
     } catch (e) {
       this.allocator.rollback(map);
+      for (const [d, bm] of this.deviceBitmaps) bm.freeMap(map, d);
       throw asFamfsError(e);
     }
     const node = this.applied(rel);
     if (node.kind !== 'file') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
     return node;
+  }
+
+  /** One bitmap per device: device 0's from the allocator, the others built once per session. */
+  private bitmaps(): AllocBitmap[] {
+    const out = [this.allocator.bitmap];
+    for (let d = 1; d < this.fs.geometry.ndevices; d++) {
+      let bm = this.deviceBitmaps.get(d);
+      if (!bm) this.deviceBitmaps.set(d, (bm = this.fs.buildDeviceBitmap(d)));
+      out.push(bm);
+    }
+    return out;
   }
 
   /** Testing aid (as upstream): a new name for the same extents. fsck reports the collision. */

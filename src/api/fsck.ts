@@ -70,7 +70,8 @@ function kernelRefused(fs: Famfs): { path: string; problem: string }[] {
   const out: { path: string; problem: string }[] = [];
   for (const n of fs.tree.walk()) {
     if (n.kind !== 'file') continue;
-    const problem = fmapKernelProblem(n.map, n.size);
+    // As GET_FMAP does: the verified V10 kernel also refuses every devindex ≠ 0.
+    const problem = fmapKernelProblem(n.map, n.size, { devindexZeroOnly: true });
     if (problem) out.push({ path: n.path, problem });
   }
   return out;

@@ -36,13 +36,15 @@ export function register(program: Command): void {
     .option('-u, --uid <UID>', 'owner (default: caller)', parseId)
     .option('-g, --gid <GID>', 'group (default: caller)', parseId)
     .option('-r, --randomize', 'fill the file with the PRNG stream of --seed (as upstream)')
-    .option('-S, --seed <SEED>', 'PRNG seed for --randomize (1..2^32-1)', parseSeed);
-  addInterleaveOptions(cmd).action((path: string, o: DeviceOption & InterleaveOpts & { size: number; mode?: number; uid?: number; gid?: number; randomize?: boolean; seed?: number }) => {
+    .option('-S, --seed <SEED>', 'PRNG seed for --randomize (1..2^32-1)', parseSeed)
+    .option('-D, --across-devices', 'multi-device famfs: interleave with one strip per device (chunk size -C, default 2m)');
+  addInterleaveOptions(cmd).action((path: string, o: DeviceOption & InterleaveOpts & { size: number; mode?: number; uid?: number; gid?: number; randomize?: boolean; seed?: number; acrossDevices?: boolean }) => {
     if (o.seed !== undefined && !o.randomize) throw new FamfsError('--seed needs --randomize', 'EINVAL', 2);
     if (o.randomize && o.seed === undefined) throw new FamfsError('--randomize needs --seed', 'EINVAL', 2);
-    const interleave = interleaveFrom(o);
+    const acrossDevices = o.acrossDevices ? { chunkSize: o.chunksize ?? 2 * 1024 * 1024 } : undefined;
+    const interleave = acrossDevices ? undefined : interleaveFrom(o);
     withFamfs(o, path, { writable: true }, (fs, rel) => {
-      const file = fs.writer((w) => w.creat(rel, o.size, { mode: o.mode, uid: o.uid, gid: o.gid, interleave }, o.seed ? (f) => randomize(fs, f, o.seed!) : undefined), lockWait);
+      const file = fs.writer((w) => w.creat(rel, o.size, { mode: o.mode, uid: o.uid, gid: o.gid, interleave, acrossDevices }, o.seed ? (f) => randomize(fs, f, o.seed!) : undefined), lockWait);
       if (o.seed) process.stdout.write(`randomized ${file.size} bytes: ${file.path}\n`);
     });
   });

@@ -3,23 +3,36 @@ import { mkfs } from '../api/mkfs.js';
 import { Famfs } from '../api/famfs.js';
 import { fsck, formatFsck } from '../api/fsck.js';
 import { parseSize } from './args.js';
+import { addDevice } from '../api/devices.js';
 
 export function register(program: Command): void {
   program
     .command('mkfs')
-    .description('format DEV (a DAX char device or a regular file) as famfs; this host becomes its master')
+    .description('format DEV (a DAX char device or a regular file) as famfs; this host becomes its master. More devices: each becomes device 1, 2, … (ADD_DAXDEV; see docs/mapping.md)')
     .argument('<DEV>', 'device or image file')
+    .argument('[MORE...]', 'further devices of the same file system')
     .option('-f, --force', 'overwrite an existing famfs superblock (also one owned by another host)')
     .option('-k, --kill', 'with --force: zero the superblock magic only, destroying the file system, and stop')
     .option('-l, --loglen <SIZE>', 'log length: a power of two of at least 8m', parseSize)
     .option('-s, --size <SIZE>', 'create DEV as a sparse file of SIZE (or grow it) first; at least 4g', parseSize)
-    .action((dev: string, o: { force?: boolean; kill?: boolean; loglen?: number; size?: number }) => {
+    .action((dev: string, more: string[], o: { force?: boolean; kill?: boolean; loglen?: number; size?: number }) => {
       const r = mkfs(dev, { force: o.force, kill: o.kill, logLen: o.loglen, size: o.size });
       if (r.killed) {
         process.stdout.write(`famfs superblock on ${dev} destroyed\n`);
         return;
       }
       process.stdout.write(`devsize: ${r.deviceSize}\n`);
+      if (more.length) {
+        const w = Famfs.open(dev, { writable: true });
+        try {
+          for (const m of more) {
+            const a = addDevice(w, m, { force: o.force });
+            process.stdout.write(`device ${a.index}: ${m} uuid ${a.uuid} size ${a.size}\n`);
+          }
+        } finally {
+          w.close();
+        }
+      }
       const fs = Famfs.open(dev);
       try {
         process.stdout.write(formatFsck(fsck(fs)));

@@ -18,6 +18,7 @@ interface MountOpts {
   readyFd?: number;
   commitDelay?: number;
   dataPath: string;
+  device: string[];
 }
 
 const BIN = fileURLToPath(new URL('../../../bin/famfs.js', import.meta.url));
@@ -58,6 +59,7 @@ async function background(req: MountRequest, o: MountOpts): Promise<void> {
   if (o.workers !== undefined) args.push('--workers', String(o.workers));
   if (o.commitDelay !== undefined) args.push('--commit-delay', String(o.commitDelay));
   args.push('--data-path', o.dataPath);
+  for (const d of o.device) args.push('--device', d);
   for (const x of o.option) args.push('-o', x);
   args.push(req.device, req.mountpoint);
   const logFd = fs.openSync(o.log ?? '/dev/null', 'a');
@@ -89,12 +91,13 @@ export function register(program: Command): void {
     .option('-o, --option <OPTS>', 'mount options (allow_other and default_permissions are on by default; ro, noatime, noallow_other, nodefault_permissions)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--commit-delay <MS>', 'master: idle time before files and directories made through the mount are logged (default 300)', parseCount)
     .addOption(new Option('--data-path <PATH>', 'where file data is served: auto (famfs kernel extensions when the kernel is famfs-enabled), kernel, daemon').choices([...DATA_PATHS]).default('auto'))
+    .option('--device <PATH>', 'a candidate path for devices 1.. of a multi-device famfs (repeatable; besides $FAMFS_DEVICE_LIST or /etc/famfs/devices)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('-w, --workers <N>', 'FUSE worker threads (default 2-4)', parseCount)
     .option('-v, --verbose', 'log every FUSE request (with --foreground, to stderr)')
     .option('--log <FILE>', 'daemon log file when not in the foreground (default: none)')
     .addOption(new Option('--ready-fd <FD>', 'internal: report readiness on this fd').hideHelp().argParser(parseCount))
     .action(async (device: string, mountpoint: string, o: MountOpts) => {
-      const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay, dataPath: isDataPathChoice(o.dataPath) ? o.dataPath : 'auto' };
+      const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay, dataPath: isDataPathChoice(o.dataPath) ? o.dataPath : 'auto', devices: o.device };
       if (o.foreground) await foreground(req, o.readyFd);
       else await background(req, o);
     });

@@ -36,6 +36,8 @@ export interface MountRequest {
   options?: string[];
   /** 'auto' (default): famfs kernel extensions when the kernel is famfs-enabled and offers them; 'kernel': insist; 'daemon': never. */
   dataPath?: DataPathChoice;
+  /** Candidate paths of devices 1.. (besides this host's device list). */
+  devices?: string[];
   log?: (msg: string) => void;
 }
 
@@ -108,9 +110,14 @@ export interface RunningMount {
 export async function startMount(req: MountRequest): Promise<RunningMount> {
   const log = req.log ?? ((m: string) => process.stderr.write(`famfs: ${m}\n`));
   const { device, mountpoint } = preflight(req);
-  const probe = Famfs.open(device);
+  const probe = Famfs.open(device, { devices: req.devices });
   const role = req.forceClient ? 'client' : probe.role;
+  // Devices 1.. by index, as found on this host ('' = not found: files on it fail with EIO/ENXIO).
+  const devices = [device, ...probe.daxdevs.map((d) => probe.devicePath(d.index) ?? '')];
   probe.close();
+  devices.forEach((p, i) => {
+    if (i > 0) log(p ? `device ${i}: ${p}` : `device ${i} (uuid ${probe.daxdevs[i - 1]!.uuid}) not found on this host: files on it cannot be read`);
+  });
   const config: FamfsMountConfig = {
     device, mountpoint,
     timeout: req.timeout ?? 31_536_000,
@@ -120,6 +127,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     state: new SharedArrayBuffer(16),
     rpc: createRpcChannel(),
     dataPath: req.dataPath ?? 'auto',
+    devices,
     famfsKernel: req.dataPath === 'daemon' ? false : famfsKernelPresent(),
   };
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);

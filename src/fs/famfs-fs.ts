@@ -82,7 +82,7 @@ export class FamfsFs implements FuseHandler {
 
   constructor(readonly config: FamfsMountConfig) {
     // Every host may write file data, so the mapping is writable on clients too.
-    this.famfs = Famfs.open(config.device, { writable: true });
+    this.famfs = Famfs.open(config.device, { writable: true, devices: config.devices?.slice(1).filter(Boolean) });
     this.role = config.forceClient ? 'client' : this.famfs.role;
     this.localUuid = localSystemUuid();
     this.state = new Int32Array(config.state);
@@ -218,7 +218,7 @@ export class FamfsFs implements FuseHandler {
 
   /** Path of device `index` on this host, or undefined. */
   devicePath(index: number): string | undefined {
-    return index === 0 ? this.config.device : this.config.devices?.[index];
+    return index === 0 ? this.config.device : this.config.devices?.[index] || this.famfs.devicePath(index);
   }
 
   /** The 280-byte GET_DAXDEV reply; index out of range → EINVAL. */

@@ -9,7 +9,17 @@ import { idForEntry, Tree, type DirNode } from './tree.js';
 import { mapProblem, type Geometry } from './validate.js';
 import type { LogView } from './log.js';
 
-export type ProblemKind = 'bad-entry' | 'bad-path' | 'bad-map' | 'no-parent' | 'exists';
+export type ProblemKind = 'bad-entry' | 'bad-path' | 'bad-map' | 'no-parent' | 'exists' | 'bad-daxdev';
+
+/** One device of a multi-device file system (index 0 = the superblock's). */
+export interface DaxdevInfo {
+  index: number;
+  uuid: string;
+  size: number;
+}
+
+/** Device table slots (the famfs V10 kernel's per-connection table holds 24). */
+export const MAX_DAXDEVS = 24;
 
 export interface ReplayProblem {
   index: number;
@@ -42,12 +52,17 @@ export class Replayer {
   /** Every valid-CRC file entry whose map is sound, applied or not: the space they hold is in use. */
   readonly spaceHolders: AppliedEntry[] = [];
   readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, daxdevs: 0, badEntries: 0, rejected: 0 };
+  /** Devices added by ADD_DAXDEV entries (index ≥ 1), dense and in order; device 0 is the superblock's. */
+  readonly daxdevs: DaxdevInfo[] = [];
   /** Next slot to look at. */
   position = 0;
 
-  constructor(readonly log: LogView, readonly geometry: Geometry, opts: { rootUid?: number; rootGid?: number } = {}) {
+  constructor(readonly log: LogView, readonly geometry: Geometry, opts: { rootUid?: number; rootGid?: number; primaryUuid?: string } = {}) {
     this.tree = new Tree(0o755, opts.rootUid ?? 0, opts.rootGid ?? 0);
+    this.primaryUuid = opts.primaryUuid;
   }
+
+  private readonly primaryUuid?: string;
 
   /** Apply every committed entry not yet seen. Returns the entries applied by this call. */
   catchUp(onApplied?: (a: AppliedEntry) => void): number {
@@ -133,9 +148,19 @@ export class Replayer {
         this.stats.dirs++;
         return true;
       }
-      case 'add_daxdev':
+      case 'add_daxdev': {
+        // Upstream's accumulation rules (famfs_daxdev_table_add): dense and in order, unique uuid, bounded.
+        const want = this.daxdevs.length + 1;
+        if (entry.index !== want) return !!this.problem(index, 'bad-daxdev', `ADD_DAXDEV index ${entry.index}, expected ${want}`);
+        if (want >= MAX_DAXDEVS) return !!this.problem(index, 'bad-daxdev', `more than ${MAX_DAXDEVS} devices`);
+        if (entry.uuid === this.primaryUuid || this.daxdevs.some((d) => d.uuid === entry.uuid)) return !!this.problem(index, 'bad-daxdev', `device uuid ${entry.uuid} is already in the table`);
+        if (!Number.isSafeInteger(entry.size) || entry.size <= 0) return !!this.problem(index, 'bad-daxdev', `device size ${entry.size}`);
+        this.daxdevs.push({ index: entry.index, uuid: entry.uuid, size: entry.size });
+        this.geometry.ndevices = want + 1;
+        (this.geometry.deviceSizes ??= [])[entry.index] = entry.size;
         this.stats.daxdevs++;
         return true;
+      }
       default:
         // DELETE and INVALID are recognised and, as upstream, ignored.
         return true;

@@ -1,6 +1,7 @@
 /** Checks a FILE entry's map must pass before any host maps it: nothing outside the data area, nothing unaligned. */
 import { MAX_SIMPLE_EXTENTS, MAX_STRIPS } from '../format/constants.js';
 import type { Extent, FileMap } from '../format/types.js';
+import { SECONDARY_DATA_START } from '../format/devheader.js';
 
 export interface Geometry {
   /** Bytes of the device usable for data (the smaller of the superblock's and the real size). */
@@ -8,9 +9,12 @@ export interface Geometry {
   allocUnit: number;
   /** First byte after the superblock and log. */
   dataStart: number;
-  /** Number of devices in the table (1 until multi-device support). */
+  /** Number of devices in the table: 1 + the ADD_DAXDEV entries replayed so far. */
   ndevices: number;
+  /** Sizes of devices 1.. (from ADD_DAXDEV), by index; device 0 uses deviceSize. */
+  deviceSizes?: number[];
 }
+
 
 function isPow2(n: number): boolean {
   return n > 0 && Number.isSafeInteger(n) && 2 ** Math.round(Math.log2(n)) === n;
@@ -20,8 +24,15 @@ function extentProblem(e: Extent, g: Geometry, what: string): string | undefined
   if (e.devindex >= g.ndevices) return `${what}: device index ${e.devindex} does not exist`;
   if (e.length <= 0) return `${what}: zero length`;
   if (e.offset % g.allocUnit || e.length % g.allocUnit) return `${what}: not aligned to ${g.allocUnit}`;
-  if (e.offset < g.dataStart) return `${what}: overlaps the superblock or log`;
-  if (e.offset + e.length > g.deviceSize) return `${what}: extends past the device end`;
+  if (e.devindex === 0) {
+    if (e.offset < g.dataStart) return `${what}: overlaps the superblock or log`;
+    if (e.offset + e.length > g.deviceSize) return `${what}: extends past the device end`;
+  } else {
+    const size = g.deviceSizes?.[e.devindex];
+    if (size === undefined) return `${what}: device index ${e.devindex} does not exist`;
+    if (e.offset < SECONDARY_DATA_START) return `${what}: overlaps the header of device ${e.devindex}`;
+    if (e.offset + e.length > size) return `${what}: extends past the end of device ${e.devindex}`;
+  }
   return undefined;
 }
 

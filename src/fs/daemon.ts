@@ -130,6 +130,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     devices,
     famfsKernel: req.dataPath === 'daemon' ? false : famfsKernelPresent(),
   };
+  if (config.dataPath === 'kernel' && !config.famfsKernel) log('--data-path kernel, but /proc/kallsyms has no famfs_fuse_iomap_begin: the mount fails unless the kernel offers FUSE_DAX_FMAP');
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
   const master = role === 'master' ? new MasterService(device, { log, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1) }) : undefined;
   const rpc = master ? new RpcServer(config.rpc, (op, args) => master.handle(op, args as Record<string, number | string>), (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
@@ -151,6 +152,10 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   } catch (e) {
     rpc?.close();
     master?.close();
+    if (config.dataPath === 'kernel') {
+      // FamfsFs refuses INIT (EIO) when the kernel does not offer FUSE_DAX_FMAP; say so instead of a bare timeout.
+      throw new FamfsError(`--data-path kernel: the kernel did not complete famfs kernel mode (FUSE_DAX_FMAP, INIT bit 43${config.famfsKernel ? '' : '; /proc/kallsyms has no famfs_fuse_iomap_begin'}): ${(e as Error).message}; mount with --data-path auto or daemon`, 'EOPNOTSUPP');
+    }
     throw asFamfsError(e);
   }
   const notifier = new Notifier(server.masterFd);

@@ -18,6 +18,8 @@ import { FM_ALL_HOSTS_RW } from '../../src/format/constants.js';
 import { fsck, formatFsck } from '../../src/api/fsck.js';
 import { asHost, GiB, makeHost, MiB, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
 import { initIn, parseReply, request } from '../fuse/wire.js';
+import { HAVE_FUSE, NO_FUSE_REASON, mount, tempMountpoint, umountAll, isMounted } from './mounted.js';
+import { famfs as famfsCli } from '../core/helpers.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -82,6 +84,7 @@ describe('famfs kernel mode (GET_FMAP / GET_DAXDEV) against a scripted famfs ker
     }
   });
   after(() => {
+    umountAll(master);
     removeAllShm();
     removeHost(master);
     removeHost(client);
@@ -256,6 +259,19 @@ describe('famfs kernel mode (GET_FMAP / GET_DAXDEV) against a scripted famfs ker
     } finally {
       f.close();
     }
+  });
+
+  it('on this (stock) kernel: auto mounts with the daemon data path, status says so; --data-path kernel fails cleanly', { skip: HAVE_FUSE ? (famfsKernelPresent() ? 'this kernel is famfs-enabled' : false) : NO_FUSE_REASON }, () => {
+    const mp = mount(master, device, 'km');
+    const st = JSON.parse(famfsCli(master, ['status', '--json']).stdout) as { mountpoint: string; dataPath: string }[];
+    assert.equal(st.find((r) => r.mountpoint === mp)?.dataPath, 'daemon');
+    umountAll(master);
+    const mp2 = tempMountpoint('km-k');
+    const r = famfsCli(master, ['mount', '--data-path', 'kernel', device, mp2]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--data-path kernel: the kernel did not complete famfs kernel mode/);
+    assert.equal(isMounted(mp2), false);
+    fs.rmdirSync(mp2);
   });
 
   it('famfsKernelPresent looks for famfs_fuse_iomap_begin as a whole symbol', () => {

@@ -220,11 +220,17 @@ export class Famfs {
 
   /** The free-space bitmap of device `index` ≥ 1 (space held by sound file entries marked). */
   buildDeviceBitmap(index: number): AllocBitmap {
+    return this.deviceBitmap(index).bitmap;
+  }
+
+  /** As buildBitmap, for device `index` ≥ 1: its bitmap and how many units were claimed twice. */
+  deviceBitmap(index: number): { bitmap: AllocBitmap; collisions: number } {
     const size = this.geometry.deviceSizes?.[index];
     if (index < 1 || size === undefined) throw new FamfsError(`no device ${index} in this file system`, 'EINVAL');
     const bitmap = new AllocBitmap(size, this.geometry.allocUnit, SECONDARY_DATA_START);
-    for (const { entry } of this.replayer.spaceHolders) if (entry.type === 'file') bitmap.markMap(entry.map, index);
-    return bitmap;
+    let collisions = 0;
+    for (const { entry } of this.replayer.spaceHolders) if (entry.type === 'file') collisions += bitmap.markMap(entry.map, index);
+    return { bitmap, collisions };
   }
 
   close(): void {

@@ -33,7 +33,10 @@ export interface FsckReport {
 export function fsck(fs: Famfs): FsckReport {
   fs.refresh();
   const h = fs.log.readHeader();
-  const { bitmap, collisions } = fs.buildBitmap();
+  const { bitmap, collisions: collisions0 } = fs.buildBitmap();
+  // Devices 1.. of a multi-device file system have bitmaps of their own.
+  let collisions = collisions0;
+  for (let d = 1; d < fs.geometry.ndevices; d++) collisions += fs.deviceBitmap(d).collisions;
   let fsizeSum = 0;
   for (const { entry } of fs.spaceHolders) if (entry.type === 'file') fsizeSum += entry.size;
   const allocated = bitmap.usedBytes;

@@ -197,6 +197,13 @@ describe('multi-device famfs', () => {
     assert.ok(readRange(dev2, 2 * MiB + MiB, MiB).equals(data.il.subarray(5 * MiB, 6 * MiB)));
   });
 
+  it('fsck counts allocation collisions on devices ≥ 1 too', () => {
+    famfsOk(master, ['clone', '-d', dev0, 's1', 's1-clone']);
+    const r = JSON.parse(famfs(master, ['fsck', '--json', '-d', dev0]).stdout);
+    assert.equal(r.collisions, 2);
+    assert.equal(r.clean, false);
+  });
+
   it('a one-device mkfs logs no ADD_DAXDEV entry and keeps a one-device table (format unchanged)', () => {
     const one = sparseFile('md-one', 4 * GiB);
     famfsOk(master, ['mkfs', one]);

@@ -18,7 +18,7 @@ import type { Geometry } from '../meta/validate.js';
 import { resolveRange } from '../map/resolve.js';
 import { FM_ALL_HOSTS_RW } from '../format/constants.js';
 import { FamfsError, asFamfsError } from './errors.js';
-import { systemUuid } from './sysuuid.js';
+import { trySystemUuid } from './sysuuid.js';
 import { listedDevices, resolveDaxdev } from './devices.js';
 
 export type Role = 'master' | 'client';
@@ -69,13 +69,7 @@ export class Famfs {
     this.candidates = candidates;
     this.device = device;
     this.sb = sb;
-    let local: string | undefined;
-    try {
-      local = systemUuid();
-    } catch {
-      local = undefined; // as upstream: no readable system UUID → client
-    }
-    this.role = local === sb.systemUuid ? 'master' : 'client';
+    this.role = trySystemUuid() === sb.systemUuid ? 'master' : 'client';
     this.log = new LogView(device, sb.logLen);
     const check = this.log.check();
     if (check !== 'ok') throw new FamfsError(`${device.path}: invalid log header (${check})`, 'EINVAL');
@@ -177,7 +171,7 @@ export class Famfs {
   }
 
   /** Copy `data` into a file at `offset`; refuses to write past the file's size. Returns bytes written. */
-  write(file: FileNode, offset: number, data: Buffer): number {
+  write(file: { map: FileMap; size: number; path: string }, offset: number, data: Buffer): number {
     if (!this.device.writable) throw new FamfsError(`${this.device.path}: opened read-only`, 'EROFS');
     if (offset + data.length > file.size) throw new FamfsError(`${file.path}: write past the end of the file (size ${file.size})`, 'EFBIG');
     let done = 0;

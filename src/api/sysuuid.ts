@@ -34,3 +34,12 @@ export function systemUuid(file = systemUuidFile()): string {
   if (!isUuid(uuid)) throw new FamfsError(`${file}: does not hold a UUID`, 'EINVAL');
   return uuid.toLowerCase();
 }
+
+/** The system UUID, or undefined when it cannot be read (upstream then treats the host as a client). */
+export function trySystemUuid(): string | undefined {
+  try {
+    return systemUuid();
+  } catch {
+    return undefined;
+  }
+}

@@ -13,7 +13,7 @@ import { MasterService } from './master.js';
 import { createRpcChannel, RpcServer } from './rpc.js';
 import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';
-import { systemUuid } from '../api/sysuuid.js';
+import { trySystemUuid } from '../api/sysuuid.js';
 import { getxattr } from '../sys/libc.js';
 import { famfsKernelPresent, FUSE_DAX_FMAP, type DataPath, type DataPathChoice } from './kernel.js';
 
@@ -68,8 +68,19 @@ function mountHostUuid(mountpoint: string): string | undefined {
   }
 }
 
-/** Validate everything that can be checked before mounting; returns the canonical device path and mount point. */
-export function preflight(req: MountRequest): { device: string; mountpoint: string } {
+export interface Preflight {
+  /** Canonical device path and mount point. */
+  device: string;
+  mountpoint: string;
+  role: 'master' | 'client';
+  /** Paths of devices 0.. by index, as found on this host ('' = not found). */
+  devices: string[];
+  /** UUIDs of devices 1.., for messages about missing ones. */
+  extraUuids: string[];
+}
+
+/** Validate everything that can be checked before mounting, and learn the role and device paths. */
+export function preflight(req: MountRequest): Preflight {
   if (!fuseAvailable()) throw new FamfsError('/dev/fuse is not available on this host', 'ENODEV');
   let device: string, mountpoint: string;
   try {
@@ -77,16 +88,13 @@ export function preflight(req: MountRequest): { device: string; mountpoint: stri
   } catch {
     throw new FamfsError(`${req.device}: no such device or file`, 'ENOENT');
   }
-  const probe = Famfs.open(device); // throws a clear error for a missing or invalid superblock/log
+  const probe = Famfs.open(device, { devices: req.devices }); // a clear error for a missing or invalid superblock/log
+  const role = req.forceClient ? 'client' : probe.role;
+  const devices = [device, ...probe.daxdevs.map((d) => probe.devicePath(d.index) ?? '')];
+  const extraUuids = probe.daxdevs.map((d) => d.uuid);
   probe.close();
   // One mount per device per host. Hosts simulated on one machine (FAMFS_SYSTEM_UUID_FILE) differ in system UUID.
-  const me = (() => {
-    try {
-      return systemUuid();
-    } catch {
-      return '';
-    }
-  })();
+  const me = trySystemUuid() ?? '';
   const dup = famfsMounts().find((m) => m.device === device && mountHostUuid(m.mountpoint) === me);
   if (dup) throw new FamfsError(`${device} is already mounted at ${dup.mountpoint} on this host`, 'EBUSY');
   try {
@@ -95,7 +103,7 @@ export function preflight(req: MountRequest): { device: string; mountpoint: stri
   } catch (e) {
     throw new FamfsError((e as Error).message, 'EINVAL');
   }
-  return { device, mountpoint };
+  return { device, mountpoint, role, devices, extraUuids };
 }
 
 export interface RunningMount {
@@ -109,14 +117,10 @@ export interface RunningMount {
 /** Mount and serve; resolves once the kernel has completed INIT. */
 export async function startMount(req: MountRequest): Promise<RunningMount> {
   const log = req.log ?? ((m: string) => process.stderr.write(`famfs: ${m}\n`));
-  const { device, mountpoint } = preflight(req);
-  const probe = Famfs.open(device, { devices: req.devices });
-  const role = req.forceClient ? 'client' : probe.role;
-  // Devices 1.. by index, as found on this host ('' = not found: files on it fail with EIO/ENXIO).
-  const devices = [device, ...probe.daxdevs.map((d) => probe.devicePath(d.index) ?? '')];
-  probe.close();
+  // Devices not found on this host ('' in devices) make only the files on them fail (EIO/ENXIO).
+  const { device, mountpoint, role, devices, extraUuids } = preflight(req);
   devices.forEach((p, i) => {
-    if (i > 0) log(p ? `device ${i}: ${p}` : `device ${i} (uuid ${probe.daxdevs[i - 1]!.uuid}) not found on this host: files on it cannot be read`);
+    if (i > 0) log(p ? `device ${i}: ${p}` : `device ${i} (uuid ${extraUuids[i - 1]}) not found on this host: files on it cannot be read`);
   });
   const config: FamfsMountConfig = {
     device, mountpoint,

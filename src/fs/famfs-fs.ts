@@ -24,18 +24,11 @@ import { StateFlag, type FamfsMountConfig } from './config.js';
 import { RpcClient } from './rpc.js';
 import { NewNodes, type AnyNode, type Served } from './newnodes.js';
 import { NEW_NODE_ID_BASE, type NewNodeAttr } from './master.js';
-import { systemUuid } from '../api/sysuuid.js';
+import { trySystemUuid } from '../api/sysuuid.js';
 import { mapProblem } from '../meta/validate.js';
 import { encodeDaxdevReply, encodeGetFmapReply, fmapKernelProblem, FamfsFileType, FAMFS_MAX_DAXDEVS, FMAP_REPLY_MAX } from '../map/export/index.js';
 import { FUSE_DAX_FMAP, FUSE_GET_DAXDEV, FUSE_GET_FMAP, wantKernelMode, type DataPath } from './kernel.js';
 
-function localSystemUuid(): string {
-  try {
-    return systemUuid();
-  } catch {
-    return '';
-  }
-}
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -84,7 +77,7 @@ export class FamfsFs implements FuseHandler {
     // Every host may write file data, so the mapping is writable on clients too.
     this.famfs = Famfs.open(config.device, { writable: true, devices: config.devices?.slice(1).filter(Boolean) });
     this.role = config.forceClient ? 'client' : this.famfs.role;
-    this.localUuid = localSystemUuid();
+    this.localUuid = trySystemUuid() ?? '';
     this.state = new Int32Array(config.state);
     if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc), () => Atomics.load(this.state, StateFlag.PENDING));
     this.timeout = config.timeout;
@@ -367,13 +360,7 @@ export class FamfsFs implements FuseHandler {
     if ((f.id === LOG_FILE_ID && this.role !== 'master') || f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
     if (room <= 0) throw new FuseError(Errno.EFBIG, 'famfs files cannot grow');
-    const n = Math.min(room, data.length);
-    let done = 0;
-    for (const s of this.famfs.slices(f, args.offset, n)) {
-      data.copy(s, 0, done, done + s.length);
-      done += s.length;
-    }
-    return done;
+    return this.famfs.write(f, args.offset, room < data.length ? data.subarray(0, room) : data);
   }
 
   flush(_req: Request, nodeid: number): void {

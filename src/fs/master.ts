@@ -26,7 +26,6 @@ import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
 import type { AllocBitmap } from '../alloc/bitmap.js';
 import { relpathProblem } from '../meta/paths.js';
-import { resolveRange } from '../map/resolve.js';
 
 /** Node ids of nodes not yet in the log; far above any log-derived id. */
 export const NEW_NODE_ID_BASE = 2 ** 40;
@@ -378,9 +377,7 @@ export class MasterService {
     }
     // Bytes skipped over by a write past EOF read as zeros, as in any file system.
     if (offset > f.size) {
-      resolveRange(f.map, offset, f.size, offset - f.size, (_d, off, len) => {
-        for (const s of this.famfs.device.slices(off, len)) s.fill(0);
-      });
+      for (const s of this.famfs.slices({ map: f.map, size: offset }, f.size, offset - f.size)) s.fill(0);
     }
     f.size = Math.max(f.size, end);
     return this.attr(f);

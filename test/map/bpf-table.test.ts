@@ -6,16 +6,8 @@ import { BPF_EXT_SIZE, BPF_HDR_SIZE, BPF_IEXT_SIZE, bpfLayoutOf, decodeBpfBlob, 
 import { MapDecodeError } from '../../src/map/export/famfs.js';
 import { mapTable, resolveInTable } from '../../src/map/export/table.js';
 import { EXPORT_FORMATS, exportMap, isExportFormat, mapExportJson } from '../../src/map/export/index.js';
-import { AU, hex, zeros } from './helpers.js';
+import { AU, hex, twoStrips, zeros } from './helpers.js';
 
-const twoStrips: FileMap = {
-  kind: 'interleave',
-  chunkSize: 0x200000,
-  strips: [
-    { devindex: 0, offset: 0x4000_0000, length: 0x400000 },
-    { devindex: 1, offset: 0x1_0000_0000, length: 0x400000 },
-  ],
-};
 const simple: FileMap = { kind: 'simple', extents: [{ devindex: 2, offset: 0x200000, length: 0x600000 }] };
 
 describe('BPF blob', () => {

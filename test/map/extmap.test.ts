@@ -7,16 +7,8 @@ import {
   NOTIFY_MAP_HEADER_SIZE, notifyMapProblem, type NotifyMapOptions,
 } from '../../src/map/export/extmap.js';
 import { MapDecodeError } from '../../src/map/export/famfs.js';
-import { AU, h64, hex, zeros } from './helpers.js';
+import { AU, h64, hex, twoStrips, zeros } from './helpers.js';
 
-const twoStrips: FileMap = {
-  kind: 'interleave',
-  chunkSize: 0x200000,
-  strips: [
-    { devindex: 0, offset: 0x4000_0000, length: 0x400000 },
-    { devindex: 1, offset: 0x1_0000_0000, length: 0x400000 },
-  ],
-};
 const opts: NotifyMapOptions = { backingIdOf: (d) => 100n + BigInt(d), mapId: 7 };
 
 describe('FUSE_NOTIFY_MAP: golden bytes', () => {

@@ -7,19 +7,10 @@ import {
   FMAP_EXT_SIZE, FMAP_HEADER_SIZE, FMAP_IEXT_SIZE, FMAP_MIN_SIZE, fmapKernelProblem, fmapReplySize, MapDecodeError,
 } from '../../src/map/export/famfs.js';
 import { exportMap } from '../../src/map/export/index.js';
-import { AU, h32, h64, hex, MiB, zeros } from './helpers.js';
+import { AU, MiB, h32, h64, hex, twoStrips, zeros } from './helpers.js';
 
 const GiB = 1024 * MiB;
 
-/** The two-strip interleave used by several golden vectors. */
-const twoStrips: FileMap = {
-  kind: 'interleave',
-  chunkSize: 0x200000,
-  strips: [
-    { devindex: 0, offset: 0x4000_0000, length: 0x400000 },
-    { devindex: 1, offset: 0x1_0000_0000, length: 0x400000 },
-  ],
-};
 
 describe('GET_FMAP reply: golden bytes', () => {
   it('matches the reply accepted by a real famfs V10 kernel (reference §7, 2 MiB file at offset 0)', () => {

@@ -26,6 +26,16 @@ export const h64 = (n: number | bigint): string => {
 export const zeros = (bytes: number): string => '00'.repeat(bytes);
 export const hex = (...parts: string[]): Buffer => Buffer.from(parts.join(''), 'hex');
 
+/** The two-strip interleave (devices 0 and 1) used by several golden vectors. */
+export const twoStrips: FileMap = {
+  kind: 'interleave',
+  chunkSize: 0x200000,
+  strips: [
+    { devindex: 0, offset: 0x4000_0000, length: 0x400000 },
+    { devindex: 1, offset: 0x1_0000_0000, length: 0x400000 },
+  ],
+};
+
 export interface Loc {
   devindex: number;
   offset: number;

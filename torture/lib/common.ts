@@ -53,17 +53,9 @@ export function makeHost(name: string): Host {
   return { name, dir, uuidFile, uuid, env: { ...process.env, FAMFS_SYSTEM_UUID_FILE: uuidFile } };
 }
 
-/** Run library code as `h` (the library reads FAMFS_SYSTEM_UUID_FILE on every open). */
-export function asHost<T>(h: Host, fn: () => T): T {
-  const old = process.env.FAMFS_SYSTEM_UUID_FILE;
-  process.env.FAMFS_SYSTEM_UUID_FILE = h.uuidFile;
-  try {
-    return fn();
-  } finally {
-    if (old === undefined) delete process.env.FAMFS_SYSTEM_UUID_FILE;
-    else process.env.FAMFS_SYSTEM_UUID_FILE = old;
-  }
-}
+/** Run library code as a host: the same helper the tests use. */
+import { asHost } from '../../test/core/helpers.js';
+export { asHost };
 
 export function cleanup(): void {
   for (const p of made) fs.rmSync(p, { recursive: true, force: true });

@@ -12,12 +12,13 @@ import { FamfsError } from './errors.js';
 export function randomize(famfs: Famfs, file: Mapped, seed: number): void {
   const rs = new RandomStream(seed);
   for (const s of famfs.slices(file, 0, file.size)) rs.fill(s);
-  famfs.flushFile(file);
+  famfs.flushFile(file); // fcc-site: creat-random-flush
 }
 
 /** Offset of the first byte that differs from the PRNG stream, or -1. */
 export function verify(famfs: Famfs, file: FileNode, seed: number): number {
   const rs = new RandomStream(seed);
+  famfs.invalidateFile(file); // fcc-site: verify-invalidate
   let base = 0;
   for (const s of famfs.slices(file, 0, file.size)) {
     const at = rs.compare(s);
@@ -45,7 +46,7 @@ export function copyFromHost(famfs: Famfs, file: Mapped, srcPath: string, onProg
         onProgress?.(n);
       }
     }
-    famfs.flushFile(file);
+    famfs.flushFile(file); // fcc-site: cp-data-flush
   } finally {
     fs.closeSync(fd);
   }

@@ -45,6 +45,7 @@ export interface CreateOptions extends Owner {
 /** Read and check the superblock of an open device; throws FamfsError when it is not a usable famfs. */
 export function readSuperblock(device: Device): Superblock {
   if (device.size < SUPERBLOCK_STRUCT_SIZE) throw new FamfsError(`${device.path}: too small to hold a famfs superblock`, 'EINVAL');
+  device.invalidate(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: superblock-invalidate
   const buf = device.view(0, SUPERBLOCK_STRUCT_SIZE);
   const check = checkSuperblock(buf);
   if (check !== 'ok') throw new FamfsError(`${device.path}: ${describeSuperblockCheck(check)}`, 'EINVAL');
@@ -170,7 +171,7 @@ export class Famfs {
     return out;
   }
 
-  /** Copy `data` into a file at `offset`; refuses to write past the file's size. Returns bytes written. */
+  /** Copy `data` into a file at `offset` and write it back; refuses to write past the file's size. Returns bytes written. */
   write(file: { map: FileMap; size: number; path: string }, offset: number, data: Buffer): number {
     if (!this.device.writable) throw new FamfsError(`${this.device.path}: opened read-only`, 'EROFS');
     if (offset + data.length > file.size) throw new FamfsError(`${file.path}: write past the end of the file (size ${file.size})`, 'EFBIG');
@@ -179,12 +180,18 @@ export class Famfs {
       data.copy(s, 0, done, done + s.length);
       done += s.length;
     }
+    this.flushFile(file, offset, done); // fcc-site: data-write-flush
     return done;
   }
 
-  /** Flush a file's written bytes (msync of each piece). */
+  /** Write a file's bytes back from this host's cache to shared memory (and msync a file device). */
   flushFile(file: { map: FileMap; size: number }, offset = 0, length = file.size): void {
     resolveRange(file.map, file.size, offset, length, (d, off, len) => this.deviceAt(d).flush(off, len));
+  }
+
+  /** Before reading file bytes another host may have written: drop our cached copy of them. */
+  invalidateFile(file: { map: FileMap; size: number }, offset = 0, length = file.size): void {
+    resolveRange(file.map, file.size, offset, length, (d, off, len) => this.deviceAt(d).invalidate(off, len));
   }
 
   /** Run `fn` as the single writer: master only, lock held, tree caught up, fresh bitmap. */

@@ -70,11 +70,12 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
   }
   try {
     dev.lock({ wait: false });
+    dev.invalidate(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: mkfs-superblock-invalidate
     const sbBuf = dev.view(0, SUPERBLOCK_STRUCT_SIZE);
     const check = checkSuperblock(sbBuf);
     if (opts.kill) {
       sbBuf.fill(0, 0, 8);
-      dev.flush(0, 8);
+      dev.flush(0, 8); // fcc-site: mkfs-kill-flush
       return { killed: true, deviceSize: info.size };
     }
     const local = systemUuid();
@@ -89,13 +90,13 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
     dev.flush(0, 8);
     log.fill(0);
     encodeLogHeader(logLen).copy(log);
-    dev.flush(LOG_OFFSET, logLen);
+    dev.flush(LOG_OFFSET, logLen); // fcc-site: mkfs-log-flush
     const uuid = newUuid();
     encodeSuperblock({
       logOffset: LOG_OFFSET, logLen, allocUnit: ALLOC_UNIT, uuid, devUuid: newUuid(), systemUuid: local, flags: 0,
       daxdev: { size: info.size, uuid: '00000000-0000-0000-0000-000000000000', name: devicePath },
     }).copy(sbBuf);
-    dev.flush(0, SUPERBLOCK_STRUCT_SIZE);
+    dev.flush(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: mkfs-superblock-flush
     return { killed: false, deviceSize: info.size, uuid };
   } catch (e) {
     throw asFamfsError(e);

@@ -6,6 +6,8 @@
  */
 import fs from 'node:fs';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
+import { cacheOps, type CacheOps } from '../sys/fcc.js';
+import { simulatedCache, simOptionsFromEnv, type SimulatedCache } from './simcache.js';
 
 export const WINDOW_SIZE = 1 << 30;
 
@@ -15,6 +17,19 @@ export class DeviceError extends Error {
   constructor(message: string, readonly code: string) {
     super(message);
   }
+}
+
+/**
+ * How this process keeps its CPU cache coherent with other hosts' stores:
+ *  - 'cpu': write back / invalidate lines with CPU instructions (the default; src/sys/fcc.ts);
+ *  - 'coherent': nothing (FAMFS_COHERENT=1: memory the hardware keeps coherent, e.g. one host);
+ *  - 'simulated': each Device has its own simulated cache (FAMFS_SIM_NONCOHERENT, tests only).
+ */
+export type Coherence = 'cpu' | 'coherent' | 'simulated';
+
+export function coherenceFromEnv(env = process.env): Coherence {
+  if (env.FAMFS_SIM_NONCOHERENT) return 'simulated';
+  return env.FAMFS_COHERENT === '1' ? 'coherent' : 'cpu';
 }
 
 export interface DeviceInfo {
@@ -65,7 +80,10 @@ export class Device implements DeviceInfo {
   readonly size: number;
   readonly writable: boolean;
   readonly fd: number;
+  readonly coherence: Coherence;
   private readonly windows: (Window | undefined)[];
+  private readonly sim?: SimulatedCache;
+  private ops?: CacheOps;
   private closed = false;
 
   private constructor(info: DeviceInfo, fd: number, writable: boolean) {
@@ -75,6 +93,8 @@ export class Device implements DeviceInfo {
     this.fd = fd;
     this.writable = writable;
     this.windows = new Array(Math.ceil(info.size / WINDOW_SIZE));
+    this.coherence = coherenceFromEnv();
+    if (this.coherence === 'simulated') this.sim = simulatedCache(info.path, info.size, WINDOW_SIZE, simOptionsFromEnv()!);
   }
 
   /** Open a device; read-only opens map PROT_READ, so a stray write faults instead of corrupting. */
@@ -115,7 +135,7 @@ export class Device implements DeviceInfo {
     const i = Math.floor(offset / WINDOW_SIZE);
     const start = offset - i * WINDOW_SIZE;
     if (start + length > WINDOW_SIZE) throw new DeviceError(`range [${offset}, +${length}) crosses a mapping window`, 'ERANGE');
-    return this.window(i).subarray(start, start + length);
+    return this.sim ? this.sim.view(i, start, length) : this.window(i).subarray(start, start + length);
   }
 
   /** Buffers covering [offset, offset+length) in order, split at window boundaries; appended to `out`. */
@@ -125,31 +145,56 @@ export class Device implements DeviceInfo {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
       const n = Math.min(length, WINDOW_SIZE - start);
-      out.push(this.window(i).subarray(start, start + n));
+      out.push(this.sim ? this.sim.view(i, start, n) : this.window(i).subarray(start, start + n));
       offset += n;
       length -= n;
     }
     return out;
   }
 
-  /**
-   * Make stores in [offset, offset+length) durable: msync for a file-backed
-   * device. A devdax mapping has no page cache to write back (and its driver
-   * refuses msync with EINVAL); stores reach the memory directly. This is the
-   * one place cache maintenance lives.
-   */
-  flush(offset: number, length: number): void {
+  /** Run fn over [offset, offset+length) split at window boundaries (window index, start in it, length). */
+  private eachWindow(offset: number, length: number, fn: (i: number, start: number, n: number) => void): void {
     this.checkRange(offset, length);
-    if (this.kind === 'dax') return;
     while (length > 0) {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
       const n = Math.min(length, WINDOW_SIZE - start);
-      this.window(i);
-      msync(this.windows[i]!.ptr, start, n);
+      fn(i, start, n);
       offset += n;
       length -= n;
     }
+  }
+
+  private cpu(): CacheOps {
+    return (this.ops ??= cacheOps());
+  }
+
+  /**
+   * Make our stores in [offset, offset+length) visible to other hosts: write
+   * the CPU cache lines back (CLWB/CLFLUSHOPT/CLFLUSH + SFENCE, DC CVAC + DSB),
+   * then msync a file-backed device so its page cache reaches the file too. A
+   * devdax mapping has no page cache (and its driver refuses msync).
+   */
+  flush(offset: number, length: number): void {
+    this.eachWindow(offset, length, (i, start, n) => {
+      const w = this.window(i);
+      if (this.sim) this.sim.writeBack(i, start, n);
+      else if (this.coherence === 'cpu') this.cpu().writeBack(w.subarray(start, start + n));
+      if (this.kind !== 'dax') msync(this.windows[i]!.ptr, start, n);
+    });
+  }
+
+  /**
+   * Before loading bytes another host may have stored in [offset, offset+length):
+   * write back our dirty lines there and drop the rest from the CPU cache, so the
+   * next loads read memory. Prefetch may refill a line at once: readers keep
+   * their CRC/seqnum checks and retry.
+   */
+  invalidate(offset: number, length: number): void {
+    this.eachWindow(offset, length, (i, start, n) => {
+      if (this.sim) this.sim.invalidate(i, start, n);
+      else if (this.coherence === 'cpu') this.cpu().invalidate(this.window(i).subarray(start, start + n));
+    });
   }
 
   /** Take the host-wide single-writer lock (flock on the device; the kernel drops it if we die). */

@@ -254,6 +254,7 @@ export class MasterService {
       else {
         const extents = this.trim(n);
         n.map = { kind: 'simple', extents };
+        this.famfs.flushFile(n); // fcc-site: new-node-commit-flush
         this.famfs.log.append({ type: 'file', path: n.path, size: n.size, flags: FM_ALL_HOSTS_RW, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map });
       }
     } catch (e) {

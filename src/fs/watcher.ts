@@ -52,6 +52,7 @@ export class LogWatcher {
 
   private look(force: boolean): void {
     if (this.stale) return;
+    this.famfs.device.invalidate(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: watcher-superblock-invalidate
     if (!this.sbLive.equals(this.sbCopy)) {
       this.stale = true;
       Atomics.store(this.state, StateFlag.STALE, 1);

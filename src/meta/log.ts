@@ -23,22 +23,31 @@ export class LogView {
     this.counters = new Int32Array(this.header.buffer, this.header.byteOffset + NEXT_SEQNUM_OFFSET, 4);
   }
 
+  /** Drop our cached copy of the header, so the next loads see what the master last wrote back. */
+  private freshHeader(): void {
+    this.device.invalidate(LOG_OFFSET, LOG_HEADER_SIZE); // fcc-site: log-header-invalidate
+  }
+
   check(): LogHeaderCheck {
+    this.freshHeader();
     return checkLogHeader(this.header, this.logLen);
   }
 
   readHeader(): LogHeader {
+    this.freshHeader();
     return decodeLogHeader(this.header);
   }
 
   /** next_index as committed by the master (the only field a follower polls). */
   nextIndex(): number {
+    this.freshHeader();
     const hi = Atomics.load(this.counters, 3);
     const lo = Atomics.load(this.counters, 2) >>> 0;
     return hi === 0 ? lo : Number.MAX_SAFE_INTEGER;
   }
 
   nextSeqnum(): number {
+    this.freshHeader();
     const hi = Atomics.load(this.counters, 1);
     const lo = Atomics.load(this.counters, 0) >>> 0;
     return hi === 0 ? lo : Number.MAX_SAFE_INTEGER;
@@ -47,6 +56,23 @@ export class LogView {
   /** The raw bytes of slot `index` (a view into shared memory). */
   slot(index: number): Buffer {
     return this.device.view(entryOffset(index), LOG_ENTRY_SIZE);
+  }
+
+  /** Before replay reads slots [from, to) for the first time: drop any stale cached copy of them. */
+  invalidateSlots(from: number, to: number): void {
+    if (to > from) this.device.invalidate(entryOffset(from), (to - from) * LOG_ENTRY_SIZE); // fcc-site: replay-new-slots-invalidate
+  }
+
+  /**
+   * A private copy of slot `index`. When `ok` rejects it (bad CRC or seqnum), the
+   * slot is invalidated and read once more before the caller counts it bad, as
+   * upstream does: our cached copy may predate the master's write-back.
+   */
+  readSlot(index: number, ok: (copy: Buffer) => boolean): Buffer {
+    const copy = Buffer.from(this.slot(index));
+    if (ok(copy)) return copy;
+    this.device.invalidate(entryOffset(index), LOG_ENTRY_SIZE); // fcc-site: bad-slot-retry-invalidate
+    return Buffer.from(this.slot(index));
   }
 
   /**
@@ -63,11 +89,11 @@ export class LogView {
     const index = h.nextIndex;
     const off = entryOffset(index);
     bytes.copy(this.device.view(off, LOG_ENTRY_SIZE));
-    this.device.flush(off, LOG_ENTRY_SIZE);
+    this.device.flush(off, LOG_ENTRY_SIZE); // fcc-site: log-entry-flush
     // Atomics.store is a sequentially consistent store: the entry bytes above are visible first.
     Atomics.store(this.counters, 0, index + 1);
     Atomics.store(this.counters, 2, index + 1);
-    this.device.flush(LOG_OFFSET, LOG_HEADER_SIZE);
+    this.device.flush(LOG_OFFSET, LOG_HEADER_SIZE); // fcc-site: log-header-flush
     return index;
   }
 }

@@ -45,6 +45,15 @@ export interface AppliedEntry {
   entry: LogEntry;
 }
 
+/** Seqnum and CRC right: anything else may be a stale cached copy, worth one re-read. */
+function slotIntact(buf: Buffer, index: number): boolean {
+  try {
+    return entrySeqnum(buf) === index && entryCrcOk(buf);
+  } catch {
+    return false;
+  }
+}
+
 export class Replayer {
   readonly tree: Tree;
   readonly problems: ReplayProblem[] = [];
@@ -68,6 +77,7 @@ export class Replayer {
   catchUp(onApplied?: (a: AppliedEntry) => void): number {
     const end = Math.min(this.log.nextIndex(), this.log.readHeader().lastIndex + 1);
     let n = 0;
+    this.log.invalidateSlots(this.position, end);
     while (this.position < end) {
       const index = this.position++;
       const a = this.applySlot(index);
@@ -90,7 +100,7 @@ export class Replayer {
 
   private applySlot(index: number): AppliedEntry | undefined {
     // Copy the slot out of shared memory first, so the checks and the decode see the same bytes.
-    const buf = Buffer.from(this.log.slot(index));
+    const buf = this.log.readSlot(index, (b) => slotIntact(b, index));
     let seq: number;
     try {
       seq = entrySeqnum(buf);

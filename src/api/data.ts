@@ -7,6 +7,7 @@ import type { FileMap } from '../format/types.js';
 
 type Mapped = { map: FileMap; size: number };
 import { FamfsError } from './errors.js';
+import { LOG_OFFSET } from '../format/constants.js';
 
 /** Fill a file with upstream's PRNG stream for `seed`. */
 export function randomize(famfs: Famfs, file: Mapped, seed: number): void {
@@ -50,4 +51,31 @@ export function copyFromHost(famfs: Famfs, file: Mapped, srcPath: string, onProg
   } finally {
     fs.closeSync(fd);
   }
+}
+
+export interface FlushResult {
+  files: number;
+  bytes: number;
+}
+
+/**
+ * `famfs flush`: write back and drop from this host's CPU cache the bytes of a
+ * file, or of every file under a directory (the root: also the superblock and
+ * the log), when the direction is unknown (upstream's hard flush).
+ */
+export function hardFlush(famfs: Famfs, path: string): FlushResult {
+  const top = famfs.lookup(path);
+  const r: FlushResult = { files: 0, bytes: 0 };
+  for (const n of famfs.tree.walk(top)) {
+    if (n.kind !== 'file') continue;
+    famfs.invalidateFile(n); // fcc-site: famfs-flush-file
+    r.files++;
+    r.bytes += n.size;
+  }
+  if (top === famfs.tree.root) {
+    const metaLen = LOG_OFFSET + famfs.sb.logLen;
+    famfs.device.invalidate(0, metaLen); // fcc-site: famfs-flush-meta
+    r.bytes += metaLen;
+  }
+  return r;
 }

@@ -53,6 +53,7 @@ export function readDevHeader(devicePath: string): DevHeader | string {
   }
   try {
     if (dev.size < DEVHEADER_SIZE) return 'too small';
+    dev.invalidate(0, DEVHEADER_SIZE); // fcc-site: devheader-invalidate
     return decodeDevHeader(Buffer.from(dev.view(0, DEVHEADER_SIZE)));
   } finally {
     dev.close();
@@ -91,6 +92,7 @@ export function addDevice(famfs: Famfs, devicePath: string, opts: { force?: bool
   }
   try {
     if (dev.size < 2 * SECONDARY_DATA_START) throw new FamfsError(`${devicePath}: ${dev.size} bytes is too small for a famfs device`, 'EINVAL');
+    dev.invalidate(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: devadd-check-invalidate
     const head = dev.view(0, SUPERBLOCK_STRUCT_SIZE);
     if (!opts.force) {
       if (checkSuperblock(head) === 'ok') throw new FamfsError(`${devicePath}: holds a famfs file system; use --force to overwrite it`, 'EEXIST');
@@ -104,7 +106,7 @@ export function addDevice(famfs: Famfs, devicePath: string, opts: { force?: bool
       // No superblock magic may survive on a secondary device.
       head.fill(0, 0, SUPERBLOCK_STRUCT_SIZE);
       encodeDevHeader({ index, fsUuid: famfs.sb.uuid, devUuid: uuid, size }).copy(head);
-      dev.flush(0, SUPERBLOCK_STRUCT_SIZE);
+      dev.flush(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: devadd-header-flush
       w.fs.log.append({ type: 'add_daxdev', index, uuid, size });
       famfs.refresh();
       if (famfs.daxdevs.length !== index) throw new FamfsError(`${devicePath}: the ADD_DAXDEV entry was written but replay refused it`, 'EIO');

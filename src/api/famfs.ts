@@ -189,9 +189,18 @@ export class Famfs {
     resolveRange(file.map, file.size, offset, length, (d, off, len) => this.deviceAt(d).flush(off, len));
   }
 
-  /** Before reading file bytes another host may have written: drop our cached copy of them. */
+  /** Drop this host's cached copy of a file's bytes (written back first if dirty). */
   invalidateFile(file: { map: FileMap; size: number }, offset = 0, length = file.size): void {
     resolveRange(file.map, file.size, offset, length, (d, off, len) => this.deviceAt(d).invalidate(off, len));
+  }
+
+  /**
+   * slices() for reading bytes any host may have written since we last looked
+   * (every famfs file is writable by every host): invalidate, then view.
+   */
+  freshSlices(file: { map: FileMap; size: number }, offset: number, length: number, out: Buffer[] = []): Buffer[] {
+    this.invalidateFile(file, offset, length); // fcc-site: read-invalidate
+    return this.slices(file, offset, length, out);
   }
 
   /** Run `fn` as the single writer: master only, lock held, tree caught up, fresh bitmap. */

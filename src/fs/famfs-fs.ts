@@ -345,9 +345,8 @@ export class FamfsFs implements FuseHandler {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
     const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
-    // Any host may have written these bytes since we last read them (see docs/coherency.md).
-    this.famfs.invalidateFile(f, args.offset, args.size); // fcc-site: daemon-read-invalidate
-    return this.famfs.slices(f, args.offset, args.size);
+    // Any host may have written these bytes since we last read them (docs/coherency.md: the READ rule).
+    return this.famfs.freshSlices(f, args.offset, args.size);
   }
 
   write(_req: Request, nodeid: number, args: WriteArgs, data: Buffer): number {

@@ -236,18 +236,24 @@ describe('non-coherent hosts (simulated device)', () => {
   });
 
   // fcc-sites: devadd-header-flush, devheader-invalidate, devadd-check-invalidate
-  it('a second device added by the master is recognised by a host that looked at it before', () => {
+  it('devices added by the master are recognised by a host that looked at them before', () => {
     const a = host('nc-a'), b = host('nc-b');
     const dev = formatted(a, 'nc-dev0');
-    const dev1 = sparseFile('nc-dev1', 4 * GiB);
-    assert.equal(typeof asHost(b, () => readDevHeader(dev1)), 'string');
-    const list = path.join(a.dir, 'devices');
+    const dev1 = sparseFile('nc-dev1', 4 * GiB), dev2 = sparseFile('nc-dev2', 4 * GiB);
+    for (const d of [dev1, dev2]) assert.equal(typeof asHost(b, () => readDevHeader(d)), 'string');
+    // Device lists in the hosts' temp dirs, never /etc/famfs/devices.
+    const withList = <T>(h: Host, fn: () => T): T => {
+      process.env.FAMFS_DEVICE_LIST = path.join(h.dir, 'devices');
+      try {
+        return asHost(h, fn);
+      } finally {
+        delete process.env.FAMFS_DEVICE_LIST;
+      }
+    };
     const fa = asHost(a, () => Famfs.open(dev, { writable: true }));
     try {
-      process.env.FAMFS_DEVICE_LIST = list;
-      asHost(a, () => addDevice(fa, dev1));
+      withList(a, () => { addDevice(fa, dev1); addDevice(fa, dev2); });
     } finally {
-      delete process.env.FAMFS_DEVICE_LIST;
       fa.close();
     }
     const h = asHost(b, () => readDevHeader(dev1));
@@ -257,7 +263,7 @@ describe('non-coherent hosts (simulated device)', () => {
     asHost(b, () => mkfs(other));
     const fb = asHost(b, () => Famfs.open(other, { writable: true }));
     try {
-      assert.throws(() => asHost(b, () => addDevice(fb, dev1)), /already device 1 of famfs/);
+      assert.throws(() => withList(b, () => addDevice(fb, dev2)), /already device 2 of famfs/);
     } finally {
       fb.close();
     }

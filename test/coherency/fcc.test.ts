@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { arm64Routine, cacheOps, chooseX86, FccUnsupportedError, x86Routine } from '../../src/sys/fcc.js';
+import { famfs, GiB, makeHost, readRange, removeAllShm, removeHost, sparseFile } from '../core/helpers.js';
 
 const x64 = process.arch === 'x64';
 const flags = x64 ? new Set(/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))![1]!.trim().split(/\s+/)) : new Set<string>();
@@ -86,6 +87,22 @@ describe('cache write-back / invalidate routines', () => {
     for (const op of ['writeBack', 'invalidate'] as const) {
       assert.equal(probe(op, 0), 'survived', `${op} of [..., end of mapping)`);
       assert.equal(probe(op, 1), 'SIGSEGV', `${op} one byte past the mapping`);
+    }
+  });
+
+  it('where the routines cannot run, a verb fails with one clear line and changes nothing', { skip: !x64 && 'x86-64 only' }, () => {
+    const h = makeHost('fcc-bad');
+    const dev = sparseFile('fcc-bad', 4 * GiB);
+    try {
+      const r = famfs({ ...h, env: { ...h.env, FAMFS_FCC: 'wbinvd', FAMFS_COHERENT: '', FAMFS_SIM_NONCOHERENT: '' } }, ['mkfs', dev]);
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr, 'famfs mkfs: FAMFS_FCC=wbinvd: expected clwb, clflushopt or clflush\n');
+      assert.ok(readRange(dev, 0, 4 << 20).equals(Buffer.alloc(4 << 20)), 'mkfs wrote to the device');
+      const ok = famfs({ ...h, env: { ...h.env, FAMFS_FCC: 'wbinvd', FAMFS_COHERENT: '1' } }, ['mkfs', dev]);
+      assert.equal(ok.status, 0, 'FAMFS_COHERENT=1 needs no routines');
+    } finally {
+      removeAllShm();
+      removeHost(h);
     }
   });
 });

@@ -21,7 +21,7 @@ import { addDevice, readDevHeader } from '../../src/api/devices.js';
 import { entryOffset, LOG_ENTRY_SIZE } from '../../src/format/constants.js';
 import type { ReadArgs } from '../../src/fuse/decode.js';
 import { FuseError, type Request } from '../../src/fuse/handler.js';
-import { asHost, GiB, makeHost, MiB, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from '../core/helpers.js';
+import { asHost, famfs, GiB, makeHost, MiB, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from '../core/helpers.js';
 import { clientHandler } from '../../torture/lib/follow.js';
 import { HAVE_FUSE, mount, NO_FUSE_REASON, umountAll, waitFor } from '../fs/mounted.js';
 
@@ -233,6 +233,20 @@ describe('non-coherent hosts (simulated device)', () => {
     } finally {
       fa.close();
     }
+  });
+
+  it('famfs flush: a file, the whole file system, and a missing path (one line, exit 1)', () => {
+    const a = host('nc-a');
+    const dev = formatted(a, 'nc-cli');
+    const one = famfs(a, ['flush', '-d', dev, 'd/f']);
+    assert.equal(one.status, 0, one.stderr);
+    assert.equal(one.stdout, 'famfs flush: 1 files, 65536 bytes written back (simulated)\n');
+    const all = famfs(a, ['flush', '-d', dev]);
+    assert.equal(all.status, 0, all.stderr);
+    assert.match(all.stdout, /^famfs flush: 1 files, \d+ bytes written back \(simulated\)\n$/);
+    const bad = famfs(a, ['flush', '-d', dev, 'nope']);
+    assert.equal(bad.status, 1);
+    assert.equal(bad.stderr, 'famfs flush: nope: no such file or directory in famfs\n');
   });
 
   // fcc-sites: devadd-header-flush, devheader-invalidate, devadd-check-invalidate

@@ -90,6 +90,23 @@ describe('cache write-back / invalidate routines', () => {
     }
   });
 
+  it('under MemoryDenyWriteExecute (PR_SET_MDWE) the code page comes from a memfd and still works', { skip: !x64 && 'x86-64 only' }, () => {
+    const code = `
+      import koffi from 'koffi';
+      const prctl = koffi.load('libc.so.6').func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)');
+      if (prctl(65, 1, 0, 0, 0) !== 0) { process.stdout.write('no-mdwe'); process.exit(0); } // PR_SET_MDWE, REFUSE_EXEC_GAIN
+      const { cacheOps } = await import(${JSON.stringify(new URL('../../src/sys/fcc.js', import.meta.url).href)});
+      const ops = cacheOps();
+      const b = Buffer.alloc(8192, 3);
+      ops.writeBack(b);
+      ops.invalidate(b);
+      process.stdout.write(ops.info.via + ':' + b[5000]);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', cwd: new URL('../../..', import.meta.url).pathname });
+    assert.equal(r.status, 0, r.stderr);
+    if (r.stdout === 'no-mdwe') return; // kernel before 6.3
+    assert.equal(r.stdout, 'memfd:3');
+  });
+
   it('where the routines cannot run, a verb fails with one clear line and changes nothing', { skip: !x64 && 'x86-64 only' }, () => {
     const h = makeHost('fcc-bad');
     const dev = sparseFile('fcc-bad', 4 * GiB);

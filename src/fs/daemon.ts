@@ -7,6 +7,7 @@ import os from 'node:os';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError, asFamfsError } from '../api/errors.js';
 import { FuseServer } from '../fuse/server.js';
+import { uringSupport, type TransportChoice } from '../fuse/uring.js';
 import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
 import { MasterService } from './master.js';
@@ -39,6 +40,8 @@ export interface MountRequest {
   /** Candidate paths of devices 1.. (besides this host's device list). */
   devices?: string[];
   log?: (msg: string) => void;
+  /** FUSE transport: 'dev' (default), 'uring' (FUSE over io_uring, or fail), 'auto'. */
+  transport?: TransportChoice;
 }
 
 /** The famfs mounts of this host, from /proc/self/mountinfo. */
@@ -82,6 +85,10 @@ export interface Preflight {
 /** Validate everything that can be checked before mounting, and learn the role and device paths. */
 export function preflight(req: MountRequest): Preflight {
   if (!fuseAvailable()) throw new FamfsError('/dev/fuse is not available on this host', 'ENODEV');
+  if (req.transport === 'uring') {
+    const sup = uringSupport();
+    if (!sup.ok) throw new FamfsError(`--transport uring: ${sup.reason}`, 'EOPNOTSUPP');
+  }
   let device: string, mountpoint: string;
   try {
     device = fs.realpathSync(req.device);
@@ -148,6 +155,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     mountOptions: mountOptions(req.options),
     debug: !!req.verbose,
     log,
+    transport: req.transport ?? 'dev',
   });
   let dataPath: DataPath;
   try {
@@ -171,6 +179,6 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     void notifier.close();
   });
 
-  log(`mounted ${device} on ${mountpoint} as ${role}, data path: ${dataPath === 'kernel' ? 'kernel (famfs GET_FMAP/GET_DAXDEV, data through DAX)' : 'daemon'}`);
+  log(`mounted ${device} on ${mountpoint} as ${role}, data path: ${dataPath === 'kernel' ? 'kernel (famfs GET_FMAP/GET_DAXDEV, data through DAX)' : 'daemon'}, transport: ${server.transport === 'uring' ? 'io_uring' : '/dev/fuse'}`);
   return { server, watcher, config, role, dataPath };
 }

@@ -14,6 +14,9 @@
  *  3. sequential read of the 1 GiB file in 128 KiB and in 1 MiB preads
  *  4. CPU seconds per GiB read (this reader + the daemon, user + system),
  *     during the 1 MiB sequential reads
+ *  5. the FUSE layer alone (nullfs.ts, in-process servers): 4 KiB random
+ *     reads and 1 MiB sequential reads with CPU per GiB, to separate the
+ *     transport's cost from famfs's own per-request work
  *
  * Needs root and /sys/module/fuse/parameters/enable_uring; the parameter is
  * turned on only while an io_uring daemon is being mounted, then restored.
@@ -24,6 +27,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { mkfs } from '../src/api/mkfs.js';
 import { ENABLE_URING_PARAM } from '../src/fuse/uring.js';
+import { FuseServer } from '../src/fuse/server.js';
+import { NULLFS_SIZE } from './nullfs.js';
 import { getxattr } from '../src/sys/libc.js';
 import { asMaster, famfs, GiB, MiB, sparse } from './common.js';
 import { clock, dropCaches, Mounts, randomFile } from './fusekit.js';
@@ -149,7 +154,77 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   } finally {
     for (const t of BOTH) side[t]?.mounts.unmountAll();
   }
+  rows.push(...(await layerAlone(ctx)));
   return rows;
+}
+
+/** Rows 5: the same transports under a handler that does nothing (nullfs.ts). */
+export async function layerAlone(ctx: BenchContext): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const mounts = new Mounts(ctx);
+  const servers = {} as Record<T, FuseServer>;
+  const mp = {} as Record<T, string>;
+  try {
+    for (const t of BOTH) {
+      mp[t] = mounts.dir(`null-${t}`);
+      servers[t] = new FuseServer({ mountpoint: mp[t], handlerModule: new URL('./nullfs.js', import.meta.url), workers: 2, transport: t, subtype: 'nullfs' });
+      if (t === 'uring') await withParam(() => servers[t].start());
+      else await servers[t].start();
+      if (servers[t].transport !== t) throw new Error(`nullfs: asked for ${t}, got ${servers[t].transport}`);
+    }
+    const buf = Buffer.alloc(MiB);
+    const offs = Array.from({ length: NRAND }, () => randomInt(NULLFS_SIZE / 4096) * 4096);
+    const rand = (t: T): number => {
+      const fd = fs.openSync(path.join(mp[t], 'data'), 'r');
+      try {
+        return NRAND / clock(() => {
+          for (const o of offs) fs.readSync(fd, buf, 0, 4096, o);
+        });
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    rand('dev');
+    rand('uring');
+    const r = paired(rand, 'higher');
+    const cpu: Record<T, number[]> = { dev: [], uring: [] };
+    const seq = (t: T): number => {
+      const fd = fs.openSync(path.join(mp[t], 'data'), 'r');
+      const c0 = process.cpuUsage(); // the servers' worker threads are in this process
+      try {
+        const s = clock(() => {
+          for (let off = 0; off < NULLFS_SIZE; off += MiB) fs.readSync(fd, buf, 0, MiB, off);
+        });
+        const c = process.cpuUsage(c0);
+        cpu[t].push((c.user + c.system) / 1e6);
+        return GiB / s / GB;
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    const q = paired(seq, 'higher');
+    const med = (p: Paired) => median(p.ratios).toFixed(2);
+    rows.push({ name: `FUSE layer alone (nullfs), ${NRAND.toLocaleString('en-US')} random 4 KiB preads: io_uring`, value: r.best.uring, unit: 'reads/s', ref: '/dev/fuse, same run', refValue: r.best.dev, note: `a handler that returns a static buffer, 2 workers, in-process servers; median of ${r.ratios.length} paired ratios: ${med(r)}` });
+    rows.push({ name: 'FUSE layer alone (nullfs), read 1 GiB in 1 MiB preads: io_uring', value: q.best.uring, unit: 'GB/s', ref: '/dev/fuse, same run', refValue: q.best.dev, note: `median of ${q.ratios.length} paired ratios: ${med(q)}` });
+    const cr = cpu.dev.map((d, i) => cpu.uring[i]! / d);
+    rows.push({ name: 'FUSE layer alone (nullfs), CPU time per GiB read (1 MiB preads, reader + server): io_uring', value: Math.min(...cpu.uring), unit: 's', ref: '/dev/fuse, same run', refValue: Math.min(...cpu.dev), better: 'lower', note: `process.cpuUsage of the one process holding reader and servers; median of ${cr.length} paired ratios (lower is better): ${median(cr).toFixed(2)}` });
+  } finally {
+    for (const t of BOTH) await servers[t]?.unmount({ lazy: true }).catch(() => undefined);
+    mounts.unmountAll();
+  }
+  ctx.log('FUSE layer alone done');
+  return rows;
+}
+
+/** fn with enable_uring = Y, restored afterwards. */
+async function withParam<R>(fn: () => Promise<R>): Promise<R> {
+  const before = fs.readFileSync(ENABLE_URING_PARAM, 'utf8').trim();
+  fs.writeFileSync(ENABLE_URING_PARAM, 'Y');
+  try {
+    return await fn();
+  } finally {
+    fs.writeFileSync(ENABLE_URING_PARAM, before);
+  }
 }
 
 interface Paired {

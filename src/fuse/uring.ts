@@ -27,7 +27,7 @@
  * If the process dies, the kernel cancels the entries with the ring.
  */
 import * as fs from 'node:fs';
-import { IoUring, IORING_OP_URING_CMD, NativeMemory, createEventFd } from '../sys/uring.js';
+import { IoUring, IORING_OP_URING_CMD, IORING_SETUP_SUBMIT_ALL, NativeMemory, createEventFd } from '../sys/uring.js';
 import type { FuseTransport } from './session.js';
 import { COMMIT_ID_OFFSET, RING_HEADER_SIZE, messageToRing, payloadSizeFromInitOut, ringRequestToMessage } from './uring-frame.js';
 
@@ -158,7 +158,7 @@ export class UringTransport implements FuseTransport {
   ) {
     this.words = new Int32Array(shared.sab);
     const n = shared.nrQueues * shared.depth;
-    this.ring = new IoUring(nextPow2(n + 4), { cqEntries: nextPow2(2 * (n + 4)) });
+    this.ring = new IoUring(nextPow2(n + 4), { cqEntries: nextPow2(2 * (n + 4)), flags: IORING_SETUP_SUBMIT_ALL });
     this.ring.pollIn(shared.eventFd, TAG_WAKE);
   }
 

@@ -22,6 +22,8 @@ const sys = {
 };
 
 export const IORING_SETUP_CQSIZE = 1 << 3;
+/** Keep submitting a batch after one SQE in it fails (libfuse PR #1535: otherwise the rest stalls). */
+export const IORING_SETUP_SUBMIT_ALL = 1 << 7;
 export const IORING_SETUP_SQE128 = 1 << 10;
 export const IORING_FEAT_SINGLE_MMAP = 1 << 0;
 export const IORING_ENTER_GETEVENTS = 1 << 0;

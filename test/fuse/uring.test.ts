@@ -193,6 +193,28 @@ describe('io_uring transport on a real kernel', { skip: uringSkip || false }, ()
     }
   });
 
+  test('abort through fusectl ends every io_uring worker (ENODEV, as on /dev/fuse); callers get ENOTCONN', async () => {
+    const mp = mkdir();
+    // fusectl may not be mounted here; mount it for this test only (and put it back).
+    const ctl = '/sys/fs/fuse/connections';
+    const mountedCtl = !fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${ctl} `) && spawnSync('mount', ['-t', 'fusectl', 'none', ctl]).status === 0;
+    const s = new FuseServer({ mountpoint: mp, handlerModule: HELLO, handlerData: { stats: new SharedArrayBuffer(STATS_INTS * 4) }, transport: 'uring', workers: 2 });
+    await withUringEnabled(() => s.start());
+    try {
+      assert.equal(fs.readFileSync(path.join(mp, 'hello.txt'), 'utf8'), 'Hello, world!\n');
+      assert.equal(s.abort(), true);
+      const exits = await Promise.race([s.closed, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('workers did not exit after abort')), 15_000))]);
+      // Without FUSE_ABORT_ERROR negotiated, an aborted connection reads as ENODEV.
+      assert.deepEqual(exits.map((e) => e.reason), ['unmounted', 'unmounted']);
+      assert.ok(exits.every((e) => e.exitCode === 0));
+      const r = spawnSync('stat', [path.join(mp, 'sub')], { timeout: 15_000, encoding: 'utf8' });
+      assert.match(r.stderr, /Transport endpoint is not connected/);
+    } finally {
+      lazyUnmount(mp);
+      if (mountedCtl) spawnSync('umount', [ctl]);
+    }
+  });
+
   test('daemon killed (SIGKILL) with rings registered: callers get ENOTCONN, nothing hangs, unmount is clean', async () => {
     const mp = mkdir();
     const child = spawn(process.execPath, [new URL('./uring-child.js', import.meta.url).pathname, mp], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -238,7 +238,11 @@ export class UringTransport implements FuseTransport {
     return n;
   }
 
-  /** The INIT reply: accept the ring if offered, write it, then register this worker's entries. */
+  /**
+   * The INIT reply: accept the ring if offered, write it, then register this worker's entries.
+   * The entries are allocated before the reply goes out: once FUSE_OVER_IO_URING is agreed,
+   * every request waits for a ready ring, so nothing may fail between the reply and REGISTER.
+   */
   private replyInit(bufs: Buffer[]): void {
     const ok = bufs.length >= 2 && bufs[0]!.readInt32LE(4) === 0 && bufs[1]!.length >= 36;
     if (!ok || !this.kernelOffers) {
@@ -247,20 +251,18 @@ export class UringTransport implements FuseTransport {
       return;
     }
     const out = Buffer.from(bufs[1]!);
+    const payloadSize = payloadSizeFromInitOut(out);
+    try {
+      this.prepareEntries(payloadSize);
+    } catch (e) {
+      fs.writevSync(this.devFd, bufs);
+      this.settle(UringState.Declined, 0, `io_uring entries could not be set up (${(e as Error).message})`);
+      return;
+    }
     out.writeUInt32LE(out.readUInt32LE(12) | INIT_EXT, 12);
     out.writeUInt32LE(out.readUInt32LE(32) | FLAGS2_OVER_IO_URING, 32);
     fs.writevSync(this.devFd, [bufs[0]!, out, ...bufs.slice(2)]);
-    const payloadSize = payloadSizeFromInitOut(out);
-    try {
-      this.registerAll(payloadSize);
-    } catch (e) {
-      // The flag is negotiated: requests wait for a ready ring. Say so loudly; the kernel
-      // falls back to /dev/fuse only when a REGISTER fails, so make one fail.
-      this.log(`io_uring entries could not be set up (${(e as Error).message}); forcing the kernel back to /dev/fuse`);
-      this.sabotageRegister();
-      this.settle(UringState.Declined, 0, 'entry setup failed');
-      return;
-    }
+    for (const e of this.entries) this.submitRegister(e);
     this.settle(UringState.Active, payloadSize, '');
   }
 
@@ -281,7 +283,8 @@ export class UringTransport implements FuseTransport {
   private onWake(): void {
     if (this.mem || Atomics.load(this.words, S_STATE) !== UringState.Active) return;
     try {
-      this.registerAll(Atomics.load(this.words, S_PAYLOAD));
+      this.prepareEntries(Atomics.load(this.words, S_PAYLOAD));
+      for (const e of this.entries) this.submitRegister(e);
     } catch (e) {
       this.log(`io_uring entries could not be set up (${(e as Error).message}); this worker serves /dev/fuse only`);
     }
@@ -289,7 +292,8 @@ export class UringTransport implements FuseTransport {
 
   // ---- ring side ------------------------------------------------------------------
 
-  private registerAll(payloadSize: number): void {
+  /** Allocate this worker's entries (header + payload buffers, iovecs) for every queue. */
+  private prepareEntries(payloadSize: number): void {
     const { nrQueues, depth } = this.shared;
     const n = nrQueues * depth;
     const slot = PAGE + roundUp(payloadSize, PAGE);
@@ -311,25 +315,6 @@ export class UringTransport implements FuseTransport {
       mem.buf.writeBigUInt64LE(mem.address + BigInt(base + PAGE), i * 32 + 16);
       mem.buf.writeBigUInt64LE(BigInt(payloadSize), i * 32 + 24);
       this.entries.push(e);
-      this.submitRegister(e);
-    }
-  }
-
-  /** A REGISTER the kernel must refuse (payload too small): clears fc->io_uring and wakes waiters. */
-  private sabotageRegister(): void {
-    try {
-      const mem = new NativeMemory(PAGE);
-      this.mem = mem;
-      mem.buf.writeBigUInt64LE(mem.address + 64n, 0);
-      mem.buf.writeBigUInt64LE(BigInt(RING_HEADER_SIZE), 8);
-      mem.buf.writeBigUInt64LE(mem.address + 512n, 16);
-      mem.buf.writeBigUInt64LE(8n, 24);
-      const s = this.cmdSqe(FUSE_IO_URING_CMD_REGISTER, 0xffff0000, 0);
-      s.writeBigUInt64LE(mem.address, 16);
-      s.writeUInt32LE(2, 24);
-      this.ring.enter(0);
-    } catch (e) {
-      this.log(`could not make the kernel fall back: ${(e as Error).message}`);
     }
   }
 

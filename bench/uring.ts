@@ -45,6 +45,8 @@ const BOTH: readonly T[] = ['dev', 'uring'];
 
 interface Side {
   mp: string;
+  /** Where the daemon logs (the module's scratch dir, removed by the runner). */
+  logDir: string;
   dev: string;
   mounts: Mounts;
   pid: number;
@@ -75,7 +77,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     for (const t of BOTH) {
       const mounts = new Mounts({ ...ctx, env: hostEnv(t) });
       const mp = mounts.dir(t);
-      side[t] = { mp, dev, mounts, pid: 0 };
+      side[t] = { mp, logDir: ctx.shmDir, dev, mounts, pid: 0 };
       mountSide(side[t], t);
     }
     ctx.log(`setup ${((Date.now() - t0) / 1000).toFixed(1)} s (1 GiB file, 10,000 files, one device mounted over /dev/fuse and over io_uring)`);
@@ -249,7 +251,7 @@ function paired(fn: (t: T) => number, better: 'lower' | 'higher', before?: () =>
 }
 
 function mountSide(s: Side, t: T): void {
-  const log = `${s.mp}.log`;
+  const log = path.join(s.logDir, `daemon-${t}.log`);
   const args = ['--transport', t, '--data-path', 'daemon', '--log', log];
   if (t === 'uring') {
     const before = fs.readFileSync(ENABLE_URING_PARAM, 'utf8').trim();

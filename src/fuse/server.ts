@@ -55,6 +55,8 @@ export interface FuseServerOptions {
   initTimeoutMs?: number;
   /** Error / lifecycle log. Default: console.error. */
   log?: (msg: string) => void;
+  /** Per-opcode statistics buffer (createOpStats(workers)) the workers record into. */
+  opStats?: SharedArrayBuffer;
 }
 
 export interface WorkerExit {
@@ -132,6 +134,7 @@ export class FuseServer {
         sharedInit,
         debug: !!o.debug,
         maxWrite: o.maxWrite ?? DEFAULT_MAX_WRITE,
+        opStats: o.opStats,
       };
       const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
       const exit: WorkerExit = { index: i, reason: 'exited', exitCode: 0 };

@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { FuseHandler, FuseHandlerModule } from './handler.js';
 import { cloneFuseFd } from './mount.js';
 import { FuseSession, type SessionEnd } from './session.js';
+import { OpStatsRecorder } from './opstats.js';
 import type { FuseConnection } from './types.js';
 
 export interface WorkerInit {
@@ -19,6 +20,8 @@ export interface WorkerInit {
   sharedInit: SharedArrayBuffer;
   debug: boolean;
   maxWrite: number;
+  /** Shared per-opcode statistics (createOpStats), if the server keeps them. */
+  opStats?: SharedArrayBuffer;
 }
 
 export type WorkerMessage =
@@ -45,6 +48,7 @@ try {
     maxWrite: d.maxWrite,
     sharedInit: d.sharedInit,
     onInit: (conn, received) => post({ type: 'init', index: d.index, conn, received }),
+    opStats: d.opStats ? new OpStatsRecorder(d.opStats, d.index) : undefined,
   });
   const reason = session.loop();
   post({ type: 'end', index: d.index, reason, stats: session.stats });

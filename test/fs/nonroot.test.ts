@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Famfs, type LogEvent } from 'famfs';
 import { famfsOk, FAMFS_BIN, GiB, makeHost, MiB, REPO, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
-import { HAVE_FUSE, mount, NO_FUSE_REASON, umountAll } from './mounted.js';
+import { HAVE_FUSE, mount, NO_FUSE_REASON, umount, umountAll } from './mounted.js';
 
 const NOBODY = 65534;
 
@@ -138,5 +138,30 @@ describe('non-root users of a mount', { skip: HAVE_FUSE ? false : NO_FUSE_REASON
     const r = spawnSync(process.execPath, [FAMFS_BIN, 'status', '/'], { env: host.env, encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.equal(r.stderr, 'famfs status: /: not inside a mounted famfs\n');
+  });
+
+  test('status answers even when a daemon does not: a stopped daemon is reported unresponsive, the others normally', async () => {
+    const dev2 = sparseFile('nonroot-stop', 4 * GiB);
+    famfsOk(host, ['mkfs', dev2]);
+    const mp2 = mount(host, dev2, 'nonroot-stop');
+    const dev3 = sparseFile('nonroot-after', 4 * GiB);
+    famfsOk(host, ['mkfs', dev3]);
+    const mp3 = mount(host, dev3, 'nonroot-after'); // listed after the stopped one
+    const [s2] = JSON.parse(famfsOk(host, ['status', '--json', mp2]).stdout) as { pid: number }[];
+    process.kill(s2!.pid, 'SIGSTOP');
+    try {
+      const t0 = Date.now();
+      const r = spawnSync(process.execPath, [FAMFS_BIN, 'status', '--json'], { env: { ...host.env, FAMFS_STATUS_TIMEOUT_MS: '1500' }, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(Date.now() - t0 < 30_000, 'status returned');
+      const rows = JSON.parse(r.stdout) as { mountpoint: string; role: string }[];
+      assert.equal(rows.find((x) => x.mountpoint === mp2)?.role, 'unresponsive');
+      assert.equal(rows.find((x) => x.mountpoint === mp)?.role, 'master');
+      assert.equal(rows.find((x) => x.mountpoint === mp3)?.role, 'master', 'the mounts after the stuck one are still asked');
+    } finally {
+      process.kill(s2!.pid, 'SIGCONT');
+    }
+    umount(host, mp2);
+    umount(host, mp3);
   });
 });

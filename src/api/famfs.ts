@@ -11,7 +11,7 @@ import { AllocBitmap } from '../alloc/bitmap.js';
 import { Allocator, allocateAcrossDevices, type InterleaveParams } from '../alloc/allocator.js';
 import { SECONDARY_DATA_START } from '../format/devheader.js';
 import { LogView } from '../meta/log.js';
-import { Replayer, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
+import { Replayer, type AppliedEntry, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
 import { dirname, normalizeRelpath } from '../meta/paths.js';
 import { idForEntry, type DirNode, type FileNode, type Tree, type TreeNode } from '../meta/tree.js';
 import type { Geometry } from '../meta/validate.js';
@@ -25,7 +25,6 @@ import { deviceThroughMount } from './mountview.js';
 import { fileChunks, fileStream, listDir, statOf, writeThroughMount, type FamfsStat, type RangeOptions } from './files.js';
 import { followLog, type FollowOptions, type LogEvent } from './follow.js';
 import type { Readable } from 'node:stream';
-import type { AppliedEntry } from '../meta/replay.js';
 import nodePath from 'node:path';
 
 export type Role = 'master' | 'client';

@@ -16,6 +16,7 @@ import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';
 import { trySystemUuid } from '../api/sysuuid.js';
 import { getxattr } from '../sys/libc.js';
+import { createOpStats } from '../fuse/opstats.js';
 import { famfsKernelPresent, FUSE_DAX_FMAP, type DataPath, type DataPathChoice } from './kernel.js';
 
 export const FS_SUBTYPE = 'famfs';
@@ -141,6 +142,8 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     devices,
     famfsKernel: req.dataPath === 'daemon' ? false : famfsKernelPresent(),
   };
+  const workers = req.workers ?? Math.max(2, Math.min(4, os.cpus().length));
+  config.opStats = createOpStats(workers);
   if (config.dataPath === 'kernel' && !config.famfsKernel) log('--data-path kernel, but /proc/kallsyms has no famfs_fuse_iomap_begin: the mount fails unless the kernel offers FUSE_DAX_FMAP');
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
   const master = role === 'master' ? new MasterService(device, { log, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1) }) : undefined;
@@ -149,7 +152,8 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     mountpoint,
     handlerModule: new URL('./handler-module.js', import.meta.url),
     handlerData: config,
-    workers: req.workers ?? Math.max(2, Math.min(4, os.cpus().length)),
+    workers,
+    opStats: config.opStats,
     source: device,
     subtype: FS_SUBTYPE,
     mountOptions: mountOptions(req.options),

@@ -22,6 +22,7 @@ const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
   cp: () => import('./cp.js'),
   fuse: () => import('./fuse.js'), create: () => import('./create.js'),
   coherency: () => import('./coherency.js'),
+  uring: () => import('./uring.js'),
 };
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

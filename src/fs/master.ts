@@ -103,7 +103,15 @@ export class MasterService extends NewNodeTable {
 
   /** One look: commit what is due; hand the lock over to a waiting CLI writer. */
   tick(): void {
-    const now = Date.now();
+    try {
+      this.look(Date.now());
+    } catch (e) {
+      this.opts.log(`commit: ${(e as Error).message}`);
+    }
+    this.schedule();
+  }
+
+  private look(now: number): void {
     const quiet = now - this.lastActivity;
     const idle = quiet >= this.opts.commitDelayMs;
     this.commitWhere((n) => {
@@ -115,7 +123,6 @@ export class MasterService extends NewNodeTable {
       const waiters = this.loglock.waiters();
       if (waiters.length) this.handOver(waiters, now);
     }
-    this.schedule();
   }
 
   /** A CLI writer waits: log everything closed and whatever non-root users hold open, then release the lock. */
@@ -124,7 +131,11 @@ export class MasterService extends NewNodeTable {
     for (const n of [...this.nodes.values()]) {
       if (n.kind !== 'file' || n.opens === 0 || n.uid === 0 || now - n.since < this.maxAgeMs || n.unlinked) continue;
       this.opts.log(`${n.path}: held open by uid ${n.uid} while famfs writer pid ${waiters.join(',')} waits for the log lock; logged at its current size (${n.size} bytes)`);
-      this.commitChain(n);
+      try {
+        this.commitChain(n);
+      } catch {
+        // logged by commitNode; the node was dropped
+      }
     }
     this.unlockIfIdle(true);
   }

@@ -125,11 +125,11 @@ const PROPERTIES: Property[] = [
   },
   {
     name: '8 new files on the master mount',
-    limitMin: 6,
+    limitMin: 10,
     run: async (s, seed) => {
       const m = makeHost('t-nfm'), c = makeHost('t-nfc');
       const out: Outcome = { tried: 0, failed: 0, lost: 0, extra: '', errors: [] };
-      const rounds = Math.max(1, Math.ceil(6 * s));
+      const rounds = Math.max(1, Math.ceil(4 * s));
       let files = 0;
       for (let i = 0; i < rounds; i++) {
         const r = await newFilesProperty({ master: m, client: c, procs: 4, files: 3, ops: Math.ceil(1500 * Math.min(1, s * 4)), seed: seed + i });

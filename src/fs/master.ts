@@ -37,7 +37,7 @@ import { NewNodeTable, NEW_NODE_ID_BASE, type NewNode, type NewNodeAttr, type Co
 export { NEW_NODE_ID_BASE, isNewNodeId, type NewNodeAttr, type Committed } from './newtable.js';
 
 /** Longest a closed new file stays unlogged, whatever the activity (the documented bound is 1 s). */
-export const MAX_AGE_MS = 500;
+export const MAX_AGE_MS = 700;
 /** Idle time before a directory still at its mkdir mode 0700 is logged (see underPlaceholder). */
 const PLACEHOLDER_IDLE_MS = 1500;
 /** How often due nodes and lock waiters are looked for while new nodes exist. */

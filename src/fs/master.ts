@@ -176,10 +176,7 @@ export class MasterService extends NewNodeTable {
         const extents = trim(this.bitmap!, n);
         n.map = { kind: 'simple', extents };
         // A famfs kernel maps whole pages: the bytes after EOF in the last one read as zero too.
-        const pageEnd = Math.min(Math.ceil(Math.max(n.size, 1) / PAGE) * PAGE, n.allocated);
-        zeroRange(this.famfs, n, n.size, pageEnd);
-        // Everything this thread wrote into the file (hole and tail zeros) reaches memory before the entry.
-        this.famfs.flushFile({ map: n.map, size: Math.max(n.size, pageEnd) }); // fcc-site: new-node-commit-flush
+        zeroRange(this.famfs, n, n.size, Math.ceil(Math.max(n.size, 1) / PAGE) * PAGE);
         this.famfs.log.append({ type: 'file', path: n.path, size: n.size, flags: FM_ALL_HOSTS_RW, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map });
       }
     } catch (e) {

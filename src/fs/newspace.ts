@@ -58,6 +58,9 @@ export function zeroRange(famfs: Famfs, f: NewSpace, from: number, to: number): 
   to = Math.min(to, f.allocated);
   if (to <= from) return;
   for (const s of famfs.slices({ map: f.map, size: to }, from, to - from)) s.fill(0);
+  // Written back at once, before a worker writes into the range and long before the commit:
+  // other hosts must see the zeros, and a later write-back must not carry them over newer bytes.
+  famfs.flushFile({ map: f.map, size: to }, from, to - from); // fcc-site: new-space-zero-flush
 }
 
 /** Give all of a file's space back. */

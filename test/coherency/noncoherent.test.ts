@@ -285,7 +285,7 @@ describe('non-coherent hosts (simulated device)', () => {
 });
 
 describe('non-coherent hosts on real mounts (simulated device)', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
-  // fcc-sites: new-node-commit-flush, data-write-flush
+  // fcc-sites: new-space-zero-flush, data-write-flush
   it('a file written through the master mount reaches a client: written bytes, and zeros in the hole before them', async () => {
     const a = host('nc-ma'), b = host('nc-mb');
     const dev = sparseFile('nc-mount', 4 * GiB);

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import nodePath from 'node:path';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
-import { famfsMounts } from '../fs/daemon.js';
+import { famfsMounts } from '../fs/mounts.js';
 
 export interface DeviceOption {
   device?: string;

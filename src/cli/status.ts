@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { famfsMounts } from '../fs/daemon.js';
+import { famfsMounts } from '../fs/mounts.js';
 import { getxattr } from '../sys/libc.js';
 import { printJson } from './context.js';
 

@@ -8,7 +8,7 @@ import { Famfs } from '../api/famfs.js';
 import { FamfsError, asFamfsError } from '../api/errors.js';
 import { FuseServer } from '../fuse/server.js';
 import { uringSupport, type TransportChoice } from '../fuse/uring.js';
-import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
+import { checkMountpoint, fuseAvailable, type MountOptions } from '../fuse/mount.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
 import { MasterService } from './master.js';
 import { createRpcChannel, RpcServer } from './rpc.js';
@@ -17,9 +17,9 @@ import { Notifier } from './notifier.js';
 import { trySystemUuid } from '../api/sysuuid.js';
 import { getxattr } from '../sys/libc.js';
 import { famfsKernelPresent, FUSE_DAX_FMAP, type DataPath, type DataPathChoice } from './kernel.js';
+import { FS_SUBTYPE, famfsMounts } from './mounts.js';
 
-export const FS_SUBTYPE = 'famfs';
-export const FS_TYPE = `fuse.${FS_SUBTYPE}`;
+export { FS_SUBTYPE, FS_TYPE, famfsMounts } from './mounts.js';
 /** Long enough for tar/rsync/cp -p to set modes after closing a file, short enough to feel immediate. */
 export const DEFAULT_COMMIT_DELAY_MS = 300;
 
@@ -44,10 +44,6 @@ export interface MountRequest {
   transport?: TransportChoice;
 }
 
-/** The famfs mounts of this host, from /proc/self/mountinfo. */
-export function famfsMounts(): { device: string; mountpoint: string }[] {
-  return findFuseMounts({ type: FS_TYPE }).map((m) => ({ device: m.source, mountpoint: m.mountpoint }));
-}
 
 function mountOptions(opts: string[] = []): MountOptions {
   const o: MountOptions = { allowOther: true, defaultPermissions: true, extra: [] };

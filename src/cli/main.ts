@@ -1,6 +1,7 @@
 /** The `famfs` command: one verb per module; errors become one stderr line and an exit status. */
 import { Command, CommanderError } from 'commander';
 import { asFamfsError } from '../api/errors.js';
+import { VERSION } from '../api/version.js';
 
 interface VerbModule {
   register(program: Command): void;
@@ -26,6 +27,7 @@ const VERBS: [name: string, load: () => Promise<VerbModule>][] = [
   ['umount', () => import('./umount.js')],
   ['status', () => import('./status.js')],
   ['devadd', () => import('./devadd.js')],
+  ['install-helpers', () => import('./install-helpers.js')],
 ];
 
 /** The verb modules `argv` needs: the one it names, none for --version, all for help and errors. */
@@ -40,7 +42,7 @@ async function verbsFor(argv: string[]): Promise<VerbModule[]> {
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('famfs')
     .description('famfs: files in memory shared between hosts (byte-compatible with upstream famfs)')
-    .version('0.1.0')
+    .version(VERSION)
     .showSuggestionAfterError()
     .exitOverride();
   for (const v of await verbsFor(argv)) v.register(program);

@@ -8,7 +8,7 @@ import { Famfs } from '../api/famfs.js';
 import { FamfsError, asFamfsError } from '../api/errors.js';
 import { FuseServer } from '../fuse/server.js';
 import { uringSupport, type TransportChoice } from '../fuse/uring.js';
-import { checkMountpoint, fuseAvailable, type MountOptions } from '../fuse/mount.js';
+import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
 import { MasterService } from './master.js';
 import { createRpcChannel, RpcServer } from './rpc.js';
@@ -16,10 +16,11 @@ import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';
 import { trySystemUuid } from '../api/sysuuid.js';
 import { getxattr } from '../sys/libc.js';
+import { createOpStats } from '../fuse/opstats.js';
 import { famfsKernelPresent, FUSE_DAX_FMAP, type DataPath, type DataPathChoice } from './kernel.js';
-import { FS_SUBTYPE, famfsMounts } from './mounts.js';
 
-export { FS_SUBTYPE, FS_TYPE, famfsMounts } from './mounts.js';
+export const FS_SUBTYPE = 'famfs';
+export const FS_TYPE = `fuse.${FS_SUBTYPE}`;
 /** Long enough for tar/rsync/cp -p to set modes after closing a file, short enough to feel immediate. */
 export const DEFAULT_COMMIT_DELAY_MS = 300;
 
@@ -44,6 +45,10 @@ export interface MountRequest {
   transport?: TransportChoice;
 }
 
+/** The famfs mounts of this host, from /proc/self/mountinfo. */
+export function famfsMounts(): { device: string; mountpoint: string }[] {
+  return findFuseMounts({ type: FS_TYPE }).map((m) => ({ device: m.source, mountpoint: m.mountpoint }));
+}
 
 function mountOptions(opts: string[] = []): MountOptions {
   const o: MountOptions = { allowOther: true, defaultPermissions: true, extra: [] };
@@ -137,6 +142,8 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     devices,
     famfsKernel: req.dataPath === 'daemon' ? false : famfsKernelPresent(),
   };
+  const workers = req.workers ?? Math.max(2, Math.min(4, os.cpus().length));
+  config.opStats = createOpStats(workers);
   if (config.dataPath === 'kernel' && !config.famfsKernel) log('--data-path kernel, but /proc/kallsyms has no famfs_fuse_iomap_begin: the mount fails unless the kernel offers FUSE_DAX_FMAP');
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
   const master = role === 'master' ? new MasterService(device, { log, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1) }) : undefined;
@@ -145,7 +152,8 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     mountpoint,
     handlerModule: new URL('./handler-module.js', import.meta.url),
     handlerData: config,
-    workers: req.workers ?? Math.max(2, Math.min(4, os.cpus().length)),
+    workers,
+    opStats: config.opStats,
     source: device,
     subtype: FS_SUBTYPE,
     mountOptions: mountOptions(req.options),

@@ -61,6 +61,8 @@ export interface FuseServerOptions {
   transport?: TransportChoice;
   /** io_uring entries per CPU queue per worker (default 2). */
   uringDepth?: number;
+  /** Per-opcode statistics buffer (createOpStats(workers)) the workers record into. */
+  opStats?: SharedArrayBuffer;
 }
 
 export interface WorkerExit {
@@ -148,6 +150,7 @@ export class FuseServer {
         debug: !!o.debug,
         maxWrite: o.maxWrite ?? DEFAULT_MAX_WRITE,
         uring: this.uring ?? undefined,
+        opStats: o.opStats,
       };
       const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
       const exit: WorkerExit = { index: i, reason: 'exited', exitCode: 0 };

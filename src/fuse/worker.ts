@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { FuseHandler, FuseHandlerModule } from './handler.js';
 import { cloneFuseFd } from './mount.js';
 import { FuseSession, type SessionEnd } from './session.js';
+import { OpStatsRecorder } from './opstats.js';
 import type { FuseConnection } from './types.js';
 import { UringTransport, type UringShared } from './uring.js';
 
@@ -22,6 +23,8 @@ export interface WorkerInit {
   maxWrite: number;
   /** Serve over io_uring (with /dev/fuse for what stays there); absent = /dev/fuse only. */
   uring?: UringShared;
+  /** Shared per-opcode statistics (createOpStats), if the server keeps them. */
+  opStats?: SharedArrayBuffer;
 }
 
 export type WorkerMessage =
@@ -51,6 +54,7 @@ try {
     maxWrite: d.maxWrite,
     sharedInit: d.sharedInit,
     onInit: (conn, received) => post({ type: 'init', index: d.index, conn, received }),
+    opStats: d.opStats ? new OpStatsRecorder(d.opStats, d.index) : undefined,
   });
   const reason = session.loop();
   post({ type: 'end', index: d.index, reason, stats: session.stats });

@@ -10,6 +10,7 @@ import { cacheOps, type CacheOps } from '../sys/fcc.js';
 import { simulatedCache, simOptionsFromEnv, type SimulatedCache } from './simcache.js';
 
 export const WINDOW_SIZE = 1 << 30;
+const HEAD_ALIGN = 2 << 20;
 
 export type DeviceKind = 'file' | 'dax';
 
@@ -21,15 +22,20 @@ export class DeviceError extends Error {
 
 /**
  * How this process keeps its CPU cache coherent with other hosts' stores:
- *  - 'cpu': write back / invalidate lines with CPU instructions (the default; src/sys/fcc.ts);
- *  - 'coherent': nothing (FAMFS_COHERENT=1: memory the hardware keeps coherent, e.g. one host);
+ *  - 'cpu': write back / invalidate lines with CPU instructions (src/sys/fcc.ts): the default
+ *    for a DAX device, which may be memory that several hosts share without coherence;
+ *  - 'coherent': nothing: the default for a regular file, whose every user shares one
+ *    kernel's page cache (so one machine's coherence covers them all);
  *  - 'simulated': each host has its own simulated cache (FAMFS_SIM_NONCOHERENT, tests only).
+ * FAMFS_COHERENT=1 forces 'coherent' (e.g. coherent CXL), FAMFS_COHERENT=0 forces 'cpu'.
  */
 export type Coherence = 'cpu' | 'coherent' | 'simulated';
 
-export function coherenceFromEnv(env = process.env): Coherence {
+export function coherenceFromEnv(kind: DeviceKind = 'dax', env = process.env): Coherence {
   if (env.FAMFS_SIM_NONCOHERENT) return 'simulated';
-  return env.FAMFS_COHERENT === '1' ? 'coherent' : 'cpu';
+  if (env.FAMFS_COHERENT === '1') return 'coherent';
+  if (env.FAMFS_COHERENT === '0') return 'cpu';
+  return kind === 'dax' ? 'cpu' : 'coherent';
 }
 
 export interface DeviceInfo {
@@ -89,6 +95,8 @@ export class Device implements DeviceInfo {
   private readonly windows: (Window | undefined)[];
   private readonly sim?: SimulatedCache;
   private ops?: CacheOps;
+  /** Small mappings of the device's start (see mapHead), smallest first; the last one serves. */
+  private readonly heads: (Window & { len: number })[] = [];
   private closed = false;
   /** Set for a device known only by its leading bytes (see inMemory): no fd, no mapping. */
   private readonly memory?: MemoryCopy;
@@ -102,7 +110,7 @@ export class Device implements DeviceInfo {
     this.memory = memory;
     this.windows = new Array(memory ? 0 : Math.ceil(info.size / WINDOW_SIZE));
     // An inMemory copy is refreshed by reload(), never through the CPU cache.
-    this.coherence = memory ? 'coherent' : coherenceFromEnv();
+    this.coherence = memory ? 'coherent' : coherenceFromEnv(info.kind);
     if (this.coherence === 'simulated') this.sim = simulatedCache(info.path, info.size, WINDOW_SIZE, simOptionsFromEnv()!);
   }
 
@@ -145,6 +153,28 @@ export class Device implements DeviceInfo {
     return new Device(info, fd, writable);
   }
 
+  /**
+   * Map [0, length) (rounded up to 2 MiB, the devdax alignment) on its own, so
+   * that the superblock and log are served without a 1 GiB window. V8 counts
+   * every mapped ArrayBuffer as external memory, and a 1 GiB one forces a
+   * full garbage collection (see docs/performance.md).
+   */
+  mapHead(length: number): void {
+    // The simulated cache serves views by window: no head mappings beside it.
+    if (this.memory || this.closed || this.sim || this.windows[0]) return;
+    const len = Math.min(this.size, Math.ceil(length / HEAD_ALIGN) * HEAD_ALIGN);
+    const last = this.heads.at(-1);
+    if (len <= 0 || len >= WINDOW_SIZE || (last && last.len >= len)) return;
+    const ptr = mmap(len, this.writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, this.fd, 0);
+    this.heads.push({ ptr, buf: viewOf(ptr, len), len });
+  }
+
+  /** The head mapping covering [offset, offset+length), if any. */
+  private headFor(offset: number, length: number): (Window & { len: number }) | undefined {
+    const h = this.heads.at(-1);
+    return h && offset + length <= h.len ? h : undefined;
+  }
+
   private window(i: number): Buffer {
     let w = this.windows[i];
     if (!w) {
@@ -168,6 +198,8 @@ export class Device implements DeviceInfo {
   view(offset: number, length: number): Buffer {
     this.checkRange(offset, length);
     if (this.memory) return this.memoryView(offset, length);
+    const head = this.headFor(offset, length);
+    if (head) return head.buf.subarray(offset, offset + length);
     const i = Math.floor(offset / WINDOW_SIZE);
     const start = offset - i * WINDOW_SIZE;
     if (start + length > WINDOW_SIZE) throw new DeviceError(`range [${offset}, +${length}) crosses a mapping window`, 'ERANGE');
@@ -179,6 +211,11 @@ export class Device implements DeviceInfo {
     this.checkRange(offset, length);
     if (this.memory) {
       if (length > 0) out.push(this.memoryView(offset, length));
+      return out;
+    }
+    const head = this.headFor(offset, length);
+    if (head) {
+      if (length > 0) out.push(head.buf.subarray(offset, offset + length));
       return out;
     }
     while (length > 0) {
@@ -206,6 +243,13 @@ export class Device implements DeviceInfo {
     }
   }
 
+  /** The head mapping for a non-empty range of a mapped (not in-memory) device, if one covers it. */
+  private headRange(offset: number, length: number): (Window & { len: number }) | undefined {
+    this.checkRange(offset, length);
+    if (this.memory || length === 0) return undefined;
+    return this.headFor(offset, length);
+  }
+
   private cpu(): CacheOps {
     return (this.ops ??= cacheOps());
   }
@@ -217,6 +261,12 @@ export class Device implements DeviceInfo {
    * devdax mapping has no page cache (and its driver refuses msync).
    */
   flush(offset: number, length: number): void {
+    const head = this.headRange(offset, length);
+    if (head) {
+      if (this.coherence === 'cpu') this.cpu().writeBack(head.buf.subarray(offset, offset + length));
+      if (this.kind !== 'dax') msync(head.ptr, offset, length);
+      return;
+    }
     this.eachWindow(offset, length, (i, start, n) => {
       const w = this.window(i);
       if (this.sim) this.sim.writeBack(i, start, n);
@@ -232,6 +282,11 @@ export class Device implements DeviceInfo {
    * their CRC/seqnum checks and retry.
    */
   invalidate(offset: number, length: number): void {
+    const head = this.headRange(offset, length);
+    if (head) {
+      if (this.coherence === 'cpu') this.cpu().invalidate(head.buf.subarray(offset, offset + length));
+      return;
+    }
     this.eachWindow(offset, length, (i, start, n) => {
       if (this.sim) this.sim.invalidate(i, start, n);
       else if (this.coherence === 'cpu') this.cpu().invalidate(this.window(i).subarray(start, start + n));
@@ -260,6 +315,7 @@ export class Device implements DeviceInfo {
       if (w) munmap(w.ptr, Math.min(WINDOW_SIZE, this.size - i * WINDOW_SIZE));
     });
     this.windows.fill(undefined);
+    for (const h of this.heads.splice(0)) munmap(h.ptr, h.len);
     fs.closeSync(this.fd);
   }
 }

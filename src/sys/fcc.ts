@@ -14,7 +14,7 @@
  * FccUnsupportedError on first use: never a silent no-op.
  */
 import fs from 'node:fs';
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
 import { LibcError } from './libc.js';
 
 export class FccUnsupportedError extends Error {
@@ -38,16 +38,26 @@ export interface CacheOps {
   invalidate(buf: Uint8Array): void;
 }
 
-const libc = koffi.load('libc.so.6');
-const c = {
-  mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
-  munmap: libc.func('int munmap(void *addr, size_t len)'),
-  mprotect: libc.func('int mprotect(void *addr, size_t len, int prot)'),
-  memfdCreate: libc.func('int memfd_create(const char *name, unsigned int flags)'),
-  close: libc.func('int close(int fd)'),
-  errnoLocation: libc.func('int *__errno_location(void)'),
-};
-const errno = (): number => koffi.decode(c.errnoLocation(), 'int') as number;
+type Koffi = typeof import('koffi');
+
+/** koffi and these bindings load on first use, so CLI verbs that never flush start without them. */
+function bind() {
+  const koffi = createRequire(import.meta.url)('koffi') as Koffi;
+  const libc = koffi.load('libc.so.6');
+  return {
+    koffi,
+    mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
+    munmap: libc.func('int munmap(void *addr, size_t len)'),
+    mprotect: libc.func('int mprotect(void *addr, size_t len, int prot)'),
+    memfdCreate: libc.func('int memfd_create(const char *name, unsigned int flags)'),
+    close: libc.func('int close(int fd)'),
+    errnoLocation: libc.func('int *__errno_location(void)'),
+    Routine: koffi.proto('void famfs_fcc_routine(void *addr, size_t len)'),
+  };
+}
+let bound: ReturnType<typeof bind> | undefined;
+const native = (): ReturnType<typeof bind> => (bound ??= bind());
+const errno = (): number => native().koffi.decode(native().errnoLocation(), 'int') as number;
 
 const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
 const MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
@@ -55,7 +65,6 @@ const MFD_CLOEXEC = 1, MFD_EXEC = 0x10;
 const PAGE = 4096;
 const MAP_FAILED = 0xffffffffffffffffn;
 
-const Routine = koffi.proto('void famfs_fcc_routine(void *addr, size_t len)');
 type RoutineFn = (addr: Uint8Array, len: number) => void;
 
 // ---- machine code ----------------------------------------------------------
@@ -107,12 +116,12 @@ function libcFail(call: string): never {
 
 /** An anonymous page written while RW, then flipped to RX (fails under MemoryDenyWriteExecute). */
 function viaMprotect(code: Buffer): unknown {
-  const p = c.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (BigInt(koffi.address(p)) === MAP_FAILED) libcFail('mmap');
-  code.copy(Buffer.from(koffi.view(p, PAGE) as ArrayBuffer));
-  if (c.mprotect(p, PAGE, PROT_READ | PROT_EXEC) !== 0) {
+  const p = native().mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (BigInt(native().koffi.address(p)) === MAP_FAILED) libcFail('mmap');
+  code.copy(Buffer.from(native().koffi.view(p, PAGE) as ArrayBuffer));
+  if (native().mprotect(p, PAGE, PROT_READ | PROT_EXEC) !== 0) {
     const e = errno();
-    c.munmap(p, PAGE);
+    native().munmap(p, PAGE);
     throw new LibcError('mprotect', e);
   }
   return p;
@@ -120,16 +129,16 @@ function viaMprotect(code: Buffer): unknown {
 
 /** A memfd holding the code, mapped read+execute only: never writable in this process. */
 function viaMemfd(code: Buffer): unknown {
-  let fd = c.memfdCreate('famfs-fcc', MFD_CLOEXEC | MFD_EXEC) as number;
-  if (fd < 0 && errno() === 22) fd = c.memfdCreate('famfs-fcc', MFD_CLOEXEC) as number; // kernels before 6.3
+  let fd = native().memfdCreate('famfs-fcc', MFD_CLOEXEC | MFD_EXEC) as number;
+  if (fd < 0 && errno() === 22) fd = native().memfdCreate('famfs-fcc', MFD_CLOEXEC) as number; // kernels before 6.3
   if (fd < 0) libcFail('memfd_create');
   try {
     fs.writeSync(fd, code, 0, code.length, 0);
-    const p = c.mmap(null, PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
-    if (BigInt(koffi.address(p)) === MAP_FAILED) libcFail('mmap');
+    const p = native().mmap(null, PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+    if (BigInt(native().koffi.address(p)) === MAP_FAILED) libcFail('mmap');
     return p;
   } finally {
-    c.close(fd);
+    native().close(fd);
   }
 }
 
@@ -141,7 +150,7 @@ function executable(codes: Buffer[]): { fns: RoutineFn[]; via: string } {
   for (const [via, make] of [['mprotect', viaMprotect], ['memfd', viaMemfd]] as const) {
     try {
       const p = make(page);
-      const fns = codes.map((_, i) => koffi.decode(p, 64 * i, Routine) as RoutineFn);
+      const fns = codes.map((_, i) => native().koffi.decode(p, 64 * i, native().Routine) as RoutineFn);
       return { fns, via };
     } catch (e) {
       errors.push(`${via}: ${(e as Error).message}`);

@@ -111,7 +111,7 @@ describe('cache write-back / invalidate routines', () => {
     const h = makeHost('fcc-bad');
     const dev = sparseFile('fcc-bad', 4 * GiB);
     try {
-      const r = famfs({ ...h, env: { ...h.env, FAMFS_FCC: 'wbinvd', FAMFS_COHERENT: '', FAMFS_SIM_NONCOHERENT: '' } }, ['mkfs', dev]);
+      const r = famfs({ ...h, env: { ...h.env, FAMFS_FCC: 'wbinvd', FAMFS_COHERENT: '0', FAMFS_SIM_NONCOHERENT: '' } }, ['mkfs', dev]);
       assert.equal(r.status, 1);
       assert.equal(r.stderr, 'famfs mkfs: FAMFS_FCC=wbinvd: expected clwb, clflushopt or clflush\n');
       assert.ok(readRange(dev, 0, 4 << 20).equals(Buffer.alloc(4 << 20)), 'mkfs wrote to the device');

@@ -309,6 +309,8 @@ export class Writer {
       throw new FamfsError(`${path}: already exists${existing.kind === 'file' ? ` with size ${existing.size}` : ' as a directory'}`, 'EEXIST');
     }
     this.parentOf(rel, path);
+    const capacity = this.bitmaps().reduce((n, b) => n + b.capacity, 0);
+    if (size > capacity) throw new FamfsError(`${path}: ${size} bytes exceeds the file system's capacity of ${capacity} bytes`, 'ENOSPC');
     const o = this.owner(opts, 0o644);
     const map = opts.acrossDevices && this.fs.geometry.ndevices > 1
       ? allocateAcrossDevices(this.bitmaps(), size, opts.acrossDevices.chunkSize)

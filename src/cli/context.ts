@@ -59,6 +59,19 @@ export function target(opts: DeviceOption, path: string | undefined): Target {
   return t;
 }
 
+/**
+ * As target(), and a PATH outside every mount that is a device or an image file names the
+ * device itself (upstream's `famfs fsck /dev/dax0.0`).
+ */
+export function targetOrDevice(opts: DeviceOption, path: string | undefined): Target {
+  if (opts.device || path === undefined) return target(opts, path);
+  const t = findMounted(path);
+  if (t) return t;
+  const st = fs.statSync(path, { throwIfNoEntry: false });
+  if (st && (st.isCharacterDevice() || st.isFile())) return { device: path, rel: '' };
+  return target(opts, path);
+}
+
 /** Said once when a writer verb has to wait for the host's log lock. */
 export const lockWait = { onWait: (): void => void process.stderr.write('famfs: waiting for the log lock (held by another famfs writer, e.g. a mount with files being written)\n') };
 

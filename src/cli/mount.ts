@@ -4,7 +4,12 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FamfsError } from '../api/errors.js';
 import { preflight, startMount, type MountRequest } from '../fs/daemon.js';
-import { parseCount } from './args.js';
+import { countIn, parseCount } from './args.js';
+
+/** Beyond this, more FUSE threads only cost memory (each maps the device); 100 made workers die. */
+export const MAX_WORKERS = 16;
+/** A commit delay longer than this would keep closed files unlogged past the ~1 s bound (docs/fuse.md). */
+export const MAX_COMMIT_DELAY_MS = 1000;
 import { DATA_PATHS, isDataPathChoice } from '../fs/kernel.js';
 
 interface MountOpts {
@@ -89,10 +94,10 @@ export function register(program: Command): void {
     .option('-c, --client', 'mount as a client even on the master host (no metadata changes through it)')
     .option('-t, --timeout <S>', 'kernel entry/attribute cache timeout in seconds (default: 1 year, as upstream)', parseCount)
     .option('-o, --option <OPTS>', 'mount options (allow_other and default_permissions are on by default; ro, noatime, noallow_other, nodefault_permissions)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--commit-delay <MS>', 'master: idle time before files and directories made through the mount are logged (default 300)', parseCount)
+    .option('--commit-delay <MS>', `master: idle time before files and directories made through the mount are logged (0..${MAX_COMMIT_DELAY_MS}, default 300)`, countIn(0, MAX_COMMIT_DELAY_MS, '--commit-delay (ms)'))
     .addOption(new Option('--data-path <PATH>', 'where file data is served: auto (famfs kernel extensions when the kernel is famfs-enabled), kernel, daemon').choices([...DATA_PATHS]).default('auto'))
     .option('--device <PATH>', 'a candidate path for devices 1.. of a multi-device famfs (repeatable; besides $FAMFS_DEVICE_LIST or /etc/famfs/devices)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('-w, --workers <N>', 'FUSE worker threads (default 2-4)', parseCount)
+    .option('-w, --workers <N>', `FUSE worker threads (1..${MAX_WORKERS}, default 2-4)`, countIn(1, MAX_WORKERS, '--workers'))
     .option('-v, --verbose', 'log every FUSE request (with --foreground, to stderr)')
     .option('--log <FILE>', 'daemon log file when not in the foreground (default: none)')
     .addOption(new Option('--ready-fd <FD>', 'internal: report readiness on this fd').hideHelp().argParser(parseCount))

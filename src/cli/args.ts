@@ -1,5 +1,6 @@
 /** Argument parsers shared by the verbs; each throws InvalidArgumentError with a clear message. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_PLACEMENT, PLACEMENTS } from '../alloc/space.js';
 
 const SUFFIX: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
@@ -51,4 +52,9 @@ export function parseSeed(text: string): number {
   const n = parseCount(text);
   if (n === 0 || n > 0xffffffff) throw new InvalidArgumentError('seed must be 1..4294967295');
   return n;
+}
+
+/** --placement for verbs that allocate (docs/mapping.md "Placement"). */
+export function placementOption(what: string): Option {
+  return new Option('--placement <HOW>', `${what}: fill (device 0 first, then spill over), spread (most free device), stripe (one strip per device)`).choices([...PLACEMENTS]).default(DEFAULT_PLACEMENT);
 }

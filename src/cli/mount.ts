@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FamfsError } from '../api/errors.js';
 import { preflight, startMount, type MountRequest } from '../fs/daemon.js';
-import { countIn, parseCount } from './args.js';
+import { countIn, parseCount, placementOption } from './args.js';
+import type { Placement } from '../alloc/space.js';
 
 /** Beyond this, more FUSE threads only cost memory (each maps the device); 100 made workers die. */
 export const MAX_WORKERS = 16;
@@ -24,6 +25,7 @@ interface MountOpts {
   commitDelay?: number;
   dataPath: string;
   device: string[];
+  placement: Placement;
 }
 
 const BIN = fileURLToPath(new URL('../../../bin/famfs.js', import.meta.url));
@@ -65,6 +67,7 @@ async function background(req: MountRequest, o: MountOpts): Promise<void> {
   if (o.commitDelay !== undefined) args.push('--commit-delay', String(o.commitDelay));
   args.push('--data-path', o.dataPath);
   for (const d of o.device) args.push('--device', d);
+  args.push('--placement', o.placement);
   for (const x of o.option) args.push('-o', x);
   args.push(req.device, req.mountpoint);
   const logFd = fs.openSync(o.log ?? '/dev/null', 'a');
@@ -97,12 +100,13 @@ export function register(program: Command): void {
     .option('--commit-delay <MS>', `master: idle time before files and directories made through the mount are logged (0..${MAX_COMMIT_DELAY_MS}, default 300)`, countIn(0, MAX_COMMIT_DELAY_MS, '--commit-delay (ms)'))
     .addOption(new Option('--data-path <PATH>', 'where file data is served: auto (famfs kernel extensions when the kernel is famfs-enabled), kernel, daemon').choices([...DATA_PATHS]).default('auto'))
     .option('--device <PATH>', 'a candidate path for devices 1.. of a multi-device famfs (repeatable; besides $FAMFS_DEVICE_LIST or /etc/famfs/devices)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .addOption(placementOption('master, several devices: where files made through the mount go'))
     .option('-w, --workers <N>', `FUSE worker threads (1..${MAX_WORKERS}, default 2-4)`, countIn(1, MAX_WORKERS, '--workers'))
     .option('-v, --verbose', 'log every FUSE request (with --foreground, to stderr)')
     .option('--log <FILE>', 'daemon log file when not in the foreground (default: none)')
     .addOption(new Option('--ready-fd <FD>', 'internal: report readiness on this fd').hideHelp().argParser(parseCount))
     .action(async (device: string, mountpoint: string, o: MountOpts) => {
-      const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay, dataPath: isDataPathChoice(o.dataPath) ? o.dataPath : 'auto', devices: o.device };
+      const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay, dataPath: isDataPathChoice(o.dataPath) ? o.dataPath : 'auto', devices: o.device, placement: o.placement };
       if (o.foreground) await foreground(req, o.readyFd);
       else await background(req, o);
     });

@@ -24,7 +24,7 @@ import { ALLOC_UNIT, FM_ALL_HOSTS_RW, MAX_SIMPLE_EXTENTS } from '../format/const
 import type { Extent, SimpleMap } from '../format/types.js';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
-import type { AllocBitmap } from '../alloc/bitmap.js';
+import type { DeviceSpace, Placement } from '../alloc/space.js';
 import { relpathProblem } from '../meta/paths.js';
 
 /** Node ids of nodes not yet in the log; far above any log-derived id. */
@@ -66,11 +66,14 @@ export interface MasterOptions {
   log: (msg: string) => void;
   /** Shared with the workers: number of new nodes (0 lets them skip calls here). */
   pendingCount?: Int32Array;
+  /** Where new files' extents go on a multi-device file system (src/alloc/space.ts). */
+  placement?: Placement;
 }
 
 export class MasterService {
   readonly famfs: Famfs;
-  private bitmap?: AllocBitmap;
+  /** Free space of every device while the lock is held; new files are placed by `opts.placement`. */
+  private space?: DeviceSpace;
   private locked = false;
   private nextId = NEW_NODE_ID_BASE;
   /** New nodes in creation order. */
@@ -119,14 +122,14 @@ export class MasterService {
     this.famfs.device.lock({ onWait: () => this.opts.log('waiting for the log lock held by another famfs writer') });
     this.locked = true;
     this.famfs.refresh();
-    this.bitmap = this.famfs.buildBitmap().bitmap;
+    this.space = this.famfs.space(this.opts.placement);
   }
 
   private unlockIfIdle(): void {
     if (!this.locked || this.nodes.size > 0) return;
     this.famfs.device.unlock();
     this.locked = false;
-    this.bitmap = undefined;
+    this.space = undefined;
   }
 
   /** A directory by id: logged (in the tree) or new. */
@@ -185,25 +188,23 @@ export class MasterService {
   /** Make room for `end` bytes: grow in place, else add an extent at least as large as the file has (≤ 1 GiB at a time). */
   private ensureCapacity(f: NewNode, end: number): void {
     if (end <= f.allocated) return;
-    const bm = this.bitmap!;
+    const space = this.space!;
     const au = ALLOC_UNIT;
     const need = Math.ceil((end - f.allocated) / au) * au;
     const want = Math.max(need, Math.min(f.allocated, 1024 ** 3), au);
     const sizes = want === need ? [need] : [want, need];
     const last = f.map.extents[f.map.extents.length - 1];
     for (const size of sizes) {
-      if (last && last.offset + last.length + size <= bm.capacity && bm.isFree(last.offset + last.length, size)) {
-        bm.mark(last.offset + last.length, size);
-        last.length += size;
+      if (last && space.growInPlace(last, size)) {
         f.allocated += size;
         return;
       }
     }
     if (f.map.extents.length >= MAX_SIMPLE_EXTENTS) throw new FamfsError(`${f.path}: out of space (a file may have at most ${MAX_SIMPLE_EXTENTS} extents)`, 'ENOSPC');
     for (const size of sizes) {
-      const u = bm.findAndMark(size / au);
-      if (u >= 0) {
-        f.map.extents.push({ devindex: 0, offset: u * au, length: size });
+      const e = space.take(size);
+      if (e) {
+        f.map.extents.push(e);
         f.allocated += size;
         return;
       }
@@ -212,7 +213,7 @@ export class MasterService {
   }
 
   private freeAll(f: NewNode): void {
-    for (const e of f.map.extents) this.bitmap!.free(e.offset, e.length);
+    for (const e of f.map.extents) this.space!.free(e);
     f.map.extents = [];
     f.allocated = 0;
   }
@@ -226,7 +227,7 @@ export class MasterService {
     for (const e of f.map.extents) {
       const len = Math.min(e.length, Math.max(0, keep - base));
       if (len > 0) out.push({ ...e, length: len });
-      if (len < e.length) this.bitmap!.free(e.offset + len, e.length - len);
+      if (len < e.length) this.space!.free({ devindex: e.devindex, offset: e.offset + len, length: e.length - len });
       base += e.length;
     }
     return out;

@@ -145,9 +145,12 @@ function deviceReports(fs: Famfs, bitmap0: { capacity: number; usedBytes: number
       realSize = null;
     }
     const r: DeviceReport = { index: d, path, size, realSize, capacity: bm.capacity, allocated: bm.usedBytes, free: bm.freeBytes };
+    // Device 0: replay already uses the smaller of the recorded and the real size (files past
+    // the real end are refused entries). Devices 1..: their recorded size is what replay and the
+    // allocator trust, so a shorter device is a problem in itself.
     const end = highestEnd(fs, d);
-    if (realSize !== null && realSize < end) r.problem = `is ${realSize} bytes, but files reach byte ${end}`;
-    else if (realSize !== null && realSize < size) r.problem = `is ${realSize} bytes, smaller than the ${size} recorded for it`;
+    if (d > 0 && realSize !== null && realSize < end) r.problem = `is ${realSize} bytes, but files reach byte ${end}`;
+    else if (d > 0 && realSize !== null && realSize < size) r.problem = `is ${realSize} bytes, smaller than the ${size} recorded for it`;
     out.push(r);
   }
   return out;

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { readMountInfo } from '../fuse/mountinfo.js';
 import { Famfs } from './famfs.js';
 import { FamfsError } from './errors.js';
+import { readDevHeader } from './devices.js';
 
 /** The type our daemon mounts as (fs/daemon.ts FS_TYPE; not imported, to keep the api free of the FUSE layer). */
 const FAMFS_FSTYPE = 'fuse.famfs';
@@ -26,13 +27,15 @@ export function sameDevice(a: string, b: string): boolean {
 /** The mount points on this host that use `devicePath` (empty: none). */
 export function mountsUsing(devicePath: string): string[] {
   const out: string[] = [];
+  // Only a device that carries a secondary-device header can be device 1.. of a mounted famfs.
+  const secondary = typeof readDevHeader(devicePath) !== 'string';
   for (const m of readMountInfo()) {
     if (!m.source.startsWith('/')) continue;
     if (sameDevice(m.source, devicePath)) {
       out.push(m.mountpoint);
       continue;
     }
-    if (m.fstype === FAMFS_FSTYPE && famfsDevices(m.source).some((p) => sameDevice(p, devicePath))) out.push(m.mountpoint);
+    if (secondary && m.fstype === FAMFS_FSTYPE && famfsDevices(m.source).some((p) => sameDevice(p, devicePath))) out.push(m.mountpoint);
   }
   return out;
 }

@@ -163,4 +163,16 @@ describe('CLI edges (issue 11)', () => {
     assert.match(famfsOk(master, ['mkfs', '--force', '--even-if-mounted', d]).stdout, /devsize/);
     assert.equal(famfsOk(master, ['ls', '-d', d]).stdout, '');
   });
+
+  it('item 12: a device 1 of a mounted famfs is refused too (mkfs and devadd), naming the mount', { skip: !HAVE_FUSE && NO_FUSE_REASON }, () => {
+    const h: Host = { ...master, env: { ...master.env, FAMFS_DEVICE_LIST: path.join(master.dir, 'devices-12') } };
+    const d0 = sparseFile('busy0', 4 * GiB);
+    const d1 = sparseFile('busy1', 64 * MiB);
+    famfsOk(h, ['mkfs', d0, d1]);
+    const mp = mount(h, d0, 'mkfs-busy2');
+    oneLine(famfs(h, ['mkfs', '--force', '-s', '4g', d1]), /in use by the mount/);
+    const other = sparseFile('busy2', 4 * GiB);
+    famfsOk(h, ['mkfs', other]);
+    oneLine(famfs(h, ['devadd', '--force', '-d', other, d1]), new RegExp(`${d1}: in use by the mount ${mp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  });
 });

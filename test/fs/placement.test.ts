@@ -140,9 +140,9 @@ describe('several devices: every create path places files on all of them', { ski
     assert.equal(st.bfree * st.bsize, fsck.capacity.freeSpace);
     const cst = fs.statfsSync(cmp);
     assert.equal(cst.blocks * cst.bsize, cap);
-    const rows = JSON.parse(famfsOk(master, ['status', '--json']).stdout) as { mountpoint: string; devices: { index: number; used: number; free: number }[] }[];
+    const rows = JSON.parse(famfsOk(master, ['status', '--json', mp]).stdout) as { mountpoint: string; devices: { index: number; used: number; free: number }[] }[];
     const row = rows.find((x) => x.mountpoint === mp)!;
     assert.deepEqual(row.devices.map((d) => [d.index, d.free]), [[0, 0], [1, fsck.devices[1].free]]);
-    assert.match(famfsOk(master, ['status']).stdout, /device 1: \d+M used of \d+M, \d+M free/);
+    assert.match(famfsOk(master, ['status', mp]).stdout, new RegExp(`device 1: ${dev1}\\s+used .+ of .+, free `));
   });
 });

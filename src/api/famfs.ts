@@ -8,7 +8,8 @@ import { checkSuperblock, decodeSuperblock, describeSuperblockCheck, SUPERBLOCK_
 import type { FileMap } from '../format/types.js';
 import { Device } from '../device/device.js';
 import { AllocBitmap } from '../alloc/bitmap.js';
-import { Allocator, allocateAcrossDevices, type InterleaveParams } from '../alloc/allocator.js';
+import type { InterleaveParams } from '../alloc/allocator.js';
+import { DEFAULT_PLACEMENT, DeviceSpace, type DeviceUse, type Placement } from '../alloc/space.js';
 import { SECONDARY_DATA_START } from '../format/devheader.js';
 import { LogView } from '../meta/log.js';
 import { Replayer, type AppliedEntry, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
@@ -315,8 +316,8 @@ export class Famfs {
     return this.slices(file, offset, length, out);
   }
 
-  /** Run `fn` as the single writer: master only, lock held, tree caught up, fresh bitmap. */
-  writer<T>(fn: (w: Writer) => T, opts: { onWait?: () => void } = {}): T {
+  /** Run `fn` as the single writer: master only, lock held, tree caught up, fresh bitmaps; new files go where `placement` says. */
+  writer<T>(fn: (w: Writer) => T, opts: { onWait?: () => void; placement?: Placement } = {}): T {
     if (this.role !== 'master') {
       throw new FamfsError(`${this.device.path}: this host is a client of this file system (master system UUID ${this.sb.systemUuid}); only the master may change it`, 'EPERM');
     }
@@ -324,7 +325,7 @@ export class Famfs {
     this.device.lock({ onWait: opts.onWait });
     try {
       this.refresh();
-      return fn(new Writer(this));
+      return fn(new Writer(this, opts.placement));
     } finally {
       this.device.unlock();
     }
@@ -355,6 +356,24 @@ export class Famfs {
     return { bitmap, collisions };
   }
 
+  /** Bitmaps of every device (index = device), space held by sound file entries marked. */
+  deviceBitmaps(): AllocBitmap[] {
+    const out = [this.buildBitmap().bitmap];
+    for (let d = 1; d < this.geometry.ndevices; d++) out.push(this.deviceBitmap(d).bitmap);
+    return out;
+  }
+
+  /** The free space of every device, for allocation by `placement` (devices not found on this host get no new pieces). */
+  space(placement: Placement = DEFAULT_PLACEMENT): DeviceSpace {
+    const bitmaps = this.deviceBitmaps();
+    return new DeviceSpace(bitmaps, placement, bitmaps.map((_, d) => d === 0 || this.devicePath(d) !== undefined));
+  }
+
+  /** Capacity and use of each device (what df, fsck and status count). */
+  usage(): DeviceUse[] {
+    return new DeviceSpace(this.deviceBitmaps()).perDevice();
+  }
+
   close(): void {
     for (const d of this.extra.values()) d?.close();
     this.extra.clear();
@@ -364,12 +383,11 @@ export class Famfs {
 
 /** What the master may do while holding the writer lock. */
 export class Writer {
-  readonly allocator: Allocator;
-  /** Bitmaps of devices 1.., built on first use in this writer session. */
-  private readonly deviceBitmaps = new Map<number, AllocBitmap>();
+  /** Free space of every device in this writer session; new files are placed here. */
+  readonly space: DeviceSpace;
 
-  constructor(readonly fs: Famfs) {
-    this.allocator = new Allocator(fs.buildBitmap().bitmap);
+  constructor(readonly fs: Famfs, placement: Placement = DEFAULT_PLACEMENT) {
+    this.space = fs.space(placement);
   }
 
   private owner(o: Owner, defMode: number): Required<Owner> {
@@ -437,32 +455,20 @@ export class Writer {
       throw new FamfsError(`${path}: already exists${existing.kind === 'file' ? ` with size ${existing.size}` : ' as a directory'}`, 'EEXIST');
     }
     this.parentOf(rel, path);
+    const capacity = this.space.capacity;
+    if (size > capacity) throw new FamfsError(`${path}: ${size} bytes exceeds the file system's capacity of ${capacity} bytes`, 'ENOSPC');
     const o = this.owner(opts, 0o644);
-    const map = opts.acrossDevices && this.fs.geometry.ndevices > 1
-      ? allocateAcrossDevices(this.bitmaps(), size, opts.acrossDevices.chunkSize)
-      : opts.interleave ? this.allocator.interleaved(Math.max(size, 1), opts.interleave) : this.allocator.contiguous(Math.max(size, 1));
+    const map = this.space.place(size, opts);
     try {
       if (fill) fill({ map, size });
       this.fs.log.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o });
     } catch (e) {
-      this.allocator.rollback(map);
-      for (const [d, bm] of this.deviceBitmaps) bm.freeMap(map, d);
+      this.space.freeMap(map);
       throw asFamfsError(e);
     }
     const node = this.applied(rel);
     if (node.kind !== 'file') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
     return node;
-  }
-
-  /** One bitmap per device: device 0's from the allocator, the others built once per session. */
-  private bitmaps(): AllocBitmap[] {
-    const out = [this.allocator.bitmap];
-    for (let d = 1; d < this.fs.geometry.ndevices; d++) {
-      let bm = this.deviceBitmaps.get(d);
-      if (!bm) this.deviceBitmaps.set(d, (bm = this.fs.buildDeviceBitmap(d)));
-      out.push(bm);
-    }
-    return out;
   }
 
   /** Testing aid (as upstream): a new name for the same extents. fsck reports the collision. */

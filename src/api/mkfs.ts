@@ -7,6 +7,7 @@ import { newUuid } from '../format/uuid.js';
 import { Device, probeDevice } from '../device/device.js';
 import { FamfsError, asFamfsError } from './errors.js';
 import { systemUuid } from './sysuuid.js';
+import { refuseIfMounted } from './inuse.js';
 
 export interface MkfsOptions {
   force?: boolean;
@@ -15,6 +16,8 @@ export interface MkfsOptions {
   logLen?: number;
   /** Create (sparse) or grow a regular file to this size first. */
   size?: number;
+  /** Format even though a mount on this host uses the device (it will answer ESTALE). */
+  evenIfMounted?: boolean;
 }
 
 export interface MkfsResult {
@@ -27,7 +30,10 @@ function isPow2(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 }
 
-function prepareFile(path: string, size: number): void {
+/** Undo for prepareFile: remove the file it created, or give a grown file its old size back. */
+type Undo = () => void;
+
+function prepareFile(path: string, size: number): Undo {
   let current: number | undefined;
   try {
     const st = fs.statSync(path);
@@ -39,8 +45,15 @@ function prepareFile(path: string, size: number): void {
   if (current !== undefined && current > size) {
     throw new FamfsError(`${path}: is ${current} bytes, larger than --size ${size}; famfs never shrinks a device`, 'EINVAL');
   }
-  if (current === undefined) fs.writeFileSync(path, '', { flag: 'wx', mode: 0o600 });
-  if (current !== size) fs.truncateSync(path, size);
+  const undo: Undo = current === undefined ? () => fs.rmSync(path, { force: true }) : () => fs.truncateSync(path, current);
+  try {
+    if (current === undefined) fs.writeFileSync(path, '', { flag: 'wx', mode: 0o600 });
+    if (current !== size) fs.truncateSync(path, size);
+  } catch (e) {
+    undo();
+    throw asFamfsError(e);
+  }
+  return undo;
 }
 
 export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
@@ -50,8 +63,19 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
   if (opts.size !== undefined) {
     if (!Number.isSafeInteger(opts.size) || opts.size <= 0) throw new FamfsError(`invalid --size ${opts.size}`, 'EINVAL', 2);
     if (opts.size < MIN_DEVICE_SIZE) throw new FamfsError(`--size ${opts.size} is below the famfs minimum of 4 GiB`, 'EINVAL', 2);
-    prepareFile(devicePath, opts.size);
+    if (SUPERBLOCK_SIZE + logLen + ALLOC_UNIT > opts.size) throw new FamfsError(`log of ${logLen} bytes leaves no room for data in --size ${opts.size}`, 'EINVAL', 2);
   }
+  if (fs.existsSync(devicePath)) refuseIfMounted(devicePath, 'format it', opts.evenIfMounted);
+  const undo = opts.size !== undefined ? prepareFile(devicePath, opts.size) : undefined;
+  try {
+    return format(devicePath, logLen, opts);
+  } catch (e) {
+    undo?.();
+    throw e;
+  }
+}
+
+function format(devicePath: string, logLen: number, opts: MkfsOptions): MkfsResult {
   const info = (() => {
     try {
       return probeDevice(devicePath);

@@ -3,7 +3,7 @@ import { mkfs } from '../api/mkfs.js';
 import { Famfs } from '../api/famfs.js';
 import { fsck, formatFsck } from '../api/fsck.js';
 import { parseSize } from './args.js';
-import { addDevice } from '../api/devices.js';
+import { addDevice, checkAddablePath } from '../api/devices.js';
 
 export function register(program: Command): void {
   program
@@ -16,8 +16,11 @@ export function register(program: Command): void {
     .option('-k, --kill', 'with --force: zero the superblock magic only, destroying the file system, and stop')
     .option('-l, --loglen <SIZE>', 'log length: a power of two of at least 8m', parseSize)
     .option('-s, --size <SIZE>', 'create DEV as a sparse file of SIZE (or grow it) first; at least 4g', parseSize)
-    .action((dev: string, more: string[], o: { force?: boolean; kill?: boolean; loglen?: number; size?: number }) => {
-      const r = mkfs(dev, { force: o.force, kill: o.kill, logLen: o.loglen, size: o.size });
+    .option('--even-if-mounted', 'format even when a mount on this host uses a device (that mount then answers ESTALE)')
+    .action((dev: string, more: string[], o: { force?: boolean; kill?: boolean; loglen?: number; size?: number; evenIfMounted?: boolean }) => {
+      // Every further device is checked before device 0 is touched: a refused one changes nothing.
+      for (const m of more) checkAddablePath(m, { force: o.force, evenIfMounted: o.evenIfMounted });
+      const r = mkfs(dev, { force: o.force, kill: o.kill, logLen: o.loglen, size: o.size, evenIfMounted: o.evenIfMounted });
       if (r.killed) {
         process.stdout.write(`famfs superblock on ${dev} destroyed\n`);
         return;
@@ -27,7 +30,7 @@ export function register(program: Command): void {
         const w = Famfs.open(dev, { writable: true });
         try {
           for (const m of more) {
-            const a = addDevice(w, m, { force: o.force });
+            const a = addDevice(w, m, { force: o.force, evenIfMounted: o.evenIfMounted });
             process.stdout.write(`device ${a.index}: ${m} uuid ${a.uuid} size ${a.size}\n`);
           }
         } finally {

@@ -16,6 +16,7 @@ import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';
 import { trySystemUuid } from '../api/sysuuid.js';
 import { getxattr } from '../sys/libc.js';
+import type { Placement } from '../alloc/space.js';
 import { createOpStats } from '../fuse/opstats.js';
 import { famfsKernelPresent, FUSE_DAX_FMAP, type DataPath, type DataPathChoice } from './kernel.js';
 
@@ -46,6 +47,8 @@ export interface MountRequest {
   dataPath?: DataPathChoice;
   /** Candidate paths of devices 1.. (besides this host's device list). */
   devices?: string[];
+  /** Master: where files made through the mount are placed on a multi-device famfs. */
+  placement?: Placement;
   log?: (msg: string) => void;
   /** FUSE transport: 'dev' (default), 'uring' (FUSE over io_uring, or fail), 'auto'. */
   transport?: TransportChoice;
@@ -152,7 +155,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   config.opStats = createOpStats(workers);
   if (config.dataPath === 'kernel' && !config.famfsKernel) log('--data-path kernel, but /proc/kallsyms has no famfs_fuse_iomap_begin: the mount fails unless the kernel offers FUSE_DAX_FMAP');
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
-  const master = role === 'master' ? new MasterService(device, { log, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs() }) : undefined;
+  const master = role === 'master' ? new MasterService(device, { log, placement: req.placement, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs() }) : undefined;
   const rpc = master ? new RpcServer(config.rpc, (call) => master.handle(call), (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
   const server = new FuseServer({
     mountpoint,

@@ -440,14 +440,17 @@ export class FamfsFs implements FuseHandler {
     this.sync();
     const now = Date.now();
     if (this.statfsCache && now - this.statfsCache.at < 100) return this.statfsCache.reply;
-    const { bitmap } = this.famfs.buildBitmap();
+    // Every device counts (a multi-device famfs is one pool of space).
+    const use = this.famfs.usage();
+    const capacity = use.reduce((n, d) => n + d.capacity, 0);
+    const free = use.reduce((n, d) => n + d.free, 0);
     const h = this.famfs.log.readHeader();
     const bsize = 4096;
     const reply: StatfsReply = {
       bsize, frsize: bsize, namelen: 79,
-      blocks: Math.floor(bitmap.capacity / bsize),
-      bfree: Math.floor(bitmap.freeBytes / bsize),
-      bavail: this.role === 'master' ? Math.floor(bitmap.freeBytes / bsize) : 0,
+      blocks: Math.floor(capacity / bsize),
+      bfree: Math.floor(free / bsize),
+      bavail: this.role === 'master' ? Math.floor(free / bsize) : 0,
       files: h.lastIndex + 1,
       ffree: h.lastIndex + 1 - h.nextIndex,
     };

@@ -44,3 +44,20 @@ export function dirname(relpath: string): string {
 export function basename(relpath: string): string {
   return relpath.slice(relpath.lastIndexOf('/') + 1);
 }
+
+/** Kinds of host nodes a copy meets. */
+export type HostKind = 'file' | 'dir' | 'symlink' | 'block device' | 'character device' | 'fifo' | 'socket';
+
+/** Kinds famfs stores today; the others are skipped by copies (not an error). */
+const STORED_KINDS: ReadonlySet<HostKind> = new Set<HostKind>(['file', 'dir']);
+
+/**
+ * Can famfs hold a node of `kind` at `relpath`? The one place copy planning asks (so new
+ * node kinds and longer paths only change this): `skip` names a kind famfs has no entry for,
+ * `problem` says why the path cannot be stored; neither means yes.
+ */
+export function representable(relpath: string, kind: HostKind): { skip?: HostKind; problem?: string } {
+  if (!STORED_KINDS.has(kind)) return { skip: kind };
+  const problem = relpathProblem(relpath);
+  return problem ? { problem } : {};
+}

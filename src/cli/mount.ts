@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { FamfsError } from '../api/errors.js';
 import { preflight, startMount, type MountRequest } from '../fs/daemon.js';
 import { parseCount } from './args.js';
+import { clearDeadMount, famfsMountAt } from './deadmount.js';
 import { DATA_PATHS, isDataPathChoice } from '../fs/kernel.js';
 import { TRANSPORT_CHOICES, type TransportChoice } from '../fuse/uring.js';
 
@@ -102,6 +103,9 @@ export function register(program: Command): void {
     .addOption(new Option('--ready-fd <FD>', 'internal: report readiness on this fd').hideHelp().argParser(parseCount))
     .action(async (device: string, mountpoint: string, o: MountOpts) => {
       const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay, dataPath: isDataPathChoice(o.dataPath) ? o.dataPath : 'auto', devices: o.device, transport: o.transport as TransportChoice };
+      // A famfs left on the mount point by a dead or wedged daemon: abort and detach it first (a stat there could hang).
+      const stale = famfsMountAt(mountpoint);
+      if (stale) await clearDeadMount(stale, (l) => process.stderr.write(`${l}\n`));
       if (o.foreground) await foreground(req, o.readyFd);
       else await background(req, o);
     });

@@ -49,14 +49,26 @@ export function daemonPid(host: Host, mp: string): number {
   return pid;
 }
 
-/** Not exited (a zombie has exited: its fds are closed, whoever reaps it). */
-export function pidAlive(pid: number): boolean {
+/** Task states of every thread of pid ('' if it is gone). */
+export function taskStates(pid: number): string {
+  let out = '';
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      out += stat.charAt(stat.lastIndexOf(')') + 2);
+    }
   } catch {
-    return false;
+    /* gone meanwhile */
   }
+  return out;
+}
+
+/**
+ * Not finished exiting. A zombie has (its fds are closed, whoever reaps it), but a
+ * zombie leader whose other threads still run has not: so look at every thread.
+ */
+export function pidAlive(pid: number): boolean {
+  return /[^ZX]/.test(taskStates(pid));
 }
 
 /** Wait up to ms for pid to be gone; true if it is. */

@@ -7,11 +7,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FAMFS_BIN, famfsOk, GiB, makeHost, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
-import { daemonPid, HAVE_FUSE, isMounted, mount, NO_FUSE_REASON, pidAlive, tempMountpoint, umount, umountAll, waitGone } from './mounted.js';
+import { daemonPid, HAVE_FUSE, isMounted, mount, NO_FUSE_REASON, pidAlive, taskStates, tempMountpoint, umount, umountAll, waitFor, waitGone } from './mounted.js';
+
+const CHILD = new URL('./wedge-child.js', import.meta.url).pathname;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -29,6 +31,23 @@ function famfsAsync(host: Host, args: string[], ms = 30_000): Promise<{ status: 
       clearTimeout(timer);
       resolve({ status, stderr });
     });
+  });
+}
+
+/** Resolves when the child has printed `word` on a line of its own. */
+function lineFrom(child: ChildProcess, word: string, ms = 20_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`child did not say ${word} within ${ms} ms`)), ms);
+    const on = (d: Buffer): void => {
+      buf += d.toString();
+      if (buf.split('\n').includes(word)) {
+        clearTimeout(timer);
+        child.stdout!.off('data', on);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', on);
   });
 }
 
@@ -54,6 +73,31 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
     fs.rmSync(src, { recursive: true, force: true });
     removeAllShm();
     removeHost(host);
+  });
+
+  test('a daemon stuck in the kernel after SIGKILL (notice waiting on a lock a CREATE holds): famfs umount aborts it', { timeout: 60_000 }, async () => {
+    const mp = tempMountpoint('wedge-k');
+    const child = spawn(process.execPath, [CHILD, mp], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pid = child.pid!;
+    try {
+      await lineFrom(child, 'mounted');
+      const creator = spawn('touch', [path.join(mp, 'x')], { stdio: 'ignore' });
+      const creatorDone = new Promise<number | null>((r) => creator.on('close', (code) => r(code)));
+      await lineFrom(child, 'ready');
+      await waitFor(() => taskStates(pid).includes('D'), 10_000); // the notifier, on the root's lock
+      child.kill('SIGKILL');
+      assert.equal(await waitGone(pid, 2000), false, 'wedged: the killed process cannot finish exiting');
+      const u = await famfsAsync(host, ['umount', mp]);
+      assert.equal(u.status, 0, u.stderr);
+      assert.match(u.stderr, /^famfs: \S+: its daemon did not answer within \d+ ms; aborted FUSE connection \d+ and unmounted it\n$/);
+      assert.ok(await waitGone(pid, 10_000), 'the killed process finished exiting once its connection was aborted');
+      assert.notEqual(await creatorDone, 0, 'the blocked create failed (ENOTCONN)');
+      assert.equal(isMounted(mp), false);
+    } finally {
+      if (pidAlive(pid)) child.kill('SIGKILL');
+      if (isMounted(mp)) spawn('umount', ['-l', mp]);
+    }
+    fs.rmdirSync(mp);
   });
 
   test('kill -9 of the daemon during cp -r: famfs umount returns, the daemon and cp exit', { timeout: 180_000 }, async () => {

@@ -64,7 +64,7 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
     src = fs.mkdtempSync('/dev/shm/famfs-wedge-src-');
     for (let d = 0; d < 4; d++) {
       fs.mkdirSync(path.join(src, `d${d}`));
-      for (let i = 0; i < 1500; i++) fs.writeFileSync(path.join(src, `d${d}`, `f${i}`), 'x');
+      for (let i = 0; i < 800; i++) fs.writeFileSync(path.join(src, `d${d}`, `f${i}`), 'x');
     }
   });
 
@@ -101,14 +101,14 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
   });
 
   test('kill -9 of the daemon during cp -r: famfs umount returns, the daemon and cp exit', { timeout: 180_000 }, async () => {
-    const rounds = 5;
+    const rounds = 3;
     let wedged = 0;
     for (let round = 0; round < rounds; round++) {
       const mp = mount(host, dev, `wedge${round}`, ['--commit-delay', '0']);
       const pid = daemonPid(host, mp);
       const cp = spawn('cp', ['-r', src, path.join(mp, `t${round}`)], { stdio: 'ignore' });
       const cpDone = new Promise((r) => cp.on('close', r));
-      await sleep(400 + round * 150);
+      await sleep(300 + round * 200);
       process.kill(pid, 'SIGKILL');
       const exited = await waitGone(pid, 2000);
       if (!exited) wedged++;

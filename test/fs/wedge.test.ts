@@ -147,6 +147,17 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
     assert.equal(r2.status, 0, r2.stderr);
     assert.match(r2.stderr, /its daemon is gone; aborted FUSE connection \d+ and unmounted it/);
     assert.ok(pidAlive(daemonPid(host, mp)));
+    // A daemon that answers is never aborted: busy stays an error.
+    const fd = fs.openSync(mp, 'r');
+    try {
+      const busy = await famfsAsync(host, ['umount', mp]);
+      assert.notEqual(busy.status, 0);
+      assert.match(busy.stderr, /busy \(files are open\)/);
+      assert.doesNotMatch(busy.stderr, /abort/);
+      assert.ok(fs.readdirSync(mp).length > 0, 'still served');
+    } finally {
+      fs.closeSync(fd);
+    }
     famfsOk(host, ['umount', mp]);
     assert.equal(isMounted(mp), false);
     fs.rmdirSync(mp);

@@ -12,14 +12,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findFuseMounts, type MountInfo } from '../fuse/mountinfo.js';
+import { findFuseMounts, isMounted, type MountInfo } from '../fuse/mountinfo.js';
 import { umount2, MNT_DETACH } from '../sys/libc.js';
 import type { ProbeAnswer } from './status-probe.js';
 
 const PROBE_JS = fileURLToPath(new URL('./status-probe.js', import.meta.url));
 const FUSECTL = '/sys/fs/fuse/connections';
-/** How long a daemon may take to answer one getxattr before it counts as wedged. */
-export const PROBE_TIMEOUT_MS = Number(process.env.FAMFS_PROBE_TIMEOUT_MS) || 3000;
+/**
+ * How long a daemon may take to answer one getxattr before it counts as wedged: generous,
+ * because a live daemon on a loaded machine took over 3 s (it would be aborted wrongly).
+ */
+export const PROBE_TIMEOUT_MS = Number(process.env.FAMFS_PROBE_TIMEOUT_MS) || 10_000;
 
 export type DaemonHealth = 'alive' | 'gone' | 'unresponsive';
 
@@ -98,6 +101,10 @@ export async function clearDeadMount(m: MountInfo, say: (line: string) => void):
   const aborted = abortConnection(m.minor);
   const why = health === 'gone' ? 'its daemon is gone' : `its daemon did not answer within ${PROBE_TIMEOUT_MS} ms`;
   say(`famfs: ${m.mountpoint}: ${why}; ${aborted ? `aborted FUSE connection ${m.minor}` : `could not abort FUSE connection ${m.minor}`} and unmounted it`);
-  umount2(m.mountpoint, MNT_DETACH);
+  try {
+    umount2(m.mountpoint, MNT_DETACH);
+  } catch (e) {
+    if (isMounted(m.mountpoint)) throw e; // else its daemon, woken by the abort, unmounted it first
+  }
   return true;
 }

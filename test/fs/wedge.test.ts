@@ -18,9 +18,10 @@ const CHILD = new URL('./wedge-child.js', import.meta.url).pathname;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** famfs in a child this process does not wait for synchronously; fails the test if it takes longer than ms. */
-function famfsAsync(host: Host, args: string[], ms = 30_000): Promise<{ status: number | null; stderr: string }> {
+function famfsAsync(host: Host, args: string[], probeMs?: number, ms = 40_000): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FAMFS_BIN, ...args], { env: host.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const env = probeMs ? { ...host.env, FAMFS_PROBE_TIMEOUT_MS: String(probeMs) } : host.env;
+    const child = spawn(process.execPath, [FAMFS_BIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
@@ -87,7 +88,7 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
       await waitFor(() => taskStates(pid).includes('D'), 10_000); // the notifier, on the root's lock
       child.kill('SIGKILL');
       assert.equal(await waitGone(pid, 2000), false, 'wedged: the killed process cannot finish exiting');
-      const u = await famfsAsync(host, ['umount', mp]);
+      const u = await famfsAsync(host, ['umount', mp], 3000);
       assert.equal(u.status, 0, u.stderr);
       assert.match(u.stderr, /^famfs: \S+: its daemon did not answer within \d+ ms; aborted FUSE connection \d+ and unmounted it\n$/);
       assert.ok(await waitGone(pid, 10_000), 'the killed process finished exiting once its connection was aborted');
@@ -112,7 +113,7 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
       process.kill(pid, 'SIGKILL');
       const exited = await waitGone(pid, 2000);
       if (!exited) wedged++;
-      const u = await famfsAsync(host, ['umount', mp]);
+      const u = await famfsAsync(host, ['umount', mp], 3000);
       assert.equal(u.status, 0, u.stderr);
       if (!exited) assert.match(u.stderr, /did not answer within \d+ ms; aborted FUSE connection \d+ and unmounted it/);
       assert.equal(isMounted(mp), false, 'unmounted');
@@ -129,7 +130,7 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
     const stopped = daemonPid(host, mp);
     process.kill(stopped, 'SIGSTOP'); // answers nothing, like a wedged daemon
     try {
-      const r = await famfsAsync(host, ['mount', dev, mp]);
+      const r = await famfsAsync(host, ['mount', dev, mp], 3000);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /did not answer within \d+ ms; aborted FUSE connection \d+ and unmounted it/);
       assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
@@ -143,7 +144,7 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
     // Now a daemon that is simply gone: its connection is already aborted (ENOTCONN).
     process.kill(fresh, 'SIGKILL');
     assert.ok(await waitGone(fresh, 10_000));
-    const r2 = await famfsAsync(host, ['mount', dev, mp]);
+    const r2 = await famfsAsync(host, ['mount', dev, mp], 3000);
     assert.equal(r2.status, 0, r2.stderr);
     assert.match(r2.stderr, /its daemon is gone; aborted FUSE connection \d+ and unmounted it/);
     assert.ok(pidAlive(daemonPid(host, mp)));

@@ -6,6 +6,7 @@ import { FamfsError } from '../api/errors.js';
 import { preflight, startMount, type MountRequest } from '../fs/daemon.js';
 import { countIn, parseCount, placementOption } from './args.js';
 import type { Placement } from '../alloc/space.js';
+import { clearDeadMount, famfsMountAt } from './deadmount.js';
 
 /** Beyond this, more FUSE threads only cost memory (each maps the device); 100 made workers die. */
 export const MAX_WORKERS = 16;
@@ -111,6 +112,9 @@ export function register(program: Command): void {
     .addOption(new Option('--ready-fd <FD>', 'internal: report readiness on this fd').hideHelp().argParser(parseCount))
     .action(async (device: string, mountpoint: string, o: MountOpts) => {
       const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay, dataPath: isDataPathChoice(o.dataPath) ? o.dataPath : 'auto', devices: o.device, placement: o.placement, transport: o.transport as TransportChoice };
+      // A famfs left on the mount point by a dead or wedged daemon: abort and detach it first (a stat there could hang).
+      const stale = famfsMountAt(mountpoint);
+      if (stale) await clearDeadMount(stale, (l) => process.stderr.write(`${l}\n`));
       if (o.foreground) await foreground(req, o.readyFd);
       else await background(req, o);
     });

@@ -11,7 +11,7 @@ import { AllocBitmap } from '../alloc/bitmap.js';
 import { Allocator, allocateAcrossDevices, type InterleaveParams } from '../alloc/allocator.js';
 import { SECONDARY_DATA_START } from '../format/devheader.js';
 import { LogView } from '../meta/log.js';
-import { Replayer, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
+import { Replayer, type AppliedEntry, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
 import { dirname, normalizeRelpath } from '../meta/paths.js';
 import type { DirNode, FileNode, Tree, TreeNode } from '../meta/tree.js';
 import type { Geometry } from '../meta/validate.js';
@@ -144,8 +144,13 @@ export class Famfs {
   }
 
   /** Apply entries the master committed since the last look; returns how many were new. */
-  refresh(): number {
-    return this.replayer.catchUp();
+  refresh(onApplied?: (a: AppliedEntry) => void): number {
+    return this.replayer.catchUp(onApplied);
+  }
+
+  /** Why the log header is not believed right now (the view is kept; the next refresh looks again). */
+  get headerProblem(): string | undefined {
+    return this.replayer.headerProblem;
   }
 
   /** The node at a path relative to the root ('' or '/' = root). */

@@ -23,6 +23,8 @@ export class LogWatcher {
   private readonly state: Int32Array;
   private timer?: NodeJS.Timeout;
   stale = false;
+  /** The current bad-header episode was logged (said once, not on every poll). */
+  private headerSaid = false;
 
   constructor(device: string, private readonly notifier: Notifier, state: SharedArrayBuffer, private readonly opts: WatcherOptions) {
     this.famfs = Famfs.open(device);
@@ -60,17 +62,18 @@ export class LogWatcher {
       return;
     }
     if (!force && this.famfs.log.nextIndex() === this.famfs.stats.entries) return;
-    const before = this.famfs.stats.entries;
-    this.famfs.refresh();
-    const fresh = this.famfs.stats.entries - before;
-    if (fresh && this.opts.verbose) this.opts.log(`log: ${fresh} new entries`);
     // New names: drop any cached negative dentry, and the parent's cached attributes (nlink, listing).
-    for (let i = before; i < this.famfs.stats.entries; i++) {
-      const node = this.famfs.tree.byId.get(idForEntry(i));
-      if (!node) continue;
+    const fresh = this.famfs.refresh(({ index }) => {
+      const node = this.famfs.tree.byId.get(idForEntry(index));
+      if (!node) return;
       const parent = node.parent?.id ?? ROOT_ID;
       this.notifier.send({ kind: 'entry', parent, name: node.name });
       this.notifier.send({ kind: 'inode', nodeid: parent });
-    }
+    });
+    if (fresh && this.opts.verbose) this.opts.log(`log: ${fresh} new entries`);
+    const problem = this.famfs.headerProblem;
+    if (problem && !this.headerSaid) this.opts.log(`log header not valid right now (${problem}); keeping the last good view and looking again on every poll`);
+    else if (!problem && this.headerSaid) this.opts.log('log header valid again; following the log');
+    this.headerSaid = !!problem;
   }
 }

@@ -12,7 +12,7 @@ import { Allocator, allocateAcrossDevices, type InterleaveParams } from '../allo
 import { SECONDARY_DATA_START } from '../format/devheader.js';
 import { LogView } from '../meta/log.js';
 import { Replayer, type AppliedEntry, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
-import { dirname, normalizeRelpath } from '../meta/paths.js';
+import { dirname, normalizeRelpath, reservedProblem } from '../meta/paths.js';
 import type { DirNode, FileNode, Tree, TreeNode } from '../meta/tree.js';
 import type { Geometry } from '../meta/validate.js';
 import { resolveRange } from '../map/resolve.js';
@@ -258,6 +258,8 @@ export class Writer {
   }
 
   private parentOf(rel: string, path: string): DirNode {
+    const reserved = reservedProblem(rel);
+    if (reserved) throw new FamfsError(`${path}: ${reserved}`, 'EINVAL');
     const parent = this.fs.tree.lookup(dirname(rel));
     if (!parent) throw new FamfsError(`${path}: parent directory does not exist`, 'ENOENT');
     if (parent.kind !== 'dir') throw new FamfsError(`${path}: parent is not a directory`, 'ENOTDIR');

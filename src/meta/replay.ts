@@ -4,7 +4,7 @@
  * reported and skipped; it never stops the entries after it from replaying.
  */
 import { decodeLogEntry, entryCrcOk, entrySeqnum, type LogEntry } from '../format/logentry.js';
-import { basename, dirname, relpathProblem } from './paths.js';
+import { basename, dirname, relpathProblem, reservedProblem } from './paths.js';
 import { idForEntry, Tree, type DirNode } from './tree.js';
 import { mapProblem, type Geometry } from './validate.js';
 import type { LogView } from './log.js';
@@ -157,7 +157,7 @@ export class Replayer {
       case 'file': {
         const mp = mapProblem(entry.map, entry.size, this.geometry);
         if (!mp) this.spaceHolders.push({ index, entry });
-        const bad = relpathProblem(entry.path);
+        const bad = relpathProblem(entry.path) ?? reservedProblem(entry.path);
         if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
         if (mp) return !!this.problem(index, 'bad-map', `${entry.path}: ${mp}`, entry.path);
         const parent = this.parentFor(index, entry.path);
@@ -170,7 +170,7 @@ export class Replayer {
         return true;
       }
       case 'mkdir': {
-        const bad = relpathProblem(entry.path);
+        const bad = relpathProblem(entry.path) ?? reservedProblem(entry.path);
         if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
         const parent = this.parentFor(index, entry.path);
         if (!parent) return false;

@@ -192,6 +192,12 @@ export class Famfs {
     resolveRange(file.map, file.size, offset, length, (d, off, len) => this.deviceAt(d).flush(off, len));
   }
 
+  /** Zero every byte a map allocates (whole extents, past the file's size too). */
+  zeroMap(map: FileMap): void {
+    const pieces = map.kind === 'simple' ? map.extents : map.strips;
+    for (const p of pieces) this.deviceAt(p.devindex).zero(p.offset, p.length);
+  }
+
   /** Run `fn` as the single writer: master only, lock held, tree caught up, fresh bitmap. */
   writer<T>(fn: (w: Writer) => T, opts: { onWait?: () => void } = {}): T {
     if (this.role !== 'master') {
@@ -321,7 +327,9 @@ export class Writer {
       ? allocateAcrossDevices(this.bitmaps(), size, opts.acrossDevices.chunkSize)
       : opts.interleave ? this.allocator.interleaved(Math.max(size, 1), opts.interleave) : this.allocator.contiguous(Math.max(size, 1));
     try {
+      // Space may hold bytes of a file dropped before it was logged: a new file shows only zeros.
       if (fill) fill({ map, size });
+      else this.fs.zeroMap(map);
       this.fs.log.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o });
     } catch (e) {
       this.allocator.rollback(map);

@@ -5,7 +5,7 @@
  * device into memory, and nothing outside [0, size) is ever touched.
  */
 import fs from 'node:fs';
-import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
+import { fallocate, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
 
 export const WINDOW_SIZE = 1 << 30;
 
@@ -150,6 +150,40 @@ export class Device implements DeviceInfo {
       offset += n;
       length -= n;
     }
+  }
+
+  /**
+   * Make [offset, offset+length) read as zeros, durably. A file-backed device punches a
+   * hole (instant, and gives tmpfs pages back); a DAX device, or a file system that can't
+   * punch, has each 1 MiB chunk compared with zeros and only the chunks that differ written.
+   */
+  zero(offset: number, length: number): void {
+    this.checkRange(offset, length);
+    if (!this.writable) throw new DeviceError(`${this.path}: opened read-only`, 'EROFS');
+    if (this.kind === 'file' && this.canPunch) {
+      try {
+        fallocate(this.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+        return;
+      } catch {
+        this.canPunch = false; // e.g. EOPNOTSUPP: fall back for good on this device
+      }
+    }
+    this.zeroByStores(offset, length);
+  }
+
+  private canPunch = true;
+
+  /** The fallback of zero(): compare, then store and flush only the chunks that are not zero yet. */
+  zeroByStores(offset: number, length: number): void {
+    const ZERO_CHUNK = 1 << 20;
+    const zeros = Buffer.alloc(ZERO_CHUNK);
+    for (const s of this.slices(offset, length)) {
+      for (let at = 0; at < s.length; at += ZERO_CHUNK) {
+        const part = s.subarray(at, Math.min(s.length, at + ZERO_CHUNK));
+        if (!part.equals(zeros.subarray(0, part.length))) part.fill(0);
+      }
+    }
+    this.flush(offset, length); // msync skips clean pages; a no-op on DAX
   }
 
   /** Take the host-wide single-writer lock (flock on the device; the kernel drops it if we die). */

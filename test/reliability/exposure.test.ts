@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { asHost, famfs, famfsOk, GiB, makeHost, readRange, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
+import { asHost, famfs, famfsOk, GiB, makeHost, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from '../core/helpers.js';
 import { errnoOf, HAVE_FUSE, isMounted, mount, NO_FUSE_REASON, tempMountpoint, umount, umountAll } from '../fs/mounted.js';
 import { Famfs } from '../../src/api/famfs.js';
+import { Device } from '../../src/device/device.js';
 import { LOG_OFFSET } from '../../src/format/constants.js';
 
 const HAVE_SETPRIV = spawnSync('setpriv', ['--version']).status === 0;
@@ -43,6 +44,60 @@ describe('exposure: reserved .meta, meta file permissions, nodefault_permissions
     famfsOk(master, ['creat', '-d', dev, '-s', '100', '-m', '0644', '-u', '0', '-g', '0', '-r', '-S', '3', 'public']);
     return dev;
   }
+
+  /** Fill [dataStart, +len) with a secret pattern, as a file dropped before commit leaves it. */
+  function dirty(dev: string, len: number): void {
+    const f = asHost(master, () => Famfs.open(dev));
+    const start = f.geometry.dataStart;
+    f.close();
+    const chunk = Buffer.alloc(4 * 1024 * 1024, 'SECRET!');
+    for (let off = 0; off < len; off += chunk.length) writeRange(dev, start + off, chunk);
+  }
+
+  /** Every extent byte of a file's map (its whole allocation, not only up to its size). */
+  function extentBytes(dev: string, rel: string): Buffer {
+    const j = JSON.parse(famfsOk(master, ['getmap', '-d', dev, '--json', rel]).stdout) as { map: { extents: { offset: number; length: number }[] } };
+    return Buffer.concat(j.map.extents.map((e) => readRange(dev, e.offset, e.length)));
+  }
+
+  test('item 7: creat without -r hands out only zeroed bytes on space that held old bytes; creat -r keeps its meaning', () => {
+    const dev = fresh('zero');
+    dirty(dev, 64 * 1024 * 1024);
+    famfsOk(master, ['creat', '-d', dev, '-s', '5m', '-m', '0644', 'plain']);
+    const bytes = extentBytes(dev, 'plain');
+    assert.equal(bytes.length, 6 * 1024 * 1024);
+    assert.equal(bytes.indexOf('SECRET'), -1, 'old bytes handed to a new file');
+    assert.ok(bytes.equals(Buffer.alloc(bytes.length)));
+    assert.equal(famfsOk(master, ['cat', '-d', dev, 'plain'], { binary: true }).raw.indexOf('SECRET'), -1);
+    // library: Writer.creat without a fill
+    asHost(master, () => {
+      const f = Famfs.open(dev, { writable: true });
+      try {
+        const node = f.writer((w) => w.creat('lib', 3 * 1024 * 1024 + 5));
+        for (const sl of f.slices(node, 0, node.size)) assert.ok(sl.equals(Buffer.alloc(sl.length)));
+      } finally {
+        f.close();
+      }
+    });
+    assert.equal(extentBytes(dev, 'lib').indexOf('SECRET'), -1);
+    famfsOk(master, ['creat', '-d', dev, '-s', '3m', '-r', '-S', '77', 'rand']);
+    famfsOk(master, ['verify', '-d', dev, '-S', '77', 'rand']);
+  });
+
+  test('item 7: the DAX fallback (compare, then store) zeroes exactly the range and leaves its neighbours', () => {
+    const file = sparseFile('zfall', 8 * 1024 * 1024);
+    writeRange(file, 0, Buffer.alloc(8 * 1024 * 1024, 0xa5));
+    const d = Device.open(file, { writable: true });
+    try {
+      d.zeroByStores(1024 * 1024 + 7, 3 * 1024 * 1024);
+    } finally {
+      d.close();
+    }
+    const all = readRange(file, 0, 8 * 1024 * 1024);
+    assert.ok(all.subarray(1024 * 1024 + 7, 4 * 1024 * 1024 + 7).equals(Buffer.alloc(3 * 1024 * 1024)));
+    assert.ok(all.subarray(0, 1024 * 1024 + 7).equals(Buffer.alloc(1024 * 1024 + 7, 0xa5)));
+    assert.ok(all.subarray(4 * 1024 * 1024 + 7).equals(Buffer.alloc(4 * 1024 * 1024 - 7, 0xa5)));
+  });
 
   test('item 10: CLI and library refuse .meta at the root on every create path; the log is unchanged', () => {
     const dev = fresh('meta-cli');

@@ -19,6 +19,7 @@ import { followWhileWriting } from './lib/follow.js';
 import { fuzzLog } from './lib/fuzz.js';
 import { fuzzFuse } from './lib/fusefuzz.js';
 import { reformatCycles } from './lib/reformat.js';
+import { shrinkGrowCycles } from './lib/shrink.js';
 
 interface Outcome {
   tried: number;
@@ -120,6 +121,17 @@ const PROPERTIES: Property[] = [
     run: async (s) => {
       const r = await reformatCycles(Math.ceil(20 * s));
       return { tried: r.tried, failed: r.failed, lost: r.lost, errors: r.errors, extra: r.skipped ? `SKIPPED: ${r.skipped}` : `re-formats under a client mount, slowest ESTALE after ${r.maxMs.toFixed(0)} ms (deadline 2000)` };
+    },
+  },
+  {
+    name: '8 device shrink/grow',
+    limitMin: 6,
+    run: async (s, seed) => {
+      const r = await shrinkGrowCycles(Math.ceil(40 * s), seed);
+      return {
+        tried: r.tried, failed: r.failed, lost: r.lost, errors: r.errors,
+        extra: r.skipped ? `SKIPPED: ${r.skipped}` : `truncates under master+client mounts with I/O running (${r.shrinks} shrinks, ${r.grows} grows, ${r.ioOps} I/O answers, all ok/EIO/ESTALE); slowest ESTALE after ${r.maxStaleMs.toFixed(0)} ms (deadline 2000); lost = daemons dead`,
+      };
     },
   },
 ];

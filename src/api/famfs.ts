@@ -145,6 +145,7 @@ export class Famfs {
 
   /** Apply entries the master committed since the last look; returns how many were new. */
   refresh(onApplied?: (a: AppliedEntry) => void): number {
+    this.device.checkLive(0, this.geometry.dataStart); // the log must still be there (EIO, not SIGBUS)
     return this.replayer.catchUp(onApplied);
   }
 

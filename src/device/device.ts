@@ -2,7 +2,9 @@
  * A shared memory device: a DAX char device or a regular file (sparse image in
  * /dev/shm for everyone without CXL hardware). Mapped MAP_SHARED in 1 GiB
  * windows, lazily, and handed out as Buffer views: nothing here reads a whole
- * device into memory, and nothing outside [0, size) is ever touched.
+ * device into memory, and nothing outside [0, size) is ever touched. A device
+ * file truncated under us is noticed before data pieces are handed out
+ * (checkLive), since a mapped page past a file's end faults with SIGBUS.
  */
 import fs from 'node:fs';
 import { fallocate, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
@@ -109,6 +111,21 @@ export class Device implements DeviceInfo {
     }
   }
 
+  /** The size now: a file can be truncated under us (a DAX device cannot change size). */
+  liveSize(): number {
+    return this.kind === 'file' ? fs.fstatSync(this.fd).size : this.size;
+  }
+
+  /**
+   * Refuse (EIO) a range a truncated device file no longer holds: touching a mapped page
+   * past the end of the file kills the process with SIGBUS. One fstat; DAX devices skip it.
+   */
+  checkLive(offset: number, length: number): void {
+    if (this.kind !== 'file' || length === 0) return;
+    const live = this.liveSize();
+    if (offset + length > live) throw new DeviceError(`${this.path}: the device shrank to ${live} bytes (${this.size} when opened); [${offset}, +${length}) is past its end`, 'EIO');
+  }
+
   /** A Buffer over [offset, offset+length); the range must not cross a 1 GiB window boundary. */
   view(offset: number, length: number): Buffer {
     this.checkRange(offset, length);
@@ -121,6 +138,7 @@ export class Device implements DeviceInfo {
   /** Buffers covering [offset, offset+length) in order, split at window boundaries; appended to `out`. */
   slices(offset: number, length: number, out: Buffer[] = []): Buffer[] {
     this.checkRange(offset, length);
+    this.checkLive(offset, length);
     while (length > 0) {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
@@ -141,6 +159,7 @@ export class Device implements DeviceInfo {
   flush(offset: number, length: number): void {
     this.checkRange(offset, length);
     if (this.kind === 'dax') return;
+    this.checkLive(offset, length);
     while (length > 0) {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
@@ -160,6 +179,7 @@ export class Device implements DeviceInfo {
   zero(offset: number, length: number): void {
     this.checkRange(offset, length);
     if (!this.writable) throw new DeviceError(`${this.path}: opened read-only`, 'EROFS');
+    this.checkLive(offset, length);
     if (this.kind === 'file' && this.canPunch) {
       try {
         fallocate(this.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);

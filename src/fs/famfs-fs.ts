@@ -12,6 +12,7 @@
  */
 import type { FileMap } from '../format/types.js';
 import { Famfs, type Role } from '../api/famfs.js';
+import { DeviceError } from '../device/device.js';
 import type { DirNode, FileNode, TreeNode } from '../meta/tree.js';
 import { ROOT_ID } from '../meta/tree.js';
 import { basename } from '../meta/paths.js';
@@ -85,6 +86,12 @@ export class FamfsFs implements FuseHandler {
   /** Refuse everything once the device changed under us; pick up new log entries. */
   private sync(): void {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE, 'device was re-formatted');
+    // A truncated device file would SIGBUS the header read below: one fstat first.
+    const live = this.famfs.device.liveSize();
+    if (live < this.famfs.device.size) {
+      this.goStale(`${this.famfs.device.path}: the device shrank from ${this.famfs.device.size} to ${live} bytes`);
+      throw new FuseError(Errno.ESTALE, 'the device shrank');
+    }
     if (this.famfs.log.nextIndex() !== this.famfs.stats.entries) this.famfs.refresh();
   }
 
@@ -336,7 +343,21 @@ export class FamfsFs implements FuseHandler {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
     const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
-    return this.famfs.slices(f, args.offset, args.size);
+    return this.shrinkGuard(() => this.famfs.slices(f, args.offset, args.size));
+  }
+
+  /** Pieces past a truncated device's end: EIO for this request, ESTALE for the mount from now on. */
+  private shrinkGuard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof DeviceError && e.code === 'EIO') this.goStale(e.message);
+      throw e;
+    }
+  }
+
+  private goStale(why: string): void {
+    if (Atomics.compareExchange(this.state, StateFlag.STALE, 0, 1) === 0) this.log(`${why}; refusing to serve (EIO, then ESTALE). Unmount and mount again.`);
   }
 
   write(_req: Request, nodeid: number, args: WriteArgs, data: Buffer): number {
@@ -351,7 +372,7 @@ export class FamfsFs implements FuseHandler {
     if ((f.id === LOG_FILE_ID && this.role !== 'master') || f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
     if (room <= 0) throw new FuseError(Errno.EFBIG, 'famfs files cannot grow');
-    return this.famfs.write(f, args.offset, room < data.length ? data.subarray(0, room) : data);
+    return this.shrinkGuard(() => this.famfs.write(f, args.offset, room < data.length ? data.subarray(0, room) : data));
   }
 
   flush(_req: Request, nodeid: number): void {
@@ -365,7 +386,7 @@ export class FamfsFs implements FuseHandler {
   fsync(_req: Request, nodeid: number): void {
     if (this.isNew(nodeid)) this.master().call('fsync', { id: nodeid });
     const f = this.served(nodeid);
-    this.famfs.flushFile(f);
+    this.shrinkGuard(() => this.famfs.flushFile(f));
   }
 
   // ---- directories ----

@@ -43,6 +43,13 @@ export class LogWatcher {
     this.famfs.close();
   }
 
+  private goStale(why: string): void {
+    this.stale = true;
+    Atomics.store(this.state, StateFlag.STALE, 1);
+    this.opts.log(why);
+    this.notifier.send({ kind: 'epoch' });
+  }
+
   /** One look at the device; also what `famfs logplay MOUNTPOINT` triggers (SIGUSR1). */
   tick(force = false): void {
     try {
@@ -54,13 +61,11 @@ export class LogWatcher {
 
   private look(force: boolean): void {
     if (this.stale) return;
-    if (!this.sbLive.equals(this.sbCopy)) {
-      this.stale = true;
-      Atomics.store(this.state, StateFlag.STALE, 1);
-      this.opts.log(`${this.famfs.device.path}: the superblock changed (re-formatted or destroyed by another host); refusing to serve stale maps. Unmount and mount again.`);
-      this.notifier.send({ kind: 'epoch' });
-      return;
-    }
+    const dev = this.famfs.device;
+    // Size first: a truncated device file would SIGBUS the superblock compare below.
+    const live = dev.liveSize();
+    if (live < dev.size) return this.goStale(`${dev.path}: the device shrank from ${dev.size} to ${live} bytes under the mount; pieces past its end are refused (EIO) and the mount answers ESTALE. Unmount and mount again.`);
+    if (!this.sbLive.equals(this.sbCopy)) return this.goStale(`${dev.path}: the superblock changed (re-formatted or destroyed by another host); refusing to serve stale maps. Unmount and mount again.`);
     if (!force && this.famfs.log.nextIndex() === this.famfs.stats.entries) return;
     // New names: drop any cached negative dentry, and the parent's cached attributes (nlink, listing).
     const fresh = this.famfs.refresh(({ index }) => {

@@ -125,9 +125,9 @@ const PROPERTIES: Property[] = [
   },
   {
     name: '8 device shrink/grow',
-    limitMin: 6,
+    limitMin: 10,
     run: async (s, seed) => {
-      const r = await shrinkGrowCycles(Math.ceil(40 * s), seed);
+      const r = await shrinkGrowCycles(Math.ceil(30 * s), seed);
       return {
         tried: r.tried, failed: r.failed, lost: r.lost, errors: r.errors,
         extra: r.skipped ? `SKIPPED: ${r.skipped}` : `truncates under master+client mounts with I/O running (${r.shrinks} shrinks, ${r.grows} grows, ${r.ioOps} I/O answers, all ok/EIO/ESTALE); slowest ESTALE after ${r.maxStaleMs.toFixed(0)} ms (deadline 2000); lost = daemons dead`,

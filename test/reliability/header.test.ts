@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { asHost, famfsOk, GiB, makeHost, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from '../core/helpers.js';
+import { asHost, famfs, famfsOk, GiB, makeHost, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from '../core/helpers.js';
 import { HAVE_FUSE, mount, NO_FUSE_REASON, umount, umountAll, waitFor } from '../fs/mounted.js';
 import { Famfs } from '../../src/api/famfs.js';
 import { LOG_OFFSET } from '../../src/format/constants.js';
@@ -115,10 +115,14 @@ describe('a transient impossible log header', () => {
       await new Promise((r) => setTimeout(r, 60));
       writeRange(dev, HI_WORD, saved);
       famfsOk(master, ['creat', '-d', dev, '-s', '4096', 'd/cli']);
-      famfsOk(master, ['mkdir', path.join(m, 'd/via-mount')]);
+      famfsOk(master, ['mkdir', path.join(m, 'd/cli-on-mount')]);
+      fs.mkdirSync(path.join(m, 'd/through-mount'));
       for (const mp of [m, c]) {
-        await waitFor(() => fs.existsSync(path.join(mp, 'd/cli')) && fs.existsSync(path.join(mp, 'd/via-mount')), 3000, 10);
+        await waitFor(() => ['cli', 'cli-on-mount', 'through-mount'].every((n) => fs.existsSync(path.join(mp, 'd', n))), 5000, 10);
       }
+      const ls = famfsOk(master, ['ls', '-d', dev, 'd']).stdout;
+      for (const n of ['cli', 'cli-on-mount', 'through-mount']) assert.match(ls, new RegExp(n));
+      assert.equal(famfs(master, ['fsck', '-d', dev]).status, 0);
       const text = fs.readFileSync(clog, 'utf8');
       assert.equal(text.match(/not valid right now/g)?.length, 1, text);
       assert.match(text, /log header valid again/);

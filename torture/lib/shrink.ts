@@ -74,6 +74,7 @@ process.on('SIGTERM', stop);
     } catch (e) { r = e.errno === -116 ? 'ESTALE' : e.code; }
     counts[r] = (counts[r] || 0) + 1;
   }
+  if (i === 50) process.stdout.write('R\\n');
   setImmediate(loop);
 })();
 `;
@@ -119,6 +120,8 @@ export async function shrinkGrowCycles(cycles: number, seed: number, deadlineMs 
       const problems: string[] = [];
       let shrink = false;
       try {
+        // The load runs before the truncate (node can take seconds to start on a loaded machine).
+        await waitFor(() => out.startsWith('R\n'), 60_000, 10);
         await new Promise((r) => setTimeout(r, 20 + Math.floor(rand() * 200)));
         // Shrink 3 times in 4: anywhere from 0 (even below the log) to just under the old end; else grow.
         shrink = rand() < 0.75;
@@ -145,7 +148,7 @@ export async function shrinkGrowCycles(cycles: number, seed: number, deadlineMs 
         load.kill('SIGTERM');
         await done;
       }
-      const counts = JSON.parse(out || '{}') as Record<string, number>;
+      const counts = JSON.parse(out.replace(/^R\n/, '') || '{}') as Record<string, number>;
       for (const [k, v] of Object.entries(counts)) {
         res.ioOps += v;
         if (!['ok', 'EIO', 'ESTALE'].includes(k)) problems.push(`I/O answered ${k} ${v} times`);

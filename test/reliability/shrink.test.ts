@@ -88,7 +88,7 @@ describe('a device that shrinks under its users', () => {
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   });
 
-  test('torture property 8, short: truncates under master and client mounts with I/O running', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, async () => {
+  test('torture property 9, short: truncates under master and client mounts with I/O running', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, async () => {
     const r = await shrinkGrowCycles(3, 8);
     assert.deepEqual(r.errors, []);
     assert.equal(r.tried, 3);

@@ -1,5 +1,5 @@
 /**
- * Property 7: the device file shrinks or grows under live master and client
+ * Property 9: the device file shrinks or grows under live master and client
  * mounts while another process reads and writes files through both. A daemon
  * must never die (SIGBUS); after a shrink every answer is EIO or ESTALE and
  * both mounts answer ESTALE within the deadline, with a log line; after a grow

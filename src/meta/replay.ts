@@ -8,7 +8,7 @@ import { basename, dirname, relpathProblem, reservedProblem } from './paths.js';
 import { idForEntry, Tree, type DirNode } from './tree.js';
 import { mapProblem, type Geometry } from './validate.js';
 import type { LogView } from './log.js';
-import { logSlots } from '../format/constants.js';
+import { LOG_ENTRY_SIZE, logSlots } from '../format/constants.js';
 
 export type ProblemKind = 'bad-entry' | 'bad-path' | 'bad-map' | 'no-parent' | 'exists' | 'bad-daxdev';
 
@@ -21,6 +21,9 @@ export interface DaxdevInfo {
 
 /** Device table slots (the famfs V10 kernel's per-connection table holds 24). */
 export const MAX_DAXDEVS = 24;
+
+/** Slots copied out of shared memory at a time (2 MiB): one copy per batch, bounded memory. */
+const REPLAY_BATCH = 4096;
 
 export interface ReplayProblem {
   index: number;
@@ -100,14 +103,19 @@ export class Replayer {
     this.headerProblem = undefined;
     let n = 0;
     while (this.position < raw) {
-      const index = this.position++;
-      const before = this.stats.badEntries;
-      const a = this.applySlot(index);
-      this.tentative = this.stats.badEntries > before ? this.tentative + 1 : 0;
-      if (a) {
-        n++;
-        this.applied.push(a);
-        onApplied?.(a);
+      const first = this.position;
+      const count = Math.min(raw - first, REPLAY_BATCH);
+      const batch = this.log.copySlots(first, count);
+      for (let k = 0; k < count; k++) {
+        const index = this.position++;
+        const before = this.stats.badEntries;
+        const a = this.applySlot(index, batch.subarray(k * LOG_ENTRY_SIZE, (k + 1) * LOG_ENTRY_SIZE));
+        this.tentative = this.stats.badEntries > before ? this.tentative + 1 : 0;
+        if (a) {
+          n++;
+          this.applied.push(a);
+          onApplied?.(a);
+        }
       }
     }
     this.stats.entries = this.position;
@@ -121,9 +129,8 @@ export class Replayer {
     return undefined;
   }
 
-  private applySlot(index: number): AppliedEntry | undefined {
-    // Copy the slot out of shared memory first, so the checks and the decode see the same bytes.
-    const buf = Buffer.from(this.log.slot(index));
+  /** `buf` is a private copy of the slot (see copySlots), so the checks and the decode see the same bytes. */
+  private applySlot(index: number, buf: Buffer): AppliedEntry | undefined {
     let seq: number;
     try {
       seq = entrySeqnum(buf);
@@ -141,14 +148,18 @@ export class Replayer {
     return this.applyEntry(index, entry) ? { index, entry } : undefined;
   }
 
+  /** The last parent found: logs usually create many files in one directory in a row. */
+  private lastParent: DirNode | undefined;
+
   private parentFor(index: number, path: string): DirNode | undefined {
-    const parent = this.tree.lookup(dirname(path));
+    const dir = dirname(path);
+    const cached = this.lastParent;
+    const parent = cached && cached.path === dir ? cached : this.tree.lookup(dir);
     if (!parent) return this.problem(index, 'no-parent', `parent directory of ${path} does not exist`, path);
     if (parent.kind !== 'dir') return this.problem(index, 'no-parent', `parent of ${path} is a file`, path);
-    if (parent.children.has(basename(path))) {
-      const what = parent.children.get(basename(path))!.kind === 'dir' ? 'a directory' : 'a file';
-      return this.problem(index, 'exists', `${path} already exists as ${what}`, path);
-    }
+    this.lastParent = parent;
+    const existing = parent.children.get(basename(path));
+    if (existing) return this.problem(index, 'exists', `${path} already exists as ${existing.kind === 'dir' ? 'a directory' : 'a file'}`, path);
     return parent;
   }
 

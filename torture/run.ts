@@ -19,6 +19,7 @@ import { followWhileWriting } from './lib/follow.js';
 import { fuzzLog } from './lib/fuzz.js';
 import { fuzzFuse } from './lib/fusefuzz.js';
 import { reformatCycles } from './lib/reformat.js';
+import { shrinkGrowCycles } from './lib/shrink.js';
 import { newFilesProperty } from './lib/newfiles.js';
 
 interface Outcome {
@@ -147,6 +148,17 @@ const PROPERTIES: Property[] = [
       }
       out.extra = `random open(O_TRUNC)/pwrite/ftruncate/close steps, 4 processes at once, ${files} files compared with tmpfs on the master and a client after commit`;
       return out;
+    },
+  },
+  {
+    name: '9 device shrink/grow',
+    limitMin: 10,
+    run: async (s, seed) => {
+      const r = await shrinkGrowCycles(Math.ceil(30 * s), seed);
+      return {
+        tried: r.tried, failed: r.failed, lost: r.lost, errors: r.errors,
+        extra: r.skipped ? `SKIPPED: ${r.skipped}` : `truncates under master+client mounts with I/O running (${r.shrinks} shrinks, ${r.grows} grows, ${r.ioOps} I/O answers, all ok/EIO/ESTALE); slowest ESTALE after ${r.maxStaleMs.toFixed(0)} ms (deadline 2000); lost = daemons dead`,
+      };
     },
   },
 ];

@@ -13,7 +13,7 @@ import { DEFAULT_PLACEMENT, DeviceSpace, type DeviceUse, type Placement } from '
 import { SECONDARY_DATA_START } from '../format/devheader.js';
 import { LogView } from '../meta/log.js';
 import { Replayer, type AppliedEntry, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
-import { dirname, normalizeRelpath } from '../meta/paths.js';
+import { dirname, normalizeRelpath, reservedProblem } from '../meta/paths.js';
 import { idForEntry, type DirNode, type FileNode, type Tree, type TreeNode } from '../meta/tree.js';
 import type { Geometry } from '../meta/validate.js';
 import { resolveRange } from '../map/resolve.js';
@@ -251,9 +251,15 @@ export class Famfs {
   }
 
   /** Apply entries the master committed since the last look; returns how many were new. */
-  refresh(): number {
+  refresh(onApplied?: (a: AppliedEntry) => void): number {
     this.device.reload();
-    return this.replayer.catchUp();
+    this.device.checkLive(0, this.geometry.dataStart); // the log must still be there (EIO, not SIGBUS)
+    return this.replayer.catchUp(onApplied);
+  }
+
+  /** Why the log header is not believed right now (the view is kept; the next refresh looks again). */
+  get headerProblem(): string | undefined {
+    return this.replayer.headerProblem;
   }
 
   /** The node at a path relative to the root ('' or '/' = root). */
@@ -314,6 +320,12 @@ export class Famfs {
   freshSlices(file: { map: FileMap; size: number }, offset: number, length: number, out: Buffer[] = []): Buffer[] {
     this.invalidateFile(file, offset, length); // fcc-site: read-invalidate
     return this.slices(file, offset, length, out);
+  }
+
+  /** Zero every byte a map allocates (whole extents, past the file's size too). */
+  zeroMap(map: FileMap): void {
+    const pieces = map.kind === 'simple' ? map.extents : map.strips;
+    for (const p of pieces) this.deviceAt(p.devindex).zero(p.offset, p.length);
   }
 
   /** Run `fn` as the single writer: master only, lock held, tree caught up, fresh bitmaps; new files go where `placement` says. */
@@ -399,6 +411,8 @@ export class Writer {
   }
 
   private parentOf(rel: string, path: string): DirNode {
+    const reserved = reservedProblem(rel);
+    if (reserved) throw new FamfsError(`${path}: ${reserved}`, 'EINVAL');
     const parent = this.fs.tree.lookup(dirname(rel));
     if (!parent) throw new FamfsError(`${path}: parent directory does not exist`, 'ENOENT');
     if (parent.kind !== 'dir') throw new FamfsError(`${path}: parent is not a directory`, 'ENOTDIR');
@@ -460,7 +474,9 @@ export class Writer {
     const o = this.owner(opts, 0o644);
     const map = this.space.place(size, opts);
     try {
+      // Space may hold bytes of a file dropped before it was logged: a new file shows only zeros.
       if (fill) fill({ map, size });
+      else this.fs.zeroMap(map);
       this.fs.log.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o });
     } catch (e) {
       this.space.freeMap(map);

@@ -100,7 +100,7 @@ export function register(program: Command): void {
     .option('-f, --foreground', 'serve in this process until unmounted (Ctrl-C unmounts)')
     .option('-c, --client', 'mount as a client even on the master host (no metadata changes through it)')
     .option('-t, --timeout <S>', 'kernel entry/attribute cache timeout in seconds (default: 1 year, as upstream)', parseCount)
-    .option('-o, --option <OPTS>', 'mount options (allow_other and default_permissions are on by default; ro, noatime, noallow_other, nodefault_permissions)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('-o, --option <OPTS>', 'mount options (allow_other and default_permissions are on by default; ro, noatime, noallow_other, nodefault_permissions (needs noallow_other), meta_group=GID (may read .meta/*))', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--commit-delay <MS>', `master: idle time before files and directories made through the mount are logged (0..${MAX_COMMIT_DELAY_MS}, default 300)`, countIn(0, MAX_COMMIT_DELAY_MS, '--commit-delay (ms)'))
     .addOption(new Option('--data-path <PATH>', 'where file data is served: auto (famfs kernel extensions when the kernel is famfs-enabled), kernel, daemon').choices([...DATA_PATHS]).default('auto'))
     .option('--device <PATH>', 'a candidate path for devices 1.. of a multi-device famfs (repeatable; besides $FAMFS_DEVICE_LIST or /etc/famfs/devices)', (v: string, prev: string[]) => [...prev, v], [] as string[])

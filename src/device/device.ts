@@ -2,10 +2,12 @@
  * A shared memory device: a DAX char device or a regular file (sparse image in
  * /dev/shm for everyone without CXL hardware). Mapped MAP_SHARED in 1 GiB
  * windows, lazily, and handed out as Buffer views: nothing here reads a whole
- * device into memory, and nothing outside [0, size) is ever touched.
+ * device into memory, and nothing outside [0, size) is ever touched. A device
+ * file truncated under us is noticed before data pieces are handed out
+ * (checkLive), since a mapped page past a file's end faults with SIGBUS.
  */
 import fs from 'node:fs';
-import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
+import { fallocate, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
 import { cacheOps, type CacheOps } from '../sys/fcc.js';
 import { simulatedCache, simOptionsFromEnv, type SimulatedCache } from './simcache.js';
 
@@ -194,6 +196,21 @@ export class Device implements DeviceInfo {
     }
   }
 
+  /** The size now: a file can be truncated under us (a DAX device cannot change size). */
+  liveSize(): number {
+    return this.kind === 'file' && !this.memory ? fs.fstatSync(this.fd).size : this.size;
+  }
+
+  /**
+   * Refuse (EIO) a range a truncated device file no longer holds: touching a mapped page
+   * past the end of the file kills the process with SIGBUS. One fstat; DAX devices skip it.
+   */
+  checkLive(offset: number, length: number): void {
+    if (this.kind !== 'file' || length === 0) return;
+    const live = this.liveSize();
+    if (offset + length > live) throw new DeviceError(`${this.path}: the device shrank to ${live} bytes (${this.size} when opened); [${offset}, +${length}) is past its end`, 'EIO');
+  }
+
   /** A Buffer over [offset, offset+length); the range must not cross a 1 GiB window boundary. */
   view(offset: number, length: number): Buffer {
     this.checkRange(offset, length);
@@ -213,6 +230,7 @@ export class Device implements DeviceInfo {
       if (length > 0) out.push(this.memoryView(offset, length));
       return out;
     }
+    this.checkLive(offset, length);
     const head = this.headFor(offset, length);
     if (head) {
       if (length > 0) out.push(head.buf.subarray(offset, offset + length));
@@ -247,6 +265,7 @@ export class Device implements DeviceInfo {
   private headRange(offset: number, length: number): (Window & { len: number }) | undefined {
     this.checkRange(offset, length);
     if (this.memory || length === 0) return undefined;
+    this.checkLive(offset, length); // a page past a truncated file's end would SIGBUS
     return this.headFor(offset, length);
   }
 
@@ -282,6 +301,7 @@ export class Device implements DeviceInfo {
    * their CRC/seqnum checks and retry.
    */
   invalidate(offset: number, length: number): void {
+    if (this.coherence === 'coherent') return void this.checkRange(offset, length);
     const head = this.headRange(offset, length);
     if (head) {
       if (this.coherence === 'cpu') this.cpu().invalidate(head.buf.subarray(offset, offset + length));
@@ -291,6 +311,42 @@ export class Device implements DeviceInfo {
       if (this.sim) this.sim.invalidate(i, start, n);
       else if (this.coherence === 'cpu') this.cpu().invalidate(this.window(i).subarray(start, start + n));
     });
+  }
+
+  /**
+   * Make [offset, offset+length) read as zeros, durably. A file-backed device punches a
+   * hole (instant, and gives tmpfs pages back); a DAX device, or a file system that can't
+   * punch, has each 1 MiB chunk compared with zeros and only the chunks that differ written.
+   */
+  zero(offset: number, length: number): void {
+    this.checkRange(offset, length);
+    if (!this.writable) throw new DeviceError(`${this.path}: opened read-only`, 'EROFS');
+    this.checkLive(offset, length);
+    // Not beside a simulated cache: its lines would still hold the old bytes (stores go through it).
+    if (this.kind === 'file' && this.canPunch && !this.sim) {
+      try {
+        fallocate(this.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+        return;
+      } catch {
+        this.canPunch = false; // e.g. EOPNOTSUPP: fall back for good on this device
+      }
+    }
+    this.zeroByStores(offset, length);
+  }
+
+  private canPunch = true;
+
+  /** The fallback of zero(): compare, then store and flush only the chunks that are not zero yet. */
+  zeroByStores(offset: number, length: number): void {
+    const ZERO_CHUNK = 1 << 20;
+    const zeros = Buffer.alloc(ZERO_CHUNK);
+    for (const s of this.slices(offset, length)) {
+      for (let at = 0; at < s.length; at += ZERO_CHUNK) {
+        const part = s.subarray(at, Math.min(s.length, at + ZERO_CHUNK));
+        if (!part.equals(zeros.subarray(0, part.length))) part.fill(0);
+      }
+    }
+    this.flush(offset, length); // msync skips clean pages; a no-op on DAX
   }
 
   /** Take the host-wide single-writer lock (flock on the device; the kernel drops it if we die). */

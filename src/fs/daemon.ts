@@ -59,8 +59,20 @@ export function famfsMounts(): { device: string; mountpoint: string }[] {
   return findFuseMounts({ type: FS_TYPE }).map((m) => ({ device: m.source, mountpoint: m.mountpoint }));
 }
 
-function mountOptions(opts: string[] = []): MountOptions {
+export interface ParsedOptions {
+  mount: MountOptions;
+  /** meta_group=GID: this group may read the .meta files. */
+  metaGroup?: number;
+}
+
+/**
+ * -o options. The kernel checks modes only with default_permissions, and the daemon
+ * does not check them itself: so nodefault_permissions is refused unless
+ * noallow_other keeps every other user out of the mount.
+ */
+export function parseMountOptions(opts: string[] = []): ParsedOptions {
   const o: MountOptions = { allowOther: true, defaultPermissions: true, extra: [] };
+  let metaGroup: number | undefined;
   for (const raw of opts.flatMap((s) => s.split(',')).filter(Boolean)) {
     if (raw === 'allow_other') o.allowOther = true;
     else if (raw === 'noallow_other') o.allowOther = false;
@@ -68,9 +80,16 @@ function mountOptions(opts: string[] = []): MountOptions {
     else if (raw === 'nodefault_permissions') o.defaultPermissions = false;
     else if (raw === 'ro') o.readOnly = true;
     else if (raw === 'noatime') o.noatime = true;
-    else o.extra!.push(raw);
+    else if (raw.startsWith('meta_group=')) {
+      const v = raw.slice('meta_group='.length);
+      if (!/^\d{1,10}$/.test(v) || Number(v) > 0xfffffffe) throw new FamfsError(`-o ${raw}: meta_group takes a numeric group id (0..4294967294)`, 'EINVAL', 2);
+      metaGroup = Number(v);
+    } else o.extra!.push(raw);
   }
-  return o;
+  if (!o.defaultPermissions && o.allowOther) {
+    throw new FamfsError('-o nodefault_permissions needs noallow_other: without default_permissions nothing checks file modes, so other users would read and write every file', 'EINVAL', 2);
+  }
+  return { mount: o, metaGroup };
 }
 
 function mountHostUuid(mountpoint: string): string | undefined {
@@ -90,10 +109,12 @@ export interface Preflight {
   devices: string[];
   /** UUIDs of devices 1.., for messages about missing ones. */
   extraUuids: string[];
+  options: ParsedOptions;
 }
 
 /** Validate everything that can be checked before mounting, and learn the role and device paths. */
 export function preflight(req: MountRequest): Preflight {
+  const options = parseMountOptions(req.options);
   if (!fuseAvailable()) throw new FamfsError('/dev/fuse is not available on this host', 'ENODEV');
   if (req.transport === 'uring') {
     const sup = uringSupport();
@@ -120,7 +141,7 @@ export function preflight(req: MountRequest): Preflight {
   } catch (e) {
     throw new FamfsError((e as Error).message, 'EINVAL');
   }
-  return { device, mountpoint, role, devices, extraUuids };
+  return { device, mountpoint, role, devices, extraUuids, options };
 }
 
 export interface RunningMount {
@@ -135,7 +156,7 @@ export interface RunningMount {
 export async function startMount(req: MountRequest): Promise<RunningMount> {
   const log = req.log ?? ((m: string) => process.stderr.write(`famfs: ${m}\n`));
   // Devices not found on this host ('' in devices) make only the files on them fail (EIO/ENXIO).
-  const { device, mountpoint, role, devices, extraUuids } = preflight(req);
+  const { device, mountpoint, role, devices, extraUuids, options } = preflight(req);
   devices.forEach((p, i) => {
     if (i > 0) log(p ? `device ${i}: ${p}` : `device ${i} (uuid ${extraUuids[i - 1]}) not found on this host: files on it cannot be read`);
   });
@@ -149,6 +170,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     rpc: createRpcChannel(),
     dataPath: req.dataPath ?? 'auto',
     devices,
+    metaGroup: options.metaGroup,
     famfsKernel: req.dataPath === 'daemon' ? false : famfsKernelPresent(),
   };
   const workers = req.workers ?? Math.max(2, Math.min(4, os.cpus().length));
@@ -165,7 +187,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     opStats: config.opStats,
     source: device,
     subtype: FS_SUBTYPE,
-    mountOptions: mountOptions(req.options),
+    mountOptions: options.mount,
     debug: !!req.verbose,
     log,
     transport: req.transport ?? 'dev',

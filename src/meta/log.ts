@@ -92,6 +92,7 @@ export class LogView {
    * Returns the slot index used.
    */
   append(entry: NewLogEntry): number {
+    this.device.checkLive(0, LOG_OFFSET + this.logLen); // a truncated device: EIO, not SIGBUS
     const h = this.readHeader();
     if (h.nextIndex > h.lastIndex) throw new LogFullError(`log full: all ${h.lastIndex + 1} entries are used`);
     // next_seqnum one ahead of next_index is what a writer killed between the two counter

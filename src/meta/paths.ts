@@ -18,6 +18,15 @@ export function relpathProblem(path: string): string | undefined {
   }
 }
 
+/** The root name under which every mount shows the meta files; no entry may use it. */
+export const META_NAME = '.meta';
+
+/** Why a relpath names the reserved root `.meta` (or something below it), or undefined. */
+export function reservedProblem(path: string): string | undefined {
+  const first = path.split('/', 1)[0];
+  return first === META_NAME ? `"${META_NAME}" at the root is reserved for the famfs meta files` : undefined;
+}
+
 /**
  * Normalise a user-supplied path (relative to the file system root; a leading
  * '/' and '.' components are accepted and dropped). Throws on '..' or bad length.

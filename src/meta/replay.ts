@@ -4,11 +4,11 @@
  * reported and skipped; it never stops the entries after it from replaying.
  */
 import { decodeLogEntry, entryCrcOk, entrySeqnum, type LogEntry } from '../format/logentry.js';
-import { basename, dirname, relpathProblem } from './paths.js';
+import { basename, dirname, relpathProblem, reservedProblem } from './paths.js';
 import { idForEntry, Tree, type DirNode } from './tree.js';
 import { mapProblem, type Geometry } from './validate.js';
 import type { LogView } from './log.js';
-import { LOG_ENTRY_SIZE } from '../format/constants.js';
+import { LOG_ENTRY_SIZE, logSlots } from '../format/constants.js';
 
 export type ProblemKind = 'bad-entry' | 'bad-path' | 'bad-map' | 'no-parent' | 'exists' | 'bad-daxdev';
 
@@ -77,18 +77,50 @@ export class Replayer {
 
   private readonly primaryUuid?: string;
 
-  /** Apply every committed entry not yet seen. Returns the entries applied by this call. */
+  /**
+   * Why the log header cannot be believed right now (next_index beyond the log, or below
+   * what was already replayed), or undefined. While set, the view stays as it was.
+   */
+  headerProblem?: string;
+  /** Bad slots at the end of the last catch-up: maybe just not written yet, so looked at again. */
+  private tentative = 0;
+
+  /**
+   * Apply every committed entry not yet seen. Returns the entries applied by this call.
+   * An impossible next_index means "not valid right now": nothing changes and the next
+   * call looks again. Bad slots at the tail are reported but re-examined when next_index
+   * moves, so no slot is written off for good because of a header value.
+   */
   catchUp(onApplied?: (a: AppliedEntry) => void): number {
-    const end = Math.min(this.log.nextIndex(), this.log.readHeader().lastIndex + 1);
+    const raw = this.log.nextIndex();
+    const slots = logSlots(this.log.logLen);
+    if (raw === this.position && this.headerProblem === undefined) return 0;
+    if (raw > slots) {
+      this.headerProblem = `next_index ${raw} is beyond the log's ${slots} slots`;
+      return 0;
+    }
+    if (this.tentative) {
+      this.problems.splice(this.problems.length - this.tentative);
+      this.stats.badEntries -= this.tentative;
+      this.position -= this.tentative;
+      this.tentative = 0;
+    }
+    if (raw < this.position) {
+      this.headerProblem = `next_index ${raw} is below the ${this.position} entries already replayed`;
+      return 0;
+    }
+    this.headerProblem = undefined;
     let n = 0;
-    this.log.invalidateSlots(this.position, end);
-    while (this.position < end) {
+    this.log.invalidateSlots(this.position, raw);
+    while (this.position < raw) {
       const first = this.position;
-      const count = Math.min(end - first, REPLAY_BATCH);
+      const count = Math.min(raw - first, REPLAY_BATCH);
       const batch = this.log.copySlots(first, count);
       for (let k = 0; k < count; k++) {
         const index = this.position++;
+        const before = this.stats.badEntries;
         const a = this.applySlot(index, batch.subarray(k * LOG_ENTRY_SIZE, (k + 1) * LOG_ENTRY_SIZE));
+        this.tentative = this.stats.badEntries > before ? this.tentative + 1 : 0;
         if (a) {
           n++;
           this.applied.push(a);
@@ -151,7 +183,7 @@ export class Replayer {
       case 'file': {
         const mp = mapProblem(entry.map, entry.size, this.geometry);
         if (!mp) this.spaceHolders.push({ index, entry });
-        const bad = relpathProblem(entry.path);
+        const bad = relpathProblem(entry.path) ?? reservedProblem(entry.path);
         if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
         if (mp) return !!this.problem(index, 'bad-map', `${entry.path}: ${mp}`, entry.path);
         const parent = this.parentFor(index, entry.path);
@@ -164,7 +196,7 @@ export class Replayer {
         return true;
       }
       case 'mkdir': {
-        const bad = relpathProblem(entry.path);
+        const bad = relpathProblem(entry.path) ?? reservedProblem(entry.path);
         if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
         const parent = this.parentFor(index, entry.path);
         if (!parent) return false;

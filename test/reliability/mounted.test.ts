@@ -108,7 +108,7 @@ describe('mounted: re-format detection and permissions', { skip: HAVE_FUSE ? fal
     const mp = mount(client, dev, 'client');
     try {
       const before = readRange(dev, LOG_OFFSET, LOG_BYTES);
-      assert.equal(fs.statSync(path.join(mp, '.meta/.log')).mode & 0o777, 0o444);
+      assert.equal(fs.statSync(path.join(mp, '.meta/.log')).mode & 0o777, 0o400);
       assert.equal(errnoOf(() => fs.openSync(path.join(mp, '.meta/.log'), 'r+')), 'EACCES');
       assert.ok(['EROFS', 'EACCES', 'EPERM'].includes(errnoOf(() => fs.mkdirSync(path.join(mp, 'newdir'))) ?? 'ok'));
       assert.ok(readRange(dev, LOG_OFFSET, LOG_BYTES).equals(before));

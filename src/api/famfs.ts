@@ -20,6 +20,7 @@ import { FM_ALL_HOSTS_RW } from '../format/constants.js';
 import { FamfsError, asFamfsError } from './errors.js';
 import { trySystemUuid } from './sysuuid.js';
 import { listedDevices, resolveDaxdev } from './devices.js';
+import { MountedFiles, openMountedDevice } from './mounted.js';
 
 export type Role = 'master' | 'client';
 
@@ -64,9 +65,12 @@ export class Famfs {
   /** Devices 1.. once opened (null: not found on this host). */
   private readonly extra = new Map<number, Device | null>();
   private readonly candidates: string[];
+  /** Kernel mode: file bytes are the mount's files, not device offsets. */
+  private readonly mounted?: MountedFiles;
 
-  private constructor(device: Device, sb: Superblock, candidates: string[] = []) {
+  private constructor(device: Device, sb: Superblock, candidates: string[] = [], mounted?: MountedFiles) {
     this.candidates = candidates;
+    this.mounted = mounted;
     this.device = device;
     this.sb = sb;
     this.role = trySystemUuid() === sb.systemUuid ? 'master' : 'client';
@@ -96,6 +100,36 @@ export class Famfs {
       device.close();
       throw asFamfsError(e);
     }
+  }
+
+  /** A famfs over an already open device (or a view of one, e.g. a copy of its superblock and log). */
+  static fromDevice(device: Device, opts: OpenOptions = {}): Famfs {
+    try {
+      return new Famfs(device, readSuperblock(device), opts.devices);
+    } catch (e) {
+      device.close();
+      throw asFamfsError(e);
+    }
+  }
+
+  /**
+   * A famfs through its kernel-mode mount (device bound to fsdev_dax): superblock and log
+   * are the mount's .meta files, file bytes its files. Data is written after the entry is
+   * logged (the file exists only then), as upstream does on a famfs kernel.
+   */
+  static openMounted(mountpoint: string, devicePath: string, opts: OpenOptions = {}): Famfs {
+    const device = openMountedDevice(mountpoint, devicePath, !!opts.writable);
+    try {
+      return new Famfs(device, readSuperblock(device), opts.devices, new MountedFiles(mountpoint, !!opts.writable));
+    } catch (e) {
+      device.close();
+      throw asFamfsError(e);
+    }
+  }
+
+  /** Whether file bytes go through a kernel-mode mount (then a file can be filled only once logged). */
+  get throughMount(): boolean {
+    return !!this.mounted;
   }
 
   get tree(): Tree {
@@ -163,7 +197,13 @@ export class Famfs {
   }
 
   /** Buffers over the shared bytes of [offset, offset+length) of a file (clamped to its size); no copy. */
-  slices(file: { map: FileMap; size: number }, offset: number, length: number, out: Buffer[] = []): Buffer[] {
+  slices(file: { map: FileMap; size: number; path?: string }, offset: number, length: number, out: Buffer[] = []): Buffer[] {
+    if (this.mounted) {
+      if (file.path === undefined) throw new FamfsError('kernel mode: a file is reachable only once it is logged', 'EINVAL');
+      const end = Math.min(file.size, offset + length);
+      if (end > offset) out.push(this.mounted.file(file.path, file.size).subarray(offset, end));
+      return out;
+    }
     resolveRange(file.map, file.size, offset, length, (dev, off, len) => {
       this.deviceAt(dev).slices(off, len, out);
     });
@@ -184,6 +224,7 @@ export class Famfs {
 
   /** Flush a file's written bytes (msync of each piece). */
   flushFile(file: { map: FileMap; size: number }, offset = 0, length = file.size): void {
+    if (this.mounted) return; // DAX-mapped famfs files: stores reach the memory, no page cache
     resolveRange(file.map, file.size, offset, length, (d, off, len) => this.deviceAt(d).flush(off, len));
   }
 
@@ -230,6 +271,7 @@ export class Famfs {
   close(): void {
     for (const d of this.extra.values()) d?.close();
     this.extra.clear();
+    this.mounted?.close();
     this.device.close();
   }
 }
@@ -313,8 +355,10 @@ export class Writer {
     const map = opts.acrossDevices && this.fs.geometry.ndevices > 1
       ? allocateAcrossDevices(this.bitmaps(), size, opts.acrossDevices.chunkSize)
       : opts.interleave ? this.allocator.interleaved(Math.max(size, 1), opts.interleave) : this.allocator.contiguous(Math.max(size, 1));
+    // Through a kernel-mode mount the file exists only once logged: fill it afterwards (as upstream).
+    const late = this.fs.throughMount;
     try {
-      if (fill) fill({ map, size });
+      if (fill && !late) fill({ map, size });
       this.fs.log.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o });
     } catch (e) {
       this.allocator.rollback(map);
@@ -323,6 +367,7 @@ export class Writer {
     }
     const node = this.applied(rel);
     if (node.kind !== 'file') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
+    if (fill && late) fill(node);
     return node;
   }
 

@@ -9,6 +9,7 @@ import nodePath from 'node:path';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
 import { famfsMounts } from '../fs/daemon.js';
+import { mountIsKernelMode } from '../api/mounted.js';
 
 export interface DeviceOption {
   device?: string;
@@ -66,9 +67,9 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-/** Open the file system of a target, run `fn`, close. */
+/** Open the file system of a target (through its mount in famfs kernel mode), run `fn`, close. */
 export function withTarget<T>(t: Target, mode: { writable?: boolean }, fn: (fs: Famfs, rel: string) => T): T {
-  const fs = Famfs.open(t.device, mode);
+  const fs = t.mountpoint && mountIsKernelMode(t.mountpoint) ? Famfs.openMounted(t.mountpoint, t.device, mode) : Famfs.open(t.device, mode);
   try {
     return fn(fs, t.rel);
   } finally {

@@ -16,8 +16,9 @@ import * as mount from './mount.js';
 import * as umount from './umount.js';
 import * as status from './status.js';
 import * as devadd from './devadd.js';
+import * as daxdev from './daxdev.js';
 
-const VERBS = [mkfs, fsck, mkdir, creat, cp, ls, getmap, verify, cat, clone, logplay, mount, umount, status, devadd];
+const VERBS = [mkfs, fsck, mkdir, creat, cp, ls, getmap, verify, cat, clone, logplay, mount, umount, status, devadd, daxdev];
 
 /** Exit statuses: 0 success, 1 the operation failed, 2 bad usage. */
 export async function main(argv: string[]): Promise<number> {

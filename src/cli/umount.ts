@@ -3,6 +3,26 @@ import fs from 'node:fs';
 import { FamfsError } from '../api/errors.js';
 import { famfsMounts } from '../fs/daemon.js';
 import { unmountFuse } from '../fuse/mount.js';
+import { mountIsKernelMode } from '../api/mounted.js';
+import { getxattr } from '../sys/libc.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Wait (up to `ms`) for a daemon to exit: in kernel mode it rebinds the device to device_dax on its way out. */
+async function waitExit(pid: number, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    if (!alive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return !alive(pid);
+}
 
 export function register(program: Command): void {
   program
@@ -10,7 +30,7 @@ export function register(program: Command): void {
     .description('unmount a famfs (also one whose daemon died); the daemon then exits')
     .argument('<MOUNTPOINT>', 'where it is mounted')
     .option('-l, --lazy', 'detach now even if busy (MNT_DETACH)')
-    .action((mountpoint: string, o: { lazy?: boolean }) => {
+    .action(async (mountpoint: string, o: { lazy?: boolean }) => {
       let mp = mountpoint;
       try {
         mp = fs.realpathSync(mountpoint);
@@ -19,12 +39,24 @@ export function register(program: Command): void {
       }
       const m = famfsMounts().find((x) => x.mountpoint === mp || x.mountpoint === mountpoint.replace(/\/+$/, ''));
       if (!m) throw new FamfsError(`${mountpoint}: no famfs is mounted there`, 'EINVAL');
+      // A kernel-mode daemon maps the mount's own .meta files (the device cannot be mapped), which
+      // keeps the mount busy: detach it, and the daemon lets go once it sees it gone.
+      const kernel = mountIsKernelMode(m.mountpoint);
+      let pid = 0;
       try {
-        unmountFuse(m.mountpoint, { lazy: o.lazy });
+        pid = Number(getxattr(m.mountpoint, 'user.famfs.pid') ?? 0);
+      } catch {
+        /* dead daemon */
+      }
+      try {
+        unmountFuse(m.mountpoint, { lazy: o.lazy || kernel });
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (code === 'EBUSY') throw new FamfsError(`${m.mountpoint}: busy (files are open); close them or use --lazy`, 'EBUSY');
         throw e;
+      }
+      if (kernel && pid > 0 && !(await waitExit(pid, 30_000))) {
+        throw new FamfsError(`${m.mountpoint}: detached, but its daemon (pid ${pid}) still runs: files in it are still open`, 'EBUSY');
       }
     });
 }

@@ -5,6 +5,7 @@
  * device into memory, and nothing outside [0, size) is ever touched.
  */
 import fs from 'node:fs';
+import { daxDriver, fsdevHint } from './daxmode.js';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
 
 export const WINDOW_SIZE = 1 << 30;
@@ -59,6 +60,18 @@ interface Window {
   buf: Buffer;
 }
 
+/**
+ * A piece of the device reachable without mapping the device itself: famfs kernel mode,
+ * where the device is bound to fsdev_dax and only the mount's files can be mapped
+ * (`.meta/.superblock` at 0, `.meta/.log` at LOG_OFFSET), or a copy of those bytes.
+ */
+export interface Region {
+  offset: number;
+  buf: Buffer;
+  /** Undo the mapping (called once by close()). */
+  release?: () => void;
+}
+
 export class Device implements DeviceInfo {
   readonly path: string;
   readonly kind: DeviceKind;
@@ -67,14 +80,35 @@ export class Device implements DeviceInfo {
   readonly fd: number;
   private readonly windows: (Window | undefined)[];
   private closed = false;
+  /** Set for a device reached through regions only (kernel mode): nothing else is mapped. */
+  private readonly regions?: Region[];
+  /** Why a range outside the regions cannot be reached. */
+  private readonly regionHint: string;
 
-  private constructor(info: DeviceInfo, fd: number, writable: boolean) {
+  private constructor(info: DeviceInfo, fd: number, writable: boolean, regions?: Region[], regionHint = '') {
     this.path = info.path;
     this.kind = info.kind;
     this.size = info.size;
     this.fd = fd;
     this.writable = writable;
     this.windows = new Array(Math.ceil(info.size / WINDOW_SIZE));
+    this.regions = regions;
+    this.regionHint = regionHint;
+  }
+
+  /**
+   * A device whose bytes are reachable only in `regions` (offsets within [0, size)).
+   * `fd` is an open descriptor of the device node, used only for the writer lock.
+   */
+  static fromRegions(info: DeviceInfo, fd: number, writable: boolean, regions: Region[], hint: string): Device {
+    return new Device(info, fd, writable, regions, hint);
+  }
+
+  private regionView(offset: number, length: number): Buffer {
+    for (const r of this.regions!) {
+      if (offset >= r.offset && offset + length <= r.offset + r.buf.length) return r.buf.subarray(offset - r.offset, offset - r.offset + length);
+    }
+    throw new DeviceError(`${this.path}: range [${offset}, +${length}) is not reachable: ${this.regionHint}`, 'ENODEV');
   }
 
   /** Open a device; read-only opens map PROT_READ, so a stray write faults instead of corrupting. */
@@ -86,6 +120,11 @@ export class Device implements DeviceInfo {
       fd = fs.openSync(path, writable ? 'r+' : 'r');
     } catch (e) {
       throw new DeviceError(`${path}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code ?? 'EIO');
+    }
+    // In fsdev mode mmap fails with a bare ENODEV, on first use: say why now.
+    if (info.kind === 'dax' && daxDriver(path) === 'fsdev_dax') {
+      fs.closeSync(fd);
+      throw new DeviceError(fsdevHint(path), 'ENODEV');
     }
     return new Device(info, fd, writable);
   }
@@ -112,6 +151,7 @@ export class Device implements DeviceInfo {
   /** A Buffer over [offset, offset+length); the range must not cross a 1 GiB window boundary. */
   view(offset: number, length: number): Buffer {
     this.checkRange(offset, length);
+    if (this.regions) return this.regionView(offset, length);
     const i = Math.floor(offset / WINDOW_SIZE);
     const start = offset - i * WINDOW_SIZE;
     if (start + length > WINDOW_SIZE) throw new DeviceError(`range [${offset}, +${length}) crosses a mapping window`, 'ERANGE');
@@ -121,6 +161,10 @@ export class Device implements DeviceInfo {
   /** Buffers covering [offset, offset+length) in order, split at window boundaries; appended to `out`. */
   slices(offset: number, length: number, out: Buffer[] = []): Buffer[] {
     this.checkRange(offset, length);
+    if (this.regions) {
+      if (length > 0) out.push(this.regionView(offset, length));
+      return out;
+    }
     while (length > 0) {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
@@ -140,7 +184,8 @@ export class Device implements DeviceInfo {
    */
   flush(offset: number, length: number): void {
     this.checkRange(offset, length);
-    if (this.kind === 'dax') return;
+    // Regions: DAX-mapped famfs files (no page cache) or a private copy; nothing to write back.
+    if (this.kind === 'dax' || this.regions) return;
     while (length > 0) {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
@@ -154,6 +199,7 @@ export class Device implements DeviceInfo {
 
   /** Take the host-wide single-writer lock (flock on the device; the kernel drops it if we die). */
   lock(opts: { wait?: boolean; onWait?: () => void } = {}): void {
+    if (this.fd < 0) throw new DeviceError(`${this.path}: this view of the device cannot take the log lock`, 'EINVAL');
     if (flock(this.fd, LOCK_EX | LOCK_NB)) return;
     if (opts.wait === false) throw new DeviceError(`${this.path}: another famfs writer holds the log lock`, 'EBUSY');
     opts.onWait?.();
@@ -171,6 +217,7 @@ export class Device implements DeviceInfo {
       if (w) munmap(w.ptr, Math.min(WINDOW_SIZE, this.size - i * WINDOW_SIZE));
     });
     this.windows.fill(undefined);
-    fs.closeSync(this.fd);
+    for (const r of this.regions ?? []) r.release?.();
+    if (this.fd >= 0) fs.closeSync(this.fd);
   }
 }

@@ -20,6 +20,12 @@ export interface FamfsMountConfig {
   dataPath?: DataPathChoice;
   /** The main thread found a famfs-enabled kernel (/proc/kallsyms). */
   famfsKernel?: boolean;
+  /**
+   * Kernel mode: bytes [0, LOG_OFFSET + log size) of the device (superblock and log), read
+   * before it was bound to fsdev_dax and kept current by the main thread's watcher. The
+   * workers replay from it: in that mode nothing can map the device.
+   */
+  metaImage?: SharedArrayBuffer;
   /** Local paths of the devices by index (index 0 = `device`); multi-device file systems. */
   devices?: string[];
 }

@@ -66,6 +66,10 @@ export interface MasterOptions {
   log: (msg: string) => void;
   /** Shared with the workers: number of new nodes (0 lets them skip calls here). */
   pendingCount?: Int32Array;
+  /** The file system to write (default: open `device`); kernel mode passes one reached through the mount. */
+  famfs?: Famfs;
+  /** Called after each entry is appended (kernel mode: the workers' copy of the log is refreshed). */
+  afterAppend?: () => void;
 }
 
 export class MasterService {
@@ -80,7 +84,7 @@ export class MasterService {
   private timer?: NodeJS.Timeout;
 
   constructor(device: string, private readonly opts: MasterOptions) {
-    this.famfs = Famfs.open(device, { writable: true });
+    this.famfs = opts.famfs ?? Famfs.open(device, { writable: true });
   }
 
   get pending(): number {
@@ -262,6 +266,7 @@ export class MasterService {
       this.drop(n);
       return false;
     }
+    this.opts.afterAppend?.();
     this.famfs.refresh();
     const logged = this.famfs.tree.lookup(n.path);
     if (logged && logged.parent?.id === parentId) this.committed.set(n.id, logged.id);

@@ -5,6 +5,8 @@
  * which every thread refuses to serve the old maps.
  */
 import { SUPERBLOCK_STRUCT_SIZE } from '../format/superblock.js';
+import { entryOffset, LOG_ENTRY_SIZE, LOG_HEADER_SIZE, LOG_OFFSET } from '../format/constants.js';
+import { decodeLogHeader } from '../format/logheader.js';
 import { Famfs } from '../api/famfs.js';
 import type { Notifier } from './notifier.js';
 import { idForEntry, ROOT_ID } from '../meta/tree.js';
@@ -14,6 +16,10 @@ export interface WatcherOptions {
   intervalMs?: number;
   log: (msg: string) => void;
   verbose?: boolean;
+  /** The file system to follow (default: open `device`); kernel mode passes one reached through the mount. */
+  famfs?: Famfs;
+  /** Kernel mode: the workers' copy of the superblock and log, kept up to date here. */
+  image?: Buffer;
 }
 
 export class LogWatcher {
@@ -22,10 +28,14 @@ export class LogWatcher {
   private readonly sbLive: Buffer;
   private readonly state: Int32Array;
   private timer?: NodeJS.Timeout;
+  /** Entries copied into the workers' image so far. */
+  private mirrored: number;
   stale = false;
 
   constructor(device: string, private readonly notifier: Notifier, state: SharedArrayBuffer, private readonly opts: WatcherOptions) {
-    this.famfs = Famfs.open(device);
+    this.famfs = opts.famfs ?? Famfs.open(device);
+    // The image holds what was committed when it was taken, which may be older than our replay.
+    this.mirrored = opts.image ? decodeLogHeader(opts.image.subarray(LOG_OFFSET, LOG_OFFSET + LOG_HEADER_SIZE)).nextIndex : this.famfs.stats.entries;
     this.sbLive = this.famfs.device.view(0, SUPERBLOCK_STRUCT_SIZE);
     this.sbCopy = Buffer.from(this.sbLive);
     this.state = new Int32Array(state);
@@ -50,6 +60,24 @@ export class LogWatcher {
     }
   }
 
+  /**
+   * Copy committed entries into the workers' image, then the header that commits them
+   * (a snapshot taken first, so the image never counts an entry it does not hold).
+   */
+  mirror(): void {
+    const image = this.opts.image;
+    if (!image) return;
+    const header = Buffer.from(this.famfs.device.view(LOG_OFFSET, LOG_HEADER_SIZE));
+    const n = decodeLogHeader(header).nextIndex;
+    if (n > this.mirrored) {
+      const from = entryOffset(this.mirrored);
+      const len = (n - this.mirrored) * LOG_ENTRY_SIZE;
+      this.famfs.device.view(from, len).copy(image, from);
+    }
+    header.copy(image, LOG_OFFSET);
+    this.mirrored = n;
+  }
+
   private look(force: boolean): void {
     if (this.stale) return;
     if (!this.sbLive.equals(this.sbCopy)) {
@@ -60,6 +88,7 @@ export class LogWatcher {
       return;
     }
     if (!force && this.famfs.log.nextIndex() === this.famfs.stats.entries) return;
+    this.mirror();
     const before = this.famfs.stats.entries;
     this.famfs.refresh();
     const fresh = this.famfs.stats.entries - before;

@@ -71,7 +71,7 @@ function bytes(seed: string, n: number): Buffer {
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-interface Fixture {
+export interface Fixture {
   dir: string;
   manifest: string;
   nfiles: number;
@@ -81,7 +81,7 @@ interface Fixture {
 }
 
 /** The tree A copies in (owned 1001:1002 in famfs, modes as here), and what every host must see. */
-function makeFixture(dir: string, clients: string[], bigSize: number): Fixture {
+export function makeFixture(dir: string, clients: string[], bigSize: number, extra: ManifestEntry[] = []): Fixture {
   const files: [string, number, number][] = [
     ['hello.txt', 13, 0o644],
     ['empty', 0, 0o644],
@@ -111,6 +111,7 @@ function makeFixture(dir: string, clients: string[], bigSize: number): Fixture {
   for (const [d, mode] of dirs) fs.chmodSync(path.join(tree, d), mode); // after writing (0o444 dirs etc.)
   for (const d of ['x', 'x/y', 'x/y/z']) manifest.push({ path: d, type: 'dir', mode: 0o755, uid: 0, gid: 0 });
   manifest.push({ path: 'big.rnd', type: 'file', size: bigSize, mode: 0o644, uid: 0, gid: 0 });
+  manifest.push(...extra);
   // What target.bin holds once every client wrote "<name> was here" at its offset.
   const target = bytes('target.bin', TARGET_SIZE);
   const offsets = new Map<string, { toff: number; moff: number }>();
@@ -133,7 +134,7 @@ function makeFixture(dir: string, clients: string[], bigSize: number): Fixture {
 
 const q = (s: string | number): string => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
-function guestScript(vars: Record<string, string | number>, body: string[]): string {
+export function guestScript(vars: Record<string, string | number>, body: string[]): string {
   const lines = ['#!/bin/sh', 'set -u', 'cd /'];
   for (const [k, v] of Object.entries(vars)) lines.push(`${k}=${q(v)}; export ${k}`);
   for (const f of body) lines.push(`# ---- ${f}`, fs.readFileSync(path.join(SCRIPTS, f), 'utf8'));

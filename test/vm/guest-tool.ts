@@ -13,6 +13,9 @@
  *   check-mmap MANIFEST ROOT             every manifest file with a sha256 has it when read through a shared mapping
  *   mmap-sha256 FILE                     print the sha256 of FILE read through a shared mapping
  *   mmap-write FILE OFFSET TEXT          store TEXT at OFFSET through a shared mapping
+ *   craft-observations DEV               log two files the CLI would never make (device still devdax):
+ *                                        many (16 one-unit extents, the log's maximum, PRNG seed 2)
+ *                                        and refused (a 4 GiB interleave chunk: no u32 for the kernel)
  *   readbench FILE SECONDS               sequential 1 MiB reads, then 4 KiB random reads: MB/s and IOPS as JSON
  *
  * Without a verb it does nothing (node --test runs every .js under dist/test/).
@@ -194,6 +197,27 @@ async function main(argv: string[]): Promise<number> {
         } else console.log(sha256(view));
       } finally {
         munmap(ptr, size);
+      }
+      return 0;
+    }
+    case 'craft-observations': {
+      const { Famfs } = await import('../../src/api/famfs.js');
+      const { randomize } = await import('../../src/api/data.js');
+      const { FM_ALL_HOSTS_RW } = await import('../../src/format/constants.js');
+      const MiB = 1 << 20, GiB = 1 << 30;
+      const f = Famfs.open(a[0]!, { writable: true });
+      try {
+        f.writer((w) => {
+          const owner = { mode: 0o644, uid: 0, gid: 0, flags: FM_ALL_HOSTS_RW };
+          const extents = Array.from({ length: 16 }, (_, i) => ({ devindex: 0, offset: 5 * GiB + i * 4 * MiB, length: 2 * MiB }));
+          w.fs.log.append({ type: 'file', path: 'many', size: 32 * MiB, map: { kind: 'simple', extents }, ...owner });
+          w.fs.log.append({ type: 'file', path: 'refused', size: 4 * GiB, map: { kind: 'interleave', chunkSize: 4 * GiB, strips: [{ devindex: 0, offset: 512 * MiB, length: 4 * GiB }] }, ...owner });
+        });
+        f.refresh();
+        randomize(f, f.file('many'), 2);
+        console.log(`crafted many (${f.file('many').map.kind}, 16 extents) and refused (chunk 4 GiB)`);
+      } finally {
+        f.close();
       }
       return 0;
     }

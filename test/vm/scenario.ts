@@ -147,7 +147,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const t0 = Date.now();
   const assets = await prepareAssets(log);
   const bigSize = o.bigSize ?? 8 * 1024 * 1024;
-  const wait = o.waitSeconds ?? 60;
+  const wait = o.waitSeconds ?? 300; // TCG guests on a loaded machine: one CLI call can take 10-50 s
   // Guests run the CLI of FAMFS_VM_REPO (default: this checkout); it must be built.
   const cliRepo = process.env.FAMFS_VM_REPO || REPO;
   for (const f of ['bin/famfs.js', 'dist/src/cli/main.js', 'dist/test/vm/guest-tool.js']) {
@@ -163,7 +163,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     await prepareSharedFile(assets, shared, log);
     const common = {
       REPO: cliRepo, DEV, MNT, FIX: path.dirname(fx.dir), MANIFEST: fx.manifest, SEED: 4242, WAIT: wait,
-      FAMFS_SYSTEM_UUID_FILE: '/run/famfs/system_uuid',
+      FAMFS_SYSTEM_UUID_FILE: '/run/famfs/system_uuid', FAMFS_INIT_TIMEOUT_MS: 120_000,
     };
     const perClient: Record<string, number> = {};
     for (const [c, off] of fx.offsets) {
@@ -181,7 +181,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       })),
     ];
     const t1 = Date.now();
-    const results = await runGuests({ assets, sharedFile: shared, workDir, timeoutMs: o.timeoutMs ?? 150_000, log }, guests);
+    const results = await runGuests({ assets, sharedFile: shared, workDir, timeoutMs: o.timeoutMs ?? 600_000, log }, guests);
     log(`guests ran ${Date.now() - t1} ms: ${results.map((r) => `${r.name}=${r.code ?? 'none'} (${r.ms} ms${r.timedOut ? ', timed out' : ''})`).join(', ')}`);
     const ok = results.every((r) => r.code === 0);
     const report = results.map((r) => `===== guest ${r.name}: exit ${r.code ?? 'none'}${r.timedOut ? ' (timed out)' : ''}, ${r.ms} ms; kernel log ${r.consoleLog}\n${r.output.trimEnd()}`).join('\n');

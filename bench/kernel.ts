@@ -53,7 +53,7 @@ export const run: BenchFn = async (ctx) => {
   try {
     await prepareSharedFile(assets, shared, ctx.log);
     const [r] = await runGuests({ assets, sharedFile: shared, workDir, timeoutMs: 900_000 }, [{ name: 'K', script: script(randomUUID()), vmlinux }]);
-    for (const line of r!.output.split('\n')) if (/^(OBS|KERNEL|DAEMON|\/mnt)/.test(line)) ctx.log(line);
+    for (const line of r!.output.split('\n')) if (/^(OBS|KERNEL|DAEMON|\/mnt| +role)/.test(line)) ctx.log(line);
     if (r!.code !== 0) throw new Error(`guest failed (${r!.code}):\n${r!.output}`);
     const fig = (tag: string): { seqMBs: number; randIops: number } => {
       const line = r!.output.split('\n').find((l) => l.startsWith(`${tag} {`));

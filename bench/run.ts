@@ -23,6 +23,7 @@ const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
   cp: () => import('./cp.js'),
   fuse: () => import('./fuse.js'), create: () => import('./create.js'),
   kernel: () => import('./kernel.js'),
+  uring: () => import('./uring.js'),
 };
 /** Modules run only when named (`npm run bench kernel`): they boot VM guests. */
 const ON_REQUEST = new Set(['kernel']);

@@ -55,6 +55,11 @@ export function probeDevice(path: string): DeviceInfo {
   throw new DeviceError(`${path}: not a DAX character device or a regular file`, 'ENODEV');
 }
 
+interface MemoryCopy {
+  bytes: Buffer;
+  reload?: (into: Buffer) => void;
+}
+
 interface Window {
   ptr: NativePointer;
   buf: Buffer;
@@ -84,14 +89,17 @@ export class Device implements DeviceInfo {
   private readonly regions?: Region[];
   /** Why a range outside the regions cannot be reached. */
   private readonly regionHint: string;
+  /** Set for a device known only by its leading bytes (see inMemory): no fd, no mapping. */
+  private readonly memory?: MemoryCopy;
 
-  private constructor(info: DeviceInfo, fd: number, writable: boolean, regions?: Region[], regionHint = '') {
+  private constructor(info: DeviceInfo, fd: number, writable: boolean, memory?: MemoryCopy, regions?: Region[], regionHint = '') {
     this.path = info.path;
     this.kind = info.kind;
     this.size = info.size;
     this.fd = fd;
     this.writable = writable;
-    this.windows = new Array(Math.ceil(info.size / WINDOW_SIZE));
+    this.memory = memory;
+    this.windows = new Array(memory || regions ? 0 : Math.ceil(info.size / WINDOW_SIZE));
     this.regions = regions;
     this.regionHint = regionHint;
   }
@@ -101,7 +109,7 @@ export class Device implements DeviceInfo {
    * `fd` is an open descriptor of the device node, used only for the writer lock.
    */
   static fromRegions(info: DeviceInfo, fd: number, writable: boolean, regions: Region[], hint: string): Device {
-    return new Device(info, fd, writable, regions, hint);
+    return new Device(info, fd, writable, undefined, regions, hint);
   }
 
   private regionView(offset: number, length: number): Buffer {
@@ -109,6 +117,32 @@ export class Device implements DeviceInfo {
       if (offset >= r.offset && offset + length <= r.offset + r.buf.length) return r.buf.subarray(offset - r.offset, offset - r.offset + length);
     }
     throw new DeviceError(`${this.path}: range [${offset}, +${length}) is not reachable: ${this.regionHint}`, 'ENODEV');
+  }
+
+  /**
+   * A read-only stand-in for a device that cannot be opened here, holding a copy
+   * of its first `bytes.length` bytes (superblock and log, read through a mount
+   * by a user without access to the device). `reload` refreshes the copy.
+   * Ranges past the copy fail with EACCES: file data must be read another way.
+   */
+  static inMemory(path: string, size: number, bytes: Buffer, reload?: (into: Buffer) => void): Device {
+    return new Device({ path, kind: 'file', size: Math.max(size, bytes.length) }, -1, false, { bytes, reload });
+  }
+
+  /** True for an inMemory device: only its metadata is reachable. */
+  get metadataOnly(): boolean {
+    return this.memory !== undefined;
+  }
+
+  /** Refresh an inMemory device's copy (no-op for a mapped device, which is always current). */
+  reload(): void {
+    this.memory?.reload?.(this.memory.bytes);
+  }
+
+  private memoryView(offset: number, length: number): Buffer {
+    const bytes = this.memory!.bytes;
+    if (offset + length > bytes.length) throw new DeviceError(`${this.path}: file data is not reachable without access to the device (only its metadata was read, through the mount)`, 'EACCES');
+    return bytes.subarray(offset, offset + length);
   }
 
   /** Open a device; read-only opens map PROT_READ, so a stray write faults instead of corrupting. */
@@ -152,6 +186,7 @@ export class Device implements DeviceInfo {
   view(offset: number, length: number): Buffer {
     this.checkRange(offset, length);
     if (this.regions) return this.regionView(offset, length);
+    if (this.memory) return this.memoryView(offset, length);
     const i = Math.floor(offset / WINDOW_SIZE);
     const start = offset - i * WINDOW_SIZE;
     if (start + length > WINDOW_SIZE) throw new DeviceError(`range [${offset}, +${length}) crosses a mapping window`, 'ERANGE');
@@ -161,8 +196,8 @@ export class Device implements DeviceInfo {
   /** Buffers covering [offset, offset+length) in order, split at window boundaries; appended to `out`. */
   slices(offset: number, length: number, out: Buffer[] = []): Buffer[] {
     this.checkRange(offset, length);
-    if (this.regions) {
-      if (length > 0) out.push(this.regionView(offset, length));
+    if (this.regions || this.memory) {
+      if (length > 0) out.push(this.regions ? this.regionView(offset, length) : this.memoryView(offset, length));
       return out;
     }
     while (length > 0) {
@@ -184,8 +219,8 @@ export class Device implements DeviceInfo {
    */
   flush(offset: number, length: number): void {
     this.checkRange(offset, length);
-    // Regions: DAX-mapped famfs files (no page cache) or a private copy; nothing to write back.
-    if (this.kind === 'dax' || this.regions) return;
+    // DAX: no page cache; regions: DAX-mapped famfs files or a private copy; memory: a copy.
+    if (this.kind === 'dax' || this.regions || this.memory) return;
     while (length > 0) {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
@@ -199,6 +234,7 @@ export class Device implements DeviceInfo {
 
   /** Take the host-wide single-writer lock (flock on the device; the kernel drops it if we die). */
   lock(opts: { wait?: boolean; onWait?: () => void } = {}): void {
+    if (this.memory) throw new DeviceError(`${this.path}: opened without access to the device; the log lock needs it`, 'EACCES');
     if (this.fd < 0) throw new DeviceError(`${this.path}: this view of the device cannot take the log lock`, 'EINVAL');
     if (flock(this.fd, LOCK_EX | LOCK_NB)) return;
     if (opts.wait === false) throw new DeviceError(`${this.path}: another famfs writer holds the log lock`, 'EBUSY');
@@ -207,12 +243,14 @@ export class Device implements DeviceInfo {
   }
 
   unlock(): void {
+    if (this.memory) return;
     flock(this.fd, LOCK_UN);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.memory) return;
     this.windows.forEach((w, i) => {
       if (w) munmap(w.ptr, Math.min(WINDOW_SIZE, this.size - i * WINDOW_SIZE));
     });

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError, asFamfsError } from '../api/errors.js';
 import { FuseServer } from '../fuse/server.js';
+import { uringSupport, type TransportChoice } from '../fuse/uring.js';
 import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
 import { MasterService } from './master.js';
@@ -15,6 +16,7 @@ import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';
 import { trySystemUuid } from '../api/sysuuid.js';
 import { getxattr } from '../sys/libc.js';
+import { createOpStats } from '../fuse/opstats.js';
 import { famfsKernelPresent, FUSE_DAX_FMAP, type DataPath, type DataPathChoice } from './kernel.js';
 import { ensureDevdax, enterKernelMode, kernelModeIntended, leaveKernelMode, snapshotMeta } from './kernel-mount.js';
 import { daxMode } from '../device/daxmode.js';
@@ -41,6 +43,8 @@ export interface MountRequest {
   /** Candidate paths of devices 1.. (besides this host's device list). */
   devices?: string[];
   log?: (msg: string) => void;
+  /** FUSE transport: 'dev' (default), 'uring' (FUSE over io_uring, or fail), 'auto'. */
+  transport?: TransportChoice;
 }
 
 /** The famfs mounts of this host, from /proc/self/mountinfo. */
@@ -84,6 +88,10 @@ export interface Preflight {
 /** Validate everything that can be checked before mounting, and learn the role and device paths. */
 export function preflight(req: MountRequest): Preflight {
   if (!fuseAvailable()) throw new FamfsError('/dev/fuse is not available on this host', 'ENODEV');
+  if (req.transport === 'uring') {
+    const sup = uringSupport();
+    if (!sup.ok) throw new FamfsError(`--transport uring: ${sup.reason}`, 'EOPNOTSUPP');
+  }
   let device: string, mountpoint: string;
   try {
     device = fs.realpathSync(req.device);
@@ -140,6 +148,8 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     devices,
     famfsKernel: false,
   };
+  const workers = req.workers ?? Math.max(2, Math.min(4, os.cpus().length));
+  config.opStats = createOpStats(workers);
   // Kernel mode: copy superblock and log while the device is still devdax, then bind it to fsdev_dax.
   const kernelMode = kernelModeIntended(config.dataPath ?? 'auto', device);
   config.famfsKernel = kernelMode || (config.dataPath === 'kernel' && famfsKernelPresent());
@@ -165,12 +175,14 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     mountpoint,
     handlerModule: new URL('./handler-module.js', import.meta.url),
     handlerData: config,
-    workers: req.workers ?? Math.max(2, Math.min(4, os.cpus().length)),
+    workers,
+    opStats: config.opStats,
     source: device,
     subtype: FS_SUBTYPE,
     mountOptions: mountOptions(req.options),
     debug: !!req.verbose,
     log,
+    transport: req.transport ?? 'dev',
     // Slow hosts (TCG guests on a loaded machine) may need longer to start the workers.
     initTimeoutMs: Number(process.env.FAMFS_INIT_TIMEOUT_MS) || undefined,
   });
@@ -228,6 +240,6 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     if (kernelMode) leaveKernelMode(device, stillMounted(), log);
   });
 
-  log(`mounted ${device} on ${mountpoint} as ${role}, data path: ${dataPath === 'kernel' ? 'kernel (famfs GET_FMAP/GET_DAXDEV, data through DAX)' : 'daemon'}`);
+  log(`mounted ${device} on ${mountpoint} as ${role}, data path: ${dataPath === 'kernel' ? 'kernel (famfs GET_FMAP/GET_DAXDEV, data through DAX)' : 'daemon'}, transport: ${server.transport === 'uring' ? 'io_uring' : '/dev/fuse'}`);
   return { server, watcher, config, role, dataPath };
 }

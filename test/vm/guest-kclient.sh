@@ -9,8 +9,7 @@ until out=$(famfs mount --log "$DAEMON_LOG" "$DEV" "$MNT" 2>&1); do
   i=$((i + 1)); [ $i -ge 10 ] && die "famfs mount: $out"
   sleep 0.3
 done
-st=$(famfs status)
-printf '%s\n' "$st" | grep -q "^$MNT: $DEV role=client data-path=$EXPECT_PATH" && log "famfs status: $st" || fail "famfs status does not say data-path=$EXPECT_PATH: $st"
+status_is mountpoint "$MNT" role client dataPath "$EXPECT_PATH"
 run gt check-tree "$MANIFEST" "$MNT" "$WAIT"
 # A daemon-mode mmap needs FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+); the stock guest kernel is older.
 [ "$EXPECT_PATH" = kernel ] && run gt check-mmap "$MANIFEST" "$MNT"

@@ -5,8 +5,7 @@
 # Expects: DEV MNT FIX MANIFEST SEED BIG_SIZE CLIENTS WAIT NFILES NDIRS TARGET_SHA, CLIENT_<name>_MOFF.
 run famfs mkfs "$DEV" >/dev/null
 run famfs mount --log "$DAEMON_LOG" "$DEV" "$MNT"
-st=$(famfs status)
-printf '%s\n' "$st" | grep -q "^$MNT: $DEV role=master data-path=kernel driver=fsdev_dax" && log "famfs status: $st" || fail "famfs status does not say kernel mode: $st"
+status_is mountpoint "$MNT" role master dataPath kernel daxDriver fsdev_dax
 expect_fail "bound to fsdev_dax.*famfs daxdev --mode devdax" famfs ls --device "$DEV"
 run famfs mkdir -p "$MNT/x/y/z"
 run mkdir "$MNT/viamount"

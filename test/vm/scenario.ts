@@ -181,7 +181,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       })),
     ];
     const t1 = Date.now();
-    const results = await runGuests({ assets, sharedFile: shared, workDir, timeoutMs: o.timeoutMs ?? 600_000, log }, guests);
+    const results = await runGuests({ assets, sharedFile: shared, workDir, timeoutMs: o.timeoutMs ?? 900_000, log }, guests);
     log(`guests ran ${Date.now() - t1} ms: ${results.map((r) => `${r.name}=${r.code ?? 'none'} (${r.ms} ms${r.timedOut ? ', timed out' : ''})`).join(', ')}`);
     const ok = results.every((r) => r.code === 0);
     const report = results.map((r) => `===== guest ${r.name}: exit ${r.code ?? 'none'}${r.timedOut ? ' (timed out)' : ''}, ${r.ms} ms; kernel log ${r.consoleLog}\n${r.output.trimEnd()}`).join('\n');

@@ -20,7 +20,7 @@ const SECONDS = Number(process.env.FAMFS_KBENCH_SECONDS) || 5;
 
 const script = (uuid: string): string => `#!/bin/sh
 set -u
-export FAMFS_SYSTEM_UUID_FILE=/run/famfs/system_uuid FAMFS_INIT_TIMEOUT_MS=120000
+export FAMFS_SYSTEM_UUID_FILE=/run/famfs/system_uuid FAMFS_INIT_TIMEOUT_MS=120000 FAMFS_STATUS_TIMEOUT_MS=120000
 mkdir -p /run/famfs; printf '%s\\0' ${uuid} > $FAMFS_SYSTEM_UUID_FILE
 F="node ${REPO}/bin/famfs.js"; GT="node ${REPO}/dist/test/vm/guest-tool.js"
 $F mkfs ${DEV} >/dev/null || exit 1

@@ -57,7 +57,7 @@ export async function runKernelScenario(o: KernelScenarioOptions): Promise<Scena
     await prepareSharedFile(assets, shared, log);
     const common = {
       REPO, DEV, MNT, FIX: path.dirname(fx.dir), MANIFEST: fx.manifest, SEED: 4243, WAIT: o.waitSeconds ?? 300,
-      FAMFS_SYSTEM_UUID_FILE: '/run/famfs/system_uuid', FAMFS_INIT_TIMEOUT_MS: 120_000,
+      FAMFS_SYSTEM_UUID_FILE: '/run/famfs/system_uuid', FAMFS_INIT_TIMEOUT_MS: 120_000, FAMFS_STATUS_TIMEOUT_MS: 120_000,
     };
     const perClient: Record<string, number> = {};
     for (const [c, off] of fx.offsets) perClient[`CLIENT_${c}_MOFF`] = off.moff;

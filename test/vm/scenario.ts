@@ -163,7 +163,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     await prepareSharedFile(assets, shared, log);
     const common = {
       REPO: cliRepo, DEV, MNT, FIX: path.dirname(fx.dir), MANIFEST: fx.manifest, SEED: 4242, WAIT: wait,
-      FAMFS_SYSTEM_UUID_FILE: '/run/famfs/system_uuid', FAMFS_INIT_TIMEOUT_MS: 120_000,
+      FAMFS_SYSTEM_UUID_FILE: '/run/famfs/system_uuid', FAMFS_INIT_TIMEOUT_MS: 120_000, FAMFS_STATUS_TIMEOUT_MS: 120_000,
     };
     const perClient: Record<string, number> = {};
     for (const [c, off] of fx.offsets) {

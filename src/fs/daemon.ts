@@ -10,7 +10,7 @@ import { FuseServer } from '../fuse/server.js';
 import { uringSupport, type TransportChoice } from '../fuse/uring.js';
 import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
-import { MasterService } from './master.js';
+import { DEFAULT_LOCK_WAIT_MS, MasterService } from './master.js';
 import { createRpcChannel, RpcServer } from './rpc.js';
 import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';
@@ -25,6 +25,12 @@ export const FS_SUBTYPE = 'famfs';
 export const FS_TYPE = `fuse.${FS_SUBTYPE}`;
 /** Long enough for tar/rsync/cp -p to set modes after closing a file, short enough to feel immediate. */
 export const DEFAULT_COMMIT_DELAY_MS = 300;
+
+/** How long a create through the master's mount waits for a log lock held by a CLI writer ($FAMFS_LOCK_WAIT_MS, for tests). */
+function lockWaitMs(): number | undefined {
+  const v = Number(process.env.FAMFS_LOCK_WAIT_MS);
+  return Number.isInteger(v) && v > 0 && v <= DEFAULT_LOCK_WAIT_MS ? v : undefined;
+}
 
 export interface MountRequest {
   device: string;
@@ -164,12 +170,12 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   const stillMounted = (): boolean => famfsMounts().some((m) => m.device === device);
   if (config.dataPath === 'kernel' && !config.famfsKernel) log('--data-path kernel, but /proc/kallsyms has no famfs_fuse_iomap_begin: the mount fails unless the kernel offers FUSE_DAX_FMAP');
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
-  const masterOpts = { log, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1) };
+  const masterOpts = { log, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs() };
   // In kernel mode the master writes the log through the mount, so it starts once mounted.
   let master = role === 'master' && !kernelMode ? new MasterService(device, masterOpts) : undefined;
-  const rpc = role === 'master' ? new RpcServer(config.rpc, (op, args) => {
+  const rpc = role === 'master' ? new RpcServer(config.rpc, (call) => {
     if (!master) throw new FamfsError('the mount is not ready', 'EAGAIN');
-    return master.handle(op, args as Record<string, number | string>);
+    return master.handle(call);
   }, (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
   const server = new FuseServer({
     mountpoint,
@@ -201,13 +207,14 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     throw asFamfsError(e);
   }
   const notifier = new Notifier(server.masterFd);
+  const madeHere = role === 'master' ? (id: number): boolean => master?.madeHere(id) ?? false : undefined;
   let watcher: LogWatcher;
   let detachTimer: NodeJS.Timeout | undefined;
   if (kernelMode) {
     try {
       if (dataPath !== 'kernel') throw new FamfsError('the kernel did not take famfs kernel mode (FUSE_DAX_FMAP) at INIT; mount with --data-path daemon', 'EOPNOTSUPP');
       // Superblock and log through the mount itself (the device cannot be mapped in fsdev mode).
-      watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose, famfs: Famfs.openMounted(mountpoint, device), image: Buffer.from(config.metaImage!) });
+      watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose, famfs: Famfs.openMounted(mountpoint, device), image: Buffer.from(config.metaImage!), madeHere });
       watcher.mirror(); // entries logged since the snapshot
       if (role === 'master') master = new MasterService(device, { ...masterOpts, famfs: Famfs.openMounted(mountpoint, device, { writable: true }), afterAppend: () => watcher.mirror() });
     } catch (e) {
@@ -228,7 +235,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     }, 200);
     detachTimer.unref();
   } else {
-    watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose });
+    watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose, madeHere });
   }
   watcher.start();
   void server.closed.then(() => {

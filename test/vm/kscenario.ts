@@ -56,7 +56,7 @@ export async function runKernelScenario(o: KernelScenarioOptions): Promise<Scena
     const fx = makeFixture(path.join(workDir, 'fixture'), names, bigSize, [{ path: 'viamount', type: 'dir', mode: 0o755, uid: 0, gid: 0 }]);
     await prepareSharedFile(assets, shared, log);
     const common = {
-      REPO, DEV, MNT, FIX: path.dirname(fx.dir), MANIFEST: fx.manifest, SEED: 4243, WAIT: o.waitSeconds ?? 300,
+      REPO, DEV, MNT, FIX: path.dirname(fx.dir), MANIFEST: fx.manifest, SEED: 4243, WAIT: o.waitSeconds ?? 600,
       FAMFS_SYSTEM_UUID_FILE: '/run/famfs/system_uuid', FAMFS_INIT_TIMEOUT_MS: 120_000, FAMFS_STATUS_TIMEOUT_MS: 120_000,
     };
     const perClient: Record<string, number> = {};

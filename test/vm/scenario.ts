@@ -147,7 +147,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const t0 = Date.now();
   const assets = await prepareAssets(log);
   const bigSize = o.bigSize ?? 8 * 1024 * 1024;
-  const wait = o.waitSeconds ?? 300; // TCG guests on a loaded machine: one CLI call can take 10-50 s
+  const wait = o.waitSeconds ?? 600; // TCG guests on a loaded machine: one CLI call can take 10-50 s
   // Guests run the CLI of FAMFS_VM_REPO (default: this checkout); it must be built.
   const cliRepo = process.env.FAMFS_VM_REPO || REPO;
   for (const f of ['bin/famfs.js', 'dist/src/cli/main.js', 'dist/test/vm/guest-tool.js']) {

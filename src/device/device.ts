@@ -9,6 +9,7 @@ import { daxDriver, fsdevHint } from './daxmode.js';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
 
 export const WINDOW_SIZE = 1 << 30;
+const HEAD_ALIGN = 2 << 20;
 
 export type DeviceKind = 'file' | 'dax';
 
@@ -84,6 +85,8 @@ export class Device implements DeviceInfo {
   readonly writable: boolean;
   readonly fd: number;
   private readonly windows: (Window | undefined)[];
+  /** Small mappings of the device's start (see mapHead), smallest first; the last one serves. */
+  private readonly heads: (Window & { len: number })[] = [];
   private closed = false;
   /** Set for a device reached through regions only (kernel mode): nothing else is mapped. */
   private readonly regions?: Region[];
@@ -163,6 +166,27 @@ export class Device implements DeviceInfo {
     return new Device(info, fd, writable);
   }
 
+  /**
+   * Map [0, length) (rounded up to 2 MiB, the devdax alignment) on its own, so
+   * that the superblock and log are served without a 1 GiB window. V8 counts
+   * every mapped ArrayBuffer as external memory, and a 1 GiB one forces a
+   * full garbage collection (see docs/performance.md).
+   */
+  mapHead(length: number): void {
+    if (this.memory || this.regions || this.closed || this.windows[0]) return;
+    const len = Math.min(this.size, Math.ceil(length / HEAD_ALIGN) * HEAD_ALIGN);
+    const last = this.heads.at(-1);
+    if (len <= 0 || len >= WINDOW_SIZE || (last && last.len >= len)) return;
+    const ptr = mmap(len, this.writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, this.fd, 0);
+    this.heads.push({ ptr, buf: viewOf(ptr, len), len });
+  }
+
+  /** The head mapping covering [offset, offset+length), if any. */
+  private headFor(offset: number, length: number): (Window & { len: number }) | undefined {
+    const h = this.heads.at(-1);
+    return h && offset + length <= h.len ? h : undefined;
+  }
+
   private window(i: number): Buffer {
     let w = this.windows[i];
     if (!w) {
@@ -187,6 +211,8 @@ export class Device implements DeviceInfo {
     this.checkRange(offset, length);
     if (this.regions) return this.regionView(offset, length);
     if (this.memory) return this.memoryView(offset, length);
+    const head = this.headFor(offset, length);
+    if (head) return head.buf.subarray(offset, offset + length);
     const i = Math.floor(offset / WINDOW_SIZE);
     const start = offset - i * WINDOW_SIZE;
     if (start + length > WINDOW_SIZE) throw new DeviceError(`range [${offset}, +${length}) crosses a mapping window`, 'ERANGE');
@@ -198,6 +224,11 @@ export class Device implements DeviceInfo {
     this.checkRange(offset, length);
     if (this.regions || this.memory) {
       if (length > 0) out.push(this.regions ? this.regionView(offset, length) : this.memoryView(offset, length));
+      return out;
+    }
+    const head = this.headFor(offset, length);
+    if (head) {
+      if (length > 0) out.push(head.buf.subarray(offset, offset + length));
       return out;
     }
     while (length > 0) {
@@ -221,6 +252,8 @@ export class Device implements DeviceInfo {
     this.checkRange(offset, length);
     // DAX: no page cache; regions: DAX-mapped famfs files or a private copy; memory: a copy.
     if (this.kind === 'dax' || this.regions || this.memory) return;
+    const head = this.headFor(offset, length);
+    if (head) return void (length > 0 && msync(head.ptr, offset, length));
     while (length > 0) {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
@@ -255,6 +288,7 @@ export class Device implements DeviceInfo {
       if (w) munmap(w.ptr, Math.min(WINDOW_SIZE, this.size - i * WINDOW_SIZE));
     });
     this.windows.fill(undefined);
+    for (const h of this.heads.splice(0)) munmap(h.ptr, h.len);
     for (const r of this.regions ?? []) r.release?.();
     if (this.fd >= 0) fs.closeSync(this.fd);
   }

@@ -7,11 +7,15 @@ export function relpathProblem(path: string): string | undefined {
   if (path.startsWith('/')) return 'absolute path';
   if (Buffer.byteLength(path, 'utf8') > MAX_RELPATH_BYTES) return `path longer than ${MAX_RELPATH_BYTES} bytes`;
   if (path.includes('\0')) return 'NUL in path';
-  for (const c of path.split('/')) {
-    if (c === '') return 'empty path component';
-    if (c === '.' || c === '..') return `"${c}" path component`;
+  // Component by component without split(): replay checks every entry's path.
+  for (let start = 0; ;) {
+    const slash = path.indexOf('/', start);
+    const end = slash < 0 ? path.length : slash;
+    if (end === start) return 'empty path component';
+    if (path.charCodeAt(start) === 0x2e && (end - start === 1 || (end - start === 2 && path.charCodeAt(start + 1) === 0x2e))) return `"${path.slice(start, end)}" path component`;
+    if (slash < 0) return undefined;
+    start = slash + 1;
   }
-  return undefined;
 }
 
 /**

@@ -8,6 +8,7 @@ import { basename, dirname, relpathProblem } from './paths.js';
 import { idForEntry, Tree, type DirNode } from './tree.js';
 import { mapProblem, type Geometry } from './validate.js';
 import type { LogView } from './log.js';
+import { LOG_ENTRY_SIZE } from '../format/constants.js';
 
 export type ProblemKind = 'bad-entry' | 'bad-path' | 'bad-map' | 'no-parent' | 'exists' | 'bad-daxdev';
 
@@ -20,6 +21,9 @@ export interface DaxdevInfo {
 
 /** Device table slots (the famfs V10 kernel's per-connection table holds 24). */
 export const MAX_DAXDEVS = 24;
+
+/** Slots copied out of shared memory at a time (2 MiB): one copy per batch, bounded memory. */
+const REPLAY_BATCH = 4096;
 
 export interface ReplayProblem {
   index: number;
@@ -69,12 +73,17 @@ export class Replayer {
     const end = Math.min(this.log.nextIndex(), this.log.readHeader().lastIndex + 1);
     let n = 0;
     while (this.position < end) {
-      const index = this.position++;
-      const a = this.applySlot(index);
-      if (a) {
-        n++;
-        this.applied.push(a);
-        onApplied?.(a);
+      const first = this.position;
+      const count = Math.min(end - first, REPLAY_BATCH);
+      const batch = this.log.copySlots(first, count);
+      for (let k = 0; k < count; k++) {
+        const index = this.position++;
+        const a = this.applySlot(index, batch.subarray(k * LOG_ENTRY_SIZE, (k + 1) * LOG_ENTRY_SIZE));
+        if (a) {
+          n++;
+          this.applied.push(a);
+          onApplied?.(a);
+        }
       }
     }
     this.stats.entries = this.position;
@@ -88,9 +97,8 @@ export class Replayer {
     return undefined;
   }
 
-  private applySlot(index: number): AppliedEntry | undefined {
-    // Copy the slot out of shared memory first, so the checks and the decode see the same bytes.
-    const buf = Buffer.from(this.log.slot(index));
+  /** `buf` is a private copy of the slot (see copySlots), so the checks and the decode see the same bytes. */
+  private applySlot(index: number, buf: Buffer): AppliedEntry | undefined {
     let seq: number;
     try {
       seq = entrySeqnum(buf);
@@ -108,14 +116,18 @@ export class Replayer {
     return this.applyEntry(index, entry) ? { index, entry } : undefined;
   }
 
+  /** The last parent found: logs usually create many files in one directory in a row. */
+  private lastParent: DirNode | undefined;
+
   private parentFor(index: number, path: string): DirNode | undefined {
-    const parent = this.tree.lookup(dirname(path));
+    const dir = dirname(path);
+    const cached = this.lastParent;
+    const parent = cached && cached.path === dir ? cached : this.tree.lookup(dir);
     if (!parent) return this.problem(index, 'no-parent', `parent directory of ${path} does not exist`, path);
     if (parent.kind !== 'dir') return this.problem(index, 'no-parent', `parent of ${path} is a file`, path);
-    if (parent.children.has(basename(path))) {
-      const what = parent.children.get(basename(path))!.kind === 'dir' ? 'a directory' : 'a file';
-      return this.problem(index, 'exists', `${path} already exists as ${what}`, path);
-    }
+    this.lastParent = parent;
+    const existing = parent.children.get(basename(path));
+    if (existing) return this.problem(index, 'exists', `${path} already exists as ${existing.kind === 'dir' ? 'a directory' : 'a file'}`, path);
     return parent;
   }
 

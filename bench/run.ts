@@ -4,6 +4,7 @@
  *
  *   node dist/bench/run.js            all modules
  *   node dist/bench/run.js replay cp  only the modules named
+ *   node dist/bench/run.js kernel     famfs kernel mode vs daemon mode in a qemu guest (only when named)
  *   node dist/bench/run.js --json     rows as one JSON document at the end
  *
  * Adding a module: write bench/<name>.ts exporting `run: BenchFn` (see
@@ -23,8 +24,11 @@ const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
   cp: () => import('./cp.js'),
   fuse: () => import('./fuse.js'), create: () => import('./create.js'),
   coherency: () => import('./coherency.js'),
+  kernel: () => import('./kernel.js'),
   uring: () => import('./uring.js'),
 };
+/** Modules run only when named (`npm run bench kernel`): they boot VM guests. */
+const ON_REQUEST = new Set(['kernel']);
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -53,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`bench: unknown module ${w} (have: ${Object.keys(MODULES).join(', ')})\n`);
     return 2;
   }
-  const names = wanted.length ? wanted : Object.keys(MODULES);
+  const names = wanted.length ? wanted : Object.keys(MODULES).filter((m) => !ON_REQUEST.has(m));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-bench-'));
   let uuidFile = process.env.FAMFS_SYSTEM_UUID_FILE;
   if (!uuidFile) {

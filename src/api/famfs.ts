@@ -21,6 +21,7 @@ import { FM_ALL_HOSTS_RW } from '../format/constants.js';
 import { FamfsError, asFamfsError } from './errors.js';
 import { trySystemUuid } from './sysuuid.js';
 import { listedDevices, resolveDaxdev } from './devices.js';
+import { MountedFiles, mountIsKernelMode, openMountedDevice } from './mounted.js';
 import { findMounted, realish } from './locate.js';
 import { deviceThroughMount } from './mountview.js';
 import { fileChunks, fileStream, listDir, statOf, writeThroughMount, type FamfsStat, type RangeOptions } from './files.js';
@@ -79,11 +80,14 @@ export class Famfs {
   /** Devices 1.. once opened (null: not found on this host). */
   private readonly extra = new Map<number, Device | null>();
   private readonly candidates: string[];
+  /** Kernel mode: file bytes are the mount's files, not device offsets. */
+  private readonly mounted?: MountedFiles;
   /** Set when opened through a mount (openPath): host paths under it map to paths in the file system. */
   mountpoint?: string;
 
-  private constructor(device: Device, sb: Superblock, candidates: string[] = []) {
+  private constructor(device: Device, sb: Superblock, candidates: string[] = [], mounted?: MountedFiles) {
     this.candidates = candidates;
+    this.mounted = mounted;
     this.device = device;
     this.sb = sb;
     this.role = trySystemUuid() === sb.systemUuid ? 'master' : 'client';
@@ -119,6 +123,16 @@ export class Famfs {
     }
   }
 
+  /** A famfs over an already open device (or a view of one, e.g. a copy of its superblock and log). */
+  static fromDevice(device: Device, opts: OpenOptions = {}): Famfs {
+    try {
+      return new Famfs(device, readSuperblock(device), opts.devices);
+    } catch (e) {
+      device.close();
+      throw asFamfsError(e);
+    }
+  }
+
   /**
    * Open the famfs a host path names: a device or image file, or any path inside a mounted
    * famfs (its mount's device, or the mount itself for users who cannot open the device:
@@ -129,6 +143,12 @@ export class Famfs {
     if (!m) {
       if (opts.via === 'mount') throw new FamfsError(`${path}: not inside a mounted famfs`, 'EINVAL');
       return Famfs.open(path, opts);
+    }
+    // famfs kernel mode: the device cannot be mapped at all, everything goes through the mount.
+    if (mountIsKernelMode(m.mountpoint)) {
+      const f = Famfs.openMounted(m.mountpoint, m.device, opts);
+      f.mountpoint = m.mountpoint;
+      return f;
     }
     const via = opts.via ?? 'auto';
     if (via !== 'mount') {
@@ -150,6 +170,26 @@ export class Famfs {
     } catch (e) {
       throw asFamfsError(e);
     }
+  }
+
+  /**
+   * A famfs through its kernel-mode mount (device bound to fsdev_dax): superblock and log
+   * are the mount's .meta files, file bytes its files. Data is written after the entry is
+   * logged (the file exists only then), as upstream does on a famfs kernel.
+   */
+  static openMounted(mountpoint: string, devicePath: string, opts: OpenOptions = {}): Famfs {
+    const device = openMountedDevice(mountpoint, devicePath, !!opts.writable);
+    try {
+      return new Famfs(device, readSuperblock(device), opts.devices, new MountedFiles(mountpoint, !!opts.writable));
+    } catch (e) {
+      device.close();
+      throw asFamfsError(e);
+    }
+  }
+
+  /** Whether file bytes go through a kernel-mode mount (then a file can be filled only once logged). */
+  get throughMount(): boolean {
+    return !!this.mounted;
   }
 
   /** The file-system path of a host path inside the mount this famfs was opened through. */
@@ -277,7 +317,13 @@ export class Famfs {
   }
 
   /** Buffers over the shared bytes of [offset, offset+length) of a file (clamped to its size); no copy. */
-  slices(file: { map: FileMap; size: number }, offset: number, length: number, out: Buffer[] = []): Buffer[] {
+  slices(file: { map: FileMap; size: number; path?: string }, offset: number, length: number, out: Buffer[] = []): Buffer[] {
+    if (this.mounted) {
+      if (file.path === undefined) throw new FamfsError('kernel mode: a file is reachable only once it is logged', 'EINVAL');
+      const end = Math.min(file.size, offset + length);
+      if (end > offset) out.push(this.mounted.file(file.path, file.size).subarray(offset, end));
+      return out;
+    }
     resolveRange(file.map, file.size, offset, length, (dev, off, len) => {
       this.deviceAt(dev).slices(off, len, out);
     });
@@ -305,6 +351,7 @@ export class Famfs {
 
   /** Write a file's bytes back from this host's cache to shared memory (and msync a file device). */
   flushFile(file: { map: FileMap; size: number }, offset = 0, length = file.size): void {
+    if (this.mounted) return; // DAX-mapped famfs files: stores reach the memory, no page cache
     resolveRange(file.map, file.size, offset, length, (d, off, len) => this.deviceAt(d).flush(off, len));
   }
 
@@ -389,6 +436,7 @@ export class Famfs {
   close(): void {
     for (const d of this.extra.values()) d?.close();
     this.extra.clear();
+    this.mounted?.close();
     this.device.close();
   }
 }
@@ -473,10 +521,12 @@ export class Writer {
     if (size > capacity) throw new FamfsError(`${path}: ${size} bytes exceeds the file system's capacity of ${capacity} bytes`, 'ENOSPC');
     const o = this.owner(opts, 0o644);
     const map = this.space.place(size, opts);
+    // Through a kernel-mode mount the file exists only once logged: fill it afterwards (as upstream).
+    const late = this.fs.throughMount;
     try {
       // Space may hold bytes of a file dropped before it was logged: a new file shows only zeros.
-      if (fill) fill({ map, size });
-      else this.fs.zeroMap(map);
+      if (fill && !late) fill({ map, size });
+      else if (!late) this.fs.zeroMap(map);
       this.fs.log.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o });
     } catch (e) {
       this.space.freeMap(map);
@@ -484,6 +534,7 @@ export class Writer {
     }
     const node = this.applied(rel);
     if (node.kind !== 'file') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
+    if (fill && late) fill(node);
     return node;
   }
 

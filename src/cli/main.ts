@@ -30,6 +30,7 @@ const VERBS: [name: string, load: () => Promise<VerbModule>][] = [
   ['devadd', () => import('./devadd.js')],
   ['install-helpers', () => import('./install-helpers.js')],
   ['flush', () => import('./flush.js')],
+  ['daxdev', () => import('./daxdev.js')],
 ];
 
 /** The verb modules `argv` needs: the one it names, none for --version, all for help and errors. */

@@ -7,8 +7,9 @@ import type { DaemonStatus } from '../fs/status.js';
 import type { ProbeAnswer } from './status-probe.js';
 import { printJson } from './context.js';
 import { humanSize } from './longlist.js';
+import { daxDriver } from '../device/daxmode.js';
 
-type Row = { device: string; mountpoint: string; role: string; dataPath: string; pid: number | null } & Partial<Omit<DaemonStatus, 'role' | 'dataPath' | 'pid'>>;
+type Row = { device: string; mountpoint: string; role: string; dataPath: string; pid: number | null; daxDriver?: string } & Partial<Omit<DaemonStatus, 'role' | 'dataPath' | 'pid'>>;
 
 /** How long one mount may take to answer before it is reported unresponsive. */
 const PROBE_TIMEOUT_MS = Number(process.env.FAMFS_STATUS_TIMEOUT_MS) || 5000;
@@ -71,7 +72,7 @@ function duration(s: number): string {
 
 function text(r: Row): string[] {
   const L = [`${r.mountpoint}: ${r.device}`];
-  L.push(`  role: ${r.role}   data path: ${r.dataPath}   pid: ${r.pid ?? '-'}${r.uptimeS !== undefined ? `   uptime: ${duration(r.uptimeS)}` : ''}${r.version ? `   version: ${r.version}` : ''}`);
+  L.push(`  role: ${r.role}   data path: ${r.dataPath}${r.daxDriver ? `   driver: ${r.daxDriver}` : ''}   pid: ${r.pid ?? '-'}${r.uptimeS !== undefined ? `   uptime: ${duration(r.uptimeS)}` : ''}${r.version ? `   version: ${r.version}` : ''}`);
   for (const d of r.devices ?? []) {
     L.push(`  device ${d.index}: ${d.path || '(not found on this host)'}   used ${humanSize(d.used)} of ${humanSize(d.capacity)} (${d.capacity ? ((100 * d.used) / d.capacity).toFixed(1) : '0.0'}%), free ${humanSize(d.free)}`);
   }
@@ -98,7 +99,8 @@ export function register(program: Command): void {
         mounts = mounts.filter((x) => x.mountpoint === m.mountpoint);
       }
       const answers = await probeAll(mounts);
-      const rows = mounts.map((m) => rowOf(m, answers.get(m.mountpoint)));
+      // The DAX driver: fsdev_dax while a kernel-mode mount uses the device (docs/fuse.md).
+      const rows = mounts.map((m) => ({ ...rowOf(m, answers.get(m.mountpoint)), daxDriver: daxDriver(m.device) || undefined }));
       if (o.json) return printJson(rows);
       if (!rows.length) process.stdout.write('no famfs mounted\n');
       for (const r of rows) process.stdout.write(text(r).join('\n') + '\n');

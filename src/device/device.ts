@@ -7,6 +7,7 @@
  * (checkLive), since a mapped page past a file's end faults with SIGBUS.
  */
 import fs from 'node:fs';
+import { daxDriver, fsdevHint } from './daxmode.js';
 import { fallocate, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
 import { cacheOps, type CacheOps } from '../sys/fcc.js';
 import { simulatedCache, simOptionsFromEnv, type SimulatedCache } from './simcache.js';
@@ -87,6 +88,18 @@ interface Window {
   buf: Buffer;
 }
 
+/**
+ * A piece of the device reachable without mapping the device itself: famfs kernel mode,
+ * where the device is bound to fsdev_dax and only the mount's files can be mapped
+ * (`.meta/.superblock` at 0, `.meta/.log` at LOG_OFFSET), or a copy of those bytes.
+ */
+export interface Region {
+  offset: number;
+  buf: Buffer;
+  /** Undo the mapping (called once by close()). */
+  release?: () => void;
+}
+
 export class Device implements DeviceInfo {
   readonly path: string;
   readonly kind: DeviceKind;
@@ -100,20 +113,42 @@ export class Device implements DeviceInfo {
   /** Small mappings of the device's start (see mapHead), smallest first; the last one serves. */
   private readonly heads: (Window & { len: number })[] = [];
   private closed = false;
+  /** Set for a device reached through regions only (kernel mode): nothing else is mapped. */
+  private readonly regions?: Region[];
+  /** Why a range outside the regions cannot be reached. */
+  private readonly regionHint: string;
   /** Set for a device known only by its leading bytes (see inMemory): no fd, no mapping. */
   private readonly memory?: MemoryCopy;
 
-  private constructor(info: DeviceInfo, fd: number, writable: boolean, memory?: MemoryCopy) {
+  private constructor(info: DeviceInfo, fd: number, writable: boolean, memory?: MemoryCopy, regions?: Region[], regionHint = '') {
     this.path = info.path;
     this.kind = info.kind;
     this.size = info.size;
     this.fd = fd;
     this.writable = writable;
     this.memory = memory;
-    this.windows = new Array(memory ? 0 : Math.ceil(info.size / WINDOW_SIZE));
-    // An inMemory copy is refreshed by reload(), never through the CPU cache.
-    this.coherence = memory ? 'coherent' : coherenceFromEnv(info.kind);
+    this.windows = new Array(memory || regions ? 0 : Math.ceil(info.size / WINDOW_SIZE));
+    // An inMemory copy is refreshed by reload(), never through the CPU cache; regions are
+    // DAX-mapped famfs files (the kernel's mapping) or a private copy.
+    this.coherence = memory || regions ? 'coherent' : coherenceFromEnv(info.kind);
     if (this.coherence === 'simulated') this.sim = simulatedCache(info.path, info.size, WINDOW_SIZE, simOptionsFromEnv()!);
+    this.regions = regions;
+    this.regionHint = regionHint;
+  }
+
+  /**
+   * A device whose bytes are reachable only in `regions` (offsets within [0, size)).
+   * `fd` is an open descriptor of the device node, used only for the writer lock.
+   */
+  static fromRegions(info: DeviceInfo, fd: number, writable: boolean, regions: Region[], hint: string): Device {
+    return new Device(info, fd, writable, undefined, regions, hint);
+  }
+
+  private regionView(offset: number, length: number): Buffer {
+    for (const r of this.regions!) {
+      if (offset >= r.offset && offset + length <= r.offset + r.buf.length) return r.buf.subarray(offset - r.offset, offset - r.offset + length);
+    }
+    throw new DeviceError(`${this.path}: range [${offset}, +${length}) is not reachable: ${this.regionHint}`, 'ENODEV');
   }
 
   /**
@@ -152,6 +187,11 @@ export class Device implements DeviceInfo {
     } catch (e) {
       throw new DeviceError(`${path}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code ?? 'EIO');
     }
+    // In fsdev mode mmap fails with a bare ENODEV, on first use: say why now.
+    if (info.kind === 'dax' && daxDriver(path) === 'fsdev_dax') {
+      fs.closeSync(fd);
+      throw new DeviceError(fsdevHint(path), 'ENODEV');
+    }
     return new Device(info, fd, writable);
   }
 
@@ -163,7 +203,7 @@ export class Device implements DeviceInfo {
    */
   mapHead(length: number): void {
     // The simulated cache serves views by window: no head mappings beside it.
-    if (this.memory || this.closed || this.sim || this.windows[0]) return;
+    if (this.memory || this.regions || this.closed || this.sim || this.windows[0]) return;
     const len = Math.min(this.size, Math.ceil(length / HEAD_ALIGN) * HEAD_ALIGN);
     const last = this.heads.at(-1);
     if (len <= 0 || len >= WINDOW_SIZE || (last && last.len >= len)) return;
@@ -214,6 +254,7 @@ export class Device implements DeviceInfo {
   /** A Buffer over [offset, offset+length); the range must not cross a 1 GiB window boundary. */
   view(offset: number, length: number): Buffer {
     this.checkRange(offset, length);
+    if (this.regions) return this.regionView(offset, length);
     if (this.memory) return this.memoryView(offset, length);
     const head = this.headFor(offset, length);
     if (head) return head.buf.subarray(offset, offset + length);
@@ -226,8 +267,8 @@ export class Device implements DeviceInfo {
   /** Buffers covering [offset, offset+length) in order, split at window boundaries; appended to `out`. */
   slices(offset: number, length: number, out: Buffer[] = []): Buffer[] {
     this.checkRange(offset, length);
-    if (this.memory) {
-      if (length > 0) out.push(this.memoryView(offset, length));
+    if (this.regions || this.memory) {
+      if (length > 0) out.push(this.regions ? this.regionView(offset, length) : this.memoryView(offset, length));
       return out;
     }
     this.checkLive(offset, length);
@@ -250,7 +291,7 @@ export class Device implements DeviceInfo {
   /** Run fn over [offset, offset+length) split at window boundaries (window index, start in it, length). */
   private eachWindow(offset: number, length: number, fn: (i: number, start: number, n: number) => void): void {
     this.checkRange(offset, length);
-    if (this.memory) return;
+    if (this.memory || this.regions) return;
     while (length > 0) {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
@@ -352,6 +393,7 @@ export class Device implements DeviceInfo {
   /** Take the host-wide single-writer lock (flock on the device; the kernel drops it if we die). */
   lock(opts: { wait?: boolean; onWait?: () => void } = {}): void {
     if (this.memory) throw new DeviceError(`${this.path}: opened without access to the device; the log lock needs it`, 'EACCES');
+    if (this.fd < 0) throw new DeviceError(`${this.path}: this view of the device cannot take the log lock`, 'EINVAL');
     if (flock(this.fd, LOCK_EX | LOCK_NB)) return;
     if (opts.wait === false) throw new DeviceError(`${this.path}: another famfs writer holds the log lock`, 'EBUSY');
     opts.onWait?.();
@@ -372,6 +414,7 @@ export class Device implements DeviceInfo {
     });
     this.windows.fill(undefined);
     for (const h of this.heads.splice(0)) munmap(h.ptr, h.len);
-    fs.closeSync(this.fd);
+    for (const r of this.regions ?? []) r.release?.();
+    if (this.fd >= 0) fs.closeSync(this.fd);
   }
 }

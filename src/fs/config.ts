@@ -22,6 +22,12 @@ export interface FamfsMountConfig {
   famfsKernel?: boolean;
   /** A group (gid) allowed to read .meta/.log and .meta/.superblock (default: root only). */
   metaGroup?: number;
+  /**
+   * Kernel mode: bytes [0, LOG_OFFSET + log size) of the device (superblock and log), read
+   * before it was bound to fsdev_dax and kept current by the main thread's watcher. The
+   * workers replay from it: in that mode nothing can map the device.
+   */
+  metaImage?: SharedArrayBuffer;
   /** Local paths of the devices by index (index 0 = `device`); multi-device file systems. */
   devices?: string[];
   /** Per-opcode request statistics the FUSE workers record (for `famfs status`). */

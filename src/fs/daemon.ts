@@ -19,6 +19,8 @@ import { getxattr } from '../sys/libc.js';
 import type { Placement } from '../alloc/space.js';
 import { createOpStats } from '../fuse/opstats.js';
 import { famfsKernelPresent, FUSE_DAX_FMAP, type DataPath, type DataPathChoice } from './kernel.js';
+import { ensureDevdax, enterKernelMode, kernelModeIntended, leaveKernelMode, snapshotMeta } from './kernel-mount.js';
+import { daxMode } from '../device/daxmode.js';
 
 export const FS_SUBTYPE = 'famfs';
 export const FS_TYPE = `fuse.${FS_SUBTYPE}`;
@@ -126,15 +128,19 @@ export function preflight(req: MountRequest): Preflight {
   } catch {
     throw new FamfsError(`${req.device}: no such device or file`, 'ENOENT');
   }
+  // One mount per device per host. Hosts simulated on one machine (FAMFS_SYSTEM_UUID_FILE) differ in system UUID.
+  const me = trySystemUuid() ?? '';
+  const dup = famfsMounts().find((m) => m.device === device && mountHostUuid(m.mountpoint) === me);
+  if (dup) throw new FamfsError(`${device} is already mounted at ${dup.mountpoint} on this host`, 'EBUSY');
+  if (daxMode(device) === 'fsdev') {
+    if (famfsMounts().some((m) => m.device === device)) throw new FamfsError(`${device} is bound to fsdev_dax for a famfs mount on this host; unmount it first`, 'EBUSY');
+    ensureDevdax(device, req.log ?? ((m: string) => process.stderr.write(`famfs: ${m}\n`)));
+  }
   const probe = Famfs.open(device, { devices: req.devices }); // a clear error for a missing or invalid superblock/log
   const role = req.forceClient ? 'client' : probe.role;
   const devices = [device, ...probe.daxdevs.map((d) => probe.devicePath(d.index) ?? '')];
   const extraUuids = probe.daxdevs.map((d) => d.uuid);
   probe.close();
-  // One mount per device per host. Hosts simulated on one machine (FAMFS_SYSTEM_UUID_FILE) differ in system UUID.
-  const me = trySystemUuid() ?? '';
-  const dup = famfsMounts().find((m) => m.device === device && mountHostUuid(m.mountpoint) === me);
-  if (dup) throw new FamfsError(`${device} is already mounted at ${dup.mountpoint} on this host`, 'EBUSY');
   try {
     checkMountpoint(req.mountpoint);
     mountpoint = fs.realpathSync(req.mountpoint);
@@ -171,14 +177,31 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     dataPath: req.dataPath ?? 'auto',
     devices,
     metaGroup: options.metaGroup,
-    famfsKernel: req.dataPath === 'daemon' ? false : famfsKernelPresent(),
+    famfsKernel: false,
   };
   const workers = req.workers ?? Math.max(2, Math.min(4, os.cpus().length));
   config.opStats = createOpStats(workers);
+  // Kernel mode: copy superblock and log while the device is still devdax, then bind it to fsdev_dax.
+  const kernelMode = kernelModeIntended(config.dataPath ?? 'auto', device);
+  config.famfsKernel = kernelMode || (config.dataPath === 'kernel' && famfsKernelPresent());
+  if (kernelMode) {
+    config.metaImage = snapshotMeta(device);
+    try {
+      enterKernelMode(device, log);
+    } catch (e) {
+      throw asFamfsError(e);
+    }
+  }
+  const stillMounted = (): boolean => famfsMounts().some((m) => m.device === device);
   if (config.dataPath === 'kernel' && !config.famfsKernel) log('--data-path kernel, but /proc/kallsyms has no famfs_fuse_iomap_begin: the mount fails unless the kernel offers FUSE_DAX_FMAP');
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
-  const master = role === 'master' ? new MasterService(device, { log, placement: req.placement, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs() }) : undefined;
-  const rpc = master ? new RpcServer(config.rpc, (call) => master.handle(call), (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
+  const masterOpts = { log, placement: req.placement, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs() };
+  // In kernel mode the master writes the log through the mount, so it starts once mounted.
+  let master = role === 'master' && !kernelMode ? new MasterService(device, masterOpts) : undefined;
+  const rpc = role === 'master' ? new RpcServer(config.rpc, (call) => {
+    if (!master) throw new FamfsError('the mount is not ready', 'EAGAIN');
+    return master.handle(call);
+  }, (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
   const server = new FuseServer({
     mountpoint,
     handlerModule: new URL('./handler-module.js', import.meta.url),
@@ -191,6 +214,8 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     debug: !!req.verbose,
     log,
     transport: req.transport ?? 'dev',
+    // Slow hosts (TCG guests on a loaded machine) may need longer to start the workers.
+    initTimeoutMs: Number(process.env.FAMFS_INIT_TIMEOUT_MS) || undefined,
   });
   let dataPath: DataPath;
   try {
@@ -199,6 +224,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   } catch (e) {
     rpc?.close();
     master?.close();
+    if (kernelMode) leaveKernelMode(device, false, log);
     if (config.dataPath === 'kernel') {
       // FamfsFs refuses INIT (EIO) when the kernel does not offer FUSE_DAX_FMAP; say so instead of a bare timeout.
       throw new FamfsError(`--data-path kernel: the kernel did not complete famfs kernel mode (FUSE_DAX_FMAP, INIT bit 43${config.famfsKernel ? '' : '; /proc/kallsyms has no famfs_fuse_iomap_begin'}): ${(e as Error).message}; mount with --data-path auto or daemon`, 'EOPNOTSUPP');
@@ -206,12 +232,44 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     throw asFamfsError(e);
   }
   const notifier = new Notifier(server.masterFd);
-  const watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose, madeHere: master ? (id) => master.madeHere(id) : undefined });
+  const madeHere = role === 'master' ? (id: number): boolean => master?.madeHere(id) ?? false : undefined;
+  let watcher: LogWatcher;
+  let detachTimer: NodeJS.Timeout | undefined;
+  if (kernelMode) {
+    try {
+      if (dataPath !== 'kernel') throw new FamfsError('the kernel did not take famfs kernel mode (FUSE_DAX_FMAP) at INIT; mount with --data-path daemon', 'EOPNOTSUPP');
+      // Superblock and log through the mount itself (the device cannot be mapped in fsdev mode).
+      watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose, famfs: Famfs.openMounted(mountpoint, device), image: Buffer.from(config.metaImage!), madeHere });
+      watcher.mirror(); // entries logged since the snapshot
+      if (role === 'master') master = new MasterService(device, { ...masterOpts, famfs: Famfs.openMounted(mountpoint, device, { writable: true }), afterAppend: () => watcher.mirror() });
+    } catch (e) {
+      rpc?.close();
+      await server.unmount({ lazy: true }).catch(() => undefined);
+      leaveKernelMode(device, false, log);
+      throw asFamfsError(e);
+    }
+    // Our own mappings of .meta keep the mount busy: `famfs umount` detaches it lazily, and
+    // once it is gone from the mount table we let go of them so the connection can end.
+    detachTimer = setInterval(() => {
+      if (famfsMounts().some((m) => m.mountpoint === mountpoint)) return;
+      clearInterval(detachTimer);
+      log(`${mountpoint} was detached: releasing the .meta mappings`);
+      watcher.stop();
+      master?.close();
+      master = undefined;
+    }, 200);
+    detachTimer.unref();
+  } else {
+    watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose, madeHere });
+  }
   watcher.start();
   void server.closed.then(() => {
+    clearInterval(detachTimer);
     rpc?.close();
     master?.close();
+    watcher.stop();
     void notifier.close();
+    if (kernelMode) leaveKernelMode(device, stillMounted(), log);
   });
 
   log(`mounted ${device} on ${mountpoint} as ${role}, data path: ${dataPath === 'kernel' ? 'kernel (famfs GET_FMAP/GET_DAXDEV, data through DAX)' : 'daemon'}, transport: ${server.transport === 'uring' ? 'io_uring' : '/dev/fuse'}`);

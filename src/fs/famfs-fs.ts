@@ -12,7 +12,7 @@
  */
 import type { FileMap } from '../format/types.js';
 import { Famfs, type Role } from '../api/famfs.js';
-import { DeviceError } from '../device/device.js';
+import { Device, DeviceError, probeDevice } from '../device/device.js';
 import type { DirNode, FileNode, TreeNode } from '../meta/tree.js';
 import { ROOT_ID } from '../meta/tree.js';
 import { basename } from '../meta/paths.js';
@@ -72,7 +72,10 @@ export class FamfsFs implements FuseHandler {
 
   constructor(readonly config: FamfsMountConfig) {
     // Every host may write file data, so the mapping is writable on clients too.
-    this.famfs = Famfs.open(config.device, { writable: true, devices: config.devices?.slice(1).filter(Boolean) });
+    const devices = config.devices?.slice(1).filter(Boolean);
+    this.famfs = config.metaImage
+      ? Famfs.fromDevice(Device.fromRegions(probeDevice(config.device), -1, false, [{ offset: 0, buf: Buffer.from(config.metaImage) }], 'kernel mode: the daemon holds only the superblock and log'), { devices })
+      : Famfs.open(config.device, { writable: true, devices });
     this.role = config.forceClient ? 'client' : this.famfs.role;
     this.localUuid = trySystemUuid() ?? '';
     this.state = new Int32Array(config.state);

@@ -52,6 +52,10 @@ export interface MasterOptions {
   log: (msg: string) => void;
   /** Shared with the workers: number of new nodes (0 lets them skip calls here). */
   pendingCount?: Int32Array;
+  /** The file system to write (default: open `device`); kernel mode passes one reached through the mount. */
+  famfs?: Famfs;
+  /** Called after each entry is appended (kernel mode: the workers' copy of the log is refreshed). */
+  afterAppend?: () => void;
   maxAgeMs?: number;
   lockWaitMs?: number;
 }
@@ -67,7 +71,7 @@ export class MasterService extends NewNodeTable {
   private readonly maxAgeMs: number;
 
   constructor(device: string, private readonly opts: MasterOptions) {
-    super(Famfs.open(device, { writable: true }));
+    super(opts.famfs ?? Famfs.open(device, { writable: true }));
     this.loglock = new LogLock(this.famfs.device, opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, opts.log);
     this.maxAgeMs = opts.maxAgeMs ?? MAX_AGE_MS;
   }
@@ -188,6 +192,7 @@ export class MasterService extends NewNodeTable {
       this.drop(n);
       return false;
     }
+    this.opts.afterAppend?.();
     this.famfs.refresh();
     const logged = this.famfs.tree.lookup(n.path);
     if (logged && logged.parent?.id === parentId) {

@@ -5,6 +5,8 @@
  * which every thread refuses to serve the old maps.
  */
 import { SUPERBLOCK_STRUCT_SIZE } from '../format/superblock.js';
+import { entryOffset, LOG_ENTRY_SIZE, LOG_HEADER_SIZE, LOG_OFFSET } from '../format/constants.js';
+import { decodeLogHeader } from '../format/logheader.js';
 import { Famfs } from '../api/famfs.js';
 import type { Notifier } from './notifier.js';
 import { idForEntry, ROOT_ID } from '../meta/tree.js';
@@ -14,6 +16,10 @@ export interface WatcherOptions {
   intervalMs?: number;
   log: (msg: string) => void;
   verbose?: boolean;
+  /** The file system to follow (default: open `device`); kernel mode passes one reached through the mount. */
+  famfs?: Famfs;
+  /** Kernel mode: the workers' copy of the superblock and log, kept up to date here. */
+  image?: Buffer;
   /** Nodes this mount created and logged itself: the kernel already knows them under their first id. */
   madeHere?: (id: number) => boolean;
 }
@@ -24,12 +30,16 @@ export class LogWatcher {
   private readonly sbLive: Buffer;
   private readonly state: Int32Array;
   private timer?: NodeJS.Timeout;
+  /** Entries copied into the workers' image so far. */
+  private mirrored: number;
   stale = false;
   /** The current bad-header episode was logged (said once, not on every poll). */
   private headerSaid = false;
 
   constructor(device: string, private readonly notifier: Notifier, state: SharedArrayBuffer, private readonly opts: WatcherOptions) {
-    this.famfs = Famfs.open(device);
+    this.famfs = opts.famfs ?? Famfs.open(device);
+    // The image holds what was committed when it was taken, which may be older than our replay.
+    this.mirrored = opts.image ? decodeLogHeader(opts.image.subarray(LOG_OFFSET, LOG_OFFSET + LOG_HEADER_SIZE)).nextIndex : this.famfs.stats.entries;
     this.sbLive = this.famfs.device.view(0, SUPERBLOCK_STRUCT_SIZE);
     this.sbCopy = Buffer.from(this.sbLive);
     this.state = new Int32Array(state);
@@ -61,6 +71,24 @@ export class LogWatcher {
     }
   }
 
+  /**
+   * Copy committed entries into the workers' image, then the header that commits them
+   * (a snapshot taken first, so the image never counts an entry it does not hold).
+   */
+  mirror(): void {
+    const image = this.opts.image;
+    if (!image) return;
+    const header = Buffer.from(this.famfs.device.view(LOG_OFFSET, LOG_HEADER_SIZE));
+    const n = decodeLogHeader(header).nextIndex;
+    if (n > this.mirrored) {
+      const from = entryOffset(this.mirrored);
+      const len = (n - this.mirrored) * LOG_ENTRY_SIZE;
+      this.famfs.device.view(from, len).copy(image, from);
+    }
+    header.copy(image, LOG_OFFSET);
+    this.mirrored = n;
+  }
+
   private look(force: boolean): void {
     if (this.stale) return;
     const dev = this.famfs.device;
@@ -70,6 +98,7 @@ export class LogWatcher {
     dev.invalidate(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: watcher-superblock-invalidate
     if (!this.sbLive.equals(this.sbCopy)) return this.goStale(`${dev.path}: the superblock changed (re-formatted or destroyed by another host); refusing to serve stale maps. Unmount and mount again.`);
     if (!force && this.famfs.log.nextIndex() === this.famfs.stats.entries) return;
+    this.mirror();
     // New names: drop any cached negative dentry, and the parent's cached attributes (nlink, listing).
     const fresh = this.famfs.refresh(({ index }) => {
       const node = this.famfs.tree.byId.get(idForEntry(index));

@@ -219,3 +219,31 @@ export function buildAssets(tools: Tools, log: (s: string) => void = () => {}): 
   }
   return { dir, vmlinux, initramfs };
 }
+
+/**
+ * The famfs guest kernel (Linux with the famfs FUSE V10 patches, built in; see the developers'
+ * shared/famfs-kernel/README.md): `$FAMFS_VM_FAMFS_KERNEL`, else `shared/famfs-kernel/vmlinux-famfs.xz`
+ * next to the checkout (or one level up). Undefined when there is none.
+ */
+export function famfsKernelXz(repo: string): string | undefined {
+  const env = process.env.FAMFS_VM_FAMFS_KERNEL;
+  if (env) return fs.existsSync(env) ? env : undefined;
+  for (const up of ['..', '../..']) {
+    const p = path.resolve(repo, up, 'shared/famfs-kernel/vmlinux-famfs.xz');
+    if (fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** The famfs kernel uncompressed into the cache (once per kernel file). */
+export function famfsVmlinux(xzFile: string, tools: Tools, log: (s: string) => void = () => {}): string {
+  const st = fs.statSync(xzFile);
+  const out = path.join(cacheDir(), `vmlinux-famfs-${hashOf(xzFile, String(st.size), String(st.mtimeMs))}`);
+  if (!fs.existsSync(out)) {
+    const t0 = Date.now();
+    fs.mkdirSync(cacheDir(), { recursive: true });
+    atomically(out, (tmp) => fs.writeFileSync(tmp, execFileSync(tools.xz, ['-dc', xzFile], { maxBuffer: 1 << 28 })));
+    log(`uncompressed ${xzFile} to ${out} in ${Date.now() - t0} ms`);
+  }
+  return out;
+}

@@ -18,8 +18,7 @@ log "mounted (attempt $((i + 1)))"
 expect_fail "client.*only the master" famfs mkdir "$MNT/nope.d"
 expect_fail "client.*only the master" famfs creat -s 2m "$MNT/nope.bin"
 expect_fail "client.*only the master" famfs cp "$FIX/tree/hello.txt" "$MNT/nope.txt"
-st=$(famfs status)
-printf '%s\n' "$st" | grep -q "^$MNT: $DEV role=client" && log "famfs status: $st" || fail "famfs status does not list a client mount: $st"
+status_is mountpoint "$MNT" device "$DEV" role client
 
 # 2. no logplay: the mount follows A's log by itself
 run gt check-tree "$MANIFEST" "$MNT" "$WAIT"

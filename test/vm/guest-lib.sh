@@ -24,6 +24,15 @@ expect_fail() {
   else log "refused as expected: $* -> $first"
   fi
 }
+# status_is KEY VALUE...: this guest's one famfs mount has "KEY": "VALUE" for each pair in `famfs status --json`
+status_is() {
+  st=$(famfs status --json 2>&1)
+  while [ $# -ge 2 ]; do
+    printf '%s\n' "$st" | grep -q "\"$1\": \"$2\"" || { fail "famfs status: no $1=$2 in: $st"; return 1; }
+    shift 2
+  done
+  log "famfs status: $(printf '%s' "$st" | tr -d ' \n' | cut -c1-200)"
+}
 finish() {
   if [ "$FAILS" -ne 0 ]; then log "$FAILS check(s) failed"; show_daemon_log; exit 1; fi
   log "all checks passed"

@@ -9,8 +9,7 @@ run famfs cp -r -u 1001 -g 1002 "$FIX/tree" "$MNT/"
 run famfs creat -s "$BIG_SIZE" -r -S "$SEED" -N 2 -B 4 "$MNT/big.rnd"
 log "file system populated; waiting for: $CLIENTS"
 meta_before=$(sha256sum "$MNT/.meta/.superblock" "$MNT/.meta/.log") || die "cannot read .meta"
-st=$(famfs status)
-printf '%s\n' "$st" | grep -q "^$MNT: $DEV role=master" || fail "famfs status does not list a master mount: $st"
+status_is mountpoint "$MNT" device "$DEV" role master
 
 # 3. the clients write into tree/target.bin, then post "<name>-DONE" in tree/sync/mailbox
 #    (and "<name>-VRFY" 8 bytes further once they verified big.rnd)

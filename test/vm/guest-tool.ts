@@ -10,6 +10,13 @@
  *   wait-bytes FILE OFFSET TEXT SECONDS  until FILE holds TEXT at OFFSET (read through a mount)
  *   wait-errno FILE CODE SECONDS         until reading FILE fails with CODE (e.g. ESTALE)
  *   sha256 FILE                          print the sha256 of FILE
+ *   check-mmap MANIFEST ROOT             every manifest file with a sha256 has it when read through a shared mapping
+ *   mmap-sha256 FILE                     print the sha256 of FILE read through a shared mapping
+ *   mmap-write FILE OFFSET TEXT          store TEXT at OFFSET through a shared mapping
+ *   craft-observations DEV               log two files the CLI would never make (device still devdax):
+ *                                        many (16 one-unit extents, the log's maximum, PRNG seed 2)
+ *                                        and refused (a 4 GiB interleave chunk: no u32 for the kernel)
+ *   readbench FILE SECONDS               sequential 1 MiB reads, then 4 KiB random reads: MB/s and IOPS as JSON
  *
  * Without a verb it does nothing (node --test runs every .js under dist/test/).
  */
@@ -152,6 +159,96 @@ async function main(argv: string[]): Promise<number> {
     case 'sha256':
       console.log(sha256(fs.readFileSync(a[0]!)));
       return 0;
+    case 'check-mmap': {
+      const { MAP_SHARED, mmap, munmap, PROT_READ, viewOf } = await import('../../src/sys/libc.js');
+      const [manifest, root] = a as [string, string];
+      const entries = (JSON.parse(fs.readFileSync(manifest, 'utf8')) as ManifestEntry[]).filter((e) => e.type === 'file' && e.sha256 && e.size);
+      const bad: string[] = [];
+      for (const e of entries) {
+        const fd = fs.openSync(path.join(root, e.path), 'r');
+        const ptr = mmap(e.size!, PROT_READ, MAP_SHARED, fd, 0);
+        fs.closeSync(fd);
+        const got = sha256(viewOf(ptr, e.size!));
+        munmap(ptr, e.size!);
+        if (got !== e.sha256) bad.push(`${e.path}: sha256 ${got} through mmap, expected ${e.sha256}`);
+      }
+      if (bad.length) {
+        console.error(`guest-tool: ${bad.join('; ')}`);
+        return 1;
+      }
+      console.log(`${entries.length} files under ${root} have their bytes through mmap`);
+      return 0;
+    }
+    case 'mmap-sha256':
+    case 'mmap-write': {
+      const { MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE, viewOf } = await import('../../src/sys/libc.js');
+      const file = a[0]!;
+      const write = verb === 'mmap-write';
+      const size = fs.statSync(file).size;
+      const fd = fs.openSync(file, write ? 'r+' : 'r');
+      const ptr = mmap(size, write ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+      fs.closeSync(fd);
+      try {
+        const view = viewOf(ptr, size);
+        if (write) {
+          const off = Number(a[1]);
+          const n = Buffer.from(a[2]!).copy(view, off);
+          console.log(`stored ${n} bytes at ${off} of ${file} through mmap`);
+        } else console.log(sha256(view));
+      } finally {
+        munmap(ptr, size);
+      }
+      return 0;
+    }
+    case 'craft-observations': {
+      const { Famfs } = await import('../../src/api/famfs.js');
+      const { randomize } = await import('../../src/api/data.js');
+      const { FM_ALL_HOSTS_RW } = await import('../../src/format/constants.js');
+      const MiB = 1 << 20, GiB = 1 << 30;
+      const f = Famfs.open(a[0]!, { writable: true });
+      try {
+        f.writer((w) => {
+          const owner = { mode: 0o644, uid: 0, gid: 0, flags: FM_ALL_HOSTS_RW };
+          const extents = Array.from({ length: 16 }, (_, i) => ({ devindex: 0, offset: 5 * GiB + i * 4 * MiB, length: 2 * MiB }));
+          w.fs.log.append({ type: 'file', path: 'many', size: 32 * MiB, map: { kind: 'simple', extents }, ...owner });
+          w.fs.log.append({ type: 'file', path: 'refused', size: 4 * GiB, map: { kind: 'interleave', chunkSize: 4 * GiB, strips: [{ devindex: 0, offset: 512 * MiB, length: 4 * GiB }] }, ...owner });
+        });
+        f.refresh();
+        randomize(f, f.file('many'), 2);
+        console.log(`crafted many (${f.file('many').map.kind}, 16 extents) and refused (chunk 4 GiB)`);
+      } finally {
+        f.close();
+      }
+      return 0;
+    }
+    case 'readbench': {
+      const [file, secs] = a as [string, string];
+      const size = fs.statSync(file).size;
+      const fd = fs.openSync(file, 'r');
+      try {
+        const big = Buffer.alloc(1 << 20);
+        const small = Buffer.alloc(4096);
+        const budget = Number(secs) * 1000;
+        let t0 = Date.now();
+        let bytes = 0;
+        for (let off = 0; Date.now() - t0 < budget; off = (off + big.length) % size) bytes += fs.readSync(fd, big, 0, Math.min(big.length, size - off), off);
+        const seqMBs = bytes / 1e6 / ((Date.now() - t0) / 1000);
+        t0 = Date.now();
+        let ops = 0;
+        let x = 12345;
+        const pages = Math.floor(size / 4096);
+        while (Date.now() - t0 < budget) {
+          x = (x * 1103515245 + 12345) >>> 0;
+          fs.readSync(fd, small, 0, 4096, (x % pages) * 4096);
+          ops++;
+        }
+        const iops = ops / ((Date.now() - t0) / 1000);
+        console.log(JSON.stringify({ file, seqMBs: Math.round(seqMBs * 10) / 10, randIops: Math.round(iops) }));
+      } finally {
+        fs.closeSync(fd);
+      }
+      return 0;
+    }
     default:
       console.error(`guest-tool: unknown verb ${verb}`);
       return 2;

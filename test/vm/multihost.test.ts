@@ -48,8 +48,8 @@ describe('famfs on several hosts (qemu guests sharing one devdax)', () => {
   };
 
   test('two hosts: master A formats and populates, client B follows the log, writes data, is refused metadata, sees the re-format as ESTALE',
-    { timeout: 180_000 }, scenario(['B'], 150_000));
+    { timeout: 960_000 }, scenario(['B'], 900_000));
 
-  test('three hosts: master A, clients B and C (FAMFS_VM_THREE=1)', { timeout: 400_000, skip: THREE || reason ? false : 'set FAMFS_VM_THREE=1 to run the slower three-guest variant' },
-    scenario(['B', 'C'], 360_000));
+  test('three hosts: master A, clients B and C (FAMFS_VM_THREE=1)', { timeout: 1_260_000, skip: THREE || reason ? false : 'set FAMFS_VM_THREE=1 to run the slower three-guest variant' },
+    scenario(['B', 'C'], 1_200_000));
 });

@@ -20,6 +20,8 @@ export interface GuestSpec {
   name: string;
   /** Shell script run as root in the guest (cwd /, PATH set, host root read-only, tmpfs on /tmp /run /root /mnt). */
   script: string;
+  /** This guest's kernel (default: the assets' Debian kernel), e.g. the famfs kernel. */
+  vmlinux?: string;
 }
 
 export interface GuestResult {
@@ -93,7 +95,7 @@ export function qemuArgs(o: RunOptions, g: GuestSpec, scriptFile: string, consol
     '-machine', 'pc,nvdimm=on',
     '-m', `${mem}M,slots=2,maxmem=${mem + SHARED_SIZE / 1024 ** 2 + 1024}M`,
     '-nodefaults', '-display', 'none', '-monitor', 'none', '-no-reboot',
-    '-kernel', o.assets.vmlinux, '-initrd', o.assets.initramfs,
+    '-kernel', g.vmlinux ?? o.assets.vmlinux, '-initrd', o.assets.initramfs,
     '-append', `console=ttyS0 panic=-1 quiet loglevel=4 ${process.env.FAMFS_VM_APPEND ?? ''} famfs_vm_keep=${KEEP_DIR} famfs_vm_name=${g.name} famfs_vm_timeout=${Math.max(10, Math.floor(o.timeoutMs / 1000) - 15)}`,
     '-object', `memory-backend-file,id=mem1,share=on,mem-path=${o.sharedFile},size=${sizeG}G`,
     '-device', 'nvdimm,id=nv1,memdev=mem1',

@@ -71,7 +71,7 @@ function bytes(seed: string, n: number): Buffer {
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-interface Fixture {
+export interface Fixture {
   dir: string;
   manifest: string;
   nfiles: number;
@@ -81,7 +81,7 @@ interface Fixture {
 }
 
 /** The tree A copies in (owned 1001:1002 in famfs, modes as here), and what every host must see. */
-function makeFixture(dir: string, clients: string[], bigSize: number): Fixture {
+export function makeFixture(dir: string, clients: string[], bigSize: number, extra: ManifestEntry[] = []): Fixture {
   const files: [string, number, number][] = [
     ['hello.txt', 13, 0o644],
     ['empty', 0, 0o644],
@@ -111,6 +111,7 @@ function makeFixture(dir: string, clients: string[], bigSize: number): Fixture {
   for (const [d, mode] of dirs) fs.chmodSync(path.join(tree, d), mode); // after writing (0o444 dirs etc.)
   for (const d of ['x', 'x/y', 'x/y/z']) manifest.push({ path: d, type: 'dir', mode: 0o755, uid: 0, gid: 0 });
   manifest.push({ path: 'big.rnd', type: 'file', size: bigSize, mode: 0o644, uid: 0, gid: 0 });
+  manifest.push(...extra);
   // What target.bin holds once every client wrote "<name> was here" at its offset.
   const target = bytes('target.bin', TARGET_SIZE);
   const offsets = new Map<string, { toff: number; moff: number }>();
@@ -133,7 +134,7 @@ function makeFixture(dir: string, clients: string[], bigSize: number): Fixture {
 
 const q = (s: string | number): string => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
-function guestScript(vars: Record<string, string | number>, body: string[]): string {
+export function guestScript(vars: Record<string, string | number>, body: string[]): string {
   const lines = ['#!/bin/sh', 'set -u', 'cd /'];
   for (const [k, v] of Object.entries(vars)) lines.push(`${k}=${q(v)}; export ${k}`);
   for (const f of body) lines.push(`# ---- ${f}`, fs.readFileSync(path.join(SCRIPTS, f), 'utf8'));
@@ -146,7 +147,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const t0 = Date.now();
   const assets = await prepareAssets(log);
   const bigSize = o.bigSize ?? 8 * 1024 * 1024;
-  const wait = o.waitSeconds ?? 60;
+  const wait = o.waitSeconds ?? 600; // TCG guests on a loaded machine: one CLI call can take 10-50 s
   // Guests run the CLI of FAMFS_VM_REPO (default: this checkout); it must be built.
   const cliRepo = process.env.FAMFS_VM_REPO || REPO;
   for (const f of ['bin/famfs.js', 'dist/src/cli/main.js', 'dist/test/vm/guest-tool.js']) {
@@ -162,7 +163,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     await prepareSharedFile(assets, shared, log);
     const common = {
       REPO: cliRepo, DEV, MNT, FIX: path.dirname(fx.dir), MANIFEST: fx.manifest, SEED: 4242, WAIT: wait,
-      FAMFS_SYSTEM_UUID_FILE: '/run/famfs/system_uuid',
+      FAMFS_SYSTEM_UUID_FILE: '/run/famfs/system_uuid', FAMFS_INIT_TIMEOUT_MS: 120_000, FAMFS_STATUS_TIMEOUT_MS: 120_000,
     };
     const perClient: Record<string, number> = {};
     for (const [c, off] of fx.offsets) {
@@ -180,7 +181,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       })),
     ];
     const t1 = Date.now();
-    const results = await runGuests({ assets, sharedFile: shared, workDir, timeoutMs: o.timeoutMs ?? 150_000, log }, guests);
+    const results = await runGuests({ assets, sharedFile: shared, workDir, timeoutMs: o.timeoutMs ?? 900_000, log }, guests);
     log(`guests ran ${Date.now() - t1} ms: ${results.map((r) => `${r.name}=${r.code ?? 'none'} (${r.ms} ms${r.timedOut ? ', timed out' : ''})`).join(', ')}`);
     const ok = results.every((r) => r.code === 0);
     const report = results.map((r) => `===== guest ${r.name}: exit ${r.code ?? 'none'}${r.timedOut ? ' (timed out)' : ''}, ${r.ms} ms; kernel log ${r.consoleLog}\n${r.output.trimEnd()}`).join('\n');

@@ -1,0 +1,31 @@
+# A client of a kernel-mode master: on the famfs kernel (EXPECT_PATH=kernel, kernel mode too)
+# or on the stock kernel (EXPECT_PATH=daemon). Sees A's files by itself, reads and maps the
+# same bytes, stores into target.bin (through mmap in kernel mode, write(2) otherwise: a
+# daemon-mode mmap is page cache, not shared), verifies the interleaved file.
+# Expects: DEV MNT MANIFEST SEED WAIT TOFF MOFF EXPECT_PATH
+run gt wait-superblock "$DEV" "$WAIT"
+i=0
+until out=$(famfs mount --log "$DAEMON_LOG" "$DEV" "$MNT" 2>&1); do
+  i=$((i + 1)); [ $i -ge 10 ] && die "famfs mount: $out"
+  sleep 0.3
+done
+status_is mountpoint "$MNT" role client dataPath "$EXPECT_PATH"
+run gt check-tree "$MANIFEST" "$MNT" "$WAIT"
+# A daemon-mode mmap needs FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+); the stock guest kernel is older.
+[ "$EXPECT_PATH" = kernel ] && run gt check-mmap "$MANIFEST" "$MNT"
+expect_fail "client.*only the master" famfs mkdir "$MNT/nope.d"
+if [ "$EXPECT_PATH" = kernel ]; then
+  run gt mmap-write "$MNT/tree/target.bin" "$TOFF" "$ME was here"
+  run gt mmap-write "$MNT/tree/sync/mailbox" "$MOFF" "$ME-DONE"
+else
+  printf '%s' "$ME was here" | dd of="$MNT/tree/target.bin" bs=1 seek="$TOFF" conv=notrunc 2>/dev/null || fail "writing target.bin failed"
+  printf '%s' "$ME-DONE" | dd of="$MNT/tree/sync/mailbox" bs=1 seek="$MOFF" conv=notrunc 2>/dev/null || die "writing the mailbox failed"
+fi
+run famfs verify -S "$SEED" "$MNT/big.rnd"
+printf '%s' "$ME-VRFY" | dd of="$MNT/tree/sync/mailbox" bs=1 seek=$((MOFF + 8)) conv=notrunc 2>/dev/null || die "writing the mailbox failed"
+run famfs umount "$MNT"
+if [ "$EXPECT_PATH" = kernel ]; then
+  out=$(famfs daxdev "$DEV")
+  [ "$out" = "$DEV: devdax (driver device_dax)" ] && log "after umount: $out" || fail "after umount the device is not back in devdax: $out"
+fi
+finish

@@ -238,7 +238,7 @@ export class Device implements DeviceInfo {
 
   /** The size now: a file can be truncated under us (a DAX device cannot change size). */
   liveSize(): number {
-    return this.kind === 'file' && !this.memory ? fs.fstatSync(this.fd).size : this.size;
+    return this.kind === 'file' && !this.memory && !this.regions ? fs.fstatSync(this.fd).size : this.size;
   }
 
   /**

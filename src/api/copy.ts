@@ -5,7 +5,6 @@ import type { Famfs, Owner, Writer } from './famfs.js';
 import type { InterleaveParams } from '../alloc/allocator.js';
 import { copyFromHost } from './data.js';
 import { FamfsError, asFamfsError } from './errors.js';
-import { normalizeRelpath } from '../meta/paths.js';
 
 export interface CopyOptions extends Owner {
   recursive?: boolean;
@@ -37,7 +36,7 @@ function join(dir: string, name: string): string {
 
 export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: CopyOptions = {}): CopyResult {
   if (sources.length === 0) throw new FamfsError('no source given', 'EINVAL', 2);
-  const destRel = normalizeRelpath(dest);
+  const destRel = famfs.relpath(dest);
   const result: CopyResult = { files: 0, dirs: 0, bytes: 0, errors: 0 };
   const owner = (st: fs.Stats): Owner => ({
     mode: opts.mode || st.mode & 0o777,

@@ -16,13 +16,14 @@ export function register(program: Command): void {
       withFamfs(o, path, {}, (fs, rel) => {
         const start = fs.lookup(rel);
         const nodes: TreeNode[] = [];
-        if (start.kind === 'file') nodes.push(start);
+        if (start.kind !== 'dir') nodes.push(start);
         else if (o.recursive) for (const n of fs.tree.walk(start)) { if (n !== start) nodes.push(n); }
         else nodes.push(...[...start.children.values()].sort((a, b) => (a.name < b.name ? -1 : 1)));
         if (o.json) return printJson(nodes.map(nodeJson));
         const lines = nodes.map((n) => {
-          const name = o.recursive || start.kind === 'file' ? n.path : n.name;
-          return o.long ? `${modeString(n)} ${String(n.uid).padStart(5)} ${String(n.gid).padStart(5)} ${String(n.kind === 'file' ? n.size : 0).padStart(12)} ${name}${n.kind === 'dir' ? '/' : ''}` : name;
+          const name = o.recursive || start.kind !== 'dir' ? n.path : n.name;
+          const size = n.kind === 'file' ? n.size : n.kind === 'symlink' ? Buffer.byteLength(n.target) : 0;
+          return o.long ? `${modeString(n)} ${String(n.uid).padStart(5)} ${String(n.gid).padStart(5)} ${String(size).padStart(12)} ${name}${n.kind === 'dir' ? '/' : n.kind === 'symlink' ? ` -> ${n.target}` : ''}` : name;
         });
         if (lines.length) process.stdout.write(lines.join('\n') + '\n');
       });

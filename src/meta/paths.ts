@@ -1,15 +1,20 @@
 /** Rules for the relative paths stored in log entries (stricter than upstream, which forgets `..`). */
-import { MAX_RELPATH_BYTES } from '../format/constants.js';
+import { EXT_NAME_MAX, EXT_PATH_MAX, MAX_RELPATH_BYTES } from '../format/constants.js';
 
-/** Why a relpath is unacceptable, or undefined when it is fine. */
-export function relpathProblem(path: string): string | undefined {
+/**
+ * Why a relpath is unacceptable, or undefined when it is fine. `long`: the file system has
+ * the long-names extension (names ≤ 255 bytes, paths ≤ 4,095 bytes) instead of upstream's 79 bytes.
+ */
+export function relpathProblem(path: string, long = false): string | undefined {
   if (path.length === 0) return 'empty path';
   if (path.startsWith('/')) return 'absolute path';
-  if (Buffer.byteLength(path, 'utf8') > MAX_RELPATH_BYTES) return `path longer than ${MAX_RELPATH_BYTES} bytes`;
+  const max = long ? EXT_PATH_MAX : MAX_RELPATH_BYTES;
+  if (Buffer.byteLength(path, 'utf8') > max) return `path longer than ${max} bytes${long ? '' : ' (famfs mkfs --features long-names lifts this)'}`;
   if (path.includes('\0')) return 'NUL in path';
   for (const c of path.split('/')) {
     if (c === '') return 'empty path component';
     if (c === '.' || c === '..') return `"${c}" path component`;
+    if (long && Buffer.byteLength(c, 'utf8') > EXT_NAME_MAX) return `name longer than ${EXT_NAME_MAX} bytes`;
   }
   return undefined;
 }
@@ -18,18 +23,20 @@ export function relpathProblem(path: string): string | undefined {
  * Normalise a user-supplied path (relative to the file system root; a leading
  * '/' and '.' components are accepted and dropped). Throws on '..' or bad length.
  */
-export function normalizeRelpath(input: string): string {
+export function normalizeRelpath(input: string, long = false): string {
   const parts = input.split('/').filter((c) => c !== '' && c !== '.');
   if (parts.includes('..')) throw new PathError(`${input}: ".." is not allowed in famfs paths`);
   const p = parts.join('/');
   if (p === '') return '';
-  const problem = relpathProblem(p);
-  if (problem) throw new PathError(`${input}: ${problem}`);
+  const problem = relpathProblem(p, long);
+  if (problem) throw new PathError(`${input}: ${problem}`, problem.includes('longer than') ? 'ENAMETOOLONG' : 'EINVAL');
   return p;
 }
 
 export class PathError extends Error {
-  readonly code = 'EINVAL';
+  constructor(message: string, readonly code: 'EINVAL' | 'ENAMETOOLONG' = 'EINVAL') {
+    super(message);
+  }
 }
 
 export function dirname(relpath: string): string {

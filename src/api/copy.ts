@@ -8,6 +8,11 @@ import { FamfsError, asFamfsError } from './errors.js';
 
 export interface CopyOptions extends Owner {
   recursive?: boolean;
+  /**
+   * Follow symbolic links in the sources (cp -L). Otherwise a recursive copy keeps them
+   * as links (targets exactly as read), as cp -r does; a non-recursive copy follows them.
+   */
+  dereference?: boolean;
   interleave?: InterleaveParams;
   /** Called once per file before its data is copied. */
   onFile?: (src: string, dest: string, size: number) => void;
@@ -21,6 +26,7 @@ export interface CopyOptions extends Owner {
 export interface CopyResult {
   files: number;
   dirs: number;
+  symlinks: number;
   bytes: number;
   errors: number;
 }
@@ -28,6 +34,8 @@ export interface CopyResult {
 interface Job {
   src: string;
   dest: string;
+  /** Set for a symbolic link kept as a link: its target. */
+  link?: string;
 }
 
 function join(dir: string, name: string): string {
@@ -37,7 +45,9 @@ function join(dir: string, name: string): string {
 export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: CopyOptions = {}): CopyResult {
   if (sources.length === 0) throw new FamfsError('no source given', 'EINVAL', 2);
   const destRel = famfs.relpath(dest);
-  const result: CopyResult = { files: 0, dirs: 0, bytes: 0, errors: 0 };
+  const result: CopyResult = { files: 0, dirs: 0, symlinks: 0, bytes: 0, errors: 0 };
+  const keepLinks = !!opts.recursive && !opts.dereference;
+  const statOf = (p: string): fs.Stats | undefined => (keepLinks ? fs.lstatSync(p, { throwIfNoEntry: false }) : fs.statSync(p, { throwIfNoEntry: false }));
   const owner = (st: fs.Stats): Owner => ({
     mode: opts.mode || st.mode & 0o777,
     uid: opts.uid,
@@ -57,7 +67,7 @@ export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: Copy
     }
     const jobs: Job[] = [];
     for (const src of sources) {
-      const st = fs.statSync(src, { throwIfNoEntry: false });
+      const st = statOf(src);
       if (!st) {
         result.errors++;
         opts.onError?.(src, new FamfsError(`${src}: no such file or directory`, 'ENOENT'));
@@ -72,9 +82,11 @@ export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: Copy
         }
         // `cp -r dir existing/` copies into existing/dir; `cp -r dir new` makes new.
         const top = destNode && destIsDir ? target : destRel;
-        walk(src, top, jobs, w, result, opts, owner);
+        walk(src, top, jobs, w, result, opts, owner, new Set());
       } else if (st.isFile()) {
         jobs.push({ src, dest: target });
+      } else if (st.isSymbolicLink()) {
+        jobs.push({ src, dest: target, link: fs.readlinkSync(src) });
       } else {
         result.errors++;
         opts.onError?.(src, new FamfsError(`${src}: not a regular file or directory`, 'EINVAL'));
@@ -94,8 +106,16 @@ export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: Copy
   }, { onWait: opts.onWait });
 }
 
-function walk(dir: string, destRel: string, jobs: Job[], w: Writer, result: CopyResult, opts: CopyOptions, owner: (st: fs.Stats) => Owner): void {
+function walk(dir: string, destRel: string, jobs: Job[], w: Writer, result: CopyResult, opts: CopyOptions, owner: (st: fs.Stats) => Owner, seen: Set<string>): void {
   const st = fs.statSync(dir);
+  // -L: a link back to an ancestor would recurse forever.
+  const key = `${st.dev}:${st.ino}`;
+  if (seen.has(key)) {
+    result.errors++;
+    opts.onError?.(dir, new FamfsError(`${dir}: skipped (directory loop through a symbolic link)`, 'ELOOP'));
+    return;
+  }
+  seen.add(key);
   const existing = w.fs.tree.lookup(destRel);
   if (!existing) {
     w.mkdir(destRel, { ...owner(st), mode: opts.mode ? undefined : st.mode & 0o777 });
@@ -106,8 +126,14 @@ function walk(dir: string, destRel: string, jobs: Job[], w: Writer, result: Copy
   for (const ent of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const src = nodePath.join(dir, ent.name);
     const dest = join(destRel, ent.name);
-    if (ent.isDirectory()) walk(src, dest, jobs, w, result, opts, owner);
-    else if (ent.isFile()) jobs.push({ src, dest });
+    let kind: fs.Dirent | fs.Stats | undefined = ent;
+    if (ent.isSymbolicLink() && opts.dereference) kind = fs.statSync(src, { throwIfNoEntry: false });
+    if (!kind) {
+      result.errors++;
+      opts.onError?.(src, new FamfsError(`${src}: skipped (dangling symbolic link)`, 'ENOENT'));
+    } else if (kind.isDirectory()) walk(src, dest, jobs, w, result, opts, owner, seen);
+    else if (kind.isFile()) jobs.push({ src, dest });
+    else if (kind.isSymbolicLink()) jobs.push({ src, dest, link: fs.readlinkSync(src) });
     else {
       result.errors++;
       opts.onError?.(src, new FamfsError(`${src}: skipped (not a regular file or directory)`, 'EINVAL'));
@@ -116,6 +142,12 @@ function walk(dir: string, destRel: string, jobs: Job[], w: Writer, result: Copy
 }
 
 function copyOne(famfs: Famfs, w: Writer, j: Job, opts: CopyOptions, owner: (st: fs.Stats) => Owner, result: CopyResult): void {
+  if (j.link !== undefined) {
+    opts.onFile?.(j.src, j.dest, 0);
+    w.symlink(j.dest, j.link, { uid: opts.uid, gid: opts.gid });
+    result.symlinks++;
+    return;
+  }
   const st = fs.statSync(j.src);
   opts.onFile?.(j.src, j.dest, st.size);
   const existing = famfs.tree.lookup(j.dest);

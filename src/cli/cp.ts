@@ -14,12 +14,13 @@ export function register(program: Command): void {
     .description('copy host files (or trees with -r) into famfs (master only; one log lock for the whole run)')
     .argument('<SRC...>', 'host files or directories, then the destination: a path in a mounted famfs, or relative to the root with --device')
     .option('-d, --device <DEV>', 'famfs device or image file')
-    .option('-r, --recursive', 'copy directories recursively')
+    .option('-r, --recursive', 'copy directories recursively (symbolic links stay links, targets as given; needs --features symlinks)')
+    .option('-L, --dereference', 'follow symbolic links in the sources and copy what they point to')
     .option('-m, --mode <MODE>', 'octal mode for new files (default: the source mode)', parseMode)
     .option('-u, --uid <UID>', 'owner (default: caller)', parseId)
     .option('-g, --gid <GID>', 'group (default: caller)', parseId)
     .option('-v, --verbose', 'print each file copied');
-  addInterleaveOptions(cmd).action((args: string[], o: DeviceOption & InterleaveOpts & { recursive?: boolean; mode?: number; uid?: number; gid?: number; verbose?: boolean }) => {
+  addInterleaveOptions(cmd).action((args: string[], o: DeviceOption & InterleaveOpts & { recursive?: boolean; dereference?: boolean; mode?: number; uid?: number; gid?: number; verbose?: boolean }) => {
     if (args.length < 2) {
       process.stderr.write('famfs cp: need at least one source and a destination\n');
       process.exitCode = 2;
@@ -32,7 +33,7 @@ export function register(program: Command): void {
     let total = 0;
     withFamfs(o, dest, { writable: true }, (fs, destRel) => {
       const r = copyIn(fs, sources, destRel, {
-        recursive: o.recursive, mode: o.mode, uid: o.uid, gid: o.gid, interleave,
+        recursive: o.recursive, dereference: o.dereference, mode: o.mode, uid: o.uid, gid: o.gid, interleave,
         onFile: (src, d, size) => {
           if (o.verbose) process.stdout.write(`famfs cp: ${src} -> ${d}\n`);
           if (process.stderr.isTTY && size >= BAR_THRESHOLD) {
@@ -52,7 +53,7 @@ export function register(program: Command): void {
         onWait: lockWait.onWait,
       });
       bar?.stop();
-      if (o.verbose) process.stdout.write(`famfs cp: ${r.files} files, ${r.dirs} directories, ${r.bytes} bytes, ${r.errors} errors\n`);
+      if (o.verbose) process.stdout.write(`famfs cp: ${r.files} files, ${r.dirs} directories, ${r.symlinks} symlinks, ${r.bytes} bytes, ${r.errors} errors\n`);
       if (r.errors) process.exitCode = 1;
     });
   });

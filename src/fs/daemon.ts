@@ -3,6 +3,7 @@
  * generic FUSE server with FamfsFs in every worker, and follow the log.
  */
 import fs from 'node:fs';
+import { ALLOC_UNIT } from '../format/constants.js';
 import os from 'node:os';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError, asFamfsError } from '../api/errors.js';
@@ -92,7 +93,12 @@ export function preflight(req: MountRequest): Preflight {
   const role = req.forceClient ? 'client' : probe.role;
   const devices = [device, ...probe.daxdevs.map((d) => probe.devicePath(d.index) ?? '')];
   const extraUuids = probe.daxdevs.map((d) => d.uuid);
+  const au = probe.sb.allocUnit;
   probe.close();
+  // The famfs kernel maps only 2 MiB-aligned extents (reference famfs-extensions.md §4) and has no READ fallback.
+  if (req.dataPath === 'kernel' && au < ALLOC_UNIT) {
+    throw new FamfsError(`${device}: this famfs uses ${au}-byte allocation units (small-units extension) and a famfs kernel maps only 2 MiB-aligned extents; mount it with --data-path daemon (auto chooses daemon)`, 'EINVAL');
+  }
   // One mount per device per host. Hosts simulated on one machine (FAMFS_SYSTEM_UUID_FILE) differ in system UUID.
   const me = trySystemUuid() ?? '';
   const dup = famfsMounts().find((m) => m.device === device && mountHostUuid(m.mountpoint) === me);

@@ -20,12 +20,13 @@
  * are free again. Nothing is logged before commit: a crash leaves no entry and
  * no lost space.
  */
-import { ALLOC_UNIT, FM_ALL_HOSTS_RW, MAX_SIMPLE_EXTENTS } from '../format/constants.js';
+import { ALLOC_UNIT, EXT_PATH_MAX, FM_ALL_HOSTS_RW, MAX_SIMPLE_EXTENTS } from '../format/constants.js';
 import type { Extent, SimpleMap } from '../format/types.js';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
 import type { AllocBitmap } from '../alloc/bitmap.js';
 import { relpathProblem } from '../meta/paths.js';
+import { hasFeature, SYMLINKS } from '../format/features.js';
 
 /** Node ids of nodes not yet in the log; far above any log-derived id. */
 export const NEW_NODE_ID_BASE = 2 ** 40;
@@ -37,7 +38,9 @@ export function isNewNodeId(id: number): boolean {
 /** What a worker learns about a new node (JSON over the RPC channel). */
 export interface NewNodeAttr {
   id: number;
-  kind: 'file' | 'dir';
+  kind: 'file' | 'dir' | 'symlink';
+  /** Symlinks: the target as given. */
+  target?: string;
   name: string;
   size: number;
   mode: number;
@@ -149,7 +152,7 @@ export class MasterService {
     // The kernel never sends such names, but a hostile or broken peer might: never join them.
     if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw new FamfsError(`bad name ${JSON.stringify(name)}`, 'EINVAL');
     const path = parent.path === '' ? name : `${parent.path}/${name}`;
-    const problem = relpathProblem(path);
+    const problem = relpathProblem(path, this.famfs.longNames);
     if (problem) throw new FamfsError(`${path}: ${problem}`, problem.startsWith('path longer') ? 'ENAMETOOLONG' : 'EINVAL');
     return path;
   }
@@ -171,7 +174,7 @@ export class MasterService {
   }
 
   private attr(n: NewNode): NewNodeAttr {
-    return { id: n.id, kind: n.kind, name: n.name, size: n.size, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map };
+    return { id: n.id, kind: n.kind, name: n.name, size: n.size, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map, ...(n.target !== undefined ? { target: n.target } : {}) };
   }
 
   private node(id: number): NewNode {
@@ -186,9 +189,11 @@ export class MasterService {
   private ensureCapacity(f: NewNode, end: number): void {
     if (end <= f.allocated) return;
     const bm = this.bitmap!;
-    const au = ALLOC_UNIT;
+    // small-units: a file growing to 2 MiB or more takes further space in aligned 2 MiB units.
+    const unit = this.famfs.geometry.allocUnit;
+    const au = end >= ALLOC_UNIT ? ALLOC_UNIT : unit;
     const need = Math.ceil((end - f.allocated) / au) * au;
-    const want = Math.max(need, Math.min(f.allocated, 1024 ** 3), au);
+    const want = Math.ceil(Math.max(need, Math.min(f.allocated, 1024 ** 3), au) / au) * au;
     const sizes = want === need ? [need] : [want, need];
     const last = f.map.extents[f.map.extents.length - 1];
     for (const size of sizes) {
@@ -201,9 +206,9 @@ export class MasterService {
     }
     if (f.map.extents.length >= MAX_SIMPLE_EXTENTS) throw new FamfsError(`${f.path}: out of space (a file may have at most ${MAX_SIMPLE_EXTENTS} extents)`, 'ENOSPC');
     for (const size of sizes) {
-      const u = bm.findAndMark(size / au);
+      const u = bm.findAndMark(size / unit, 0, undefined, au / unit);
       if (u >= 0) {
-        f.map.extents.push({ devindex: 0, offset: u * au, length: size });
+        f.map.extents.push({ devindex: 0, offset: u * unit, length: size });
         f.allocated += size;
         return;
       }
@@ -220,7 +225,8 @@ export class MasterService {
   /** The extents to log: whole units up to the size (at least one, as creat does); the tail is freed. */
   private trim(f: NewNode): Extent[] {
     if (f.allocated === 0) this.ensureCapacity(f, 1);
-    const keep = Math.max(1, Math.ceil(f.size / ALLOC_UNIT)) * ALLOC_UNIT;
+    const unit = this.famfs.geometry.allocUnit;
+    const keep = Math.max(1, Math.ceil(f.size / unit)) * unit;
     const out: Extent[] = [];
     let base = 0;
     for (const e of f.map.extents) {
@@ -251,6 +257,7 @@ export class MasterService {
     }
     try {
       if (n.kind === 'dir') this.famfs.log.append({ type: 'mkdir', path: n.path, mode: n.mode, uid: n.uid, gid: n.gid });
+      else if (n.kind === 'symlink') this.famfs.log.append({ type: 'symlink', path: n.path, target: n.target!, uid: n.uid, gid: n.gid });
       else {
         const extents = this.trim(n);
         n.map = { kind: 'simple', extents };
@@ -306,6 +313,7 @@ export class MasterService {
     switch (op) {
       case 'mkdir': r = this.create(a.parent as number, a.name as string, 'dir', a.mode as number, a.uid as number, a.gid as number); break;
       case 'create': r = this.create(a.parent as number, a.name as string, 'file', a.mode as number, a.uid as number, a.gid as number); break;
+      case 'symlink': r = this.create(a.parent as number, a.name as string, 'symlink', 0o777, a.uid as number, a.gid as number, a.target as string); break;
       case 'lookup': return this.lookup(a.parent as number, a.name as string);
       case 'list': return this.list(a.parent as number);
       case 'get': return this.get(id);
@@ -323,8 +331,13 @@ export class MasterService {
     return r;
   }
 
-  create(parentId: number, name: string, kind: 'file' | 'dir', mode: number, uid: number, gid: number): NewNodeAttr {
+  create(parentId: number, name: string, kind: NewNodeAttr['kind'], mode: number, uid: number, gid: number, target?: string): NewNodeAttr {
     const parent = this.dir(parentId);
+    if (kind === 'symlink') {
+      if (!hasFeature(this.famfs.features, SYMLINKS)) throw new FamfsError('this famfs has no symbolic links (famfs mkfs --features symlinks)', 'EPERM');
+      const tlen = Buffer.byteLength(target ?? '');
+      if (tlen === 0 || tlen > EXT_PATH_MAX) throw new FamfsError(`symlink target of ${tlen} bytes`, tlen ? 'ENAMETOOLONG' : 'ENOENT');
+    }
     if (this.exists(parent, name)) throw new FamfsError(`${name}: exists`, 'EEXIST');
     const path = this.childPath(parent, name);
     const h = this.famfs.log.readHeader();
@@ -332,7 +345,8 @@ export class MasterService {
     this.lock();
     const n: NewNode = {
       id: this.nextId++, kind, parentId: parent.id, name, path, mode: mode & 0o7777, uid, gid,
-      size: 0, map: { kind: 'simple', extents: [] }, allocated: 0, opens: kind === 'file' ? 1 : 0,
+      size: kind === 'symlink' ? Buffer.byteLength(target!) : 0, map: { kind: 'simple', extents: [] }, allocated: 0, opens: kind === 'file' ? 1 : 0,
+      ...(kind === 'symlink' ? { target } : {}),
     };
     this.nodes.set(n.id, n);
     this.published();
@@ -409,7 +423,7 @@ export class MasterService {
   private setattr(id: number, a: Record<string, number | string>): NewNodeAttr | Committed {
     const n = this.nodes.get(id);
     if (!n) return this.get(id);
-    if (typeof a.mode === 'number') n.mode = a.mode & 0o7777;
+    if (typeof a.mode === 'number' && n.kind !== 'symlink') n.mode = a.mode & 0o7777;
     if (typeof a.uid === 'number') n.uid = a.uid;
     if (typeof a.gid === 'number') n.gid = a.gid;
     if (typeof a.size === 'number' && n.kind === 'file') {

@@ -87,8 +87,10 @@ export class AllocBitmap {
         start = up(free);
         continue;
       }
-      const used = this.units.indexOf(1, start);
-      if (used < 0 || used >= start + nunits) {
+      // Look only inside the candidate run (an unbounded indexOf would scan to the device end).
+      const hit = this.units.subarray(start, start + nunits).indexOf(1);
+      const used = hit < 0 ? -1 : start + hit;
+      if (used < 0) {
         this.units.fill(1, start, start + nunits);
         this.used += nunits;
         return start;

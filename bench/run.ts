@@ -21,6 +21,7 @@ const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
   creat: () => import('./creat.js'),
   cp: () => import('./cp.js'),
   fuse: () => import('./fuse.js'), create: () => import('./create.js'),
+  trees: () => import('./trees.js'),
 };
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -75,6 +75,20 @@ export function fsck(fs: Famfs): FsckReport {
   };
 }
 
+/**
+ * Data space taken over data held: the bytes of every sound file's extents divided by the
+ * sum of the file sizes (the superblock and log are left out; 0 for no data).
+ */
+export function dataAmplification(fs: Famfs): { allocated: number; held: number; ratio: number } {
+  let allocated = 0, held = 0;
+  for (const { entry } of fs.spaceHolders) {
+    if (entry.type !== 'file') continue;
+    held += entry.size;
+    for (const e of entry.map.kind === 'simple' ? entry.map.extents : entry.map.strips) allocated += e.length;
+  }
+  return { allocated, held, ratio: held ? allocated / held : 0 };
+}
+
 function kernelRefused(fs: Famfs): { path: string; problem: string }[] {
   const out: { path: string; problem: string }[] = [];
   // small-units: the whole file system is refused for kernel mode (said once, in formatFsck).

@@ -121,11 +121,11 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
       throw new FamfsError(`${devicePath}: already holds a famfs file system; use --force to overwrite it`, 'EEXIST');
     }
     // Log first, superblock last: a crash in between leaves no valid superblock over a half-made log.
-    const log = dev.view(LOG_OFFSET, logLen);
     sbBuf.fill(0, 0, 8);
     dev.flush(0, 8);
-    log.fill(0);
-    encodeLogHeader(logLen).copy(log);
+    // A log of 1 GiB or more spans two mapping windows: zero it piece by piece.
+    for (const piece of dev.slices(LOG_OFFSET, logLen)) piece.fill(0);
+    encodeLogHeader(logLen).copy(dev.view(LOG_OFFSET, LOG_HEADER_SIZE));
     dev.flush(LOG_OFFSET, logLen);
     const uuid = newUuid();
     // Extensions: the feature block first, then a superblock whose version upstream refuses.

@@ -18,8 +18,8 @@ export const FEATURE_BLOCK_OFFSET = 512;
 export const FEATURE_BLOCK_SIZE = 128;
 export const FEATURE_BLOCK_END = FEATURE_BLOCK_OFFSET + FEATURE_BLOCK_SIZE;
 /** "famfsFEA" read as a little-endian u64, low and high words. */
-const FEATURE_MAGIC_LO = 0x736d_6166;
-const FEATURE_MAGIC_HI = 0x4145_4646;
+const FEATURE_MAGIC_LO = 0x666d_6166;
+const FEATURE_MAGIC_HI = 0x4145_4673;
 const FB_INCOMPAT = 8, FB_ROCOMPAT = 16, FB_CRC = 120;
 
 export type FeatureClass = 'incompat' | 'rocompat';

@@ -4,8 +4,8 @@
  * instance with its own mapping of the device; they agree on node ids because
  * ids derive from log slots. Data is served straight from the mapping.
  *
- * Errnos (documented in docs/fuse.md): unlink/rmdir/rename/link/symlink → EPERM
- * (the log has no delete or rename); mknod/create → EOPNOTSUPP; size changes
+ * Errnos (documented in docs/fuse.md): unlink/rmdir/rename/link → EPERM
+ * (the log has no delete or rename); symlink → EPERM without the symlinks extension; mknod/create → EOPNOTSUPP; size changes
  * and chmod/chown/utimes of logged nodes → EPERM; writes starting at or past
  * EOF → EFBIG (a write crossing EOF is cut short); metadata changes on a
  * client → EROFS; anything after the device was re-formatted → ESTALE.

@@ -7,13 +7,18 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkfs, logLenForEntries, type MkfsOptions } from '../../src/api/mkfs.js';
 import { Famfs } from '../../src/api/famfs.js';
-import { fsck } from '../../src/api/fsck.js';
+import { dataAmplification, fsck } from '../../src/api/fsck.js';
+import { copyIn } from '../../src/api/copy.js';
+import { docTree } from '../fs/treegen.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { FamfsError } from '../../src/api/errors.js';
 import { CURRENT_VERSION, LOG_OFFSET, entryOffset, logSlots, MAX_RELPATH_BYTES } from '../../src/format/constants.js';
 import { checkSuperblock, decodeSuperblock } from '../../src/format/superblock.js';
 import { encodeFeatureBlock, EXT_VERSION, FEATURE_BLOCK_OFFSET, FEATURES } from '../../src/format/features.js';
 import { encodeRecord } from '../../src/format/logentry.js';
-import { asHost, GiB, makeHost, MiB, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from './helpers.js';
+import { asHost, crc32Ref, GiB, makeHost, MiB, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from './helpers.js';
 
 let host: Host;
 let other: Host;
@@ -104,6 +109,29 @@ describe('format extensions', () => {
         assert.throws(() => asHost(host, () => mkfs(dev, opts)), re);
       }
       assert.ok(readRange(dev, 0, 4096).equals(Buffer.alloc(4096)), 'nothing written');
+    });
+
+    it('feature block and record bytes sit at the documented offsets, CRCs checked independently', () => {
+      const fb = encodeFeatureBlock({ incompat: 7n, rocompat: 0n });
+      assert.equal(fb.subarray(0, 8).toString('latin1'), 'famfsFEA');
+      assert.equal(fb.readBigUInt64LE(8), 7n);
+      assert.equal(fb.readUInt32LE(120), crc32Ref(fb, 0, 120));
+      const rec = encodeRecord({ type: 'symlink', path: 'a/b', target: 'x'.repeat(600), uid: 5, gid: 6 }, 10);
+      assert.equal(rec.length, 3);
+      const head = rec[0]!;
+      assert.deepEqual([head.readUInt32LE(8), head.readUInt32LE(12), head.readUInt32LE(16), head.readUInt32LE(20), head.readUInt32LE(24), head.readUInt32LE(28), head.readUInt32LE(32)], [0x74730003, 2, 5, 6, 0o777, 3, 600]);
+      for (const [i, slot] of rec.entries()) {
+        assert.equal(slot.readBigUInt64LE(0), BigInt(10 + i));
+        assert.equal(slot.readUInt32LE(536), crc32Ref(slot, 0, 536));
+      }
+      assert.deepEqual([rec[1]!.readUInt32LE(8), rec[1]!.readUInt32LE(12)], [0x74730004, 1]);
+      assert.equal(Buffer.concat([rec[1]!.subarray(16, 536), rec[2]!.subarray(16, 536)]).subarray(0, 603).toString(), `a/b${'x'.repeat(600)}`);
+      const short = encodeRecord({ type: 'mkdir', path: 'd'.repeat(79), uid: 0, gid: 0, mode: 0o755 }, 0);
+      assert.equal(short.length, 1, 'a path upstream can hold stays an upstream MKDIR');
+      assert.equal(short[0]!.readUInt32LE(8), 1);
+      const long = encodeRecord({ type: 'file', path: 'f'.repeat(80), size: 1, flags: 2, uid: 0, gid: 0, mode: 0o644, map: { kind: 'simple', extents: [{ devindex: 0, offset: 0xa00000, length: 4096 }] } }, 0);
+      assert.deepEqual([long[0]!.readUInt32LE(8), long[0]!.readUInt32LE(12), long[0]!.readUInt32LE(40), long[0]!.readUInt32LE(128)], [0x74730001, 1, 80, 1]);
+      assert.ok(long[0]!.subarray(44, 120).equals(Buffer.alloc(76)));
     });
 
     it('the table reserves bits for issue 14 and never marks them known', () => {
@@ -285,6 +313,37 @@ describe('format extensions', () => {
         assert.equal(r.collisions, 0);
       } finally {
         fs.close();
+      }
+    });
+  });
+
+  describe('a /usr/share/doc-like tree', () => {
+    it('famfs cp -r of 2,000 small files with deep long names: space amplification ≤ 1.5; big files stay 2 MiB-aligned', () => {
+      const work = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-doc-'));
+      try {
+        const tree = path.join(work, 'doc');
+        const st = docTree(tree, { seed: 5, files: 2000 });
+        fs.writeFileSync(path.join(tree, 'big-one'), Buffer.alloc(5 * MiB + 1, 7));
+        const dev = fresh('doc', { features: ['long-names', 'symlinks', 'small-units'] });
+        const fs1 = asHost(host, () => Famfs.open(dev, { writable: true }));
+        try {
+          const r = asHost(host, () => copyIn(fs1, [tree], 'doc', { recursive: true }));
+          assert.equal(r.errors, 0);
+          assert.equal(r.files, st.files + 1);
+          assert.ok([...fs1.tree.walk()].some((n) => Buffer.byteLength(n.path) > 79), 'paths past upstream\'s 79 bytes');
+          const big = fs1.file('doc/big-one');
+          const e = big.map.kind === 'simple' ? big.map.extents : [];
+          assert.ok(e.length === 1 && e[0]!.offset % (2 * MiB) === 0 && e[0]!.length === 6 * MiB);
+          // The big file alone is 1.2× its size; measure the small ones.
+          const amp = dataAmplification(fs1);
+          const small = (amp.allocated - 6 * MiB) / (amp.held - (5 * MiB + 1));
+          assert.ok(small <= 1.5, `space amplification ${small.toFixed(3)}`);
+          assert.ok(small >= 1, 'allocation holds at least the data');
+        } finally {
+          fs1.close();
+        }
+      } finally {
+        fs.rmSync(work, { recursive: true, force: true });
       }
     });
   });

@@ -27,6 +27,7 @@ import { FamfsError } from '../api/errors.js';
 import type { AllocBitmap } from '../alloc/bitmap.js';
 import { relpathProblem } from '../meta/paths.js';
 import { hasFeature, SYMLINKS } from '../format/features.js';
+import { alignLargeFile } from './align.js';
 
 /** Node ids of nodes not yet in the log; far above any log-derived id. */
 export const NEW_NODE_ID_BASE = 2 ** 40;
@@ -225,7 +226,9 @@ export class MasterService {
   /** The extents to log: whole units up to the size (at least one, as creat does); the tail is freed. */
   private trim(f: NewNode): Extent[] {
     if (f.allocated === 0) this.ensureCapacity(f, 1);
-    const unit = this.famfs.geometry.allocUnit;
+    const moved = f.opens === 0 ? alignLargeFile(this.famfs, this.bitmap!, f.map, f.size) : undefined;
+    if (moved) f.map = moved;
+    const unit = f.size >= ALLOC_UNIT && moved ? ALLOC_UNIT : this.famfs.geometry.allocUnit;
     const keep = Math.max(1, Math.ceil(f.size / unit)) * unit;
     const out: Extent[] = [];
     let base = 0;

@@ -76,6 +76,14 @@ describe('real trees through the mount', { skip: HAVE_FUSE ? false : NO_FUSE_REA
     const rev = fs.readdirSync(snap[0]!)[0]!;
     assert.match(fs.readlinkSync(path.join(snap[0]!, rev, 'config.json')), /^\.\.\/\.\.\/blobs\/[0-9a-f]{64}$/);
     assert.equal(fs.readlinkSync(path.join(snap[0]!, rev, 'absolute-link')), '/etc/hostname');
+    // Big files written through the mount end in 2 MiB-aligned extents; small ones in 4 KiB units.
+    type N = { path: string; type: string; size: number; map: { extents: { offset: number; length: number }[] } | null };
+    const nodes = JSON.parse(famfsOk(client, ['ls', '-R', '--json', '-d', dev, 'cpa']).stdout) as N[];
+    const files = nodes.filter((n) => n.type === 'file');
+    const big = files.filter((n) => n.size >= 2 * 1024 * 1024);
+    assert.ok(big.length >= 4, `${big.length} big files`);
+    for (const n of big) assert.ok(n.map!.extents.every((e) => e.offset % (2 * 1024 * 1024) === 0 && e.length % (2 * 1024 * 1024) === 0), `${n.path}: ${JSON.stringify(n.map)}`);
+    for (const n of files.filter((f) => f.size < 2 * 1024 * 1024)) assert.equal(n.map!.extents.reduce((s, e) => s + e.length, 0), Math.max(1, Math.ceil(n.size / 4096)) * 4096, n.path);
   });
 
   test('rsync -a and tar -x into the master mount', async () => {

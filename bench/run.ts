@@ -22,6 +22,7 @@ const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
   cp: () => import('./cp.js'),
   fuse: () => import('./fuse.js'), create: () => import('./create.js'),
   trees: () => import('./trees.js'),
+  uring: () => import('./uring.js'),
 };
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -111,8 +111,14 @@ const PROPERTIES: Property[] = [
     limitMin: 5,
     run: async (s, seed) => {
       const m = makeHost('t-fm'), c = makeHost('t-fc');
-      const r = fuzzFuse({ master: m, client: c, messages: Math.ceil(200_000 * s), seed });
-      return { tried: r.tried, failed: r.failed, lost: r.lost, errors: r.errors, extra: `messages, ${r.errnoReplies} errno replies, a valid GETATTR/LOOKUP/READ probe after each` };
+      // Half through the /dev/fuse framing, half through the io_uring entry framing.
+      const n = Math.ceil(100_000 * s);
+      const d = fuzzFuse({ master: m, client: c, messages: n, seed });
+      const u = fuzzFuse({ master: m, client: c, messages: n, seed: seed + 1, transport: 'uring' });
+      return {
+        tried: d.tried + u.tried, failed: d.failed + u.failed, lost: d.lost + u.lost, errors: [...d.errors, ...u.errors],
+        extra: `messages (${d.tried} /dev/fuse framing, ${u.tried} io_uring framing), ${d.errnoReplies + u.errnoReplies} errno replies, a valid GETATTR/LOOKUP/READ probe after each`,
+      };
     },
   },
   {

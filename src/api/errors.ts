@@ -11,3 +11,20 @@ export function asFamfsError(e: unknown): FamfsError {
   if (e instanceof Error) return new FamfsError(e.message, (e as { code?: string }).code ?? 'EIO');
   return new FamfsError(String(e), 'EIO');
 }
+
+/**
+ * The codes FamfsError carries: errno names, stable across versions, so callers can
+ * branch on `err.code` rather than on message text (docs/api.md says when each occurs).
+ * Errors from the operating system keep their own errno code (e.g. EAGAIN) when wrapped.
+ */
+export const FAMFS_ERROR_CODES = [
+  'ENOENT', 'EEXIST', 'EISDIR', 'ENOTDIR', 'EINVAL', 'EPERM', 'EACCES', 'EROFS', 'EFBIG',
+  'ENOSPC', 'EBUSY', 'ENXIO', 'ENODEV', 'EIO', 'ERANGE', 'EOPNOTSUPP', 'ENOSYS', 'ENOTEMPTY',
+  'ESTALE', 'EBADF',
+] as const;
+export type FamfsErrorCode = (typeof FAMFS_ERROR_CODES)[number];
+
+/** True for a FamfsError (with `code`, when given). */
+export function isFamfsError(e: unknown, code?: FamfsErrorCode): e is FamfsError {
+  return e instanceof FamfsError && (code === undefined || e.code === code);
+}

@@ -11,9 +11,9 @@ import { AllocBitmap } from '../alloc/bitmap.js';
 import { Allocator, allocateAcrossDevices, type InterleaveParams } from '../alloc/allocator.js';
 import { SECONDARY_DATA_START } from '../format/devheader.js';
 import { LogView } from '../meta/log.js';
-import { Replayer, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
+import { Replayer, type AppliedEntry, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
 import { dirname, normalizeRelpath } from '../meta/paths.js';
-import type { DirNode, FileNode, Tree, TreeNode } from '../meta/tree.js';
+import { idForEntry, type DirNode, type FileNode, type Tree, type TreeNode } from '../meta/tree.js';
 import type { Geometry } from '../meta/validate.js';
 import { resolveRange } from '../map/resolve.js';
 import { EXT_PATH_MAX, FM_ALL_HOSTS_RW } from '../format/constants.js';
@@ -21,12 +21,25 @@ import { checkFeatureBlock, EXT_VERSION, FEATURE_BLOCK_END, FEATURE_BLOCK_OFFSET
 import { FamfsError, asFamfsError } from './errors.js';
 import { trySystemUuid } from './sysuuid.js';
 import { listedDevices, resolveDaxdev } from './devices.js';
+import { findMounted, realish } from './locate.js';
+import { deviceThroughMount } from './mountview.js';
+import { fileChunks, fileStream, listDir, statOf, writeThroughMount, type FamfsStat, type RangeOptions } from './files.js';
+import { followLog, type FollowOptions, type LogEvent } from './follow.js';
+import type { Readable } from 'node:stream';
+import nodePath from 'node:path';
 
 export type Role = 'master' | 'client';
 
 export interface OpenOptions {
   /** Map the device writable (needed to append or to write file data). */
   writable?: boolean;
+  /**
+   * openPath only: how to reach a mounted famfs. 'device' opens the mount's device (fails
+   * without access to it), 'mount' reads the metadata through the mount's .meta files and
+   * file data through its files, 'auto' (default) tries the device and falls back to the
+   * mount when the device cannot be opened (EACCES/EPERM/ENOENT) and `writable` is not set.
+   */
+  via?: 'auto' | 'device' | 'mount';
   /** Extra candidate paths for devices 1.. (besides this host's device list, see devices.ts). */
   devices?: string[];
 }
@@ -76,6 +89,8 @@ export class Famfs {
   /** Devices 1.. once opened (null: not found on this host). */
   private readonly extra = new Map<number, Device | null>();
   private readonly candidates: string[];
+  /** Set when opened through a mount (openPath): host paths under it map to paths in the file system. */
+  mountpoint?: string;
 
   private constructor(device: Device, sb: Superblock, candidates: string[] = []) {
     this.candidates = candidates;
@@ -109,6 +124,92 @@ export class Famfs {
       device.close();
       throw asFamfsError(e);
     }
+  }
+
+  /**
+   * Open the famfs a host path names: a device or image file, or any path inside a mounted
+   * famfs (its mount's device, or the mount itself for users who cannot open the device:
+   * see OpenOptions.via). `relative(hostPath)` turns host paths into file-system paths.
+   */
+  static openPath(path: string, opts: OpenOptions = {}): Famfs {
+    const m = findMounted(path);
+    if (!m) {
+      if (opts.via === 'mount') throw new FamfsError(`${path}: not inside a mounted famfs`, 'EINVAL');
+      return Famfs.open(path, opts);
+    }
+    const via = opts.via ?? 'auto';
+    if (via !== 'mount') {
+      try {
+        const f = Famfs.open(m.device, opts);
+        f.mountpoint = m.mountpoint;
+        return f;
+      } catch (e) {
+        const code = (e as FamfsError).code;
+        if (via === 'device' || opts.writable || !['EACCES', 'EPERM', 'ENOENT'].includes(code)) throw e;
+      }
+    }
+    if (opts.writable) throw new FamfsError(`${path}: a famfs opened through its mount is read-only here (write file data with write(), which goes through the mount)`, 'EINVAL');
+    const device = deviceThroughMount(m.mountpoint, m.device);
+    try {
+      const f = new Famfs(device, readSuperblock(device), opts.devices);
+      f.mountpoint = m.mountpoint;
+      return f;
+    } catch (e) {
+      throw asFamfsError(e);
+    }
+  }
+
+  /** The file-system path of a host path inside the mount this famfs was opened through. */
+  relative(hostPath: string): string {
+    if (!this.mountpoint) throw new FamfsError(`${hostPath}: this famfs was not opened through a mount`, 'EINVAL');
+    const rel = nodePath.relative(this.mountpoint, realish(hostPath));
+    if (rel.startsWith('..') || nodePath.isAbsolute(rel)) throw new FamfsError(`${hostPath}: not inside ${this.mountpoint}`, 'EINVAL');
+    return rel;
+  }
+
+  /** stat of a file or directory. */
+  stat(path: string): FamfsStat {
+    return statOf(this.lookup(path));
+  }
+
+  /** A directory's entries in name order. */
+  readdir(path = ''): FamfsStat[] {
+    return listDir(this, path);
+  }
+
+  /**
+   * The whole file as zero-copy Buffer views on the shared mapping, one per piece
+   * (extent, or chunk of a strip for interleaved files). Valid until close().
+   */
+  views(path: string | FileNode): Buffer[] {
+    const f = typeof path === 'string' ? this.file(path) : path;
+    if (this.device.metadataOnly) throw new FamfsError(`${f.path}: the device is not open here (opened through the mount); use chunks() or createReadStream()`, 'EACCES');
+    return this.slices(f, 0, f.size);
+  }
+
+  /** The file's bytes in order: views on the mapping, or reads through the mount (see files.ts). */
+  chunks(path: string | FileNode, opts: RangeOptions = {}): Generator<Buffer> {
+    return fileChunks(this, typeof path === 'string' ? this.file(path) : path, opts);
+  }
+
+  /** A Readable of the file's bytes (zero-copy chunks when the device is open). */
+  createReadStream(path: string | FileNode, opts: RangeOptions = {}): Readable {
+    return fileStream(this, typeof path === 'string' ? this.file(path) : path, opts);
+  }
+
+  /** New log entries as events, polled every `intervalMs`; stop with `signal` or `break`. */
+  follow(opts: FollowOptions = {}): AsyncGenerator<LogEvent, void, undefined> {
+    return followLog(this, opts);
+  }
+
+  /** Entries applied so far, in log order. */
+  get appliedEntries(): readonly AppliedEntry[] {
+    return this.replayer.applied;
+  }
+
+  /** The node id (inode number) of the node created by log slot `index`. */
+  nodeIdOf(index: number): number {
+    return idForEntry(index);
   }
 
   get tree(): Tree {
@@ -158,6 +259,7 @@ export class Famfs {
 
   /** Apply entries the master committed since the last look; returns how many were new. */
   refresh(): number {
+    this.device.reload();
     return this.replayer.catchUp();
   }
 
@@ -195,7 +297,13 @@ export class Famfs {
   }
 
   /** Copy `data` into a file at `offset`; refuses to write past the file's size. Returns bytes written. */
-  write(file: { map: FileMap; size: number; path: string }, offset: number, data: Buffer): number {
+  write(path: string | { map: FileMap; size: number; path: string }, offset: number, data: Buffer): number {
+    const file = typeof path === 'string' ? this.file(path) : path;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new FamfsError(`${file.path}: invalid offset ${offset}`, 'EINVAL');
+    if (this.device.metadataOnly && this.mountpoint) {
+      if (offset + data.length > file.size) throw new FamfsError(`${file.path}: write past the end of the file (size ${file.size})`, 'EFBIG');
+      return writeThroughMount(this, file, offset, data);
+    }
     if (!this.device.writable) throw new FamfsError(`${this.device.path}: opened read-only`, 'EROFS');
     if (offset + data.length > file.size) throw new FamfsError(`${file.path}: write past the end of the file (size ${file.size})`, 'EFBIG');
     let done = 0;

@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .action((path: string, o: DeviceOption) => {
       withFamfs(o, path, {}, (fs, rel) => {
         const f = fs.file(rel);
-        for (const s of fs.slices(f, 0, f.size)) {
+        for (const s of fs.chunks(f)) {
           for (let off = 0; off < s.length; ) {
             try {
               off += writeSync(1, s, off, Math.min(s.length - off, 1 << 20));

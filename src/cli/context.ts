@@ -4,11 +4,9 @@
  * a mounted famfs (found in this host's mount table, as upstream's path
  * discovery) — and print results.
  */
-import fs from 'node:fs';
-import nodePath from 'node:path';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
-import { famfsMounts } from '../fs/daemon.js';
+import { findMounted as findMountedPath } from '../api/locate.js';
 
 export interface DeviceOption {
   device?: string;
@@ -22,32 +20,9 @@ export interface Target {
   mountpoint?: string;
 }
 
-/** Canonical form of a host path whose tail may not exist yet. */
-function realish(p: string): string {
-  const abs = nodePath.resolve(p);
-  const tail: string[] = [];
-  let cur = abs;
-  for (;;) {
-    try {
-      return nodePath.join(fs.realpathSync(cur), ...tail.reverse());
-    } catch {
-      const parent = nodePath.dirname(cur);
-      if (parent === cur) return abs;
-      tail.push(nodePath.basename(cur));
-      cur = parent;
-    }
-  }
-}
-
 /** The famfs mount holding a host path, with the path relative to its root. */
 export function findMounted(hostPath: string): Target | undefined {
-  const abs = realish(hostPath);
-  let best: { device: string; mountpoint: string } | undefined;
-  for (const m of famfsMounts()) {
-    if ((abs === m.mountpoint || abs.startsWith(m.mountpoint.endsWith('/') ? m.mountpoint : m.mountpoint + '/')) && (!best || m.mountpoint.length > best.mountpoint.length)) best = m;
-  }
-  if (!best) return undefined;
-  return { device: best.device, mountpoint: best.mountpoint, rel: nodePath.relative(best.mountpoint, abs) };
+  return findMountedPath(hostPath);
 }
 
 /** Resolve a verb's file system and path: --device with a root-relative path, or a path in a mount. */
@@ -66,9 +41,12 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-/** Open the file system of a target, run `fn`, close. */
+/**
+ * Open the file system of a target, run `fn`, close. A read-only verb on a path in a mount
+ * falls back to reading through the mount when this user cannot open the device.
+ */
 export function withTarget<T>(t: Target, mode: { writable?: boolean }, fn: (fs: Famfs, rel: string) => T): T {
-  const fs = Famfs.open(t.device, mode);
+  const fs = t.mountpoint ? Famfs.openPath(t.mountpoint, mode) : Famfs.open(t.device, mode);
   try {
     return fn(fs, t.rel);
   } finally {

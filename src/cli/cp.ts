@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { copyIn } from '../api/copy.js';
 import { parseId, parseMode } from './args.js';
 import { addInterleaveOptions, interleaveFrom, type InterleaveOpts } from './creat.js';
 import { lockWait, withFamfs, type DeviceOption } from './context.js';
-
-/** Copies smaller than this in total get no progress bar. */
-const BAR_THRESHOLD = 64 * 1024 * 1024;
+import { CopyProgress, copyTotals } from './progress.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -19,8 +16,9 @@ export function register(program: Command): void {
     .option('-m, --mode <MODE>', 'octal mode for new files (default: the source mode)', parseMode)
     .option('-u, --uid <UID>', 'owner (default: caller)', parseId)
     .option('-g, --gid <GID>', 'group (default: caller)', parseId)
-    .option('-v, --verbose', 'print each file copied');
-  addInterleaveOptions(cmd).action((args: string[], o: DeviceOption & InterleaveOpts & { recursive?: boolean; dereference?: boolean; mode?: number; uid?: number; gid?: number; verbose?: boolean }) => {
+    .option('-v, --verbose', 'print each file copied')
+    .option('-q, --quiet', 'no progress bar (it is shown only when stderr is a terminal)');
+  addInterleaveOptions(cmd).action((args: string[], o: DeviceOption & InterleaveOpts & { recursive?: boolean; dereference?: boolean; mode?: number; uid?: number; gid?: number; verbose?: boolean; quiet?: boolean }) => {
     if (args.length < 2) {
       process.stderr.write('famfs cp: need at least one source and a destination\n');
       process.exitCode = 2;
@@ -29,30 +27,24 @@ export function register(program: Command): void {
     const dest = args[args.length - 1]!;
     const sources = args.slice(0, -1);
     const interleave = interleaveFrom(o);
-    let bar: cliProgress.SingleBar | undefined;
-    let total = 0;
+    const showBar = process.stderr.isTTY === true && !o.quiet;
     withFamfs(o, dest, { writable: true }, (fs, destRel) => {
-      const r = copyIn(fs, sources, destRel, {
-        recursive: o.recursive, dereference: o.dereference, mode: o.mode, uid: o.uid, gid: o.gid, interleave,
-        onFile: (src, d, size) => {
-          if (o.verbose) process.stdout.write(`famfs cp: ${src} -> ${d}\n`);
-          if (process.stderr.isTTY && size >= BAR_THRESHOLD) {
-            bar?.stop();
-            total = size;
-            bar = new cliProgress.SingleBar({ format: `${d} [{bar}] {percentage}% {value}/{total} MiB`, stream: process.stderr }, cliProgress.Presets.shades_classic);
-            bar.start(Math.ceil(size / 2 ** 20), 0);
-          }
-        },
-        onProgress: (n) => {
-          if (bar) {
-            total -= n;
-            bar.increment(n / 2 ** 20);
-          }
-        },
-        onError: (src, err) => process.stderr.write(`famfs cp: ${err.message}\n`),
-        onWait: lockWait.onWait,
-      });
-      bar?.stop();
+      const progress = new CopyProgress(showBar ? copyTotals(sources, !!o.recursive) : { files: 0, bytes: 0 }, showBar);
+      let r;
+      try {
+        r = copyIn(fs, sources, destRel, {
+          recursive: o.recursive, dereference: o.dereference, mode: o.mode, uid: o.uid, gid: o.gid, interleave,
+          onFile: (src, d) => {
+            if (o.verbose) process.stdout.write(`famfs cp: ${src} -> ${d}\n`);
+            progress.fileStarted();
+          },
+          onProgress: (n) => progress.copied(n),
+          onError: (src, err) => process.stderr.write(`famfs cp: ${err.message}\n`),
+          onWait: lockWait.onWait,
+        });
+      } finally {
+        progress.stop();
+      }
       if (o.verbose) process.stdout.write(`famfs cp: ${r.files} files, ${r.dirs} directories, ${r.symlinks} symlinks, ${r.bytes} bytes, ${r.errors} errors\n`);
       if (r.errors) process.exitCode = 1;
     });

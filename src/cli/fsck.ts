@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { fsck, formatFsck } from '../api/fsck.js';
 import { printJson, withFamfs, type DeviceOption } from './context.js';
+import { renderSvg, renderText, spaceMaps } from '../api/spacemap.js';
+import { FamfsError } from '../api/errors.js';
+import nodeFs from 'node:fs';
 
 export function register(program: Command): void {
   program
@@ -11,11 +14,28 @@ export function register(program: Command): void {
     .option('--json', 'print the report as one JSON document')
     .option('-H, --human', 'sizes in GiB')
     .option('-v, --verbose', 'list every problem and the log geometry')
-    .action((path: string | undefined, o: DeviceOption & { json?: boolean; human?: boolean; verbose?: boolean }) => {
+    .option('--map', "after the report, draw each device's allocation: files, free space, metadata, collisions (block characters and colours on a terminal)")
+    .option('--svg <FILE>', 'write the same picture as SVG to FILE (one rect per run of units)')
+    .action((path: string | undefined, o: DeviceOption & { json?: boolean; human?: boolean; verbose?: boolean; map?: boolean; svg?: string }) => {
+      if (o.json && o.map) throw new FamfsError('--map draws text; it cannot be combined with --json (use --svg FILE)', 'EINVAL', 2);
       withFamfs(o, path, {}, (fs) => {
         const r = fsck(fs);
         if (o.json) printJson(r);
         else process.stdout.write(formatFsck(r, { human: o.human, verbose: o.verbose }));
+        if (o.map || o.svg !== undefined) {
+          const spaces = spaceMaps(fs);
+          if (o.svg !== undefined) {
+            try {
+              nodeFs.writeFileSync(o.svg, renderSvg(spaces));
+            } catch (e) {
+              throw new FamfsError(`--svg ${o.svg}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code ?? 'EIO');
+            }
+          }
+          if (o.map) {
+            const tty = process.stdout.isTTY === true;
+            process.stdout.write('\n' + renderText(spaces, { color: tty, width: tty ? Math.max(16, Math.min(128, (process.stdout.columns ?? 80) - 4)) : 64 }));
+          }
+        }
         if (!r.clean) process.exitCode = 1;
       });
     });

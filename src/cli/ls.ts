@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import type { TreeNode } from '../meta/tree.js';
-import { modeString, nodeJson } from './describe.js';
+import { statOf } from '../api/files.js';
+import { nodeJson } from './describe.js';
+import { longLines } from './longlist.js';
 import { printJson, withFamfs, type DeviceOption } from './context.js';
 
 export function register(program: Command): void {
@@ -9,10 +11,12 @@ export function register(program: Command): void {
     .description('list the replayed tree')
     .argument('[PATH]', 'path in a mounted famfs, or relative to the root with --device')
     .option('-d, --device <DEV>', 'famfs device or image file')
-    .option('-l, --long', 'mode, owner, size')
+    .option('-l, --long', 'as ls -l: mode, links, owner, group, size, name')
+    .option('-n, --numeric-uid-gid', 'with -l: numeric user and group ids')
+    .option('-h, --human-readable', 'with -l: sizes as 1.0K, 25M, 4.0G')
     .option('-R, --recursive', 'list subdirectories recursively')
     .option('--json', 'one JSON document: an array of {path, type, size, mode, uid, gid, map}')
-    .action((path: string | undefined, o: DeviceOption & { long?: boolean; recursive?: boolean; json?: boolean }) => {
+    .action((path: string | undefined, o: DeviceOption & { long?: boolean; numericUidGid?: boolean; humanReadable?: boolean; recursive?: boolean; json?: boolean }) => {
       withFamfs(o, path, {}, (fs, rel) => {
         const start = fs.lookup(rel);
         const nodes: TreeNode[] = [];
@@ -20,11 +24,9 @@ export function register(program: Command): void {
         else if (o.recursive) for (const n of fs.tree.walk(start)) { if (n !== start) nodes.push(n); }
         else nodes.push(...[...start.children.values()].sort((a, b) => (a.name < b.name ? -1 : 1)));
         if (o.json) return printJson(nodes.map(nodeJson));
-        const lines = nodes.map((n) => {
-          const name = o.recursive || start.kind !== 'dir' ? n.path : n.name;
-          const size = n.kind === 'file' ? n.size : n.kind === 'symlink' ? Buffer.byteLength(n.target) : 0;
-          return o.long ? `${modeString(n)} ${String(n.uid).padStart(5)} ${String(n.gid).padStart(5)} ${String(size).padStart(12)} ${name}${n.kind === 'dir' ? '/' : n.kind === 'symlink' ? ` -> ${n.target}` : ''}` : name;
-        });
+        const name = (n: { path: string; name: string }): string => (o.recursive || start.kind !== 'dir' ? n.path : n.name);
+        const long = o.long || o.numericUidGid; // as ls: -n implies -l
+        const lines = long ? longLines(nodes.map(statOf), { numeric: o.numericUidGid, human: o.humanReadable, name }) : nodes.map(name);
         if (lines.length) process.stdout.write(lines.join('\n') + '\n');
       });
     });

@@ -16,14 +16,16 @@ import * as mount from './mount.js';
 import * as umount from './umount.js';
 import * as status from './status.js';
 import * as devadd from './devadd.js';
+import * as installHelpers from './install-helpers.js';
+import { VERSION } from '../api/version.js';
 
-const VERBS = [mkfs, fsck, mkdir, creat, cp, ls, getmap, verify, cat, clone, logplay, mount, umount, status, devadd];
+const VERBS = [mkfs, fsck, mkdir, creat, cp, ls, getmap, verify, cat, clone, logplay, mount, umount, status, devadd, installHelpers];
 
 /** Exit statuses: 0 success, 1 the operation failed, 2 bad usage. */
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('famfs')
     .description('famfs: files in memory shared between hosts (byte-compatible with upstream famfs)')
-    .version('0.1.0')
+    .version(VERSION)
     .showSuggestionAfterError()
     .exitOverride();
   for (const v of VERBS) v.register(program);

@@ -15,6 +15,7 @@ import { addDevice } from '../api/devices.js';
 export function register(program: Command): void {
   program
     .command('mkfs')
+    .alias('mkfs.famfs')
     .description('format DEV (a DAX char device or a regular file) as famfs; this host becomes its master. More devices: each becomes device 1, 2, … (ADD_DAXDEV; see docs/mapping.md)')
     .argument('<DEV>', 'device or image file')
     .argument('[MORE...]', 'further devices of the same file system')

@@ -6,6 +6,7 @@ import { FamfsError } from '../api/errors.js';
 import { preflight, startMount, type MountRequest } from '../fs/daemon.js';
 import { parseCount } from './args.js';
 import { DATA_PATHS, isDataPathChoice } from '../fs/kernel.js';
+import { TRANSPORT_CHOICES, type TransportChoice } from '../fuse/uring.js';
 
 interface MountOpts {
   foreground?: boolean;
@@ -19,6 +20,7 @@ interface MountOpts {
   commitDelay?: number;
   dataPath: string;
   device: string[];
+  transport: string;
 }
 
 const BIN = fileURLToPath(new URL('../../../bin/famfs.js', import.meta.url));
@@ -59,6 +61,7 @@ async function background(req: MountRequest, o: MountOpts): Promise<void> {
   if (o.workers !== undefined) args.push('--workers', String(o.workers));
   if (o.commitDelay !== undefined) args.push('--commit-delay', String(o.commitDelay));
   args.push('--data-path', o.dataPath);
+  args.push('--transport', o.transport);
   for (const d of o.device) args.push('--device', d);
   for (const x of o.option) args.push('-o', x);
   args.push(req.device, req.mountpoint);
@@ -92,12 +95,13 @@ export function register(program: Command): void {
     .option('--commit-delay <MS>', 'master: idle time before files and directories made through the mount are logged (default 300)', parseCount)
     .addOption(new Option('--data-path <PATH>', 'where file data is served: auto (famfs kernel extensions when the kernel is famfs-enabled), kernel, daemon').choices([...DATA_PATHS]).default('auto'))
     .option('--device <PATH>', 'a candidate path for devices 1.. of a multi-device famfs (repeatable; besides $FAMFS_DEVICE_LIST or /etc/famfs/devices)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .addOption(new Option('--transport <HOW>', 'how FUSE requests travel: dev (/dev/fuse), uring (FUSE over io_uring: Linux ≥ 6.14 with fuse.enable_uring=Y, else a clear error), auto (uring when the kernel offers it, else dev)').choices([...TRANSPORT_CHOICES]).default('dev'))
     .option('-w, --workers <N>', 'FUSE worker threads (default 2-4)', parseCount)
     .option('-v, --verbose', 'log every FUSE request (with --foreground, to stderr)')
     .option('--log <FILE>', 'daemon log file when not in the foreground (default: none)')
     .addOption(new Option('--ready-fd <FD>', 'internal: report readiness on this fd').hideHelp().argParser(parseCount))
     .action(async (device: string, mountpoint: string, o: MountOpts) => {
-      const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay, dataPath: isDataPathChoice(o.dataPath) ? o.dataPath : 'auto', devices: o.device };
+      const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay, dataPath: isDataPathChoice(o.dataPath) ? o.dataPath : 'auto', devices: o.device, transport: o.transport as TransportChoice };
       if (o.foreground) await foreground(req, o.readyFd);
       else await background(req, o);
     });

@@ -54,6 +54,11 @@ export function probeDevice(path: string): DeviceInfo {
   throw new DeviceError(`${path}: not a DAX character device or a regular file`, 'ENODEV');
 }
 
+interface MemoryCopy {
+  bytes: Buffer;
+  reload?: (into: Buffer) => void;
+}
+
 interface Window {
   ptr: NativePointer;
   buf: Buffer;
@@ -67,14 +72,43 @@ export class Device implements DeviceInfo {
   readonly fd: number;
   private readonly windows: (Window | undefined)[];
   private closed = false;
+  /** Set for a device known only by its leading bytes (see inMemory): no fd, no mapping. */
+  private readonly memory?: MemoryCopy;
 
-  private constructor(info: DeviceInfo, fd: number, writable: boolean) {
+  private constructor(info: DeviceInfo, fd: number, writable: boolean, memory?: MemoryCopy) {
     this.path = info.path;
     this.kind = info.kind;
     this.size = info.size;
     this.fd = fd;
     this.writable = writable;
-    this.windows = new Array(Math.ceil(info.size / WINDOW_SIZE));
+    this.memory = memory;
+    this.windows = new Array(memory ? 0 : Math.ceil(info.size / WINDOW_SIZE));
+  }
+
+  /**
+   * A read-only stand-in for a device that cannot be opened here, holding a copy
+   * of its first `bytes.length` bytes (superblock and log, read through a mount
+   * by a user without access to the device). `reload` refreshes the copy.
+   * Ranges past the copy fail with EACCES: file data must be read another way.
+   */
+  static inMemory(path: string, size: number, bytes: Buffer, reload?: (into: Buffer) => void): Device {
+    return new Device({ path, kind: 'file', size: Math.max(size, bytes.length) }, -1, false, { bytes, reload });
+  }
+
+  /** True for an inMemory device: only its metadata is reachable. */
+  get metadataOnly(): boolean {
+    return this.memory !== undefined;
+  }
+
+  /** Refresh an inMemory device's copy (no-op for a mapped device, which is always current). */
+  reload(): void {
+    this.memory?.reload?.(this.memory.bytes);
+  }
+
+  private memoryView(offset: number, length: number): Buffer {
+    const bytes = this.memory!.bytes;
+    if (offset + length > bytes.length) throw new DeviceError(`${this.path}: file data is not reachable without access to the device (only its metadata was read, through the mount)`, 'EACCES');
+    return bytes.subarray(offset, offset + length);
   }
 
   /** Open a device; read-only opens map PROT_READ, so a stray write faults instead of corrupting. */
@@ -112,6 +146,7 @@ export class Device implements DeviceInfo {
   /** A Buffer over [offset, offset+length); the range must not cross a 1 GiB window boundary. */
   view(offset: number, length: number): Buffer {
     this.checkRange(offset, length);
+    if (this.memory) return this.memoryView(offset, length);
     const i = Math.floor(offset / WINDOW_SIZE);
     const start = offset - i * WINDOW_SIZE;
     if (start + length > WINDOW_SIZE) throw new DeviceError(`range [${offset}, +${length}) crosses a mapping window`, 'ERANGE');
@@ -121,6 +156,10 @@ export class Device implements DeviceInfo {
   /** Buffers covering [offset, offset+length) in order, split at window boundaries; appended to `out`. */
   slices(offset: number, length: number, out: Buffer[] = []): Buffer[] {
     this.checkRange(offset, length);
+    if (this.memory) {
+      if (length > 0) out.push(this.memoryView(offset, length));
+      return out;
+    }
     while (length > 0) {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
@@ -140,7 +179,7 @@ export class Device implements DeviceInfo {
    */
   flush(offset: number, length: number): void {
     this.checkRange(offset, length);
-    if (this.kind === 'dax') return;
+    if (this.kind === 'dax' || this.memory) return;
     while (length > 0) {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
@@ -154,6 +193,7 @@ export class Device implements DeviceInfo {
 
   /** Take the host-wide single-writer lock (flock on the device; the kernel drops it if we die). */
   lock(opts: { wait?: boolean; onWait?: () => void } = {}): void {
+    if (this.memory) throw new DeviceError(`${this.path}: opened without access to the device; the log lock needs it`, 'EACCES');
     if (flock(this.fd, LOCK_EX | LOCK_NB)) return;
     if (opts.wait === false) throw new DeviceError(`${this.path}: another famfs writer holds the log lock`, 'EBUSY');
     opts.onWait?.();
@@ -161,12 +201,14 @@ export class Device implements DeviceInfo {
   }
 
   unlock(): void {
+    if (this.memory) return;
     flock(this.fd, LOCK_UN);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.memory) return;
     this.windows.forEach((w, i) => {
       if (w) munmap(w.ptr, Math.min(WINDOW_SIZE, this.size - i * WINDOW_SIZE));
     });

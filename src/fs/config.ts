@@ -22,6 +22,8 @@ export interface FamfsMountConfig {
   famfsKernel?: boolean;
   /** Local paths of the devices by index (index 0 = `device`); multi-device file systems. */
   devices?: string[];
+  /** Per-opcode request statistics the FUSE workers record (for `famfs status`). */
+  opStats?: SharedArrayBuffer;
 }
 
 export const StateFlag = {

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError, asFamfsError } from '../api/errors.js';
 import { FuseServer } from '../fuse/server.js';
+import { uringSupport, type TransportChoice } from '../fuse/uring.js';
 import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
 import { MasterService } from './master.js';
@@ -16,6 +17,7 @@ import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';
 import { trySystemUuid } from '../api/sysuuid.js';
 import { getxattr } from '../sys/libc.js';
+import { createOpStats } from '../fuse/opstats.js';
 import { famfsKernelPresent, FUSE_DAX_FMAP, type DataPath, type DataPathChoice } from './kernel.js';
 
 export const FS_SUBTYPE = 'famfs';
@@ -40,6 +42,8 @@ export interface MountRequest {
   /** Candidate paths of devices 1.. (besides this host's device list). */
   devices?: string[];
   log?: (msg: string) => void;
+  /** FUSE transport: 'dev' (default), 'uring' (FUSE over io_uring, or fail), 'auto'. */
+  transport?: TransportChoice;
 }
 
 /** The famfs mounts of this host, from /proc/self/mountinfo. */
@@ -83,6 +87,10 @@ export interface Preflight {
 /** Validate everything that can be checked before mounting, and learn the role and device paths. */
 export function preflight(req: MountRequest): Preflight {
   if (!fuseAvailable()) throw new FamfsError('/dev/fuse is not available on this host', 'ENODEV');
+  if (req.transport === 'uring') {
+    const sup = uringSupport();
+    if (!sup.ok) throw new FamfsError(`--transport uring: ${sup.reason}`, 'EOPNOTSUPP');
+  }
   let device: string, mountpoint: string;
   try {
     device = fs.realpathSync(req.device);
@@ -140,6 +148,8 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     devices,
     famfsKernel: req.dataPath === 'daemon' ? false : famfsKernelPresent(),
   };
+  const workers = req.workers ?? Math.max(2, Math.min(4, os.cpus().length));
+  config.opStats = createOpStats(workers);
   if (config.dataPath === 'kernel' && !config.famfsKernel) log('--data-path kernel, but /proc/kallsyms has no famfs_fuse_iomap_begin: the mount fails unless the kernel offers FUSE_DAX_FMAP');
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
   const master = role === 'master' ? new MasterService(device, { log, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1) }) : undefined;
@@ -148,12 +158,14 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     mountpoint,
     handlerModule: new URL('./handler-module.js', import.meta.url),
     handlerData: config,
-    workers: req.workers ?? Math.max(2, Math.min(4, os.cpus().length)),
+    workers,
+    opStats: config.opStats,
     source: device,
     subtype: FS_SUBTYPE,
     mountOptions: mountOptions(req.options),
     debug: !!req.verbose,
     log,
+    transport: req.transport ?? 'dev',
   });
   let dataPath: DataPath;
   try {
@@ -177,6 +189,6 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     void notifier.close();
   });
 
-  log(`mounted ${device} on ${mountpoint} as ${role}, data path: ${dataPath === 'kernel' ? 'kernel (famfs GET_FMAP/GET_DAXDEV, data through DAX)' : 'daemon'}`);
+  log(`mounted ${device} on ${mountpoint} as ${role}, data path: ${dataPath === 'kernel' ? 'kernel (famfs GET_FMAP/GET_DAXDEV, data through DAX)' : 'daemon'}, transport: ${server.transport === 'uring' ? 'io_uring' : '/dev/fuse'}`);
   return { server, watcher, config, role, dataPath };
 }

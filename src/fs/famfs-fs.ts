@@ -27,6 +27,7 @@ import { NEW_NODE_ID_BASE, type NewNodeAttr } from './master.js';
 import { trySystemUuid } from '../api/sysuuid.js';
 import { mapProblem } from '../meta/validate.js';
 import { encodeDaxdevReply, encodeGetFmapReply, fmapKernelProblem, FamfsFileType, FAMFS_MAX_DAXDEVS, FMAP_REPLY_MAX } from '../map/export/index.js';
+import { daemonStatus, STATUS_XATTR, type DaemonStatus } from './status.js';
 import { FUSE_DAX_FMAP, FUSE_GET_DAXDEV, FUSE_GET_FMAP, wantKernelMode, type DataPath } from './kernel.js';
 
 
@@ -480,15 +481,24 @@ export class FamfsFs implements FuseHandler {
     return x;
   }
 
+  private status(): DaemonStatus {
+    return daemonStatus(this.famfs, {
+      role: this.role, dataPath: this.dataPath, startedMs: this.config.mountTimeMs,
+      pending: Atomics.load(this.state, StateFlag.PENDING), devices: this.config.devices, opStats: this.config.opStats,
+    });
+  }
+
   getxattr(_req: Request, nodeid: number, name: string): string | FuseError {
     this.sync();
+    if (name === STATUS_XATTR && nodeid === ROOT_ID) return JSON.stringify(this.status()); // built on demand: it walks the bitmap
     const v = this.xattrs(this.nodeOrThrow(nodeid))[name];
     return v === undefined ? new FuseError(Errno.ENODATA) : v;
   }
 
   listxattr(_req: Request, nodeid: number): string[] {
     this.sync();
-    return Object.keys(this.xattrs(this.nodeOrThrow(nodeid)));
+    const names = Object.keys(this.xattrs(this.nodeOrThrow(nodeid)));
+    return nodeid === ROOT_ID ? [...names, STATUS_XATTR] : names;
   }
 
   access(_req: Request, nodeid: number, mask: number): void {

@@ -19,9 +19,9 @@ export const FUSE_DEVICE = '/dev/fuse';
 const MOUNT_BIN = '/usr/bin/mount';
 
 /** Open /dev/fuse read-write (Node sets O_CLOEXEC). Throws a clear error if absent. */
-export function openFuseDevice(path = FUSE_DEVICE): number {
+export function openFuseDevice(path = FUSE_DEVICE, extraFlags = 0): number {
   try {
-    return fs.openSync(path, fs.constants.O_RDWR);
+    return fs.openSync(path, fs.constants.O_RDWR | extraFlags);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT') throw new Error(`${path} does not exist (is the fuse module loaded? try: modprobe fuse)`);
@@ -152,9 +152,10 @@ export function unmountFuse(mountpoint: string, opts: { lazy?: boolean } = {}): 
  * A new /dev/fuse fd attached to the connection of `masterFd` (FUSE_DEV_IOC_CLONE).
  * Requests are then distributed over all fds; each reply must go to the fd its
  * request was read from. Only works once the master fd is mounted.
+ * nonBlocking: reads fail with EAGAIN instead of waiting (the io_uring transport polls).
  */
-export function cloneFuseFd(masterFd: number): number {
-  const fd = openFuseDevice();
+export function cloneFuseFd(masterFd: number, opts: { nonBlocking?: boolean } = {}): number {
+  const fd = openFuseDevice(FUSE_DEVICE, opts.nonBlocking ? fs.constants.O_NONBLOCK : 0);
   try {
     ioctlU32(fd, FUSE_DEV_IOC_CLONE, masterFd);
   } catch (e) {

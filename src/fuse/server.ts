@@ -34,6 +34,8 @@ import { abortFuseConnection, findFuseMounts, mountFuse, openFuseDevice, unmount
 import { createSharedInit, type SessionEnd } from './session.js';
 import type { FuseConnection } from './types.js';
 import type { WorkerInit, WorkerMessage } from './worker.js';
+import { closeFd } from '../sys/uring.js';
+import { createUringShared, uringStatus, uringSupport, UringState, type TransportChoice, type UringShared } from './uring.js';
 
 export interface FuseServerOptions {
   mountpoint: string;
@@ -55,6 +57,12 @@ export interface FuseServerOptions {
   initTimeoutMs?: number;
   /** Error / lifecycle log. Default: console.error. */
   log?: (msg: string) => void;
+  /** How requests travel: 'dev' (/dev/fuse, default), 'uring' (FUSE over io_uring, or fail), 'auto'. */
+  transport?: TransportChoice;
+  /** io_uring entries per CPU queue per worker (default 2). */
+  uringDepth?: number;
+  /** Per-opcode statistics buffer (createOpStats(workers)) the workers record into. */
+  opStats?: SharedArrayBuffer;
 }
 
 export interface WorkerExit {
@@ -85,6 +93,9 @@ export class FuseServer {
   /** Connection id (fusectl) = minor of the mount's st_dev; -1 if unknown. */
   connId = -1;
   private started = false;
+  /** The transport in use once start() resolved. */
+  transport: 'dev' | 'uring' = 'dev';
+  private uring: UringShared | null = null;
 
   constructor(opts: FuseServerOptions) {
     this.opts = opts;
@@ -103,6 +114,12 @@ export class FuseServer {
       this.mountpoint = fs.realpathSync(this.mountpoint);
     } catch {
       /* mountFuse reports a missing mount point clearly */
+    }
+    try {
+      this.uring = this.chooseTransport(o.transport ?? 'dev', o.uringDepth);
+    } catch (e) {
+      this.resolveClosed([]);
+      throw e;
     }
     this.masterFd = openFuseDevice();
     try {
@@ -132,6 +149,8 @@ export class FuseServer {
         sharedInit,
         debug: !!o.debug,
         maxWrite: o.maxWrite ?? DEFAULT_MAX_WRITE,
+        uring: this.uring ?? undefined,
+        opStats: o.opStats,
       };
       const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
       const exit: WorkerExit = { index: i, reason: 'exited', exitCode: 0 };
@@ -174,7 +193,9 @@ export class FuseServer {
       timer = setTimeout(() => rej(new Error(`no FUSE INIT within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      return await Promise.race([initDone, timeout]);
+      const conn = await Promise.race([initDone, timeout]);
+      if (this.uring) await this.settleTransport(o.transport === 'uring', Date.now() + timeoutMs);
+      return conn;
     } catch (e) {
       // Do not leave a dead mount behind.
       await this.unmount({ lazy: true }).catch(() => undefined);
@@ -182,6 +203,39 @@ export class FuseServer {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Requests served over each transport so far (all workers); null when io_uring was not tried. */
+  transportStats(): { ringRequests: number; devRequests: number } | null {
+    if (!this.uring) return null;
+    const s = uringStatus(this.uring);
+    return { ringRequests: s.ringRequests, devRequests: s.devRequests };
+  }
+
+  /** The shared io_uring state, or null for /dev/fuse; throws when 'uring' is impossible. */
+  private chooseTransport(choice: TransportChoice, depth?: number): UringShared | null {
+    if (choice === 'dev') return null;
+    if (choice !== 'uring' && choice !== 'auto') throw new Error(`unknown FUSE transport ${JSON.stringify(choice)} (dev, uring or auto)`);
+    const sup = uringSupport();
+    if (!sup.ok) {
+      if (choice === 'uring') throw new Error(`--transport uring: ${sup.reason}`);
+      return null;
+    }
+    return createUringShared(depth);
+  }
+
+  /** Wait until the INIT worker has accepted or declined the ring. */
+  private async settleTransport(required: boolean, deadline: number): Promise<void> {
+    const u = this.uring!;
+    while (uringStatus(u).state === UringState.Pending) {
+      if (Date.now() > deadline) throw new Error('FUSE INIT answered, but the io_uring transport never settled');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    if (uringStatus(u).state === UringState.Active) {
+      this.transport = 'uring';
+      return;
+    }
+    if (required) throw new Error('--transport uring: the kernel did not offer FUSE_OVER_IO_URING at INIT (was enable_uring turned off?)');
   }
 
   /**
@@ -268,6 +322,10 @@ export class FuseServer {
         /* already closed */
       }
       this.masterFd = -1;
+    }
+    if (this.uring && this.uring.eventFd >= 0) {
+      closeFd(this.uring.eventFd);
+      this.uring.eventFd = -1;
     }
   }
 }

@@ -20,6 +20,7 @@
  *   only their sum over all workers is meaningful (handlers that need exact
  *   counts must share them, e.g. via SharedArrayBuffer).
  */
+import type { OpStatsRecorder } from './opstats.js';
 import * as fs from 'node:fs';
 import {
   DecodeError,
@@ -97,6 +98,8 @@ export interface SessionOptions {
   sharedInit?: SharedArrayBuffer;
   /** Called once when this session knows the connection (after INIT, or lazily from sharedInit). */
   onInit?: (conn: FuseConnection, receivedInit: boolean) => void;
+  /** Per-opcode request counts and latencies (see opstats.ts). */
+  opStats?: OpStatsRecorder;
 }
 
 /** Why loop() returned. */
@@ -194,6 +197,12 @@ export class FuseSession {
 
   /** Handle one message already in buf[0, nread) (public for tests). */
   processMessage(buf: Buffer, nread: number): void {
+    const t0 = this.opts.opStats ? performance.now() : 0;
+    this.handleMessage(buf, nread);
+    if (this.opts.opStats && nread >= 8) this.opts.opStats.record(buf.readUInt32LE(4), performance.now() - t0);
+  }
+
+  private handleMessage(buf: Buffer, nread: number): void {
     this.stats.requests++;
     const d = decodeRequest(buf, nread, this.ctx);
     if (d.error) {

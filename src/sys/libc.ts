@@ -104,12 +104,16 @@ const getxattrFn = libc.func('long getxattr(const char *path, const char *name, 
 
 /** getxattr(2) as a string; undefined when the attribute is absent (ENODATA) or unsupported. */
 export function getxattr(path: string, name: string): string | undefined {
-  const buf = Buffer.alloc(4096);
-  const n = getxattrFn(path, name, buf, buf.length) as number;
-  if (n < 0) {
-    const e = errno();
-    if (e === 61 || e === 95) return undefined;
-    throw new LibcError('getxattr', e);
+  for (const size of [4096, 65536]) {
+    const buf = Buffer.alloc(size);
+    const n = getxattrFn(path, name, buf, buf.length) as number;
+    if (n < 0) {
+      const e = errno();
+      if (e === 61 || e === 95) return undefined;
+      if (e === 34 && size < 65536) continue; // ERANGE: a long value (user.famfs.status), ask again with room for it
+      throw new LibcError('getxattr', e);
+    }
+    return buf.subarray(0, n).toString('utf8');
   }
-  return buf.subarray(0, n).toString('utf8');
+  return undefined;
 }

@@ -207,8 +207,8 @@ describe('famfs CLI end to end', () => {
       famfsOk(master, ['creat', '-d', dev, '-s', '10', '-m', '0600', '-u', '1000', '-g', '1001', 'a/owned']);
       const o = json(master, ['getmap', '-d', dev, '--json', 'a/owned']);
       assert.deepEqual([o.mode, o.uid, o.gid], [0o600, 1000, 1001]);
-      const long = famfsOk(master, ['ls', '-d', dev, '-l', 'a']).stdout;
-      assert.match(long, /-rw-------\s+1000\s+1001\s+10 owned/);
+      const long = famfsOk(master, ['ls', '-d', dev, '-n', 'a']).stdout;
+      assert.match(long, /^-rw------- 1 1000 1001 +10 owned$/m);
       assert.match(long, /\s1073741824 s1073741824/);
     });
 

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { FuseServer, findFuseMounts, fuseAvailable, initFlagNames, InitFlag, type WorkerExit } from '../../src/fuse/index.js';
 import { BIG_SIZE, SCRATCH_MAX, STATS_INTS, Stat, makePattern } from './hellofs.js';
+import { announceUringSkip, uringSkipReason, withUringEnabled } from './uring-param.js';
 
 const canMount = fuseAvailable() && process.getuid?.() === 0;
 if (!canMount) {
@@ -19,6 +20,8 @@ if (!canMount) {
 }
 const skip = canMount ? false : '/dev/fuse not available (or not root)';
 const HELLO = new URL('./hellofs.js', import.meta.url);
+const uringSkip = canMount ? uringSkipReason() : '';
+announceUringSkip(uringSkip);
 
 function hasPython(): boolean {
   try {
@@ -47,7 +50,8 @@ async function cleanup(server: FuseServer | undefined, mp: string): Promise<void
   fs.rmSync(mp, { recursive: true, force: true });
 }
 
-describe('hellofs on a real FUSE mount (3 workers)', { skip }, () => {
+for (const transport of ['dev', 'uring'] as const) {
+describe(`hellofs on a real FUSE mount (3 workers, ${transport === 'dev' ? '/dev/fuse' : 'io_uring'})`, { skip: skip || (transport === 'uring' && uringSkip ? uringSkip : false) }, () => {
   let mp = '';
   let server: FuseServer | undefined;
   const stats = new SharedArrayBuffer(STATS_INTS * 4);
@@ -66,8 +70,11 @@ describe('hellofs on a real FUSE mount (3 workers)', { skip }, () => {
       source: 'hellotest',
       subtype: 'hellotest',
       debug: !!process.env.FUSE_DEBUG,
+      transport,
     });
-    await server.start();
+    if (transport === 'uring') await withUringEnabled(() => server!.start());
+    else await server.start();
+    assert.equal(server.transport, transport);
   });
 
   after(async () => {
@@ -228,6 +235,16 @@ describe('hellofs on a real FUSE mount (3 workers)', { skip }, () => {
     assert.ok(st[Stat.MAX_READ_CACHED]! > 0);
   });
 
+  test('requests really travelled over the chosen transport', () => {
+    const t = server!.transportStats();
+    if (transport === 'dev') {
+      assert.equal(t, null);
+      return;
+    }
+    console.log(`# io_uring: ${t!.ringRequests} requests over the ring, ${t!.devRequests} over /dev/fuse`);
+    assert.ok(t!.ringRequests > 100, `ring requests: ${t!.ringRequests}`);
+  });
+
   test('unmount: every worker sees ENODEV and exits cleanly; the mount is gone', async () => {
     exits = await server!.unmount();
     assert.equal(exits.length, 3);
@@ -242,6 +259,8 @@ describe('hellofs on a real FUSE mount (3 workers)', { skip }, () => {
     console.log(`# FORGETs received before/at unmount: ${forgets}`);
   });
 });
+
+}
 
 describe('FuseServer failure paths', { skip }, () => {
   test('a handler module without createHandler: start() rejects and nothing stays mounted', async () => {

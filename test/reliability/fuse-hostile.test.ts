@@ -18,10 +18,13 @@ describe('hostile FUSE input', () => {
   });
   after(() => cleanup());
 
-  it(`client daemon: ${MESSAGES} hostile messages, each answered, valid requests still served, nothing outside the files written`, () => {
-    const r = fuzzFuse({ master, client, messages: MESSAGES, seed: 99 });
-    assert.deepEqual(r.errors, []);
-    assert.equal(r.lost, 0);
-    assert.ok(r.errnoReplies > MESSAGES / 2);
-  });
+  for (const transport of ['dev', 'uring'] as const) {
+    const how = transport === 'dev' ? '/dev/fuse framing' : 'io_uring entry framing, exactly one reply each';
+    it(`client daemon (${how}): ${MESSAGES} hostile messages, each answered, valid requests still served, nothing outside the files written`, () => {
+      const r = fuzzFuse({ master, client, messages: MESSAGES, seed: 99, transport });
+      assert.deepEqual(r.errors, []);
+      assert.equal(r.lost, 0);
+      assert.ok(r.errnoReplies > MESSAGES / 2);
+    });
+  }
 });

@@ -16,6 +16,7 @@ import { FamfsFs } from '../../src/fs/famfs-fs.js';
 import type { FamfsMountConfig } from '../../src/fs/config.js';
 import { FuseSession, type FuseTransport } from '../../src/fuse/session.js';
 import { Opcode } from '../../src/fuse/protocol.js';
+import { RING_HEADER_SIZE, messageToRing, messageToRingRequest, payloadSizeFromInitOut, ringReplyToMessage, ringRequestToMessage } from '../../src/fuse/uring-frame.js';
 import { asHost, MiB, pieces, type Host } from './common.js';
 import { fuzzDevice, DEV_SIZE } from './fuzz.js';
 
@@ -202,7 +203,33 @@ export function famfsHandler(device: string, host: Host, forceClient: boolean): 
   return asHost(host, () => new FamfsFs(config));
 }
 
-export function fuzzFuse(opts: { master: Host; client: Host; messages: number; seed: number; asMaster?: boolean }): FuseFuzzResult {
+/** One io_uring entry's buffers, and the transport's rules around them (uring.ts). */
+class RingEntry {
+  readonly header = Buffer.alloc(RING_HEADER_SIZE);
+  payload = Buffer.alloc(0);
+  /** What the kernel gets back: the entry's reply, as /dev/fuse would have seen it. */
+  commit(bufs: Buffer[]): Buffer {
+    messageToRing(bufs, this.header, this.payload);
+    return ringReplyToMessage(this.header, this.payload);
+  }
+  /** The transport commits EIO for an entry the session did not answer, or could not frame. */
+  commitEio(): Buffer {
+    const h = Buffer.alloc(16);
+    h.writeUInt32LE(16, 0);
+    h.writeInt32LE(-5, 4);
+    this.header.copy(h, 8, 8, 16);
+    return this.commit([h]);
+  }
+}
+
+/**
+ * transport 'uring': every message after INIT reaches the session through the
+ * ring entry framing (split over in_out / op_in / payload at a varying point,
+ * rebuilt by the transport's code), and every reply goes back through the
+ * entry. There, every message must get exactly one reply: an entry left
+ * uncommitted would be lost to its queue.
+ */
+export function fuzzFuse(opts: { master: Host; client: Host; messages: number; seed: number; asMaster?: boolean; transport?: 'dev' | 'uring' }): FuseFuzzResult {
   const fx = fuseFixture(opts.master);
   const before = fx.outside();
   const host = opts.asMaster ? opts.master : opts.client;
@@ -212,12 +239,25 @@ export function fuzzFuse(opts: { master: Host; client: Host; messages: number; s
   const session = new FuseSession(t, handler, { log: (m) => logs.length < 50 && logs.push(m) });
   const res: FuseFuzzResult = { tried: 0, failed: 0, lost: 0, errnoReplies: 0, errors: [] };
   let unique = 10n;
-  const send = (bytes: Buffer, nread = bytes.length): Buffer[] => {
+  let ring: RingEntry | null = null;
+  const sendDev = (bytes: Buffer, nread = bytes.length): Buffer[] => {
     t.replies = [];
     bytes.copy(session.buffer, 0, 0, Math.min(bytes.length, session.buffer.length));
     session.processMessage(session.buffer, nread);
     return t.replies;
   };
+  const sendRing = (e: RingEntry, bytes: Buffer, nread: number, unique: bigint): Buffer[] => {
+    messageToRingRequest(bytes, nread, Number((unique * 2654435761n) % 129n), e.header, e.payload, unique);
+    const n = ringRequestToMessage(e.header, e.payload, session.buffer);
+    if (typeof n === 'string') return [e.commitEio()];
+    t.replies = [];
+    session.processMessage(session.buffer, n);
+    const out = t.replies.map((r) => e.commit([r.subarray(0, 16), r.subarray(16)]));
+    return out.length ? out : [e.commitEio()];
+  };
+  const send = (bytes: Buffer, nread = bytes.length): Buffer[] => (ring ? sendRing(ring, bytes, nread, unique) : sendDev(bytes, nread));
+  /** The unique the reply must carry: over the ring the kernel always gives a whole in_header. */
+  const uniqueOf = (bytes: Buffer): bigint => (ring ? ring.header.readBigUInt64LE(8) : bytes.readBigUInt64LE(8));
   const bad = (what: string): void => {
     res.failed++;
     if (res.errors.length < 20) res.errors.push(what);
@@ -225,6 +265,11 @@ export function fuzzFuse(opts: { master: Host; client: Host; messages: number; s
   try {
     const init = send(msg(Opcode.INIT, 0, initIn(), 1n));
     if (init.length !== 1 || init[0]!.readInt32LE(4) !== 0) throw new Error('INIT failed');
+    // INIT always travels over /dev/fuse; the ring's entries are sized from its reply.
+    if (opts.transport === 'uring') {
+      ring = new RingEntry();
+      ring.payload = Buffer.alloc(payloadSizeFromInitOut(init[0]!.subarray(16)));
+    }
     const probe = (after: string): void => {
       const u1 = ++unique, u2 = ++unique, u3 = ++unique;
       const ga = send(msg(Opcode.GETATTR, 1, Buffer.alloc(16), u1));
@@ -261,10 +306,10 @@ export function fuzzFuse(opts: { master: Host; client: Host; messages: number; s
       }
       const decodable = h.nread >= 40 && h.bytes.length >= 40;
       const op = decodable ? h.bytes.readUInt32LE(4) : -1;
-      const expectOne = decodable && !NO_REPLY.has(op);
+      const expectOne = ring !== null || (decodable && !NO_REPLY.has(op));
       if (replies.length > 1) bad(`${desc}: ${replies.length} replies`);
       if (expectOne && replies.length !== 1) bad(`${desc}: no reply`);
-      if (!decodable && replies.length) bad(`${desc}: replied to an undecodable message`);
+      if (!ring && !decodable && replies.length) bad(`${desc}: replied to an undecodable message`);
       for (const r of replies) {
         if (r.length < 16 || r.readUInt32LE(0) !== r.length) bad(`${desc}: reply length field ${r.length >= 4 ? r.readUInt32LE(0) : '?'} ≠ ${r.length}`);
         const err = r.readInt32LE(4);
@@ -273,7 +318,7 @@ export function fuzzFuse(opts: { master: Host; client: Host; messages: number; s
           res.errnoReplies++;
           if (r.length !== 16) bad(`${desc}: error reply with a payload`);
         }
-        if (r.readBigUInt64LE(8) !== h.bytes.readBigUInt64LE(8)) bad(`${desc}: reply unique differs`);
+        if (r.readBigUInt64LE(8) !== uniqueOf(h.bytes)) bad(`${desc}: reply unique differs`);
       }
       probe(desc);
     }

@@ -120,8 +120,8 @@ describe('real trees through the mount', { skip: HAVE_FUSE ? false : NO_FUSE_REA
       assert.match(r.stderr, /4096-byte allocation units .*famfs kernel maps only 2 MiB-aligned extents; mount it with --data-path daemon/);
       assert.equal(r.stderr.trim().split('\n').length, 1);
       assert.deepEqual(fs.readdirSync(mp), []);
-      const line = famfsOk(client, ['status']).stdout.split('\n').find((l) => l.startsWith(`${C}:`));
-      assert.match(line ?? '', /data-path=daemon/);
+      const rows = JSON.parse(famfsOk(client, ['status', '--json', C]).stdout) as { mountpoint: string; dataPath: string }[];
+      assert.deepEqual(rows.map((r) => [r.mountpoint, r.dataPath]), [[C, 'daemon']]);
     } finally {
       fs.rmdirSync(mp);
       removeHost(other);

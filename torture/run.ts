@@ -19,6 +19,7 @@ import { followWhileWriting } from './lib/follow.js';
 import { fuzzLog } from './lib/fuzz.js';
 import { fuzzFuse } from './lib/fusefuzz.js';
 import { reformatCycles } from './lib/reformat.js';
+import { newFilesProperty } from './lib/newfiles.js';
 import { bigLog } from './lib/biglog.js';
 
 interface Outcome {
@@ -127,6 +128,26 @@ const PROPERTIES: Property[] = [
     run: async (s) => {
       const r = await reformatCycles(Math.ceil(20 * s));
       return { tried: r.tried, failed: r.failed, lost: r.lost, errors: r.errors, extra: r.skipped ? `SKIPPED: ${r.skipped}` : `re-formats under a client mount, slowest ESTALE after ${r.maxMs.toFixed(0)} ms (deadline 2000)` };
+    },
+  },
+  {
+    name: '8 new files on the master mount',
+    limitMin: 10,
+    run: async (s, seed) => {
+      const m = makeHost('t-nfm'), c = makeHost('t-nfc');
+      const out: Outcome = { tried: 0, failed: 0, lost: 0, extra: '', errors: [] };
+      const rounds = Math.max(1, Math.ceil(4 * s));
+      let files = 0;
+      for (let i = 0; i < rounds; i++) {
+        const r = await newFilesProperty({ master: m, client: c, procs: 4, files: 3, ops: Math.ceil(1500 * Math.min(1, s * 4)), seed: seed + i });
+        out.tried += r.tried;
+        out.failed += r.failed;
+        out.lost += r.lost;
+        out.errors.push(...r.errors);
+        files += r.files;
+      }
+      out.extra = `random open(O_TRUNC)/pwrite/ftruncate/close steps, 4 processes at once, ${files} files compared with tmpfs on the master and a client after commit`;
+      return out;
     },
   },
   {

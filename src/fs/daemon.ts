@@ -11,7 +11,7 @@ import { FuseServer } from '../fuse/server.js';
 import { uringSupport, type TransportChoice } from '../fuse/uring.js';
 import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
-import { MasterService } from './master.js';
+import { DEFAULT_LOCK_WAIT_MS, MasterService } from './master.js';
 import { createRpcChannel, RpcServer } from './rpc.js';
 import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';
@@ -24,6 +24,12 @@ export const FS_SUBTYPE = 'famfs';
 export const FS_TYPE = `fuse.${FS_SUBTYPE}`;
 /** Long enough for tar/rsync/cp -p to set modes after closing a file, short enough to feel immediate. */
 export const DEFAULT_COMMIT_DELAY_MS = 300;
+
+/** How long a create through the master's mount waits for a log lock held by a CLI writer ($FAMFS_LOCK_WAIT_MS, for tests). */
+function lockWaitMs(): number | undefined {
+  const v = Number(process.env.FAMFS_LOCK_WAIT_MS);
+  return Number.isInteger(v) && v > 0 && v <= DEFAULT_LOCK_WAIT_MS ? v : undefined;
+}
 
 export interface MountRequest {
   device: string;
@@ -152,8 +158,8 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   config.opStats = createOpStats(workers);
   if (config.dataPath === 'kernel' && !config.famfsKernel) log('--data-path kernel, but /proc/kallsyms has no famfs_fuse_iomap_begin: the mount fails unless the kernel offers FUSE_DAX_FMAP');
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
-  const master = role === 'master' ? new MasterService(device, { log, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1) }) : undefined;
-  const rpc = master ? new RpcServer(config.rpc, (op, args) => master.handle(op, args as Record<string, number | string>), (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
+  const master = role === 'master' ? new MasterService(device, { log, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs() }) : undefined;
+  const rpc = master ? new RpcServer(config.rpc, (call) => master.handle(call), (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
   const server = new FuseServer({
     mountpoint,
     handlerModule: new URL('./handler-module.js', import.meta.url),
@@ -181,7 +187,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     throw asFamfsError(e);
   }
   const notifier = new Notifier(server.masterFd);
-  const watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose });
+  const watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose, madeHere: master ? (id) => master.madeHere(id) : undefined });
   watcher.start();
   void server.closed.then(() => {
     rpc?.close();

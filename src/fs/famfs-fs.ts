@@ -56,6 +56,8 @@ export function metaFileType(id: number): FamfsFileType {
 export const KERNEL_DEVINDEX_ZERO_ONLY = true;
 
 const O_ACCMODE = 3;
+/** Opcode 50; this FUSE layer passes it on undecoded. */
+const FUSE_SYNCFS = 50;
 const O_WRONLY = 1;
 const O_RDWR = 2;
 
@@ -126,17 +128,18 @@ export class FamfsFs implements FuseHandler {
     return n;
   }
 
-  private attr(n: AnyNode): FuseAttr {
+  /** `ino`: the node id the kernel asked with (a committed new node keeps its inode number on this mount). */
+  private attr(n: AnyNode, ino = n.id): FuseAttr {
     const t = this.config.mountTimeMs;
     if ('kind' in n && n.kind === 'dir') {
       const extra = n.id === ROOT_ID ? 1 : 0; // .meta
-      return { ino: n.id, mode: S_IFDIR | n.mode, size: 4096, blocks: 8, nlink: 2 + n.subdirs + extra, uid: n.uid, gid: n.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 4096 };
+      return { ino, mode: S_IFDIR | n.mode, size: 4096, blocks: 8, nlink: 2 + n.subdirs + extra, uid: n.uid, gid: n.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 4096 };
     }
     if ('kind' in n && n.kind === 'symlink') {
       return { ino: n.id, mode: S_IFLNK | 0o777, size: Buffer.byteLength(n.target), blocks: 0, nlink: 1, uid: n.uid, gid: n.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 4096 };
     }
     const f = n as FileNode | Served;
-    return { ino: f.id, mode: S_IFREG | f.mode, size: f.size, nlink: 1, uid: f.uid, gid: f.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 1 << 20 };
+    return { ino, mode: S_IFREG | f.mode, size: f.size, nlink: 1, uid: f.uid, gid: f.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 1 << 20 };
   }
 
   private entry(n: AnyNode): EntryReply {
@@ -186,6 +189,11 @@ export class FamfsFs implements FuseHandler {
   // ---- famfs kernel extensions (GET_FMAP, GET_DAXDEV) ----
 
   extension(req: Request, opcode: number): Buffer {
+    // FUSE_SYNCFS (kernels that send it to /dev/fuse servers): log everything closed.
+    if (opcode === FUSE_SYNCFS) {
+      if (this.fresh?.active) this.fresh.call('syncfs', {});
+      return Buffer.alloc(0);
+    }
     if (this.dataPath !== 'kernel' || (opcode !== FUSE_GET_FMAP && opcode !== FUSE_GET_DAXDEV)) throw new FuseError(Errno.ENOSYS);
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE, 'device was re-formatted');
     return opcode === FUSE_GET_FMAP ? this.getFmap(req.nodeid) : this.getDaxdev(req.nodeid);
@@ -263,7 +271,7 @@ export class FamfsFs implements FuseHandler {
 
   getattr(_req: Request, nodeid: number): AttrReply {
     this.sync();
-    return { attr: this.attr(this.nodeOrThrow(nodeid)), attrTimeout: this.timeout };
+    return { attr: this.attr(this.nodeOrThrow(nodeid), nodeid), attrTimeout: this.timeout };
   }
 
   setattr(_req: Request, nodeid: number, set: SetattrArgs): AttrReply {
@@ -279,7 +287,7 @@ export class FamfsFs implements FuseHandler {
       if (n && n.id === nodeid) return { attr: this.attr(n), attrTimeout: this.timeout };
     }
     const n = this.nodeOrThrow(nodeid);
-    const a = this.attr(n);
+    const a = this.attr(n, nodeid);
     if (set.valid & FATTR_SIZE && set.size !== a.size) throw new FuseError(Errno.EPERM, 'famfs files have a fixed size');
     if (set.valid & FATTR_MODE && (set.mode & 0o7777) !== (a.mode & 0o7777)) throw new FuseError(Errno.EPERM, 'the famfs log cannot change a mode');
     if (set.valid & FATTR_UID && set.uid !== a.uid) throw new FuseError(Errno.EPERM);
@@ -378,12 +386,10 @@ export class FamfsFs implements FuseHandler {
   write(_req: Request, nodeid: number, args: WriteArgs, data: Buffer): number {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
     let f: Served | FileNode;
-    if (this.isNew(nodeid)) {
-      // A new file grows: ask the main thread only when writing past the size this thread knows.
-      const fresh = this.master();
-      const known = fresh.cached(nodeid);
-      f = this.servedNode(known && args.offset + data.length <= known.size ? fresh.adopt(known) : fresh.update('extend', nodeid, { offset: args.offset, length: data.length }));
-    } else f = this.served(nodeid);
+    // A new file's size has one owner, the main thread: every write asks it (a size cached here
+    // would miss another thread's truncate).
+    if (this.isNew(nodeid)) f = this.servedNode(this.master().update('extend', nodeid, { offset: args.offset, length: data.length }));
+    else f = this.served(nodeid);
     if ((f.id === LOG_FILE_ID && this.role !== 'master') || f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
     if (room <= 0) throw new FuseError(Errno.EFBIG, 'famfs files cannot grow');
@@ -402,6 +408,12 @@ export class FamfsFs implements FuseHandler {
     if (this.isNew(nodeid)) this.master().call('fsync', { id: nodeid });
     const f = this.served(nodeid);
     this.famfs.flushFile(f);
+  }
+
+  /** fsync of a directory (`sync DIR`) logs it and everything closed below it. */
+  fsyncdir(_req: Request, nodeid: number): void {
+    this.sync();
+    if (this.fresh?.active) this.fresh.call('fsyncdir', { dir: nodeid });
   }
 
   // ---- directories ----

@@ -1,101 +1,88 @@
 /**
  * The master's metadata service, on the daemon's main thread: every file and
  * directory created through the mount starts as a *new node*, visible only in
- * this mount, and is logged later in creation order (parents first):
+ * this mount, and is logged later (parents first). This thread is the one
+ * owner of a new node's size, capacity and map: workers ask it before every
+ * write of a new file and never act on a cached size.
  *
- * - a new file may grow while open; it is committed once no one has it open
- *   and the mount has been idle for `commitDelayMs`, or at once by fsync;
- * - chmod/chown (and utimes, which famfs does not keep) on a new node shape the
- *   entry that will be logged — tar and rsync set modes right after closing a
- *   file, and directory modes at the very end, so the short idle window is
- *   what lets them produce exact modes;
- * - a new file can be renamed or unlinked (rsync's temp files), a new empty
- *   directory removed; logged nodes never can.
+ * When a new node is logged:
+ * - a file, once no one has it open and either the mount has been idle for
+ *   `commitDelayMs` or `maxAgeMs` have passed since its last close (so
+ *   continuous activity cannot keep it unlogged, while tar/rsync/cp -p, which
+ *   set modes right after closing, still shape the entry); a directory the
+ *   same way, counted from its last change, or at once with its first file;
+ * - at once on fsync (the file and its new parents), fsync of a directory
+ *   (it, its parents, and everything closed below it) and FUSE_SYNCFS
+ *   (everything closed);
+ * - when a famfs CLI writer waits for the log lock: everything closed, and
+ *   files that users other than root hold open, at their current size (later
+ *   writes past it fail with EFBIG) — so no user can keep root's `famfs creat`
+ *   waiting longer than `maxAgeMs` and a poll.
  *
- * While new nodes exist the service holds the host's single-writer lock (flock
- * on the device), so its allocations, which are not in the log yet, cannot
- * collide with a CLI writer; CLI verbs wait for it. Space is taken in 2 MiB
- * units, growing a file geometrically (its last extent in place when the next
- * units are free), at most 16 extents; unused tail units are not logged and so
- * are free again. Nothing is logged before commit: a crash leaves no entry and
- * no lost space.
+ * While new nodes exist the service holds the host's single-writer lock, so
+ * its allocations, not in the log yet, cannot collide with a CLI writer's; it
+ * is released as soon as nothing is pending. A create that needs the lock
+ * waits for it without blocking this thread (loglock.ts). Nothing is logged
+ * before commit: a crash leaves no entry and no lost space.
  */
-import { ALLOC_UNIT, EXT_PATH_MAX, FM_ALL_HOSTS_RW, MAX_SIMPLE_EXTENTS } from '../format/constants.js';
-import type { Extent, SimpleMap } from '../format/types.js';
+import { EXT_PATH_MAX, FM_ALL_HOSTS_RW } from '../format/constants.js';
+import { hasFeature, SYMLINKS } from '../format/features.js';
+import { alignLargeFile } from './align.js';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
 import type { AllocBitmap } from '../alloc/bitmap.js';
-import { relpathProblem } from '../meta/paths.js';
-import { hasFeature, SYMLINKS } from '../format/features.js';
-import { alignLargeFile } from './align.js';
+import { ensureCapacity, freeAll, PAGE, trim, zeroRange } from './newspace.js';
+import { LogLock } from './loglock.js';
+import type { RpcCall } from './rpc.js';
+import { NewNodeTable, NEW_NODE_ID_BASE, type NewNode, type NewNodeAttr, type Committed } from './newtable.js';
 
-/** Node ids of nodes not yet in the log; far above any log-derived id. */
-export const NEW_NODE_ID_BASE = 2 ** 40;
+export { NEW_NODE_ID_BASE, isNewNodeId, type NewNodeAttr, type Committed } from './newtable.js';
 
-export function isNewNodeId(id: number): boolean {
-  return id >= NEW_NODE_ID_BASE;
-}
-
-/** What a worker learns about a new node (JSON over the RPC channel). */
-export interface NewNodeAttr {
-  id: number;
-  kind: 'file' | 'dir' | 'symlink';
-  /** Symlinks: the target as given. */
-  target?: string;
-  name: string;
-  size: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  map: SimpleMap;
-}
-
-/** Once logged, a new node's id stands for the log-derived id. */
-export interface Committed {
-  committedId: number;
-}
-
-interface NewNode extends NewNodeAttr {
-  parentId: number;
-  path: string;
-  opens: number;
-  allocated: number;
-  /** Why it can no longer be committed (e.g. ENOSPC during a write). */
-  failed?: string;
-  unlinked?: boolean;
-}
+/** Longest a closed new file stays unlogged, whatever the activity (the documented bound is 1 s). */
+export const MAX_AGE_MS = 700;
+/** Idle time before a directory still at its mkdir mode 0700 is logged (see underPlaceholder). */
+const PLACEHOLDER_IDLE_MS = 1500;
+/** How often due nodes and lock waiters are looked for while new nodes exist. */
+const TICK_MS = 50;
+/** Longest a create waits for a log lock held by a CLI writer (below the workers' 60 s call timeout). */
+export const DEFAULT_LOCK_WAIT_MS = 50_000;
 
 export interface MasterOptions {
   commitDelayMs: number;
   log: (msg: string) => void;
   /** Shared with the workers: number of new nodes (0 lets them skip calls here). */
   pendingCount?: Int32Array;
+  maxAgeMs?: number;
+  lockWaitMs?: number;
 }
 
-export class MasterService {
-  readonly famfs: Famfs;
+export class MasterService extends NewNodeTable {
   private bitmap?: AllocBitmap;
-  private locked = false;
+  private readonly loglock: LogLock;
   private nextId = NEW_NODE_ID_BASE;
-  /** New nodes in creation order. */
-  private readonly nodes = new Map<number, NewNode>();
-  /** Logged new nodes: temporary id → log-derived id, for as long as the kernel may use it. */
-  private readonly committed = new Map<number, number>();
-  private timer?: NodeJS.Timeout;
+  private ticker?: NodeJS.Timeout;
+  private lastActivity = 0;
+  private lastWaiterCheck = 0;
+  private readonly maxAgeMs: number;
 
   constructor(device: string, private readonly opts: MasterOptions) {
-    this.famfs = Famfs.open(device, { writable: true });
+    super(Famfs.open(device, { writable: true }));
+    this.loglock = new LogLock(this.famfs.device, opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, opts.log);
+    this.maxAgeMs = opts.maxAgeMs ?? MAX_AGE_MS;
   }
 
-  get pending(): number {
-    return this.nodes.size;
+  /** True while this service holds the host's log lock. */
+  get locked(): boolean {
+    return this.loglock.held;
   }
 
   /** Commit what can be (unmount); anything still open is lost, as after a crash. */
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.commitReady();
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+    this.commitWhere(() => true);
     for (const n of this.nodes.values()) this.opts.log(`${n.path}: still open at unmount; not committed`);
+    for (const n of this.nodes.values()) if (n.kind === 'file' && this.bitmap) freeAll(this.bitmap, n);
     this.nodes.clear();
     this.published();
     this.unlockIfIdle();
@@ -108,141 +95,68 @@ export class MasterService {
     if (this.opts.pendingCount) Atomics.store(this.opts.pendingCount, 0, this.nodes.size);
   }
 
-  /** Restart the idle window after any change to a new node. */
-  private touch(): void {
-    if (this.timer) clearTimeout(this.timer);
-    if (this.nodes.size === 0) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.commitReady();
-    }, this.opts.commitDelayMs);
+  /** While new nodes exist, look for due nodes and lock waiters every tick. */
+  private schedule(): void {
+    if (this.nodes.size === 0) {
+      if (this.ticker) clearInterval(this.ticker);
+      this.ticker = undefined;
+    } else this.ticker ??= setInterval(() => this.tick(), TICK_MS);
   }
 
-  private lock(): void {
-    if (this.locked) return;
-    this.famfs.device.lock({ onWait: () => this.opts.log('waiting for the log lock held by another famfs writer') });
-    this.locked = true;
+  /** One look: commit what is due; hand the lock over to a waiting CLI writer. */
+  tick(): void {
+    try {
+      this.look(Date.now());
+    } catch (e) {
+      this.opts.log(`commit: ${(e as Error).message}`);
+    }
+    this.schedule();
+  }
+
+  private look(now: number): void {
+    const quiet = now - this.lastActivity;
+    const idle = quiet >= this.opts.commitDelayMs;
+    this.commitWhere((n) => {
+      if (this.underPlaceholder(n)) return quiet >= Math.max(this.opts.commitDelayMs, PLACEHOLDER_IDLE_MS);
+      return idle || now - n.since >= this.maxAgeMs;
+    });
+    if (this.loglock.held && now - this.lastWaiterCheck >= 2 * TICK_MS) {
+      this.lastWaiterCheck = now;
+      const waiters = this.loglock.waiters();
+      if (waiters.length) this.handOver(waiters, now);
+    }
+  }
+
+  /** A CLI writer waits: log everything closed and whatever non-root users hold open, then release the lock. */
+  private handOver(waiters: number[], now: number): void {
+    this.commitWhere(() => true);
+    for (const n of [...this.nodes.values()]) {
+      if (n.kind !== 'file' || n.opens === 0 || n.uid === 0 || now - n.since < this.maxAgeMs || n.unlinked) continue;
+      this.opts.log(`${n.path}: held open by uid ${n.uid} while famfs writer pid ${waiters.join(',')} waits for the log lock; logged at its current size (${n.size} bytes)`);
+      try {
+        this.commitChain(n);
+      } catch {
+        // logged by commitNode; the node was dropped
+      }
+    }
+    this.unlockIfIdle(true);
+  }
+
+  private unlockIfIdle(handover = false): void {
+    if (!this.loglock.held || this.nodes.size > 0) return;
+    this.loglock.release(handover);
+    this.bitmap = undefined;
+  }
+
+  /** After taking the lock: catch up with the log and rebuild the bitmap (CLI writers may have appended). */
+  private lockedSession(): void {
+    if (this.bitmap) return;
     this.famfs.refresh();
     this.bitmap = this.famfs.buildBitmap().bitmap;
   }
 
-  private unlockIfIdle(): void {
-    if (!this.locked || this.nodes.size > 0) return;
-    this.famfs.device.unlock();
-    this.locked = false;
-    this.bitmap = undefined;
-  }
-
-  /** A directory by id: logged (in the tree) or new. */
-  private dir(id: number): { id: number; path: string } {
-    const alias = this.committed.get(id);
-    if (alias !== undefined) id = alias;
-    const n = this.nodes.get(id);
-    if (n) {
-      if (n.kind !== 'dir') throw new FamfsError('not a directory', 'ENOTDIR');
-      return n;
-    }
-    this.famfs.refresh();
-    const d = this.famfs.tree.byId.get(id);
-    if (!d) throw new FamfsError('no such directory', 'ENOENT');
-    if (d.kind !== 'dir') throw new FamfsError('not a directory', 'ENOTDIR');
-    return d;
-  }
-
-  private childPath(parent: { path: string }, name: string): string {
-    // The kernel never sends such names, but a hostile or broken peer might: never join them.
-    if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw new FamfsError(`bad name ${JSON.stringify(name)}`, 'EINVAL');
-    const path = parent.path === '' ? name : `${parent.path}/${name}`;
-    const problem = relpathProblem(path, this.famfs.longNames);
-    if (problem) throw new FamfsError(`${path}: ${problem}`, problem.startsWith('path longer') ? 'ENAMETOOLONG' : 'EINVAL');
-    return path;
-  }
-
-  /** The id a directory goes by now (a new directory's id maps to its logged one once committed). */
-  private canon(id: number): number {
-    return this.committed.get(id) ?? id;
-  }
-
-  private newChild(parentId: number, name: string): NewNode | undefined {
-    parentId = this.canon(parentId);
-    for (const n of this.nodes.values()) if (n.parentId === parentId && n.name === name && !n.unlinked) return n;
-    return undefined;
-  }
-
-  private exists(parent: { id: number }, name: string): boolean {
-    const d = this.famfs.tree.byId.get(parent.id);
-    return (d?.kind === 'dir' && d.children.has(name)) || this.newChild(parent.id, name) !== undefined;
-  }
-
-  private attr(n: NewNode): NewNodeAttr {
-    return { id: n.id, kind: n.kind, name: n.name, size: n.size, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map, ...(n.target !== undefined ? { target: n.target } : {}) };
-  }
-
-  private node(id: number): NewNode {
-    const n = this.nodes.get(id);
-    if (!n) throw new FamfsError('not a new node', 'ESTALE');
-    return n;
-  }
-
-  // ---- space ----
-
-  /** Make room for `end` bytes: grow in place, else add an extent at least as large as the file has (≤ 1 GiB at a time). */
-  private ensureCapacity(f: NewNode, end: number): void {
-    if (end <= f.allocated) return;
-    const bm = this.bitmap!;
-    // small-units: a file growing to 2 MiB or more takes further space in aligned 2 MiB units.
-    const unit = this.famfs.geometry.allocUnit;
-    const au = end >= ALLOC_UNIT ? ALLOC_UNIT : unit;
-    const need = Math.ceil((end - f.allocated) / au) * au;
-    const want = Math.ceil(Math.max(need, Math.min(f.allocated, 1024 ** 3), au) / au) * au;
-    const sizes = want === need ? [need] : [want, need];
-    const last = f.map.extents[f.map.extents.length - 1];
-    for (const size of sizes) {
-      if (last && last.offset + last.length + size <= bm.capacity && bm.isFree(last.offset + last.length, size)) {
-        bm.mark(last.offset + last.length, size);
-        last.length += size;
-        f.allocated += size;
-        return;
-      }
-    }
-    if (f.map.extents.length >= MAX_SIMPLE_EXTENTS) throw new FamfsError(`${f.path}: out of space (a file may have at most ${MAX_SIMPLE_EXTENTS} extents)`, 'ENOSPC');
-    for (const size of sizes) {
-      const u = bm.findAndMark(size / unit, 0, undefined, au / unit);
-      if (u >= 0) {
-        f.map.extents.push({ devindex: 0, offset: u * unit, length: size });
-        f.allocated += size;
-        return;
-      }
-    }
-    throw new FamfsError(`${f.path}: out of space`, 'ENOSPC');
-  }
-
-  private freeAll(f: NewNode): void {
-    for (const e of f.map.extents) this.bitmap!.free(e.offset, e.length);
-    f.map.extents = [];
-    f.allocated = 0;
-  }
-
-  /** The extents to log: whole units up to the size (at least one, as creat does); the tail is freed. */
-  private trim(f: NewNode): Extent[] {
-    if (f.allocated === 0) this.ensureCapacity(f, 1);
-    const moved = f.opens === 0 ? alignLargeFile(this.famfs, this.bitmap!, f.map, f.size) : undefined;
-    if (moved) f.map = moved;
-    const unit = f.size >= ALLOC_UNIT && moved ? ALLOC_UNIT : this.famfs.geometry.allocUnit;
-    const keep = Math.max(1, Math.ceil(f.size / unit)) * unit;
-    const out: Extent[] = [];
-    let base = 0;
-    for (const e of f.map.extents) {
-      const len = Math.min(e.length, Math.max(0, keep - base));
-      if (len > 0) out.push({ ...e, length: len });
-      if (len < e.length) this.bitmap!.free(e.offset + len, e.length - len);
-      base += e.length;
-    }
-    return out;
-  }
-
   private drop(n: NewNode): void {
-    if (n.kind === 'file') this.freeAll(n);
+    if (n.kind === 'file' && this.bitmap) freeAll(this.bitmap, n);
     this.nodes.delete(n.id);
     this.published();
     this.unlockIfIdle();
@@ -262,8 +176,16 @@ export class MasterService {
       if (n.kind === 'dir') this.famfs.log.append({ type: 'mkdir', path: n.path, mode: n.mode, uid: n.uid, gid: n.gid });
       else if (n.kind === 'symlink') this.famfs.log.append({ type: 'symlink', path: n.path, target: n.target!, uid: n.uid, gid: n.gid });
       else {
-        const extents = this.trim(n);
+        // small-units: a closed file of 2 MiB or more moves once into one aligned extent (align.ts).
+        const moved = n.opens === 0 ? alignLargeFile(this.famfs, this.bitmap!, n.map, n.size) : undefined;
+        if (moved) {
+          n.map = moved;
+          n.allocated = moved.extents[0]!.length;
+        }
+        const extents = trim(this.bitmap!, n);
         n.map = { kind: 'simple', extents };
+        // A famfs kernel maps whole pages: the bytes after EOF in the last one read as zero too.
+        zeroRange(this.famfs, n, n.size, Math.ceil(Math.max(n.size, 1) / PAGE) * PAGE);
         this.famfs.log.append({ type: 'file', path: n.path, size: n.size, flags: FM_ALL_HOSTS_RW, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map });
       }
     } catch (e) {
@@ -274,49 +196,57 @@ export class MasterService {
     }
     this.famfs.refresh();
     const logged = this.famfs.tree.lookup(n.path);
-    if (logged && logged.parent?.id === parentId) this.committed.set(n.id, logged.id);
+    if (logged && logged.parent?.id === parentId) {
+      this.committed.set(n.id, logged.id);
+      this.loggedHere.add(logged.id);
+    }
     else this.opts.log(`${n.path}: logged but refused by replay`);
     this.nodes.delete(n.id);
     this.published();
     return true;
   }
 
-  private parentLogged(n: NewNode): boolean {
-    return !this.nodes.has(this.canon(n.parentId));
-  }
-
-  /** Commit every new node that nobody has open, parents before children. */
-  commitReady(): void {
-    for (let progress = true; progress; ) {
-      progress = false;
-      for (const n of [...this.nodes.values()]) {
-        if (n.opens > 0 || n.unlinked || !this.parentLogged(n)) continue;
-        this.commitNode(n);
-        progress = true;
-      }
-    }
-    this.unlockIfIdle();
-  }
-
-  /** Commit a node now, with its new ancestors (fsync). */
-  private commitNow(n: NewNode): void {
+  /** Commit a node now, with its new ancestors first. */
+  private commitChain(n: NewNode): void {
     const chain: NewNode[] = [];
     for (let cur: NewNode | undefined = n; cur; cur = this.nodes.get(this.canon(cur.parentId))) chain.unshift(cur);
     for (const c of chain) {
       if (!this.commitNode(c)) throw new FamfsError(`${n.path}: not committed`, c.failed ?? 'EIO');
+    }
+  }
+
+  /** Commit every node nobody has open that `due` picks (with the new directories above it). */
+  private commitWhere(due: (n: NewNode) => boolean): void {
+    for (const n of [...this.nodes.values()]) {
+      if (!this.nodes.has(n.id) || n.opens > 0 || n.unlinked || !due(n)) continue;
+      try {
+        this.commitChain(n);
+      } catch {
+        // logged by commitNode; the node was dropped
+      }
     }
     this.unlockIfIdle();
   }
 
   // ---- the calls workers make ----
 
-  handle(op: string, a: Record<string, number | string>): unknown {
+  handle(call: RpcCall): unknown {
+    const op = call.op;
+    const a = call.args as Record<string, number | string>;
+    this.lastActivity = Date.now();
+    if (op === 'mkdir' || op === 'create') {
+      return this.create(call, a.parent as number, a.name as string, op === 'mkdir' ? 'dir' : 'file', a.mode as number, a.uid as number, a.gid as number);
+    }
+    if (op === 'symlink') {
+      if (!hasFeature(this.famfs.features, SYMLINKS)) throw new FamfsError('this famfs has no symbolic links (famfs mkfs --features symlinks)', 'EPERM');
+      const tlen = Buffer.byteLength(String(a.target ?? ''));
+      if (tlen === 0 || tlen > EXT_PATH_MAX) throw new FamfsError(`symlink target of ${tlen} bytes`, tlen ? 'ENAMETOOLONG' : 'ENOENT');
+      return this.create(call, a.parent as number, a.name as string, 'symlink', 0o777, a.uid as number, a.gid as number, a.target as string);
+    }
+    if (!call.claim()) return null; // the worker gave up: change nothing
     const id = a.id as number;
     let r: unknown;
     switch (op) {
-      case 'mkdir': r = this.create(a.parent as number, a.name as string, 'dir', a.mode as number, a.uid as number, a.gid as number); break;
-      case 'create': r = this.create(a.parent as number, a.name as string, 'file', a.mode as number, a.uid as number, a.gid as number); break;
-      case 'symlink': r = this.create(a.parent as number, a.name as string, 'symlink', 0o777, a.uid as number, a.gid as number, a.target as string); break;
       case 'lookup': return this.lookup(a.parent as number, a.name as string);
       case 'list': return this.list(a.parent as number);
       case 'get': return this.get(id);
@@ -324,56 +254,62 @@ export class MasterService {
       case 'extend': r = this.extend(id, a.offset as number, a.length as number); break;
       case 'flush': return this.flush(id);
       case 'release': r = this.release(id); break;
-      case 'fsync': return this.fsync(id);
+      case 'fsync': r = this.fsync(id); break;
+      case 'fsyncdir': r = this.fsyncdir(a.dir as number); break;
+      case 'syncfs': this.commitWhere(() => true); r = null; break;
       case 'setattr': r = this.setattr(id, a); break;
       case 'unlink': r = this.unlink(a.parent as number, a.name as string, a.dir === 1); break;
       case 'rename': r = this.rename(a.parent as number, a.name as string, a.newParent as number, a.newName as string); break;
       default: throw new FamfsError(`unknown call ${op}`, 'ENOSYS');
     }
-    this.touch();
+    this.schedule();
     return r;
   }
 
-  create(parentId: number, name: string, kind: NewNodeAttr['kind'], mode: number, uid: number, gid: number, target?: string): NewNodeAttr {
+  /** A new file or directory; waits (without blocking this thread) while a CLI writer holds the log lock. */
+  private create(call: RpcCall, parentId: number, name: string, kind: NewNodeAttr['kind'], mode: number, uid: number, gid: number, target?: string): NewNodeAttr | Promise<NewNodeAttr> {
+    const make = (): NewNodeAttr => {
+      if (!call.claim()) {
+        this.unlockIfIdle();
+        throw new FamfsError('cancelled', 'EINTR');
+      }
+      try {
+        this.lockedSession();
+        const r = this.createLocked(parentId, name, kind, mode, uid, gid, target);
+        this.schedule();
+        return r;
+      } finally {
+        this.unlockIfIdle();
+      }
+    };
+    this.precheck(parentId, name);
+    if (this.loglock.tryTake()) return make();
+    return this.loglock.take().then(make);
+  }
+
+  /** What can be refused before waiting for the lock. */
+  private precheck(parentId: number, name: string): void {
     const parent = this.dir(parentId);
-    if (kind === 'symlink') {
-      if (!hasFeature(this.famfs.features, SYMLINKS)) throw new FamfsError('this famfs has no symbolic links (famfs mkfs --features symlinks)', 'EPERM');
-      const tlen = Buffer.byteLength(target ?? '');
-      if (tlen === 0 || tlen > EXT_PATH_MAX) throw new FamfsError(`symlink target of ${tlen} bytes`, tlen ? 'ENAMETOOLONG' : 'ENOENT');
-    }
+    if (this.exists(parent, name)) throw new FamfsError(`${name}: exists`, 'EEXIST');
+    this.childPath(parent, name);
+  }
+
+  private createLocked(parentId: number, name: string, kind: NewNodeAttr['kind'], mode: number, uid: number, gid: number, target?: string): NewNodeAttr {
+    const parent = this.dir(parentId);
     if (this.exists(parent, name)) throw new FamfsError(`${name}: exists`, 'EEXIST');
     const path = this.childPath(parent, name);
     const h = this.famfs.log.readHeader();
     if (h.nextIndex + this.nodes.size > h.lastIndex) throw new FamfsError('the famfs log is full', 'ENOSPC');
-    this.lock();
     const n: NewNode = {
       id: this.nextId++, kind, parentId: parent.id, name, path, mode: mode & 0o7777, uid, gid,
-      size: kind === 'symlink' ? Buffer.byteLength(target!) : 0, map: { kind: 'simple', extents: [] }, allocated: 0, opens: kind === 'file' ? 1 : 0,
+      size: kind === 'symlink' ? Buffer.byteLength(target!) : 0, map: { kind: 'simple', extents: [] }, allocated: 0, opens: kind === 'file' ? 1 : 0, since: Date.now(),
       ...(kind === 'symlink' ? { target } : {}),
     };
+    // A file takes its first unit now: a full file system fails the create, not a later commit.
+    if (kind === 'file') ensureCapacity(this.bitmap!, n, 1);
     this.nodes.set(n.id, n);
     this.published();
     return this.attr(n);
-  }
-
-  lookup(parentId: number, name: string): NewNodeAttr | null {
-    const n = this.newChild(parentId, name);
-    return n ? this.attr(n) : null;
-  }
-
-  list(parentId: number): NewNodeAttr[] {
-    const out: NewNodeAttr[] = [];
-    parentId = this.canon(parentId);
-    for (const n of this.nodes.values()) if (n.parentId === parentId && !n.unlinked) out.push(this.attr(n));
-    return out;
-  }
-
-  get(id: number): NewNodeAttr | Committed {
-    const n = this.nodes.get(id);
-    if (n && !n.unlinked) return this.attr(n);
-    const c = this.committed.get(id);
-    if (c !== undefined) return { committedId: c };
-    throw new FamfsError('stale node', 'ESTALE');
   }
 
   private open(id: number): NewNodeAttr | Committed {
@@ -382,22 +318,26 @@ export class MasterService {
     return this.get(id);
   }
 
+  /** Room for a write of [offset, offset+length): the file's size covers it when this returns. */
   private extend(id: number, offset: number, length: number): NewNodeAttr | Committed {
     const f = this.nodes.get(id);
     if (!f) return this.get(id);
-    const end = offset + length;
-    try {
-      this.ensureCapacity(f, end);
-    } catch (e) {
-      f.failed = (e as { code?: string }).code ?? 'EIO';
-      throw e;
-    }
-    // Bytes skipped over by a write past EOF read as zeros, as in any file system.
-    if (offset > f.size) {
-      for (const s of this.famfs.slices({ map: f.map, size: offset }, f.size, offset - f.size)) s.fill(0);
-    }
-    f.size = Math.max(f.size, end);
+    this.resize(f, Math.max(f.size, offset + length));
     return this.attr(f);
+  }
+
+  /** Set a new file's size; bytes that come into it are zeroed first (holes, grown tails). */
+  private resize(f: NewNode, size: number): void {
+    if (size > f.size) {
+      try {
+        ensureCapacity(this.bitmap!, f, size);
+      } catch (e) {
+        f.failed = (e as { code?: string }).code ?? 'EIO';
+        throw e;
+      }
+      zeroRange(this.famfs, f, f.size, size);
+    }
+    f.size = size;
   }
 
   /** close(2) of one descriptor: report a file that can no longer be committed. */
@@ -407,32 +347,50 @@ export class MasterService {
     return null;
   }
 
-  /** The last reference to an open file went away; it is logged after the idle window. */
+  /** The last reference to an open file went away; it is logged after the idle window, or within the max age. */
   private release(id: number): null {
     const f = this.nodes.get(id);
     if (!f) return null;
     f.opens = Math.max(0, f.opens - 1);
-    if (f.opens === 0 && f.unlinked) this.drop(f);
-    else if (f.opens === 0 && this.opts.commitDelayMs === 0 && this.parentLogged(f)) this.commitNode(f), this.unlockIfIdle();
+    if (f.opens > 0) return null;
+    f.since = Date.now();
+    if (f.unlinked) this.drop(f);
+    else if (this.opts.commitDelayMs === 0) this.commitWhere((n) => n === f);
     return null;
   }
 
   private fsync(id: number): null {
     const f = this.nodes.get(id);
-    if (f) this.commitNow(f);
+    if (f) {
+      try {
+        this.commitChain(f);
+      } finally {
+        this.unlockIfIdle();
+      }
+    }
+    return null;
+  }
+
+  /** fsync of a directory: it (with its new parents) and everything closed below it. */
+  private fsyncdir(dirId: number): null {
+    const d = this.nodes.get(dirId);
+    if (d) this.fsync(dirId);
+    const target = this.canon(dirId);
+    this.commitWhere((n) => this.below(n, target));
     return null;
   }
 
   private setattr(id: number, a: Record<string, number | string>): NewNodeAttr | Committed {
     const n = this.nodes.get(id);
     if (!n) return this.get(id);
-    if (typeof a.mode === 'number' && n.kind !== 'symlink') n.mode = a.mode & 0o7777;
+    if (typeof a.mode === 'number' && n.kind !== 'symlink') {
+      n.mode = a.mode & 0o7777;
+      n.modeSet = true;
+    }
     if (typeof a.uid === 'number') n.uid = a.uid;
     if (typeof a.gid === 'number') n.gid = a.gid;
-    if (typeof a.size === 'number' && n.kind === 'file') {
-      if (a.size > n.size) this.extend(id, a.size, 0);
-      else n.size = a.size;
-    }
+    if (typeof a.size === 'number' && n.kind === 'file') this.resize(n, a.size);
+    if (n.kind === 'dir') n.since = Date.now();
     return this.attr(n);
   }
 

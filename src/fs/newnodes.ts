@@ -24,7 +24,6 @@ export interface Served {
 export type AnyNode = TreeNode | Served;
 
 export class NewNodes {
-  private readonly known = new Map<number, NewNodeAttr>();
   private readonly aliases = new Map<number, number>();
 
   constructor(private readonly famfs: Famfs, private readonly rpc: RpcClient, private readonly pendingCount: () => number) {}
@@ -39,8 +38,13 @@ export class NewNodes {
     return isNewNodeId(id) && !this.aliases.has(id);
   }
 
+  /**
+   * Only a create may give up waiting (for a log lock a CLI writer holds); the main thread
+   * then changes nothing. Every other call is answered promptly and must be applied
+   * (a lost release would keep a file open forever), so it waits for its answer.
+   */
   call<T>(op: string, args: Record<string, unknown>): T {
-    return this.rpc.call<T>(op, args);
+    return this.rpc.call<T>(op, args, op === 'create' || op === 'mkdir' ? 60_000 : Infinity);
   }
 
   /** Turn a reply into a node: a servable new file, a new directory, or the logged node it became. */
@@ -51,7 +55,6 @@ export class NewNodes {
       this.famfs.refresh();
       return this.famfs.tree.byId.get(r.committedId);
     }
-    this.known.set(r.id, r);
     if (r.kind === 'dir') {
       const d: DirNode = { kind: 'dir', id: r.id, name: r.name, path: r.name, mode: r.mode, uid: r.uid, gid: r.gid, parent: undefined, entryIndex: -1, children: new Map(), order: [], subdirs: 0 };
       return d;
@@ -68,11 +71,6 @@ export class NewNodes {
     const alias = this.aliases.get(id);
     if (alias !== undefined) return this.famfs.tree.byId.get(alias);
     return this.adopt(this.call<NewNodeAttr | Committed>('get', { id }), id);
-  }
-
-  /** The state this thread last saw (no call). */
-  cached(id: number): NewNodeAttr | undefined {
-    return this.known.get(id);
   }
 
   /** A call that may report the node as committed; returns the node either way. */

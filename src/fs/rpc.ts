@@ -5,16 +5,26 @@
  * slot's request number and a doorbell word, and blocks in Atomics.wait until
  * the main thread (woken by Atomics.waitAsync on the doorbell) writes the reply
  * and its number. Workers wait only for the main thread, and the main thread
- * never waits for a worker, so this cannot deadlock.
+ * never blocks on a worker, so this cannot deadlock.
+ *
+ * A handler may answer later (a Promise: e.g. a create waiting for the log
+ * lock). A worker that gives up on a call must never leave the main thread
+ * believing something the kernel was told failed, so every request is
+ * *claimed* exactly once, by a compare-and-swap on the slot's claim word:
+ * the main thread claims it (positive seq) before it changes anything, or the
+ * worker cancels it (negative seq) at its deadline. Whoever loses goes on as
+ * if the other had won: a cancelled request changes nothing; a claimed one is
+ * always answered, and the worker waits for that answer.
  */
 const SLOTS = 64;
 const SLOT_BYTES = 1 << 20;
-// Int32 control words: doorbell, next free slot, then per slot [request seq, reply seq].
+// Int32 control words: doorbell, next free slot, then per slot [request seq, reply seq, claim].
 const DOORBELL = 0;
 const NEXT_SLOT = 1;
-const REQ = (slot: number): number => 2 + 2 * slot;
-const REP = (slot: number): number => 3 + 2 * slot;
-const CTL_WORDS = 2 + 2 * SLOTS;
+const REQ = (slot: number): number => 2 + 3 * slot;
+const REP = (slot: number): number => 3 + 3 * slot;
+const CLAIM = (slot: number): number => 4 + 3 * slot;
+const CTL_WORDS = 2 + 3 * SLOTS;
 const CTL_BYTES = CTL_WORDS * 4;
 
 export interface RpcChannel {
@@ -48,6 +58,18 @@ function readJson<T>(data: Buffer): T {
   return JSON.parse(data.toString('utf8', 4, 4 + data.readUInt32LE(0))) as T;
 }
 
+/**
+ * Move the claim word from an older request's mark to `mark` (±seq) for request `seq`.
+ * Returns true if this side won; false if request `seq` is already claimed or cancelled.
+ */
+function claimFor(ctl: Int32Array, slot: number, seq: number, mark: number): boolean {
+  for (;;) {
+    const cur = Atomics.load(ctl, CLAIM(slot));
+    if (Math.abs(cur) >= seq) return false;
+    if (Atomics.compareExchange(ctl, CLAIM(slot), cur, mark) === cur) return true;
+  }
+}
+
 export class RpcClient {
   private readonly ctl: Int32Array;
   private readonly data: Buffer;
@@ -61,19 +83,27 @@ export class RpcClient {
     this.data = slotData(ch.shared, this.slot);
   }
 
+  /**
+   * One call. `timeoutMs` bounds only the wait for the main thread to *start* it: once
+   * claimed, a request is answered, and its answer is awaited (the main thread never blocks).
+   */
   call<T>(op: string, args: unknown, timeoutMs = 60_000): T {
     const seq = ++this.seq;
-    writeJson(this.data, { op, args });
+    writeJson(this.data, { op, args, seq });
     Atomics.store(this.ctl, REQ(this.slot), seq);
     Atomics.add(this.ctl, DOORBELL, 1);
     Atomics.notify(this.ctl, DOORBELL);
     const deadline = Date.now() + timeoutMs;
+    let bounded = true;
     for (;;) {
       const cur = Atomics.load(this.ctl, REP(this.slot));
       if (cur === seq) break;
       const left = deadline - Date.now();
-      if (left <= 0) throw new RpcError('EIO', `famfs daemon: no answer to ${op}`);
-      Atomics.wait(this.ctl, REP(this.slot), cur, Math.min(left, 1000));
+      if (bounded && left <= 0) {
+        if (claimFor(this.ctl, this.slot, seq, -seq)) throw new RpcError('EIO', `famfs daemon: no answer to ${op}`);
+        bounded = false; // the main thread took it: its answer is on the way
+      }
+      Atomics.wait(this.ctl, REP(this.slot), cur, bounded ? Math.min(Math.max(left, 1), 1000) : 1000);
     }
     const reply = readJson<RpcReply>(this.data);
     if ('errno' in reply) throw new RpcError(reply.errno, reply.message);
@@ -81,12 +111,24 @@ export class RpcClient {
   }
 }
 
-export type RpcHandler = (op: string, args: unknown) => unknown;
+/**
+ * One request as the main thread sees it. `claim()` must be called (and return true)
+ * before the handler changes any state; false means the worker gave up: change nothing.
+ */
+export interface RpcCall {
+  op: string;
+  args: unknown;
+  claim: () => boolean;
+}
 
-/** Main-thread side: answers every slot's requests, one at a time. */
+export type RpcHandler = (call: RpcCall) => unknown;
+
+/** Main-thread side: answers every slot's requests; handlers may answer with a Promise. */
 export class RpcServer {
   private readonly ctl: Int32Array;
   private closed = false;
+  /** Per slot: the request seq being handled asynchronously (not to be dispatched twice). */
+  private readonly inflight = new Map<number, number>();
 
   constructor(private readonly ch: RpcChannel, private readonly handler: RpcHandler, private readonly onError: (e: unknown) => void) {
     this.ctl = new Int32Array(ch.shared, 0, CTL_WORDS);
@@ -103,24 +145,52 @@ export class RpcServer {
     }
   }
 
+  private errorReply(e: unknown): RpcReply {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== 'string') this.onError(e);
+    return { errno: typeof code === 'string' ? code : 'EIO', message: (e as Error).message ?? String(e) };
+  }
+
   private drain(): void {
     for (let slot = 0; slot < Math.min(SLOTS, Atomics.load(this.ctl, NEXT_SLOT)); slot++) {
       const req = Atomics.load(this.ctl, REQ(slot));
-      if (req === Atomics.load(this.ctl, REP(slot))) continue;
+      if (req === Atomics.load(this.ctl, REP(slot)) || this.inflight.get(slot) === req) continue;
       const data = slotData(this.ch.shared, slot);
-      let reply: RpcReply;
+      let parsed: { op: string; args: unknown; seq: number };
       try {
-        const { op, args } = readJson<{ op: string; args: unknown }>(data);
-        reply = { ok: this.handler(op, args) ?? null };
+        parsed = readJson(data);
       } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        if (typeof code !== 'string') this.onError(e);
-        reply = { errno: typeof code === 'string' ? code : 'EIO', message: (e as Error).message ?? String(e) };
+        this.answer(slot, req, this.errorReply(e));
+        continue;
       }
-      writeJson(data, reply);
-      Atomics.store(this.ctl, REP(slot), req);
-      Atomics.notify(this.ctl, REP(slot));
+      if (parsed.seq !== req) continue; // the worker is still writing a newer request
+      const call: RpcCall = { op: parsed.op, args: parsed.args, claim: () => claimFor(this.ctl, slot, req, req) || Atomics.load(this.ctl, CLAIM(slot)) === req };
+      let result: unknown;
+      try {
+        result = this.handler(call);
+      } catch (e) {
+        this.answer(slot, req, this.errorReply(e));
+        continue;
+      }
+      if (result instanceof Promise) {
+        this.inflight.set(slot, req);
+        result.then(
+          (v) => this.answer(slot, req, { ok: v ?? null }),
+          (e) => this.answer(slot, req, this.errorReply(e)),
+        ).finally(() => {
+          if (this.inflight.get(slot) === req) this.inflight.delete(slot);
+          this.drain();
+        });
+      } else this.answer(slot, req, { ok: result ?? null });
     }
+  }
+
+  /** Reply to request `req` of a slot, unless the worker cancelled it (then nothing was changed). */
+  private answer(slot: number, req: number, reply: RpcReply): void {
+    if (!claimFor(this.ctl, slot, req, req) && Atomics.load(this.ctl, CLAIM(slot)) !== req) return;
+    writeJson(slotData(this.ch.shared, slot), reply);
+    Atomics.store(this.ctl, REP(slot), req);
+    Atomics.notify(this.ctl, REP(slot));
   }
 
   close(): void {

@@ -14,6 +14,8 @@ export interface WatcherOptions {
   intervalMs?: number;
   log: (msg: string) => void;
   verbose?: boolean;
+  /** Nodes this mount created and logged itself: the kernel already knows them under their first id. */
+  madeHere?: (id: number) => boolean;
 }
 
 export class LogWatcher {
@@ -69,7 +71,8 @@ export class LogWatcher {
       const node = this.famfs.tree.byId.get(idForEntry(i));
       if (!node) continue;
       const parent = node.parent?.id ?? ROOT_ID;
-      this.notifier.send({ kind: 'entry', parent, name: node.name });
+      // Re-looking up a name made here would give it a new inode number (tar checks them).
+      if (!this.opts.madeHere?.(node.id)) this.notifier.send({ kind: 'entry', parent, name: node.name });
       this.notifier.send({ kind: 'inode', nodeid: parent });
     }
   }

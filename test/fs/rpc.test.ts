@@ -1,0 +1,75 @@
+/**
+ * The worker → main-thread call channel (src/fs/rpc.ts): a call the worker
+ * gave up on is never applied by the main thread, and one the main thread
+ * claimed is always answered, however long it takes (issue 11, item 4).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { createRpcChannel, RpcServer, type RpcCall } from '../../src/fs/rpc.js';
+
+const CLIENT = `
+const { workerData, parentPort } = require('node:worker_threads');
+import(workerData.url).then(({ RpcClient }) => {
+  const c = new RpcClient(workerData.ch);
+  const out = [];
+  for (const [op, timeout] of workerData.calls) {
+    try { out.push(c.call(op, {}, timeout)); } catch (e) { out.push(e.code); }
+  }
+  parentPort.postMessage(out);
+});`;
+
+function runClient(ch: ReturnType<typeof createRpcChannel>, calls: [string, number][]): Promise<unknown[]> {
+  const url = new URL('../../src/fs/rpc.js', import.meta.url).href;
+  const w = new Worker(CLIENT, { eval: true, workerData: { url, ch, calls } });
+  return new Promise((resolve, reject) => {
+    w.once('message', (m: unknown[]) => {
+      void w.terminate();
+      resolve(m);
+    });
+    w.once('error', reject);
+  });
+}
+
+test('a call the worker gave up on changes nothing; the next call on the slot goes through', async () => {
+  const ch = createRpcChannel();
+  const applied: string[] = [];
+  let lateClaim: boolean | undefined;
+  let done!: () => void;
+  const lateDone = new Promise<void>((r) => (done = r));
+  const server = new RpcServer(ch, (call: RpcCall) => {
+    if (call.op === 'slow') {
+      return new Promise((resolve) => setTimeout(() => {
+        lateClaim = call.claim();
+        if (lateClaim) applied.push('slow');
+        resolve('late');
+        done();
+      }, 400));
+    }
+    if (!call.claim()) return null;
+    applied.push(call.op);
+    return call.op;
+  }, (e) => assert.fail(String(e)));
+  try {
+    const out = await runClient(ch, [['slow', 100], ['fast', 5000]]);
+    assert.deepEqual(out, ['EIO', 'fast']);
+    await lateDone;
+    assert.equal(lateClaim, false, 'the main thread cannot claim a cancelled call');
+    assert.deepEqual(applied, ['fast']);
+  } finally {
+    server.close();
+  }
+});
+
+test('a call the main thread claimed is answered even after the worker\'s deadline', async () => {
+  const ch = createRpcChannel();
+  const server = new RpcServer(ch, (call: RpcCall) => {
+    assert.ok(call.claim());
+    return new Promise((resolve) => setTimeout(() => resolve(`${call.op} done`), 1500));
+  }, (e) => assert.fail(String(e)));
+  try {
+    assert.deepEqual(await runClient(ch, [['claimed', 1000], ['again', 1000]]), ['claimed done', 'again done']);
+  } finally {
+    server.close();
+  }
+});

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchContext, BenchFn, BenchRow } from './types.js';
 
 const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
+  startup: () => import('./startup.js'),
   replay: () => import('./replay.js'),
   creat: () => import('./creat.js'),
   cp: () => import('./cp.js'),

@@ -119,7 +119,11 @@ export class Famfs {
       throw asFamfsError(e);
     }
     try {
-      return new Famfs(device, readSuperblock(device), opts.devices);
+      // Metadata through small mappings of the device's start (no 1 GiB window: see Device.mapHead).
+      device.mapHead(LOG_OFFSET);
+      const sb = readSuperblock(device);
+      device.mapHead(LOG_OFFSET + sb.logLen);
+      return new Famfs(device, sb, opts.devices);
     } catch (e) {
       device.close();
       throw asFamfsError(e);

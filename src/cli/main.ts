@@ -1,25 +1,42 @@
 /** The `famfs` command: one verb per module; errors become one stderr line and an exit status. */
 import { Command, CommanderError } from 'commander';
 import { asFamfsError } from '../api/errors.js';
-import * as mkfs from './mkfs.js';
-import * as fsck from './fsck.js';
-import * as mkdir from './mkdir.js';
-import * as creat from './creat.js';
-import * as cp from './cp.js';
-import * as ls from './ls.js';
-import * as getmap from './getmap.js';
-import * as verify from './verify.js';
-import * as cat from './cat.js';
-import * as clone from './clone.js';
-import * as logplay from './logplay.js';
-import * as mount from './mount.js';
-import * as umount from './umount.js';
-import * as status from './status.js';
-import * as devadd from './devadd.js';
-import * as installHelpers from './install-helpers.js';
 import { VERSION } from '../api/version.js';
 
-const VERBS = [mkfs, fsck, mkdir, creat, cp, ls, getmap, verify, cat, clone, logplay, mount, umount, status, devadd, installHelpers];
+interface VerbModule {
+  register(program: Command): void;
+}
+
+/**
+ * Every verb, loaded only when it runs (start-up time is mostly module
+ * loading). One line per verb, so that adding one merges cleanly.
+ */
+const VERBS: [name: string, load: () => Promise<VerbModule>][] = [
+  ['mkfs', () => import('./mkfs.js')],
+  ['fsck', () => import('./fsck.js')],
+  ['mkdir', () => import('./mkdir.js')],
+  ['creat', () => import('./creat.js')],
+  ['cp', () => import('./cp.js')],
+  ['ls', () => import('./ls.js')],
+  ['getmap', () => import('./getmap.js')],
+  ['verify', () => import('./verify.js')],
+  ['cat', () => import('./cat.js')],
+  ['clone', () => import('./clone.js')],
+  ['logplay', () => import('./logplay.js')],
+  ['mount', () => import('./mount.js')],
+  ['umount', () => import('./umount.js')],
+  ['status', () => import('./status.js')],
+  ['devadd', () => import('./devadd.js')],
+  ['install-helpers', () => import('./install-helpers.js')],
+];
+
+/** The verb modules `argv` needs: the one it names, none for --version, all for help and errors. */
+async function verbsFor(argv: string[]): Promise<VerbModule[]> {
+  const first = argv[0] ?? '';
+  if (first === '-V' || first === '--version') return [];
+  const named = VERBS.find(([name]) => name === first);
+  return Promise.all((named ? [named] : VERBS).map(([, load]) => load()));
+}
 
 /** Exit statuses: 0 success, 1 the operation failed, 2 bad usage. */
 export async function main(argv: string[]): Promise<number> {
@@ -28,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION)
     .showSuggestionAfterError()
     .exitOverride();
-  for (const v of VERBS) v.register(program);
+  for (const v of await verbsFor(argv)) v.register(program);
   program.commands.forEach((c) => c.exitOverride());
   let verb = argv[0] ?? '';
   try {

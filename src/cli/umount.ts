@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import fs from 'node:fs';
 import { FamfsError } from '../api/errors.js';
-import { famfsMounts } from '../fs/daemon.js';
+import { famfsMountList as famfsMounts } from '../api/locate.js';
 import { unmountFuse } from '../fuse/mount.js';
 
 export function register(program: Command): void {

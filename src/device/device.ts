@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
 
 export const WINDOW_SIZE = 1 << 30;
+const HEAD_ALIGN = 2 << 20;
 
 export type DeviceKind = 'file' | 'dax';
 
@@ -71,6 +72,8 @@ export class Device implements DeviceInfo {
   readonly writable: boolean;
   readonly fd: number;
   private readonly windows: (Window | undefined)[];
+  /** Small mappings of the device's start (see mapHead), smallest first; the last one serves. */
+  private readonly heads: (Window & { len: number })[] = [];
   private closed = false;
   /** Set for a device known only by its leading bytes (see inMemory): no fd, no mapping. */
   private readonly memory?: MemoryCopy;
@@ -124,6 +127,27 @@ export class Device implements DeviceInfo {
     return new Device(info, fd, writable);
   }
 
+  /**
+   * Map [0, length) (rounded up to 2 MiB, the devdax alignment) on its own, so
+   * that the superblock and log are served without a 1 GiB window. V8 counts
+   * every mapped ArrayBuffer as external memory, and a 1 GiB one forces a
+   * full garbage collection (see docs/performance.md).
+   */
+  mapHead(length: number): void {
+    if (this.memory || this.closed || this.windows[0]) return;
+    const len = Math.min(this.size, Math.ceil(length / HEAD_ALIGN) * HEAD_ALIGN);
+    const last = this.heads.at(-1);
+    if (len <= 0 || len >= WINDOW_SIZE || (last && last.len >= len)) return;
+    const ptr = mmap(len, this.writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, this.fd, 0);
+    this.heads.push({ ptr, buf: viewOf(ptr, len), len });
+  }
+
+  /** The head mapping covering [offset, offset+length), if any. */
+  private headFor(offset: number, length: number): (Window & { len: number }) | undefined {
+    const h = this.heads.at(-1);
+    return h && offset + length <= h.len ? h : undefined;
+  }
+
   private window(i: number): Buffer {
     let w = this.windows[i];
     if (!w) {
@@ -147,6 +171,8 @@ export class Device implements DeviceInfo {
   view(offset: number, length: number): Buffer {
     this.checkRange(offset, length);
     if (this.memory) return this.memoryView(offset, length);
+    const head = this.headFor(offset, length);
+    if (head) return head.buf.subarray(offset, offset + length);
     const i = Math.floor(offset / WINDOW_SIZE);
     const start = offset - i * WINDOW_SIZE;
     if (start + length > WINDOW_SIZE) throw new DeviceError(`range [${offset}, +${length}) crosses a mapping window`, 'ERANGE');
@@ -158,6 +184,11 @@ export class Device implements DeviceInfo {
     this.checkRange(offset, length);
     if (this.memory) {
       if (length > 0) out.push(this.memoryView(offset, length));
+      return out;
+    }
+    const head = this.headFor(offset, length);
+    if (head) {
+      if (length > 0) out.push(head.buf.subarray(offset, offset + length));
       return out;
     }
     while (length > 0) {
@@ -180,6 +211,8 @@ export class Device implements DeviceInfo {
   flush(offset: number, length: number): void {
     this.checkRange(offset, length);
     if (this.kind === 'dax' || this.memory) return;
+    const head = this.headFor(offset, length);
+    if (head) return void (length > 0 && msync(head.ptr, offset, length));
     while (length > 0) {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
@@ -213,6 +246,7 @@ export class Device implements DeviceInfo {
       if (w) munmap(w.ptr, Math.min(WINDOW_SIZE, this.size - i * WINDOW_SIZE));
     });
     this.windows.fill(undefined);
+    for (const h of this.heads.splice(0)) munmap(h.ptr, h.len);
     fs.closeSync(this.fd);
   }
 }

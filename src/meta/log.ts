@@ -61,6 +61,18 @@ export class LogView {
   }
 
   /**
+   * A private copy of slots [first, first+count): one copy for a batch of
+   * slots, so that checks and decode see stable bytes without one small
+   * allocation per slot.
+   */
+  copySlots(first: number, count: number): Buffer {
+    const out = Buffer.allocUnsafe(count * LOG_ENTRY_SIZE);
+    let at = 0;
+    for (const part of this.device.slices(entryOffset(first), count * LOG_ENTRY_SIZE)) at += part.copy(out, at);
+    return out;
+  }
+
+  /**
    * Append one entry (one record: an upstream slot, or an extension head and its
    * CONT slots). The caller holds the writer lock and is the master. Every slot is
    * written and flushed before next_seqnum, then next_index, move past the whole

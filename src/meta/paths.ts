@@ -11,12 +11,16 @@ export function relpathProblem(path: string, long = false): string | undefined {
   const max = long ? EXT_PATH_MAX : MAX_RELPATH_BYTES;
   if (Buffer.byteLength(path, 'utf8') > max) return `path longer than ${max} bytes${long ? '' : ' (famfs mkfs --features long-names lifts this)'}`;
   if (path.includes('\0')) return 'NUL in path';
-  for (const c of path.split('/')) {
-    if (c === '') return 'empty path component';
-    if (c === '.' || c === '..') return `"${c}" path component`;
-    if (long && Buffer.byteLength(c, 'utf8') > EXT_NAME_MAX) return `name longer than ${EXT_NAME_MAX} bytes`;
+  // Component by component without split(): replay checks every entry's path.
+  for (let start = 0; ;) {
+    const slash = path.indexOf('/', start);
+    const end = slash < 0 ? path.length : slash;
+    if (end === start) return 'empty path component';
+    if (path.charCodeAt(start) === 0x2e && (end - start === 1 || (end - start === 2 && path.charCodeAt(start + 1) === 0x2e))) return `"${path.slice(start, end)}" path component`;
+    if (long && Buffer.byteLength(path.slice(start, end), 'utf8') > EXT_NAME_MAX) return `name longer than ${EXT_NAME_MAX} bytes`;
+    if (slash < 0) return undefined;
+    start = slash + 1;
   }
-  return undefined;
 }
 
 /**

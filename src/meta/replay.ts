@@ -10,6 +10,7 @@ import { basename, dirname, relpathProblem } from './paths.js';
 import { idForEntry, Tree, type DirNode } from './tree.js';
 import { mapProblem, type Geometry } from './validate.js';
 import type { LogView } from './log.js';
+import { LOG_ENTRY_SIZE } from '../format/constants.js';
 
 export type ProblemKind = 'bad-entry' | 'bad-path' | 'bad-map' | 'no-parent' | 'exists' | 'bad-daxdev';
 
@@ -22,6 +23,9 @@ export interface DaxdevInfo {
 
 /** Device table slots (the famfs V10 kernel's per-connection table holds 24). */
 export const MAX_DAXDEVS = 24;
+
+/** Slots copied out of shared memory at a time (2 MiB): one copy per batch, bounded memory. */
+const REPLAY_BATCH = 4096;
 
 export interface ReplayProblem {
   index: number;
@@ -79,12 +83,19 @@ export class Replayer {
     const end = Math.min(this.log.nextIndex(), this.log.readHeader().lastIndex + 1);
     let n = 0;
     while (this.position < end) {
-      const index = this.position++;
-      const a = this.applySlot(index, end);
-      if (a) {
-        n++;
-        this.applied.push(a);
-        onApplied?.(a);
+      const first = this.position;
+      const count = Math.min(end - first, REPLAY_BATCH);
+      const batch = this.log.copySlots(first, count);
+      // An extension record moves position past its CONT slots (maybe past this batch).
+      while (this.position < first + count) {
+        const index = this.position++;
+        const k = index - first;
+        const a = this.applySlot(index, end, batch.subarray(k * LOG_ENTRY_SIZE, (k + 1) * LOG_ENTRY_SIZE));
+        if (a) {
+          n++;
+          this.applied.push(a);
+          onApplied?.(a);
+        }
       }
     }
     this.stats.entries = this.position;
@@ -99,8 +110,8 @@ export class Replayer {
   }
 
   /** A slot copied out of shared memory (so checks and decode see the same bytes), seqnum and CRC checked. */
-  private readSlot(index: number): Buffer | string {
-    const buf = Buffer.from(this.log.slot(index));
+  private readSlot(index: number, copy?: Buffer): Buffer | string {
+    const buf = copy ?? Buffer.from(this.log.slot(index));
     let seq: number;
     try {
       seq = entrySeqnum(buf);
@@ -112,8 +123,8 @@ export class Replayer {
     return buf;
   }
 
-  private applySlot(index: number, end: number): AppliedEntry | undefined {
-    const buf = this.readSlot(index);
+  private applySlot(index: number, end: number, copy: Buffer): AppliedEntry | undefined {
+    const buf = this.readSlot(index, copy);
     if (typeof buf === 'string') return this.problem(index, 'bad-entry', buf);
     // An extension record: its CONT slots were committed with it, in the same next_index store.
     let strings: Buffer | undefined;
@@ -144,14 +155,18 @@ export class Replayer {
     return this.applyEntry(index, entry) ? { index, entry } : undefined;
   }
 
+  /** The last parent found: logs usually create many files in one directory in a row. */
+  private lastParent: DirNode | undefined;
+
   private parentFor(index: number, path: string): DirNode | undefined {
-    const parent = this.tree.lookup(dirname(path));
+    const dir = dirname(path);
+    const cached = this.lastParent;
+    const parent = cached && cached.path === dir ? cached : this.tree.lookup(dir);
     if (!parent) return this.problem(index, 'no-parent', `parent directory of ${path} does not exist`, path);
     if (parent.kind !== 'dir') return this.problem(index, 'no-parent', `parent of ${path} is a ${parent.kind === 'file' ? 'file' : 'symlink'}`, path);
-    if (parent.children.has(basename(path))) {
-      const what = { dir: 'a directory', file: 'a file', symlink: 'a symlink' }[parent.children.get(basename(path))!.kind];
-      return this.problem(index, 'exists', `${path} already exists as ${what}`, path);
-    }
+    this.lastParent = parent;
+    const existing = parent.children.get(basename(path));
+    if (existing) return this.problem(index, 'exists', `${path} already exists as ${{ dir: 'a directory', file: 'a file', symlink: 'a symlink' }[existing.kind]}`, path);
     return parent;
   }
 

@@ -3,20 +3,35 @@
  * few libc calls Node lacks (mmap, msync, flock, ioctl, umount2). Everything
  * above this module sees plain numbers, Buffers and thrown SystemErrors.
  */
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
 
-const libc = koffi.load('libc.so.6');
+type Koffi = typeof import('koffi');
 
-const c = {
-  mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
-  munmap: libc.func('int munmap(void *addr, size_t len)'),
-  msync: libc.func('int msync(uintptr_t addr, size_t len, int flags)'),
-  flock: libc.func('int flock(int fd, int op)'),
-  ioctlU32: libc.func('int ioctl(int fd, unsigned long req, _Inout_ uint32_t *arg)'),
-  umount2: libc.func('int umount2(const char *target, int flags)'),
-  errnoLocation: libc.func('int *__errno_location(void)'),
-  strerror: libc.func('const char *strerror(int errnum)'),
-};
+/** koffi and libc are loaded on first use: CLI verbs that never touch a device start without them. */
+let koffiModule: Koffi | undefined;
+function koffi(): Koffi {
+  return (koffiModule ??= createRequire(import.meta.url)('koffi') as Koffi);
+}
+
+function bind() {
+  const libc = koffi().load('libc.so.6');
+  return {
+    mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
+    munmap: libc.func('int munmap(void *addr, size_t len)'),
+    msync: libc.func('int msync(uintptr_t addr, size_t len, int flags)'),
+    flock: libc.func('int flock(int fd, int op)'),
+    ioctlU32: libc.func('int ioctl(int fd, unsigned long req, _Inout_ uint32_t *arg)'),
+    umount2: libc.func('int umount2(const char *target, int flags)'),
+    getxattr: libc.func('long getxattr(const char *path, const char *name, void *value, size_t size)'),
+    errnoLocation: libc.func('int *__errno_location(void)'),
+    strerror: libc.func('const char *strerror(int errnum)'),
+  };
+}
+
+let bound: ReturnType<typeof bind> | undefined;
+function c(): ReturnType<typeof bind> {
+  return (bound ??= bind());
+}
 
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
@@ -37,7 +52,7 @@ const ERRNO_NAMES: Record<number, string> = {
 };
 
 function errno(): number {
-  return koffi.decode(c.errnoLocation(), 'int') as number;
+  return koffi().decode(c().errnoLocation(), 'int') as number;
 }
 
 /** Error thrown by a failed libc call; `code` is the errno name, as Node's own errors. */
@@ -47,7 +62,7 @@ export class LibcError extends Error {
   readonly syscall: string;
   constructor(syscall: string, err: number) {
     const code = ERRNO_NAMES[err] ?? `E${err}`;
-    super(`${syscall}: ${c.strerror(err) as string} (${code})`);
+    super(`${syscall}: ${c().strerror(err) as string} (${code})`);
     this.errno = err;
     this.code = code;
     this.syscall = syscall;
@@ -59,30 +74,30 @@ export type NativePointer = unknown;
 
 /** mmap(2); throws LibcError on MAP_FAILED. */
 export function mmap(length: number, prot: number, flags: number, fd: number, offset: number): NativePointer {
-  const p = c.mmap(null, length, prot, flags, fd, offset);
-  if (koffi.address(p) === 0xffffffffffffffffn) throw new LibcError('mmap', errno());
+  const p = c().mmap(null, length, prot, flags, fd, offset);
+  if (koffi().address(p) === 0xffffffffffffffffn) throw new LibcError('mmap', errno());
   return p;
 }
 
 export function munmap(p: NativePointer, length: number): void {
-  if (c.munmap(p, length) !== 0) throw new LibcError('munmap', errno());
+  if (c().munmap(p, length) !== 0) throw new LibcError('munmap', errno());
 }
 
 /** A Buffer over native memory (no copy). Length must be at most buffer.constants.MAX_LENGTH. */
 export function viewOf(p: NativePointer, length: number): Buffer {
-  return Buffer.from(koffi.view(p, length) as ArrayBuffer);
+  return Buffer.from(koffi().view(p, length) as ArrayBuffer);
 }
 
 /** msync(2) of [offset, offset+length) inside the mapping that starts at p (offset rounded down to a page). */
 export function msync(p: NativePointer, offset: number, length: number, flags = MS_SYNC): void {
   const start = offset - (offset % 4096);
-  const addr = BigInt(koffi.address(p)) + BigInt(start);
-  if (c.msync(addr, offset + length - start, flags) !== 0) throw new LibcError('msync', errno());
+  const addr = BigInt(koffi().address(p)) + BigInt(start);
+  if (c().msync(addr, offset + length - start, flags) !== 0) throw new LibcError('msync', errno());
 }
 
 /** flock(2); returns false when LOCK_NB was given and the lock is held elsewhere. */
 export function flock(fd: number, op: number): boolean {
-  if (c.flock(fd, op) === 0) return true;
+  if (c().flock(fd, op) === 0) return true;
   const e = errno();
   if (e === 11 && (op & LOCK_NB)) return false;
   throw new LibcError('flock', e);
@@ -91,22 +106,20 @@ export function flock(fd: number, op: number): boolean {
 /** ioctl(2) whose argument is a pointer to one u32 (in and out); returns the u32 after the call. */
 export function ioctlU32(fd: number, request: number, value: number): number {
   const arg = [value];
-  if (c.ioctlU32(fd, request, arg) < 0) throw new LibcError('ioctl', errno());
+  if (c().ioctlU32(fd, request, arg) < 0) throw new LibcError('ioctl', errno());
   return arg[0] as number;
 }
 
 /** umount2(2). */
 export function umount2(target: string, flags = 0): void {
-  if (c.umount2(target, flags) !== 0) throw new LibcError('umount2', errno());
+  if (c().umount2(target, flags) !== 0) throw new LibcError('umount2', errno());
 }
-
-const getxattrFn = libc.func('long getxattr(const char *path, const char *name, void *value, size_t size)');
 
 /** getxattr(2) as a string; undefined when the attribute is absent (ENODATA) or unsupported. */
 export function getxattr(path: string, name: string): string | undefined {
   for (const size of [4096, 65536]) {
     const buf = Buffer.alloc(size);
-    const n = getxattrFn(path, name, buf, buf.length) as number;
+    const n = c().getxattr(path, name, buf, buf.length) as number;
     if (n < 0) {
       const e = errno();
       if (e === 61 || e === 95) return undefined;

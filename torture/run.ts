@@ -19,6 +19,7 @@ import { followWhileWriting } from './lib/follow.js';
 import { fuzzLog } from './lib/fuzz.js';
 import { fuzzFuse } from './lib/fusefuzz.js';
 import { reformatCycles } from './lib/reformat.js';
+import { shrinkGrowCycles } from './lib/shrink.js';
 import { newFilesProperty } from './lib/newfiles.js';
 import { bigLog } from './lib/biglog.js';
 
@@ -160,6 +161,17 @@ const PROPERTIES: Property[] = [
       return {
         tried: 1, failed: r.errors.length ? 1 : 0, lost: 0, errors: r.errors,
         extra: `${entries.toLocaleString('en-US')} entries in a ${r.logLen / 2 ** 20} MiB log: mkfs ${(r.mkfsMs / 1000).toFixed(1)} s, fill ${(r.fillMs / 1000).toFixed(1)} s, replay ${(r.replayMs / 1000).toFixed(1)} s, fsck ${(r.fsckMs / 1000).toFixed(1)} s, rss ${(r.rss / 2 ** 20).toFixed(0)} MiB`,
+      };
+    },
+  },
+  {
+    name: '9 device shrink/grow',
+    limitMin: 10,
+    run: async (s, seed) => {
+      const r = await shrinkGrowCycles(Math.ceil(30 * s), seed);
+      return {
+        tried: r.tried, failed: r.failed, lost: r.lost, errors: r.errors,
+        extra: r.skipped ? `SKIPPED: ${r.skipped}` : `truncates under master+client mounts with I/O running (${r.shrinks} shrinks, ${r.grows} grows, ${r.ioOps} I/O answers, all ok/EIO/ESTALE); slowest ESTALE after ${r.maxStaleMs.toFixed(0)} ms (deadline 2000); lost = daemons dead`,
       };
     },
   },

@@ -49,7 +49,8 @@ export class Allocator {
   private cursorUnit = 0;
   private largeCursor = 0;
 
-  constructor(readonly bitmap: AllocBitmap) {}
+  /** `devindex`: the device this bitmap covers (its pieces carry that index). */
+  constructor(readonly bitmap: AllocBitmap, readonly devindex = 0) {}
 
   /**
    * One extent. With an allocation unit below 2 MiB (small-units), a file of 2 MiB or
@@ -68,7 +69,7 @@ export class Allocator {
     if (u < 0) throw new AllocError(`out of space: no ${n * au} contiguous free bytes (free ${this.bitmap.freeBytes})`, 'ENOSPC');
     if (large) this.largeCursor = u + n;
     else this.cursorUnit = u + n;
-    return { kind: 'simple', extents: [{ devindex: 0, offset: u * au, length: n * au }] };
+    return { kind: 'simple', extents: [{ devindex: this.devindex, offset: u * au, length: n * au }] };
   }
 
   interleaved(size: number, p: InterleaveParams): FileMap {
@@ -91,7 +92,7 @@ export class Allocator {
     for (const b of order) {
       if (strips.length === p.nstrips) break;
       const u = bm.findAndMark(stripUnits, b * bucketUnits, (b + 1) * bucketUnits);
-      if (u >= 0) strips.push({ devindex: 0, offset: u * au, length: stripUnits * au });
+      if (u >= 0) strips.push({ devindex: this.devindex, offset: u * au, length: stripUnits * au });
     }
     if (strips.length < p.nstrips) {
       for (const s of strips) bm.free(s.offset, s.length);
@@ -102,7 +103,7 @@ export class Allocator {
 
   /** Give back exactly what an allocation took. */
   rollback(map: FileMap): void {
-    this.bitmap.freeMap(map);
+    this.bitmap.freeMap(map, this.devindex);
   }
 }
 

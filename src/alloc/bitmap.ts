@@ -59,7 +59,6 @@ export class AllocBitmap {
     }
   }
 
-  /** Mark every extent of a map; returns the collision count. */
   /** Mark the pieces of `map` that lie on device `devindex` (a bitmap covers one device). */
   markMap(map: FileMap, devindex = 0): number {
     const pieces = map.kind === 'simple' ? map.extents : map.strips;
@@ -98,6 +97,29 @@ export class AllocBitmap {
       start = up(used + 1);
     }
     return -1;
+  }
+
+  /** An independent copy (for trying allocations without taking them). */
+  clone(): AllocBitmap {
+    const c = new AllocBitmap(this.deviceSize, this.allocUnit, 0);
+    c.units.set(this.units);
+    c.used = this.used;
+    return c;
+  }
+
+  /** Runs of free units from `fromUnit` on, in order: [firstUnit, count][]. */
+  freeRuns(fromUnit = 0): [number, number][] {
+    const out: [number, number][] = [];
+    let start = -1;
+    for (let u = Math.max(0, fromUnit); u <= this.units.length; u++) {
+      const free = u < this.units.length && !this.units[u];
+      if (free && start < 0) start = u;
+      else if (!free && start >= 0) {
+        out.push([start, u - start]);
+        start = -1;
+      }
+    }
+    return out;
   }
 
   isFree(offset: number, length: number): boolean {

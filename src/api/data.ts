@@ -7,12 +7,13 @@ import type { FileMap } from '../format/types.js';
 
 type Mapped = { map: FileMap; size: number };
 import { FamfsError } from './errors.js';
+import { LOG_OFFSET } from '../format/constants.js';
 
 /** Fill a file with upstream's PRNG stream for `seed`. */
 export function randomize(famfs: Famfs, file: Mapped, seed: number): void {
   const rs = new RandomStream(seed);
   for (const s of famfs.slices(file, 0, file.size)) rs.fill(s);
-  famfs.flushFile(file);
+  famfs.flushFile(file); // fcc-site: creat-random-flush
 }
 
 /** Offset of the first byte that differs from the PRNG stream, or -1. */
@@ -45,8 +46,35 @@ export function copyFromHost(famfs: Famfs, file: Mapped, srcPath: string, onProg
         onProgress?.(n);
       }
     }
-    famfs.flushFile(file);
+    famfs.flushFile(file); // fcc-site: cp-data-flush
   } finally {
     fs.closeSync(fd);
   }
+}
+
+export interface FlushResult {
+  files: number;
+  bytes: number;
+}
+
+/**
+ * `famfs flush`: write back and drop from this host's CPU cache the bytes of a
+ * file, or of every file under a directory (the root: also the superblock and
+ * the log), when the direction is unknown (upstream's hard flush).
+ */
+export function hardFlush(famfs: Famfs, path: string): FlushResult {
+  const top = famfs.lookup(path);
+  const r: FlushResult = { files: 0, bytes: 0 };
+  for (const n of famfs.tree.walk(top)) {
+    if (n.kind !== 'file') continue;
+    famfs.invalidateFile(n); // fcc-site: famfs-flush-file
+    r.files++;
+    r.bytes += n.size;
+  }
+  if (top === famfs.tree.root) {
+    const metaLen = LOG_OFFSET + famfs.sb.logLen;
+    famfs.device.invalidate(0, metaLen); // fcc-site: famfs-flush-meta
+    r.bytes += metaLen;
+  }
+  return r;
 }

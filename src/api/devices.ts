@@ -17,6 +17,7 @@ import { newUuid } from '../format/uuid.js';
 import type { DaxdevInfo } from '../meta/replay.js';
 import type { Famfs } from './famfs.js';
 import { FamfsError, asFamfsError } from './errors.js';
+import { refuseIfMounted } from './inuse.js';
 
 export const DEFAULT_DEVICE_LIST = '/etc/famfs/devices';
 
@@ -53,6 +54,7 @@ export function readDevHeader(devicePath: string): DevHeader | string {
   }
   try {
     if (dev.size < DEVHEADER_SIZE) return 'too small';
+    dev.invalidate(0, DEVHEADER_SIZE); // fcc-site: devheader-invalidate
     return decodeDevHeader(Buffer.from(dev.view(0, DEVHEADER_SIZE)));
   } finally {
     dev.close();
@@ -74,13 +76,41 @@ export interface AddDeviceResult {
   size: number;
 }
 
+/** Why `devicePath` cannot become a secondary device (throws), checked before anything is written. */
+export function checkAddable(dev: Device, devicePath: string, opts: { force?: boolean; evenIfMounted?: boolean } = {}): void {
+  if (dev.size < 2 * SECONDARY_DATA_START) throw new FamfsError(`${devicePath}: ${dev.size} bytes is too small for a famfs device`, 'EINVAL');
+  dev.invalidate(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: devadd-check-invalidate
+  const head = dev.view(0, SUPERBLOCK_STRUCT_SIZE);
+  if (!opts.force) {
+    if (checkSuperblock(head) === 'ok') throw new FamfsError(`${devicePath}: holds a famfs file system; use --force to overwrite it`, 'EEXIST');
+    const h = decodeDevHeader(Buffer.from(head.subarray(0, DEVHEADER_SIZE)));
+    if (typeof h !== 'string') throw new FamfsError(`${devicePath}: is already device ${h.index} of famfs ${h.fsUuid}; use --force to reuse it`, 'EEXIST');
+  }
+  refuseIfMounted(devicePath, opts.force ? 'overwrite it' : 'use it', opts.evenIfMounted);
+}
+
+/** As checkAddable, opening the device read-only for the look. */
+export function checkAddablePath(devicePath: string, opts: { force?: boolean; evenIfMounted?: boolean } = {}): void {
+  let dev: Device;
+  try {
+    dev = Device.open(devicePath);
+  } catch (e) {
+    throw asFamfsError(e);
+  }
+  try {
+    checkAddable(dev, devicePath, opts);
+  } finally {
+    dev.close();
+  }
+}
+
 /**
  * Add `devicePath` as the next device of the file system open in `famfs` (master,
  * writable): write its header, then log ADD_DAXDEV (a crash in between leaves an
  * unreferenced header and nothing else), then list the path in this host's device list.
  * Refuses a device that holds a famfs superblock or belongs to a file system already.
  */
-export function addDevice(famfs: Famfs, devicePath: string, opts: { force?: boolean } = {}): AddDeviceResult {
+export function addDevice(famfs: Famfs, devicePath: string, opts: { force?: boolean; evenIfMounted?: boolean } = {}): AddDeviceResult {
   const p = path.resolve(devicePath);
   if (famfs.devicePath(0) && path.resolve(famfs.devicePath(0)!) === p) throw new FamfsError(`${devicePath}: is device 0 of this file system`, 'EINVAL');
   let dev: Device;
@@ -90,13 +120,8 @@ export function addDevice(famfs: Famfs, devicePath: string, opts: { force?: bool
     throw asFamfsError(e);
   }
   try {
-    if (dev.size < 2 * SECONDARY_DATA_START) throw new FamfsError(`${devicePath}: ${dev.size} bytes is too small for a famfs device`, 'EINVAL');
+    checkAddable(dev, devicePath, opts);
     const head = dev.view(0, SUPERBLOCK_STRUCT_SIZE);
-    if (!opts.force) {
-      if (checkSuperblock(head) === 'ok') throw new FamfsError(`${devicePath}: holds a famfs file system; use --force to overwrite it`, 'EEXIST');
-      const h = decodeDevHeader(Buffer.from(head.subarray(0, DEVHEADER_SIZE)));
-      if (typeof h !== 'string') throw new FamfsError(`${devicePath}: is already device ${h.index} of famfs ${h.fsUuid}; use --force to reuse it`, 'EEXIST');
-    }
     return famfs.writer((w) => {
       const index = famfs.daxdevs.length + 1;
       const uuid = newUuid();
@@ -104,7 +129,7 @@ export function addDevice(famfs: Famfs, devicePath: string, opts: { force?: bool
       // No superblock magic may survive on a secondary device.
       head.fill(0, 0, SUPERBLOCK_STRUCT_SIZE);
       encodeDevHeader({ index, fsUuid: famfs.sb.uuid, devUuid: uuid, size }).copy(head);
-      dev.flush(0, SUPERBLOCK_STRUCT_SIZE);
+      dev.flush(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: devadd-header-flush
       w.fs.log.append({ type: 'add_daxdev', index, uuid, size });
       famfs.refresh();
       if (famfs.daxdevs.length !== index) throw new FamfsError(`${devicePath}: the ADD_DAXDEV entry was written but replay refused it`, 'EIO');

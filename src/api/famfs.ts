@@ -8,11 +8,12 @@ import { checkSuperblock, decodeSuperblock, describeSuperblockCheck, SUPERBLOCK_
 import type { FileMap } from '../format/types.js';
 import { Device } from '../device/device.js';
 import { AllocBitmap } from '../alloc/bitmap.js';
-import { Allocator, allocateAcrossDevices, type InterleaveParams } from '../alloc/allocator.js';
+import type { InterleaveParams } from '../alloc/allocator.js';
+import { DEFAULT_PLACEMENT, DeviceSpace, type DeviceUse, type Placement } from '../alloc/space.js';
 import { SECONDARY_DATA_START } from '../format/devheader.js';
 import { LogView } from '../meta/log.js';
 import { Replayer, type AppliedEntry, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
-import { dirname, normalizeRelpath } from '../meta/paths.js';
+import { dirname, normalizeRelpath, reservedProblem } from '../meta/paths.js';
 import { idForEntry, type DirNode, type FileNode, type Tree, type TreeNode } from '../meta/tree.js';
 import type { Geometry } from '../meta/validate.js';
 import { resolveRange } from '../map/resolve.js';
@@ -59,6 +60,7 @@ export interface CreateOptions extends Owner {
 /** Read and check the superblock of an open device; throws FamfsError when it is not a usable famfs. */
 export function readSuperblock(device: Device): Superblock {
   if (device.size < SUPERBLOCK_STRUCT_SIZE) throw new FamfsError(`${device.path}: too small to hold a famfs superblock`, 'EINVAL');
+  device.invalidate(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: superblock-invalidate
   const buf = device.view(0, SUPERBLOCK_STRUCT_SIZE);
   const check = checkSuperblock(buf);
   if (check !== 'ok') throw new FamfsError(`${device.path}: ${describeSuperblockCheck(check)}`, 'EINVAL');
@@ -262,9 +264,15 @@ export class Famfs {
   }
 
   /** Apply entries the master committed since the last look; returns how many were new. */
-  refresh(): number {
+  refresh(onApplied?: (a: AppliedEntry) => void): number {
     this.device.reload();
-    return this.replayer.catchUp();
+    this.device.checkLive(0, this.geometry.dataStart); // the log must still be there (EIO, not SIGBUS)
+    return this.replayer.catchUp(onApplied);
+  }
+
+  /** Why the log header is not believed right now (the view is kept; the next refresh looks again). */
+  get headerProblem(): string | undefined {
+    return this.replayer.headerProblem;
   }
 
   /** Names ≤ 255 bytes and paths ≤ 4,095 bytes (the long-names extension), else upstream's 79 bytes. */
@@ -300,7 +308,7 @@ export class Famfs {
     return out;
   }
 
-  /** Copy `data` into a file at `offset`; refuses to write past the file's size. Returns bytes written. */
+  /** Copy `data` into a file at `offset` and write it back; refuses to write past the file's size. Returns bytes written. */
   write(path: string | { map: FileMap; size: number; path: string }, offset: number, data: Buffer): number {
     const file = typeof path === 'string' ? this.file(path) : path;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new FamfsError(`${file.path}: invalid offset ${offset}`, 'EINVAL');
@@ -315,16 +323,37 @@ export class Famfs {
       data.copy(s, 0, done, done + s.length);
       done += s.length;
     }
+    this.flushFile(file, offset, done); // fcc-site: data-write-flush
     return done;
   }
 
-  /** Flush a file's written bytes (msync of each piece). */
+  /** Write a file's bytes back from this host's cache to shared memory (and msync a file device). */
   flushFile(file: { map: FileMap; size: number }, offset = 0, length = file.size): void {
     resolveRange(file.map, file.size, offset, length, (d, off, len) => this.deviceAt(d).flush(off, len));
   }
 
-  /** Run `fn` as the single writer: master only, lock held, tree caught up, fresh bitmap. */
-  writer<T>(fn: (w: Writer) => T, opts: { onWait?: () => void } = {}): T {
+  /** Drop this host's cached copy of a file's bytes (written back first if dirty). */
+  invalidateFile(file: { map: FileMap; size: number }, offset = 0, length = file.size): void {
+    resolveRange(file.map, file.size, offset, length, (d, off, len) => this.deviceAt(d).invalidate(off, len));
+  }
+
+  /**
+   * slices() for reading bytes any host may have written since we last looked
+   * (every famfs file is writable by every host): invalidate, then view.
+   */
+  freshSlices(file: { map: FileMap; size: number }, offset: number, length: number, out: Buffer[] = []): Buffer[] {
+    this.invalidateFile(file, offset, length); // fcc-site: read-invalidate
+    return this.slices(file, offset, length, out);
+  }
+
+  /** Zero every byte a map allocates (whole extents, past the file's size too). */
+  zeroMap(map: FileMap): void {
+    const pieces = map.kind === 'simple' ? map.extents : map.strips;
+    for (const p of pieces) this.deviceAt(p.devindex).zero(p.offset, p.length);
+  }
+
+  /** Run `fn` as the single writer: master only, lock held, tree caught up, fresh bitmaps; new files go where `placement` says. */
+  writer<T>(fn: (w: Writer) => T, opts: { onWait?: () => void; placement?: Placement } = {}): T {
     if (this.role !== 'master') {
       throw new FamfsError(`${this.device.path}: this host is a client of this file system (master system UUID ${this.sb.systemUuid}); only the master may change it`, 'EPERM');
     }
@@ -332,7 +361,7 @@ export class Famfs {
     this.device.lock({ onWait: opts.onWait });
     try {
       this.refresh();
-      return fn(new Writer(this));
+      return fn(new Writer(this, opts.placement));
     } finally {
       this.device.unlock();
     }
@@ -363,6 +392,24 @@ export class Famfs {
     return { bitmap, collisions };
   }
 
+  /** Bitmaps of every device (index = device), space held by sound file entries marked. */
+  deviceBitmaps(): AllocBitmap[] {
+    const out = [this.buildBitmap().bitmap];
+    for (let d = 1; d < this.geometry.ndevices; d++) out.push(this.deviceBitmap(d).bitmap);
+    return out;
+  }
+
+  /** The free space of every device, for allocation by `placement` (devices not found on this host get no new pieces). */
+  space(placement: Placement = DEFAULT_PLACEMENT): DeviceSpace {
+    const bitmaps = this.deviceBitmaps();
+    return new DeviceSpace(bitmaps, placement, bitmaps.map((_, d) => d === 0 || this.devicePath(d) !== undefined));
+  }
+
+  /** Capacity and use of each device (what df, fsck and status count). */
+  usage(): DeviceUse[] {
+    return new DeviceSpace(this.deviceBitmaps()).perDevice();
+  }
+
   close(): void {
     for (const d of this.extra.values()) d?.close();
     this.extra.clear();
@@ -372,12 +419,11 @@ export class Famfs {
 
 /** What the master may do while holding the writer lock. */
 export class Writer {
-  readonly allocator: Allocator;
-  /** Bitmaps of devices 1.., built on first use in this writer session. */
-  private readonly deviceBitmaps = new Map<number, AllocBitmap>();
+  /** Free space of every device in this writer session; new files are placed here. */
+  readonly space: DeviceSpace;
 
-  constructor(readonly fs: Famfs) {
-    this.allocator = new Allocator(fs.buildBitmap().bitmap);
+  constructor(readonly fs: Famfs, placement: Placement = DEFAULT_PLACEMENT) {
+    this.space = fs.space(placement);
   }
 
   private owner(o: Owner, defMode: number): Required<Owner> {
@@ -389,6 +435,8 @@ export class Writer {
   }
 
   private parentOf(rel: string, path: string): DirNode {
+    const reserved = reservedProblem(rel);
+    if (reserved) throw new FamfsError(`${path}: ${reserved}`, 'EINVAL');
     const parent = this.fs.tree.lookup(dirname(rel));
     if (!parent) throw new FamfsError(`${path}: parent directory does not exist`, 'ENOENT');
     if (parent.kind !== 'dir') throw new FamfsError(`${path}: parent is not a directory`, 'ENOTDIR');
@@ -445,32 +493,22 @@ export class Writer {
       throw new FamfsError(`${path}: already exists${existing.kind === 'file' ? ` with size ${existing.size}` : ` as a ${existing.kind === 'dir' ? 'directory' : 'symlink'}`}`, 'EEXIST');
     }
     this.parentOf(rel, path);
+    const capacity = this.space.capacity;
+    if (size > capacity) throw new FamfsError(`${path}: ${size} bytes exceeds the file system's capacity of ${capacity} bytes`, 'ENOSPC');
     const o = this.owner(opts, 0o644);
-    const map = opts.acrossDevices && this.fs.geometry.ndevices > 1
-      ? allocateAcrossDevices(this.bitmaps(), size, opts.acrossDevices.chunkSize)
-      : opts.interleave ? this.allocator.interleaved(Math.max(size, 1), opts.interleave) : this.allocator.contiguous(Math.max(size, 1));
+    const map = this.space.place(size, opts);
     try {
+      // Space may hold bytes of a file dropped before it was logged: a new file shows only zeros.
       if (fill) fill({ map, size });
+      else this.fs.zeroMap(map);
       this.fs.log.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o });
     } catch (e) {
-      this.allocator.rollback(map);
-      for (const [d, bm] of this.deviceBitmaps) bm.freeMap(map, d);
+      this.space.freeMap(map);
       throw asFamfsError(e);
     }
     const node = this.applied(rel);
     if (node.kind !== 'file') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
     return node;
-  }
-
-  /** One bitmap per device: device 0's from the allocator, the others built once per session. */
-  private bitmaps(): AllocBitmap[] {
-    const out = [this.allocator.bitmap];
-    for (let d = 1; d < this.fs.geometry.ndevices; d++) {
-      let bm = this.deviceBitmaps.get(d);
-      if (!bm) this.deviceBitmaps.set(d, (bm = this.fs.buildDeviceBitmap(d)));
-      out.push(bm);
-    }
-    return out;
   }
 
   /**

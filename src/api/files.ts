@@ -77,7 +77,8 @@ export function* fileChunks(famfs: Famfs, file: FileNode, o: RangeOptions = {}):
   const [start, end] = range(file, o);
   if (end === start) return;
   if (!famfs.device.metadataOnly) {
-    yield* famfs.slices(file, start, end - start);
+    // Another host may have written the bytes since this host last read them.
+    yield* famfs.freshSlices(file, start, end - start);
     return;
   }
   const host = hostPath(famfs, file.path);

@@ -24,6 +24,10 @@ export interface FsckReport {
   badEntries: number;
   rejectedEntries: number;
   collisions: number;
+  /** Every pair of files that claim the same space: paths, the device, and the bytes they share. */
+  collisionPairs: CollisionPair[];
+  /** Every device of the file system: recorded and real size, use; `problem` when it cannot hold its files. */
+  devices: DeviceReport[];
   problems: ReplayProblem[];
   /**
    * Files a famfs kernel would refuse to map (GET_FMAP answers EIO for them, their open fails
@@ -32,6 +36,27 @@ export interface FsckReport {
    */
   kernelRefused: { path: string; problem: string }[];
   clean: boolean;
+}
+
+export interface CollisionPair {
+  a: string;
+  b: string;
+  device: number;
+  bytes: number;
+}
+
+export interface DeviceReport {
+  index: number;
+  /** This host's path, or null when the device is not found here. */
+  path: string | null;
+  /** Size recorded in the file system (superblock / ADD_DAXDEV). */
+  size: number;
+  /** Size of the device as it is now (null: not found on this host). */
+  realSize: number | null;
+  capacity: number;
+  allocated: number;
+  free: number;
+  problem?: string;
 }
 
 export function fsck(fs: Famfs): FsckReport {
@@ -43,8 +68,12 @@ export function fsck(fs: Famfs): FsckReport {
   for (let d = 1; d < fs.geometry.ndevices; d++) collisions += fs.deviceBitmap(d).collisions;
   let fsizeSum = 0;
   for (const { entry } of fs.spaceHolders) if (entry.type === 'file') fsizeSum += entry.size;
-  const allocated = bitmap.usedBytes;
   const st = fs.stats;
+  const devices = deviceReports(fs, bitmap);
+  // Several devices: capacity counts all of them (one device: upstream's figures).
+  const sum = (f: (d: DeviceReport) => number): number => devices.reduce((s, d) => s + f(d), 0);
+  const allocated = sum((d) => d.allocated);
+  const capacity = sum((d) => d.capacity);
   return {
     device: fs.device.path,
     superblock: {
@@ -54,13 +83,13 @@ export function fsck(fs: Famfs): FsckReport {
     },
     log: { entriesUsed: h.nextIndex, slots: h.lastIndex + 1, bytesInUse: LOG_HEADER_SIZE + h.nextIndex * LOG_ENTRY_SIZE, bytesTotal: h.logLen },
     capacity: {
-      deviceCapacity: fs.device.size,
-      bitmapCapacity: bitmap.capacity,
+      deviceCapacity: fs.device.size + sum((d) => (d.index ? d.realSize ?? d.size : 0)),
+      bitmapCapacity: capacity,
       sumOfFileSizes: fsizeSum,
       allocatedBytes: allocated,
-      freeSpace: bitmap.freeBytes,
+      freeSpace: capacity - allocated,
       spaceAmplification: fsizeSum ? allocated / fsizeSum : 0,
-      percentUsed: (100 * allocated) / bitmap.capacity,
+      percentUsed: (100 * allocated) / capacity,
     },
     files: st.files,
     directories: st.dirs,
@@ -69,9 +98,11 @@ export function fsck(fs: Famfs): FsckReport {
     badEntries: st.badEntries,
     rejectedEntries: st.rejected,
     collisions,
+    collisionPairs: collisions ? collisionPairs(fs) : [],
+    devices,
     problems: [...fs.problems],
     kernelRefused: kernelRefused(fs),
-    clean: collisions === 0 && st.badEntries === 0 && st.rejected === 0,
+    clean: collisions === 0 && st.badEntries === 0 && st.rejected === 0 && devices.every((d) => !d.problem),
   };
 }
 
@@ -87,6 +118,72 @@ export function dataAmplification(fs: Famfs): { allocated: number; held: number;
     for (const e of entry.map.kind === 'simple' ? entry.map.extents : entry.map.strips) allocated += e.length;
   }
   return { allocated, held, ratio: held ? allocated / held : 0 };
+}
+
+/** Who shares space with whom: one owner per allocation unit per device, each later claimer paired with it. */
+export function collisionPairs(fs: Famfs): CollisionPair[] {
+  const au = fs.geometry.allocUnit;
+  const owners = new Map<number, Int32Array>();
+  const ownerOf = (d: number): Int32Array => {
+    let o = owners.get(d);
+    if (!o) owners.set(d, (o = new Int32Array(Math.ceil((d === 0 ? fs.geometry.deviceSize : fs.geometry.deviceSizes?.[d] ?? 0) / au))));
+    return o;
+  };
+  const holders = fs.spaceHolders.filter((h) => h.entry.type === 'file');
+  const pairs = new Map<string, CollisionPair>();
+  for (const [i, { entry }] of holders.entries()) {
+    if (entry.type !== 'file') continue;
+    for (const e of entry.map.kind === 'simple' ? entry.map.extents : entry.map.strips) {
+      const own = ownerOf(e.devindex);
+      for (let u = e.offset / au; u < Math.min(own.length, (e.offset + e.length) / au); u++) {
+        const prev = own[u]! - 1;
+        if (prev < 0) {
+          own[u] = i + 1;
+          continue;
+        }
+        const a = holders[prev]!.entry, key = `${prev}:${i}:${e.devindex}`;
+        const p = pairs.get(key);
+        if (p) p.bytes += au;
+        else pairs.set(key, { a: 'path' in a ? a.path : `entry ${holders[prev]!.index}`, b: entry.path, device: e.devindex, bytes: au });
+      }
+    }
+  }
+  return [...pairs.values()];
+}
+
+/** Each device as recorded, as found on this host, and its use. */
+function deviceReports(fs: Famfs, bitmap0: { capacity: number; usedBytes: number; freeBytes: number }): DeviceReport[] {
+  const out: DeviceReport[] = [];
+  for (let d = 0; d < fs.geometry.ndevices; d++) {
+    const bm = d === 0 ? bitmap0 : fs.deviceBitmap(d).bitmap;
+    const size = d === 0 ? fs.sb.daxdev.size || fs.device.size : fs.geometry.deviceSizes?.[d] ?? 0;
+    const path = fs.devicePath(d) ?? null;
+    let realSize: number | null = null;
+    try {
+      realSize = d === 0 ? fs.device.size : path ? fs.deviceAt(d).size : null;
+    } catch {
+      realSize = null;
+    }
+    const r: DeviceReport = { index: d, path, size, realSize, capacity: bm.capacity, allocated: bm.usedBytes, free: bm.freeBytes };
+    // Device 0: replay already uses the smaller of the recorded and the real size (files past
+    // the real end are refused entries). Devices 1..: their recorded size is what replay and the
+    // allocator trust, so a shorter device is a problem in itself.
+    const end = highestEnd(fs, d);
+    if (d > 0 && realSize !== null && realSize < end) r.problem = `is ${realSize} bytes, but files reach byte ${end}`;
+    else if (d > 0 && realSize !== null && realSize < size) r.problem = `is ${realSize} bytes, smaller than the ${size} recorded for it`;
+    out.push(r);
+  }
+  return out;
+}
+
+/** One past the last byte any file entry holds on device `d`. */
+function highestEnd(fs: Famfs, d: number): number {
+  let end = 0;
+  for (const { entry } of fs.spaceHolders) {
+    if (entry.type !== 'file') continue;
+    for (const e of entry.map.kind === 'simple' ? entry.map.extents : entry.map.strips) if (e.devindex === d) end = Math.max(end, e.offset + e.length);
+  }
+  return end;
 }
 
 function kernelRefused(fs: Famfs): { path: string; problem: string }[] {
@@ -129,6 +226,7 @@ export function formatFsck(r: FsckReport, opts: { human?: boolean; verbose?: boo
   L.push(`  Log size in use:          ${r.log.bytesInUse}`);
   L.push(`  Log size (total bytes)    ${r.log.bytesTotal}`);
   L.push(r.collisions ? `  ERROR: ${r.collisions} ALLOCATION COLLISIONS FOUND` : '  No allocation errors found');
+  for (const p of r.collisionPairs) L.push(`    ${p.a} and ${p.b} share ${p.bytes} bytes on device ${p.device}`);
   L.push('');
   L.push('Capacity:');
   L.push(`  Device capacity:        ${num(r.capacity.deviceCapacity)}`);
@@ -138,6 +236,14 @@ export function formatFsck(r: FsckReport, opts: { human?: boolean; verbose?: boo
   L.push(`  Free space:             ${num(r.capacity.freeSpace)}`);
   L.push(`  Space amplification:     ${r.capacity.spaceAmplification.toFixed(2)}`);
   L.push(`  Percent used:            ${r.capacity.percentUsed.toFixed(1)}%`);
+  if (r.devices.length > 1 || r.devices.some((d) => d.problem)) {
+    L.push('');
+    L.push('Devices:');
+    for (const d of r.devices) {
+      L.push(`  ${d.index}: ${d.path ?? '(not found on this host)'} size ${num(d.size)} allocated ${num(d.allocated)} free ${num(d.free)}`);
+      if (d.problem) L.push(`    ERROR: device ${d.index} ${d.problem}`);
+    }
+  }
   L.push('');
   L.push('Famfs log:');
   L.push(`  ${r.log.entriesUsed} of ${r.log.slots} entries used`);

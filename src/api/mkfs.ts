@@ -8,6 +8,7 @@ import { newUuid } from '../format/uuid.js';
 import { Device, probeDevice } from '../device/device.js';
 import { FamfsError, asFamfsError } from './errors.js';
 import { systemUuid } from './sysuuid.js';
+import { refuseIfMounted } from './inuse.js';
 
 export interface MkfsOptions {
   force?: boolean;
@@ -22,6 +23,8 @@ export interface MkfsOptions {
   features?: string[];
   /** Allocation unit below 2 MiB (a power of two ≥ 4 KiB; enables small-units). */
   allocUnit?: number;
+  /** Format even though a mount on this host uses the device (it will answer ESTALE). */
+  evenIfMounted?: boolean;
 }
 
 /** The smallest valid log (a power of two ≥ 8 MiB) with `n` entry slots. */
@@ -59,7 +62,10 @@ function isPow2(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 }
 
-function prepareFile(path: string, size: number): void {
+/** Undo for prepareFile: remove the file it created, or give a grown file its old size back. */
+type Undo = () => void;
+
+function prepareFile(path: string, size: number): Undo {
   let current: number | undefined;
   try {
     const st = fs.statSync(path);
@@ -71,8 +77,15 @@ function prepareFile(path: string, size: number): void {
   if (current !== undefined && current > size) {
     throw new FamfsError(`${path}: is ${current} bytes, larger than --size ${size}; famfs never shrinks a device`, 'EINVAL');
   }
-  if (current === undefined) fs.writeFileSync(path, '', { flag: 'wx', mode: 0o600 });
-  if (current !== size) fs.truncateSync(path, size);
+  const undo: Undo = current === undefined ? () => fs.rmSync(path, { force: true }) : () => fs.truncateSync(path, current);
+  try {
+    if (current === undefined) fs.writeFileSync(path, '', { flag: 'wx', mode: 0o600 });
+    if (current !== size) fs.truncateSync(path, size);
+  } catch (e) {
+    undo();
+    throw asFamfsError(e);
+  }
+  return undo;
 }
 
 export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
@@ -81,14 +94,25 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
     if (!Number.isSafeInteger(opts.files) || opts.files < 1) throw new FamfsError(`invalid number of files ${opts.files}`, 'EINVAL', 2);
   }
   const logLen = opts.logLen ?? (opts.files !== undefined ? logLenForEntries(opts.files) : DEFAULT_LOG_LEN);
-  const format = chooseFormat(opts);
+  const fmt = chooseFormat(opts);
   if (opts.kill && !opts.force) throw new FamfsError('--kill destroys the file system on the device; add --force to confirm', 'EINVAL', 2);
   if (!isPow2(logLen) || logLen < MIN_LOG_LEN) throw new FamfsError(`log length ${logLen} must be a power of two of at least ${MIN_LOG_LEN} (8 MiB)`, 'EINVAL', 2);
   if (opts.size !== undefined) {
     if (!Number.isSafeInteger(opts.size) || opts.size <= 0) throw new FamfsError(`invalid --size ${opts.size}`, 'EINVAL', 2);
     if (opts.size < MIN_DEVICE_SIZE) throw new FamfsError(`--size ${opts.size} is below the famfs minimum of 4 GiB`, 'EINVAL', 2);
-    prepareFile(devicePath, opts.size);
+    if (SUPERBLOCK_SIZE + logLen + ALLOC_UNIT > opts.size) throw new FamfsError(`log of ${logLen} bytes leaves no room for data in --size ${opts.size}`, 'EINVAL', 2);
   }
+  if (fs.existsSync(devicePath)) refuseIfMounted(devicePath, 'format it', opts.evenIfMounted);
+  const undo = opts.size !== undefined ? prepareFile(devicePath, opts.size) : undefined;
+  try {
+    return format(devicePath, logLen, opts, fmt);
+  } catch (e) {
+    undo?.();
+    throw e;
+  }
+}
+
+function format(devicePath: string, logLen: number, opts: MkfsOptions, fmt: { incompat: bigint; allocUnit: number }): MkfsResult {
   const info = (() => {
     try {
       return probeDevice(devicePath);
@@ -107,11 +131,12 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
   }
   try {
     dev.lock({ wait: false });
+    dev.invalidate(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: mkfs-superblock-invalidate
     const sbBuf = dev.view(0, SUPERBLOCK_STRUCT_SIZE);
     const check = checkSuperblock(sbBuf);
     if (opts.kill) {
       sbBuf.fill(0, 0, 8);
-      dev.flush(0, 8);
+      dev.flush(0, 8); // fcc-site: mkfs-kill-flush
       return { killed: true, deviceSize: info.size };
     }
     const local = systemUuid();
@@ -126,20 +151,20 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
     // A log of 1 GiB or more spans two mapping windows: zero it piece by piece.
     for (const piece of dev.slices(LOG_OFFSET, logLen)) piece.fill(0);
     encodeLogHeader(logLen).copy(dev.view(LOG_OFFSET, LOG_HEADER_SIZE));
-    dev.flush(LOG_OFFSET, logLen);
+    dev.flush(LOG_OFFSET, logLen); // fcc-site: mkfs-log-flush
     const uuid = newUuid();
     // Extensions: the feature block first, then a superblock whose version upstream refuses.
-    const extended = format.incompat !== 0n;
+    const extended = fmt.incompat !== 0n;
     if (extended) {
-      encodeFeatureBlock({ incompat: format.incompat, rocompat: 0n }).copy(dev.view(FEATURE_BLOCK_OFFSET, 128));
+      encodeFeatureBlock({ incompat: fmt.incompat, rocompat: 0n }).copy(dev.view(FEATURE_BLOCK_OFFSET, 128));
       dev.flush(FEATURE_BLOCK_OFFSET, 128);
     }
     encodeSuperblock({
-      logOffset: LOG_OFFSET, logLen, allocUnit: format.allocUnit, uuid, devUuid: newUuid(), systemUuid: local, flags: 0,
+      logOffset: LOG_OFFSET, logLen, allocUnit: fmt.allocUnit, uuid, devUuid: newUuid(), systemUuid: local, flags: 0,
       daxdev: { size: info.size, uuid: '00000000-0000-0000-0000-000000000000', name: devicePath },
       ...(extended ? { version: EXT_VERSION } : {}),
     }).copy(sbBuf);
-    dev.flush(0, SUPERBLOCK_STRUCT_SIZE);
+    dev.flush(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: mkfs-superblock-flush
     return { killed: false, deviceSize: info.size, uuid };
   } catch (e) {
     throw asFamfsError(e);

@@ -22,7 +22,10 @@ function readInto(file: string, into: Buffer, position: number): void {
     fd = fs.openSync(file, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new FamfsError(`${file}: ${code === 'ENOENT' ? 'not found: is this a famfs mount?' : (e as Error).message}`, code);
+    const why = code === 'ENOENT' ? 'not found: is this a famfs mount?'
+      : code === 'EACCES' ? 'permission denied: the meta files are root-only unless the mount names a group that may read them (famfs mount -o meta_group=GID)'
+      : (e as Error).message;
+    throw new FamfsError(`${file}: ${why}`, code);
   }
   try {
     for (let off = 0; off < into.length; ) {

@@ -4,6 +4,7 @@
  * a mounted famfs (found in this host's mount table, as upstream's path
  * discovery) — and print results.
  */
+import fs from 'node:fs';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
 import { findMounted as findMountedPath } from '../api/locate.js';
@@ -32,6 +33,19 @@ export function target(opts: DeviceOption, path: string | undefined): Target {
   const t = findMounted(where);
   if (!t) throw new FamfsError(`${where}: not inside a mounted famfs; give the file system with --device DEV`, 'EINVAL', 2);
   return t;
+}
+
+/**
+ * As target(), and a PATH outside every mount that is a device or an image file names the
+ * device itself (upstream's `famfs fsck /dev/dax0.0`).
+ */
+export function targetOrDevice(opts: DeviceOption, path: string | undefined): Target {
+  if (opts.device || path === undefined) return target(opts, path);
+  const t = findMounted(path);
+  if (t) return t;
+  const st = fs.statSync(path, { throwIfNoEntry: false });
+  if (st && (st.isCharacterDevice() || st.isFile())) return { device: path, rel: '' };
+  return target(opts, path);
 }
 
 /** Said once when a writer verb has to wait for the host's log lock. */

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { copyIn } from '../api/copy.js';
-import { parseId, parseMode } from './args.js';
+import { parseId, parseMode, placementOption } from './args.js';
+import type { Placement } from '../alloc/space.js';
+import type { CopyResult } from '../api/copy.js';
 import { addInterleaveOptions, interleaveFrom, type InterleaveOpts } from './creat.js';
 import { lockWait, withFamfs, type DeviceOption } from './context.js';
 import { CopyProgress, copyTotals } from './progress.js';
@@ -17,8 +19,10 @@ export function register(program: Command): void {
     .option('-u, --uid <UID>', 'owner (default: caller)', parseId)
     .option('-g, --gid <GID>', 'group (default: caller)', parseId)
     .option('-v, --verbose', 'print each file copied')
-    .option('-q, --quiet', 'no progress bar (it is shown only when stderr is a terminal)');
-  addInterleaveOptions(cmd).action((args: string[], o: DeviceOption & InterleaveOpts & { recursive?: boolean; dereference?: boolean; mode?: number; uid?: number; gid?: number; verbose?: boolean; quiet?: boolean }) => {
+    .option('-q, --quiet', 'no progress bar (it is shown only when stderr is a terminal)')
+    .option('-k, --keep-going', 'copy what can be copied and list what was not (default: plan first, copy nothing if anything is wrong)')
+    .addOption(placementOption('several devices: where the files go'));
+  addInterleaveOptions(cmd).action((args: string[], o: DeviceOption & InterleaveOpts & { recursive?: boolean; dereference?: boolean; mode?: number; uid?: number; gid?: number; verbose?: boolean; quiet?: boolean; keepGoing?: boolean; placement: Placement }) => {
     if (args.length < 2) {
       process.stderr.write('famfs cp: need at least one source and a destination\n');
       process.exitCode = 2;
@@ -33,7 +37,7 @@ export function register(program: Command): void {
       let r;
       try {
         r = copyIn(fs, sources, destRel, {
-          recursive: o.recursive, dereference: o.dereference, mode: o.mode, uid: o.uid, gid: o.gid, interleave,
+          recursive: o.recursive, dereference: o.dereference, mode: o.mode, uid: o.uid, gid: o.gid, interleave, keepGoing: o.keepGoing, placement: o.placement,
           onFile: (src, d) => {
             if (o.verbose) process.stdout.write(`famfs cp: ${src} -> ${d}\n`);
             progress.fileStarted();
@@ -46,7 +50,21 @@ export function register(program: Command): void {
         progress.stop();
       }
       if (o.verbose) process.stdout.write(`famfs cp: ${r.files} files, ${r.dirs} directories, ${r.symlinks} symlinks, ${r.bytes} bytes, ${r.errors} errors\n`);
-      if (r.errors) process.exitCode = 1;
+      const skipped = skippedLine(r);
+      if (skipped) process.stderr.write(`famfs cp: ${skipped}\n`);
+      if (r.errors) {
+        process.stderr.write(`famfs cp: ${r.errors} requested file${r.errors > 1 ? 's or directories were' : ' or directory was'} not copied (listed above)\n`);
+        process.exitCode = 1;
+      }
     });
   });
+}
+
+/** One line for everything skipped because famfs has no such node kind (not an error). */
+function skippedLine(r: CopyResult): string | undefined {
+  const parts = Object.entries(r.skipped).map(([kind, n]) => `${n} ${kind}${n > 1 ? 's' : ''}`);
+  if (!parts.length) return undefined;
+  const total = Object.values(r.skipped).reduce((a, b) => a + b, 0);
+  const hint = r.skipped.symlink ? '; symbolic links need famfs mkfs --features symlinks' : '';
+  return `skipped ${total} host node${total > 1 ? 's' : ''} famfs cannot hold (${parts.join(', ')}${hint})`;
 }

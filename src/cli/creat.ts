@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { randomize } from '../api/data.js';
 import { FamfsError } from '../api/errors.js';
 import type { InterleaveParams } from '../alloc/allocator.js';
-import { parseCount, parseId, parseMode, parseSeed, parseSize } from './args.js';
+import { parseCount, parseId, parseMode, parseSeed, parseSize, placementOption } from './args.js';
+import type { Placement } from '../alloc/space.js';
 import { lockWait, withFamfs, type DeviceOption } from './context.js';
 
 export interface InterleaveOpts {
@@ -37,14 +38,15 @@ export function register(program: Command): void {
     .option('-g, --gid <GID>', 'group (default: caller)', parseId)
     .option('-r, --randomize', 'fill the file with the PRNG stream of --seed (as upstream)')
     .option('-S, --seed <SEED>', 'PRNG seed for --randomize (1..2^32-1)', parseSeed)
-    .option('-D, --across-devices', 'multi-device famfs: interleave with one strip per device (chunk size -C, default 2m)');
-  addInterleaveOptions(cmd).action((path: string, o: DeviceOption & InterleaveOpts & { size: number; mode?: number; uid?: number; gid?: number; randomize?: boolean; seed?: number; acrossDevices?: boolean }) => {
+    .option('-D, --across-devices', 'multi-device famfs: interleave with one strip per device (chunk size -C, default 2m)')
+    .addOption(placementOption('several devices: where the file goes'));
+  addInterleaveOptions(cmd).action((path: string, o: DeviceOption & InterleaveOpts & { size: number; mode?: number; uid?: number; gid?: number; randomize?: boolean; seed?: number; acrossDevices?: boolean; placement: Placement }) => {
     if (o.seed !== undefined && !o.randomize) throw new FamfsError('--seed needs --randomize', 'EINVAL', 2);
     if (o.randomize && o.seed === undefined) throw new FamfsError('--randomize needs --seed', 'EINVAL', 2);
     const acrossDevices = o.acrossDevices ? { chunkSize: o.chunksize ?? 2 * 1024 * 1024 } : undefined;
     const interleave = acrossDevices ? undefined : interleaveFrom(o);
     withFamfs(o, path, { writable: true }, (fs, rel) => {
-      const file = fs.writer((w) => w.creat(rel, o.size, { mode: o.mode, uid: o.uid, gid: o.gid, interleave, acrossDevices }, o.seed ? (f) => randomize(fs, f, o.seed!) : undefined), lockWait);
+      const file = fs.writer((w) => w.creat(rel, o.size, { mode: o.mode, uid: o.uid, gid: o.gid, interleave, acrossDevices }, o.seed ? (f) => randomize(fs, f, o.seed!) : undefined), { ...lockWait, placement: o.placement });
       if (o.seed) process.stdout.write(`randomized ${file.size} bytes: ${file.path}\n`);
     });
   });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { fsck, formatFsck } from '../api/fsck.js';
-import { printJson, withFamfs, type DeviceOption } from './context.js';
+import { printJson, targetOrDevice, withTarget, type DeviceOption } from './context.js';
 import { renderSvg, renderText, spaceMaps } from '../api/spacemap.js';
 import { FamfsError } from '../api/errors.js';
 import nodeFs from 'node:fs';
@@ -9,7 +9,7 @@ export function register(program: Command): void {
   program
     .command('fsck')
     .description('check the superblock, the log and the allocation (exit 1 if anything is wrong)')
-    .argument('[PATH]', 'a path inside a mounted famfs (instead of --device)')
+    .argument('[PATH]', 'a path inside a mounted famfs, or the device itself (instead of --device)')
     .option('-d, --device <DEV>', 'famfs device or image file')
     .option('--json', 'print the report as one JSON document')
     .option('-H, --human', 'sizes in GiB')
@@ -18,7 +18,7 @@ export function register(program: Command): void {
     .option('--svg <FILE>', 'write the same picture as SVG to FILE (one rect per run of units)')
     .action((path: string | undefined, o: DeviceOption & { json?: boolean; human?: boolean; verbose?: boolean; map?: boolean; svg?: string }) => {
       if (o.json && o.map) throw new FamfsError('--map draws text; it cannot be combined with --json (use --svg FILE)', 'EINVAL', 2);
-      withFamfs(o, path, {}, (fs) => {
+      withTarget(targetOrDevice(o, path), {}, (fs) => {
         const r = fsck(fs);
         if (o.json) printJson(r);
         else process.stdout.write(formatFsck(r, { human: o.human, verbose: o.verbose }));

@@ -1,6 +1,7 @@
 /** The `famfs` command: one verb per module; errors become one stderr line and an exit status. */
 import { Command, CommanderError } from 'commander';
 import { asFamfsError } from '../api/errors.js';
+import { quietOnClosedStdout } from './stdout.js';
 import { VERSION } from '../api/version.js';
 
 interface VerbModule {
@@ -28,6 +29,7 @@ const VERBS: [name: string, load: () => Promise<VerbModule>][] = [
   ['status', () => import('./status.js')],
   ['devadd', () => import('./devadd.js')],
   ['install-helpers', () => import('./install-helpers.js')],
+  ['flush', () => import('./flush.js')],
 ];
 
 /** The verb modules `argv` needs: the one it names, none for --version, all for help and errors. */
@@ -40,6 +42,7 @@ async function verbsFor(argv: string[]): Promise<VerbModule[]> {
 
 /** Exit statuses: 0 success, 1 the operation failed, 2 bad usage. */
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedStdout();
   const program = new Command('famfs')
     .description('famfs: files in memory shared between hosts (byte-compatible with upstream famfs)')
     .version(VERSION)

@@ -4,13 +4,13 @@ import { Famfs } from '../api/famfs.js';
 import { fsck, formatFsck } from '../api/fsck.js';
 import { parseCount, parseSize } from './args.js';
 import { FEATURES } from '../format/features.js';
+import { addDevice, checkAddablePath } from '../api/devices.js';
 
 /** `--features a,b` or `all` (every extension this version knows). */
 function parseFeatures(text: string): string[] {
   const names = text.split(',').map((x) => x.trim()).filter(Boolean);
   return names.includes('all') ? FEATURES.filter((f) => f.known).map((f) => f.name) : names;
 }
-import { addDevice } from '../api/devices.js';
 
 export function register(program: Command): void {
   program
@@ -26,8 +26,11 @@ export function register(program: Command): void {
     .option('-n, --files <N>', 'size the log for N entries (each file, directory or short-named link takes one; a long path or a symlink takes 2 or more)', parseCount)
     .option('--features <LIST>', `format extensions, comma-separated, or all: ${FEATURES.filter((f) => f.known).map((f) => f.name).join(', ')}. Upstream famfs refuses a file system that uses any (docs/format.md)`, parseFeatures)
     .option('--alloc-unit <SIZE>', 'allocation unit below 2m for small files (a power of two ≥ 4k; implies --features small-units; kernel data path unavailable)', parseSize)
-    .action((dev: string, more: string[], o: { force?: boolean; kill?: boolean; loglen?: number; size?: number; files?: number; features?: string[]; allocUnit?: number }) => {
-      const r = mkfs(dev, { force: o.force, kill: o.kill, logLen: o.loglen, size: o.size, files: o.files, features: o.features, allocUnit: o.allocUnit });
+    .option('--even-if-mounted', 'format even when a mount on this host uses a device (that mount then answers ESTALE)')
+    .action((dev: string, more: string[], o: { force?: boolean; kill?: boolean; loglen?: number; size?: number; files?: number; features?: string[]; allocUnit?: number; evenIfMounted?: boolean }) => {
+      // Every further device is checked before device 0 is touched: a refused one changes nothing.
+      for (const m of more) checkAddablePath(m, { force: o.force, evenIfMounted: o.evenIfMounted });
+      const r = mkfs(dev, { force: o.force, kill: o.kill, logLen: o.loglen, size: o.size, files: o.files, features: o.features, allocUnit: o.allocUnit, evenIfMounted: o.evenIfMounted });
       if (r.killed) {
         process.stdout.write(`famfs superblock on ${dev} destroyed\n`);
         return;
@@ -37,7 +40,7 @@ export function register(program: Command): void {
         const w = Famfs.open(dev, { writable: true });
         try {
           for (const m of more) {
-            const a = addDevice(w, m, { force: o.force });
+            const a = addDevice(w, m, { force: o.force, evenIfMounted: o.evenIfMounted });
             process.stdout.write(`device ${a.index}: ${m} uuid ${a.uuid} size ${a.size}\n`);
           }
         } finally {

@@ -4,7 +4,14 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FamfsError } from '../api/errors.js';
 import { preflight, startMount, type MountRequest } from '../fs/daemon.js';
-import { parseCount } from './args.js';
+import { countIn, parseCount, placementOption } from './args.js';
+import type { Placement } from '../alloc/space.js';
+import { clearDeadMount, famfsMountAt } from './deadmount.js';
+
+/** Beyond this, more FUSE threads only cost memory (each maps the device); 100 made workers die. */
+export const MAX_WORKERS = 16;
+/** A minute: no timer overflow, and closed files are logged within the 1 s bound whatever the delay (docs/fuse.md). */
+export const MAX_COMMIT_DELAY_MS = 60_000;
 import { DATA_PATHS, isDataPathChoice } from '../fs/kernel.js';
 import { TRANSPORT_CHOICES, type TransportChoice } from '../fuse/uring.js';
 
@@ -20,6 +27,7 @@ interface MountOpts {
   commitDelay?: number;
   dataPath: string;
   device: string[];
+  placement: Placement;
   transport: string;
 }
 
@@ -63,6 +71,7 @@ async function background(req: MountRequest, o: MountOpts): Promise<void> {
   args.push('--data-path', o.dataPath);
   args.push('--transport', o.transport);
   for (const d of o.device) args.push('--device', d);
+  args.push('--placement', o.placement);
   for (const x of o.option) args.push('-o', x);
   args.push(req.device, req.mountpoint);
   const logFd = fs.openSync(o.log ?? '/dev/null', 'a');
@@ -91,17 +100,21 @@ export function register(program: Command): void {
     .option('-f, --foreground', 'serve in this process until unmounted (Ctrl-C unmounts)')
     .option('-c, --client', 'mount as a client even on the master host (no metadata changes through it)')
     .option('-t, --timeout <S>', 'kernel entry/attribute cache timeout in seconds (default: 1 year, as upstream)', parseCount)
-    .option('-o, --option <OPTS>', 'mount options (allow_other and default_permissions are on by default; ro, noatime, noallow_other, nodefault_permissions)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--commit-delay <MS>', 'master: idle time before files and directories made through the mount are logged (default 300)', parseCount)
+    .option('-o, --option <OPTS>', 'mount options (allow_other and default_permissions are on by default; ro, noatime, noallow_other, nodefault_permissions (needs noallow_other), meta_group=GID (may read .meta/*))', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--commit-delay <MS>', `master: idle time before files and directories made through the mount are logged (0..${MAX_COMMIT_DELAY_MS}, default 300)`, countIn(0, MAX_COMMIT_DELAY_MS, '--commit-delay (ms)'))
     .addOption(new Option('--data-path <PATH>', 'where file data is served: auto (famfs kernel extensions when the kernel is famfs-enabled), kernel, daemon').choices([...DATA_PATHS]).default('auto'))
     .option('--device <PATH>', 'a candidate path for devices 1.. of a multi-device famfs (repeatable; besides $FAMFS_DEVICE_LIST or /etc/famfs/devices)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .addOption(placementOption('master, several devices: where files made through the mount go'))
     .addOption(new Option('--transport <HOW>', 'how FUSE requests travel: dev (/dev/fuse), uring (FUSE over io_uring: Linux ≥ 6.14 with fuse.enable_uring=Y, else a clear error), auto (uring when the kernel offers it, else dev)').choices([...TRANSPORT_CHOICES]).default('dev'))
-    .option('-w, --workers <N>', 'FUSE worker threads (default 2-4)', parseCount)
+    .option('-w, --workers <N>', `FUSE worker threads (1..${MAX_WORKERS}, default 2-4)`, countIn(1, MAX_WORKERS, '--workers'))
     .option('-v, --verbose', 'log every FUSE request (with --foreground, to stderr)')
     .option('--log <FILE>', 'daemon log file when not in the foreground (default: none)')
     .addOption(new Option('--ready-fd <FD>', 'internal: report readiness on this fd').hideHelp().argParser(parseCount))
     .action(async (device: string, mountpoint: string, o: MountOpts) => {
-      const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay, dataPath: isDataPathChoice(o.dataPath) ? o.dataPath : 'auto', devices: o.device, transport: o.transport as TransportChoice };
+      const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay, dataPath: isDataPathChoice(o.dataPath) ? o.dataPath : 'auto', devices: o.device, placement: o.placement, transport: o.transport as TransportChoice };
+      // A famfs left on the mount point by a dead or wedged daemon: abort and detach it first (a stat there could hang).
+      const stale = famfsMountAt(mountpoint);
+      if (stale) await clearDeadMount(stale, (l) => process.stderr.write(`${l}\n`));
       if (o.foreground) await foreground(req, o.readyFd);
       else await background(req, o);
     });

@@ -2,10 +2,14 @@
  * A shared memory device: a DAX char device or a regular file (sparse image in
  * /dev/shm for everyone without CXL hardware). Mapped MAP_SHARED in 1 GiB
  * windows, lazily, and handed out as Buffer views: nothing here reads a whole
- * device into memory, and nothing outside [0, size) is ever touched.
+ * device into memory, and nothing outside [0, size) is ever touched. A device
+ * file truncated under us is noticed before data pieces are handed out
+ * (checkLive), since a mapped page past a file's end faults with SIGBUS.
  */
 import fs from 'node:fs';
-import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
+import { fallocate, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
+import { cacheOps, type CacheOps } from '../sys/fcc.js';
+import { simulatedCache, simOptionsFromEnv, type SimulatedCache } from './simcache.js';
 
 export const WINDOW_SIZE = 1 << 30;
 const HEAD_ALIGN = 2 << 20;
@@ -16,6 +20,24 @@ export class DeviceError extends Error {
   constructor(message: string, readonly code: string) {
     super(message);
   }
+}
+
+/**
+ * How this process keeps its CPU cache coherent with other hosts' stores:
+ *  - 'cpu': write back / invalidate lines with CPU instructions (src/sys/fcc.ts): the default
+ *    for a DAX device, which may be memory that several hosts share without coherence;
+ *  - 'coherent': nothing: the default for a regular file, whose every user shares one
+ *    kernel's page cache (so one machine's coherence covers them all);
+ *  - 'simulated': each host has its own simulated cache (FAMFS_SIM_NONCOHERENT, tests only).
+ * FAMFS_COHERENT=1 forces 'coherent' (e.g. coherent CXL), FAMFS_COHERENT=0 forces 'cpu'.
+ */
+export type Coherence = 'cpu' | 'coherent' | 'simulated';
+
+export function coherenceFromEnv(kind: DeviceKind = 'dax', env = process.env): Coherence {
+  if (env.FAMFS_SIM_NONCOHERENT) return 'simulated';
+  if (env.FAMFS_COHERENT === '1') return 'coherent';
+  if (env.FAMFS_COHERENT === '0') return 'cpu';
+  return kind === 'dax' ? 'cpu' : 'coherent';
 }
 
 export interface DeviceInfo {
@@ -71,7 +93,10 @@ export class Device implements DeviceInfo {
   readonly size: number;
   readonly writable: boolean;
   readonly fd: number;
+  readonly coherence: Coherence;
   private readonly windows: (Window | undefined)[];
+  private readonly sim?: SimulatedCache;
+  private ops?: CacheOps;
   /** Small mappings of the device's start (see mapHead), smallest first; the last one serves. */
   private readonly heads: (Window & { len: number })[] = [];
   private closed = false;
@@ -86,6 +111,9 @@ export class Device implements DeviceInfo {
     this.writable = writable;
     this.memory = memory;
     this.windows = new Array(memory ? 0 : Math.ceil(info.size / WINDOW_SIZE));
+    // An inMemory copy is refreshed by reload(), never through the CPU cache.
+    this.coherence = memory ? 'coherent' : coherenceFromEnv(info.kind);
+    if (this.coherence === 'simulated') this.sim = simulatedCache(info.path, info.size, WINDOW_SIZE, simOptionsFromEnv()!);
   }
 
   /**
@@ -134,7 +162,8 @@ export class Device implements DeviceInfo {
    * full garbage collection (see docs/performance.md).
    */
   mapHead(length: number): void {
-    if (this.memory || this.closed || this.windows[0]) return;
+    // The simulated cache serves views by window: no head mappings beside it.
+    if (this.memory || this.closed || this.sim || this.windows[0]) return;
     const len = Math.min(this.size, Math.ceil(length / HEAD_ALIGN) * HEAD_ALIGN);
     const last = this.heads.at(-1);
     if (len <= 0 || len >= WINDOW_SIZE || (last && last.len >= len)) return;
@@ -167,6 +196,21 @@ export class Device implements DeviceInfo {
     }
   }
 
+  /** The size now: a file can be truncated under us (a DAX device cannot change size). */
+  liveSize(): number {
+    return this.kind === 'file' && !this.memory ? fs.fstatSync(this.fd).size : this.size;
+  }
+
+  /**
+   * Refuse (EIO) a range a truncated device file no longer holds: touching a mapped page
+   * past the end of the file kills the process with SIGBUS. One fstat; DAX devices skip it.
+   */
+  checkLive(offset: number, length: number): void {
+    if (this.kind !== 'file' || length === 0) return;
+    const live = this.liveSize();
+    if (offset + length > live) throw new DeviceError(`${this.path}: the device shrank to ${live} bytes (${this.size} when opened); [${offset}, +${length}) is past its end`, 'EIO');
+  }
+
   /** A Buffer over [offset, offset+length); the range must not cross a 1 GiB window boundary. */
   view(offset: number, length: number): Buffer {
     this.checkRange(offset, length);
@@ -176,7 +220,7 @@ export class Device implements DeviceInfo {
     const i = Math.floor(offset / WINDOW_SIZE);
     const start = offset - i * WINDOW_SIZE;
     if (start + length > WINDOW_SIZE) throw new DeviceError(`range [${offset}, +${length}) crosses a mapping window`, 'ERANGE');
-    return this.window(i).subarray(start, start + length);
+    return this.sim ? this.sim.view(i, start, length) : this.window(i).subarray(start, start + length);
   }
 
   /** Buffers covering [offset, offset+length) in order, split at window boundaries; appended to `out`. */
@@ -186,6 +230,7 @@ export class Device implements DeviceInfo {
       if (length > 0) out.push(this.memoryView(offset, length));
       return out;
     }
+    this.checkLive(offset, length);
     const head = this.headFor(offset, length);
     if (head) {
       if (length > 0) out.push(head.buf.subarray(offset, offset + length));
@@ -195,33 +240,113 @@ export class Device implements DeviceInfo {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
       const n = Math.min(length, WINDOW_SIZE - start);
-      out.push(this.window(i).subarray(start, start + n));
+      out.push(this.sim ? this.sim.view(i, start, n) : this.window(i).subarray(start, start + n));
       offset += n;
       length -= n;
     }
     return out;
   }
 
-  /**
-   * Make stores in [offset, offset+length) durable: msync for a file-backed
-   * device. A devdax mapping has no page cache to write back (and its driver
-   * refuses msync with EINVAL); stores reach the memory directly. This is the
-   * one place cache maintenance lives.
-   */
-  flush(offset: number, length: number): void {
+  /** Run fn over [offset, offset+length) split at window boundaries (window index, start in it, length). */
+  private eachWindow(offset: number, length: number, fn: (i: number, start: number, n: number) => void): void {
     this.checkRange(offset, length);
-    if (this.kind === 'dax' || this.memory) return;
-    const head = this.headFor(offset, length);
-    if (head) return void (length > 0 && msync(head.ptr, offset, length));
+    if (this.memory) return;
     while (length > 0) {
       const i = Math.floor(offset / WINDOW_SIZE);
       const start = offset - i * WINDOW_SIZE;
       const n = Math.min(length, WINDOW_SIZE - start);
-      this.window(i);
-      msync(this.windows[i]!.ptr, start, n);
+      fn(i, start, n);
       offset += n;
       length -= n;
     }
+  }
+
+  /** The head mapping for a non-empty range of a mapped (not in-memory) device, if one covers it. */
+  private headRange(offset: number, length: number): (Window & { len: number }) | undefined {
+    this.checkRange(offset, length);
+    if (this.memory || length === 0) return undefined;
+    this.checkLive(offset, length); // a page past a truncated file's end would SIGBUS
+    return this.headFor(offset, length);
+  }
+
+  private cpu(): CacheOps {
+    return (this.ops ??= cacheOps());
+  }
+
+  /**
+   * Make our stores in [offset, offset+length) visible to other hosts: write
+   * the CPU cache lines back (CLWB/CLFLUSHOPT/CLFLUSH + SFENCE, DC CVAC + DSB),
+   * then msync a file-backed device so its page cache reaches the file too. A
+   * devdax mapping has no page cache (and its driver refuses msync).
+   */
+  flush(offset: number, length: number): void {
+    const head = this.headRange(offset, length);
+    if (head) {
+      if (this.coherence === 'cpu') this.cpu().writeBack(head.buf.subarray(offset, offset + length));
+      if (this.kind !== 'dax') msync(head.ptr, offset, length);
+      return;
+    }
+    this.eachWindow(offset, length, (i, start, n) => {
+      const w = this.window(i);
+      if (this.sim) this.sim.writeBack(i, start, n);
+      else if (this.coherence === 'cpu') this.cpu().writeBack(w.subarray(start, start + n));
+      if (this.kind !== 'dax') msync(this.windows[i]!.ptr, start, n);
+    });
+  }
+
+  /**
+   * Before loading bytes another host may have stored in [offset, offset+length):
+   * write back our dirty lines there and drop the rest from the CPU cache, so the
+   * next loads read memory. Prefetch may refill a line at once: readers keep
+   * their CRC/seqnum checks and retry.
+   */
+  invalidate(offset: number, length: number): void {
+    if (this.coherence === 'coherent') return void this.checkRange(offset, length);
+    const head = this.headRange(offset, length);
+    if (head) {
+      if (this.coherence === 'cpu') this.cpu().invalidate(head.buf.subarray(offset, offset + length));
+      return;
+    }
+    this.eachWindow(offset, length, (i, start, n) => {
+      if (this.sim) this.sim.invalidate(i, start, n);
+      else if (this.coherence === 'cpu') this.cpu().invalidate(this.window(i).subarray(start, start + n));
+    });
+  }
+
+  /**
+   * Make [offset, offset+length) read as zeros, durably. A file-backed device punches a
+   * hole (instant, and gives tmpfs pages back); a DAX device, or a file system that can't
+   * punch, has each 1 MiB chunk compared with zeros and only the chunks that differ written.
+   */
+  zero(offset: number, length: number): void {
+    this.checkRange(offset, length);
+    if (!this.writable) throw new DeviceError(`${this.path}: opened read-only`, 'EROFS');
+    this.checkLive(offset, length);
+    // Not beside a simulated cache: its lines would still hold the old bytes (stores go through it).
+    if (this.kind === 'file' && this.canPunch && !this.sim) {
+      try {
+        fallocate(this.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+        return;
+      } catch {
+        this.canPunch = false; // e.g. EOPNOTSUPP: fall back for good on this device
+      }
+    }
+    this.zeroByStores(offset, length);
+  }
+
+  private canPunch = true;
+
+  /** The fallback of zero(): compare, then store and flush only the chunks that are not zero yet. */
+  zeroByStores(offset: number, length: number): void {
+    const ZERO_CHUNK = 1 << 20;
+    const zeros = Buffer.alloc(ZERO_CHUNK);
+    for (const s of this.slices(offset, length)) {
+      for (let at = 0; at < s.length; at += ZERO_CHUNK) {
+        const part = s.subarray(at, Math.min(s.length, at + ZERO_CHUNK));
+        if (!part.equals(zeros.subarray(0, part.length))) part.fill(0);
+      }
+    }
+    this.flush(offset, length); // msync skips clean pages; a no-op on DAX
   }
 
   /** Take the host-wide single-writer lock (flock on the device; the kernel drops it if we die). */

@@ -224,6 +224,13 @@ export function needsExtRecord(entry: NewLogEntry): boolean {
   return (entry.type === 'file' || entry.type === 'mkdir') && Buffer.byteLength(entry.path, 'utf8') > MAX_RELPATH_BYTES;
 }
 
+/** How many log slots the record of a file/dir at `path` (or a symlink to `target`) takes. */
+export function recordSlots(path: string, target?: string): number {
+  const plen = Buffer.byteLength(path, 'utf8');
+  if (target === undefined && plen <= MAX_RELPATH_BYTES) return 1;
+  return 1 + Math.ceil((plen + (target === undefined ? 0 : Buffer.byteLength(target, 'utf8'))) / CONT_PAYLOAD);
+}
+
 /**
  * Encode an entry as the slots of one record, seqnums `seqnum`, `seqnum + 1`, …:
  * one upstream slot, or an extension head and its CONT slots (path, then target).

@@ -6,22 +6,22 @@
  */
 import { ALLOC_UNIT } from '../format/constants.js';
 import type { SimpleMap } from '../format/types.js';
-import type { AllocBitmap } from '../alloc/bitmap.js';
+import type { DeviceSpace } from '../alloc/space.js';
 import type { Famfs } from '../api/famfs.js';
 
 /** The aligned map the file was moved to, or undefined when nothing had to (or could) move. */
-export function alignLargeFile(famfs: Famfs, bm: AllocBitmap, map: SimpleMap, size: number): SimpleMap | undefined {
+export function alignLargeFile(famfs: Famfs, bm: DeviceSpace, map: SimpleMap, size: number): SimpleMap | undefined {
   const unit = bm.allocUnit;
   if (unit >= ALLOC_UNIT || size < ALLOC_UNIT) return undefined;
   if (map.extents.every((e) => e.offset % ALLOC_UNIT === 0 && e.length % ALLOC_UNIT === 0)) return undefined;
   const len = Math.ceil(size / ALLOC_UNIT) * ALLOC_UNIT;
-  const u = bm.findAndMark(len / unit, 0, undefined, ALLOC_UNIT / unit);
-  if (u < 0) return undefined; // no aligned room left: the file keeps its small-unit extents
-  const to: SimpleMap = { kind: 'simple', extents: [{ devindex: 0, offset: u * unit, length: len }] };
+  const e = bm.take(len, ALLOC_UNIT); // on the device the placement picks
+  if (!e) return undefined; // no aligned room left: the file keeps its small-unit extents
+  const to: SimpleMap = { kind: 'simple', extents: [e] };
   const dst = { map: to, size, path: '' };
   let off = 0;
   for (const piece of famfs.slices({ map, size }, 0, size)) off += famfs.write(dst, off, piece);
   famfs.flushFile(dst);
-  for (const e of map.extents) bm.free(e.offset, e.length);
+  for (const e of map.extents) bm.free(e);
   return to;
 }

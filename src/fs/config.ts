@@ -20,6 +20,8 @@ export interface FamfsMountConfig {
   dataPath?: DataPathChoice;
   /** The main thread found a famfs-enabled kernel (/proc/kallsyms). */
   famfsKernel?: boolean;
+  /** A group (gid) allowed to read .meta/.log and .meta/.superblock (default: root only). */
+  metaGroup?: number;
   /** Local paths of the devices by index (index 0 = `device`); multi-device file systems. */
   devices?: string[];
   /** Per-opcode request statistics the FUSE workers record (for `famfs status`). */

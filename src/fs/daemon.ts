@@ -17,6 +17,7 @@ import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';
 import { trySystemUuid } from '../api/sysuuid.js';
 import { getxattr } from '../sys/libc.js';
+import type { Placement } from '../alloc/space.js';
 import { createOpStats } from '../fuse/opstats.js';
 import { famfsKernelPresent, FUSE_DAX_FMAP, type DataPath, type DataPathChoice } from './kernel.js';
 
@@ -47,6 +48,8 @@ export interface MountRequest {
   dataPath?: DataPathChoice;
   /** Candidate paths of devices 1.. (besides this host's device list). */
   devices?: string[];
+  /** Master: where files made through the mount are placed on a multi-device famfs. */
+  placement?: Placement;
   log?: (msg: string) => void;
   /** FUSE transport: 'dev' (default), 'uring' (FUSE over io_uring, or fail), 'auto'. */
   transport?: TransportChoice;
@@ -57,8 +60,20 @@ export function famfsMounts(): { device: string; mountpoint: string }[] {
   return findFuseMounts({ type: FS_TYPE }).map((m) => ({ device: m.source, mountpoint: m.mountpoint }));
 }
 
-function mountOptions(opts: string[] = []): MountOptions {
+export interface ParsedOptions {
+  mount: MountOptions;
+  /** meta_group=GID: this group may read the .meta files. */
+  metaGroup?: number;
+}
+
+/**
+ * -o options. The kernel checks modes only with default_permissions, and the daemon
+ * does not check them itself: so nodefault_permissions is refused unless
+ * noallow_other keeps every other user out of the mount.
+ */
+export function parseMountOptions(opts: string[] = []): ParsedOptions {
   const o: MountOptions = { allowOther: true, defaultPermissions: true, extra: [] };
+  let metaGroup: number | undefined;
   for (const raw of opts.flatMap((s) => s.split(',')).filter(Boolean)) {
     if (raw === 'allow_other') o.allowOther = true;
     else if (raw === 'noallow_other') o.allowOther = false;
@@ -66,9 +81,16 @@ function mountOptions(opts: string[] = []): MountOptions {
     else if (raw === 'nodefault_permissions') o.defaultPermissions = false;
     else if (raw === 'ro') o.readOnly = true;
     else if (raw === 'noatime') o.noatime = true;
-    else o.extra!.push(raw);
+    else if (raw.startsWith('meta_group=')) {
+      const v = raw.slice('meta_group='.length);
+      if (!/^\d{1,10}$/.test(v) || Number(v) > 0xfffffffe) throw new FamfsError(`-o ${raw}: meta_group takes a numeric group id (0..4294967294)`, 'EINVAL', 2);
+      metaGroup = Number(v);
+    } else o.extra!.push(raw);
   }
-  return o;
+  if (!o.defaultPermissions && o.allowOther) {
+    throw new FamfsError('-o nodefault_permissions needs noallow_other: without default_permissions nothing checks file modes, so other users would read and write every file', 'EINVAL', 2);
+  }
+  return { mount: o, metaGroup };
 }
 
 function mountHostUuid(mountpoint: string): string | undefined {
@@ -88,10 +110,12 @@ export interface Preflight {
   devices: string[];
   /** UUIDs of devices 1.., for messages about missing ones. */
   extraUuids: string[];
+  options: ParsedOptions;
 }
 
 /** Validate everything that can be checked before mounting, and learn the role and device paths. */
 export function preflight(req: MountRequest): Preflight {
+  const options = parseMountOptions(req.options);
   if (!fuseAvailable()) throw new FamfsError('/dev/fuse is not available on this host', 'ENODEV');
   if (req.transport === 'uring') {
     const sup = uringSupport();
@@ -123,7 +147,7 @@ export function preflight(req: MountRequest): Preflight {
   } catch (e) {
     throw new FamfsError((e as Error).message, 'EINVAL');
   }
-  return { device, mountpoint, role, devices, extraUuids };
+  return { device, mountpoint, role, devices, extraUuids, options };
 }
 
 export interface RunningMount {
@@ -138,7 +162,7 @@ export interface RunningMount {
 export async function startMount(req: MountRequest): Promise<RunningMount> {
   const log = req.log ?? ((m: string) => process.stderr.write(`famfs: ${m}\n`));
   // Devices not found on this host ('' in devices) make only the files on them fail (EIO/ENXIO).
-  const { device, mountpoint, role, devices, extraUuids } = preflight(req);
+  const { device, mountpoint, role, devices, extraUuids, options } = preflight(req);
   devices.forEach((p, i) => {
     if (i > 0) log(p ? `device ${i}: ${p}` : `device ${i} (uuid ${extraUuids[i - 1]}) not found on this host: files on it cannot be read`);
   });
@@ -152,13 +176,14 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     rpc: createRpcChannel(),
     dataPath: req.dataPath ?? 'auto',
     devices,
+    metaGroup: options.metaGroup,
     famfsKernel: req.dataPath === 'daemon' ? false : famfsKernelPresent(),
   };
   const workers = req.workers ?? Math.max(2, Math.min(4, os.cpus().length));
   config.opStats = createOpStats(workers);
   if (config.dataPath === 'kernel' && !config.famfsKernel) log('--data-path kernel, but /proc/kallsyms has no famfs_fuse_iomap_begin: the mount fails unless the kernel offers FUSE_DAX_FMAP');
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
-  const master = role === 'master' ? new MasterService(device, { log, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs() }) : undefined;
+  const master = role === 'master' ? new MasterService(device, { log, placement: req.placement, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs() }) : undefined;
   const rpc = master ? new RpcServer(config.rpc, (call) => master.handle(call), (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
   const server = new FuseServer({
     mountpoint,
@@ -168,7 +193,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     opStats: config.opStats,
     source: device,
     subtype: FS_SUBTYPE,
-    mountOptions: mountOptions(req.options),
+    mountOptions: options.mount,
     debug: !!req.verbose,
     log,
     transport: req.transport ?? 'dev',

@@ -10,9 +10,10 @@
  * EOF → EFBIG (a write crossing EOF is cut short); metadata changes on a
  * client → EROFS; anything after the device was re-formatted → ESTALE.
  */
-import { ALLOC_UNIT, SUPERBLOCK_SIZE, LOG_OFFSET } from '../format/constants.js';
+import { ALLOC_UNIT } from '../format/constants.js';
 import type { FileMap } from '../format/types.js';
 import { Famfs, type Role } from '../api/famfs.js';
+import { DeviceError } from '../device/device.js';
 import type { DirNode, FileNode, TreeNode } from '../meta/tree.js';
 import { ROOT_ID } from '../meta/tree.js';
 import { basename } from '../meta/paths.js';
@@ -26,27 +27,16 @@ import { NewNodes, type AnyNode, type Served } from './newnodes.js';
 import { NEW_NODE_ID_BASE, type NewNodeAttr } from './master.js';
 import { trySystemUuid } from '../api/sysuuid.js';
 import { mapProblem } from '../meta/validate.js';
-import { encodeDaxdevReply, encodeGetFmapReply, fmapKernelProblem, FamfsFileType, FAMFS_MAX_DAXDEVS, FMAP_REPLY_MAX } from '../map/export/index.js';
+import { encodeDaxdevReply, encodeGetFmapReply, fmapKernelProblem, FAMFS_MAX_DAXDEVS, FMAP_REPLY_MAX } from '../map/export/index.js';
 import { daemonStatus, STATUS_XATTR, type DaemonStatus } from './status.js';
 import { FUSE_DAX_FMAP, FUSE_GET_DAXDEV, FUSE_GET_FMAP, wantKernelMode, type DataPath } from './kernel.js';
+import { LOG_FILE_ID, META_DIR_ID, META_NAME, metaFileType, metaNodes, SUPERBLOCK_FILE_ID } from './metafiles.js';
 
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
-export const META_DIR_ID = 2;
-export const SUPERBLOCK_FILE_ID = 3;
-export const LOG_FILE_ID = 4;
-const META_NAME = '.meta';
-
-
-/**
- * GET_FMAP file_type: the uapi's SUPERBLOCK (1) / LOG (2) for the meta files. Upstream
- * famfs_fused sends REG (0) for every file; only 0 was verified on a real famfs kernel.
- */
-export function metaFileType(id: number): FamfsFileType {
-  return id === SUPERBLOCK_FILE_ID ? FamfsFileType.SUPERBLOCK : id === LOG_FILE_ID ? FamfsFileType.LOG : FamfsFileType.REG;
-}
+export { META_DIR_ID, SUPERBLOCK_FILE_ID, LOG_FILE_ID, metaFileType };
 
 /**
  * The V10 kernel verified in reference §7 fails open(2) with EINVAL for any se_devindex ≠ 0,
@@ -60,6 +50,11 @@ const O_ACCMODE = 3;
 const FUSE_SYNCFS = 50;
 const O_WRONLY = 1;
 const O_RDWR = 2;
+
+/** `.meta` at the root is the meta directory: nothing else may take the name (EEXIST, as it exists). */
+function reservedName(parent: number, name: string): void {
+  if (parent === ROOT_ID && name === META_NAME) throw new FuseError(Errno.EEXIST, `${META_NAME} at the root is reserved`);
+}
 
 export class FamfsFs implements FuseHandler {
   readonly famfs: Famfs;
@@ -86,14 +81,9 @@ export class FamfsFs implements FuseHandler {
     if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc), () => Atomics.load(this.state, StateFlag.PENDING));
     this.timeout = config.timeout;
     this.log = (m) => process.stderr.write(`famfs: ${m}\n`);
-    const logLen = this.famfs.sb.logLen;
-    this.metaDir = {
-      kind: 'dir', id: META_DIR_ID, name: META_NAME, path: META_NAME, mode: 0o755, uid: 0, gid: 0,
-      parent: this.famfs.tree.root, entryIndex: -1, children: new Map(), order: [], subdirs: 0,
-    };
-    const sbFile: Served = { id: SUPERBLOCK_FILE_ID, size: SUPERBLOCK_SIZE, mode: 0o444, uid: 0, gid: 0, path: '.meta/.superblock', meta: true, map: { kind: 'simple', extents: [{ devindex: 0, offset: 0, length: SUPERBLOCK_SIZE }] } };
-    const logFile: Served = { id: LOG_FILE_ID, size: logLen, mode: this.role === 'master' ? 0o644 : 0o444, uid: 0, gid: 0, path: '.meta/.log', meta: true, map: { kind: 'simple', extents: [{ devindex: 0, offset: LOG_OFFSET, length: logLen }] } };
-    this.metaFiles = new Map([[SUPERBLOCK_FILE_ID, sbFile], [LOG_FILE_ID, logFile]]);
+    const meta = metaNodes(this.famfs.tree.root, this.famfs.sb.logLen, this.role === 'master', config.metaGroup);
+    this.metaDir = meta.dir;
+    this.metaFiles = meta.files;
   }
 
   // ---- helpers ----
@@ -101,6 +91,12 @@ export class FamfsFs implements FuseHandler {
   /** Refuse everything once the device changed under us; pick up new log entries. */
   private sync(): void {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE, 'device was re-formatted');
+    // A truncated device file would SIGBUS the header read below: one fstat first.
+    const live = this.famfs.device.liveSize();
+    if (live < this.famfs.device.size) {
+      this.goStale(`${this.famfs.device.path}: the device shrank from ${this.famfs.device.size} to ${live} bytes`);
+      throw new FuseError(Errno.ESTALE, 'the device shrank');
+    }
     if (this.famfs.log.nextIndex() !== this.famfs.stats.entries) this.famfs.refresh();
   }
 
@@ -301,6 +297,7 @@ export class FamfsFs implements FuseHandler {
     if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
     const p = this.nodeOrThrow(parent);
     if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
+    reservedName(parent, name);
     const n = this.master().adopt(this.master().call<NewNodeAttr>('mkdir', { parent, name, mode: mode & ~umask & 0o7777, uid: _req.uid, gid: _req.gid }));
     return this.entry(n!);
   }
@@ -313,6 +310,7 @@ export class FamfsFs implements FuseHandler {
     if (this.dataPath === 'kernel') throw new FuseError(Errno.EOPNOTSUPP, 'kernel mode: make files with famfs creat / famfs cp');
     const p = this.nodeOrThrow(parent);
     if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
+    reservedName(parent, name);
     const n = this.master().adopt(this.master().call<NewNodeAttr>('create', { parent, name, mode: mode & ~umask & 0o7777, uid: req.uid, gid: req.gid }))!;
     return { ...this.entry(n), fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
@@ -332,6 +330,7 @@ export class FamfsFs implements FuseHandler {
   /** Only new (unlogged) files and empty directories can be renamed (rsync's temporary files). */
   rename(_req: Request, parent: number, name: string, newParent: number, newName: string, flags: number): void {
     if (!this.fresh || flags !== 0) throw new FuseError(Errno.EPERM);
+    reservedName(newParent, newName);
     this.fresh.call('rename', { parent, name, newParent, newName });
   }
   link(): FuseError { return new FuseError(Errno.EPERM); }
@@ -342,6 +341,7 @@ export class FamfsFs implements FuseHandler {
     if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
     const p = this.nodeOrThrow(parent);
     if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
+    reservedName(parent, name);
     const n = this.master().adopt(this.master().call<NewNodeAttr>('symlink', { parent, name, target, uid: req.uid, gid: req.gid }));
     return this.entry(n!);
   }
@@ -380,7 +380,22 @@ export class FamfsFs implements FuseHandler {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
     const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
-    return this.famfs.slices(f, args.offset, args.size);
+    // Any host may have written these bytes since we last read them (docs/coherency.md: the READ rule).
+    return this.shrinkGuard(() => this.famfs.freshSlices(f, args.offset, args.size));
+  }
+
+  /** Pieces past a truncated device's end: EIO for this request, ESTALE for the mount from now on. */
+  private shrinkGuard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof DeviceError && e.code === 'EIO') this.goStale(e.message);
+      throw e;
+    }
+  }
+
+  private goStale(why: string): void {
+    if (Atomics.compareExchange(this.state, StateFlag.STALE, 0, 1) === 0) this.log(`${why}; refusing to serve (EIO, then ESTALE). Unmount and mount again.`);
   }
 
   write(_req: Request, nodeid: number, args: WriteArgs, data: Buffer): number {
@@ -393,7 +408,7 @@ export class FamfsFs implements FuseHandler {
     if ((f.id === LOG_FILE_ID && this.role !== 'master') || f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
     if (room <= 0) throw new FuseError(Errno.EFBIG, 'famfs files cannot grow');
-    return this.famfs.write(f, args.offset, room < data.length ? data.subarray(0, room) : data);
+    return this.shrinkGuard(() => this.famfs.write(f, args.offset, room < data.length ? data.subarray(0, room) : data));
   }
 
   flush(_req: Request, nodeid: number): void {
@@ -407,7 +422,7 @@ export class FamfsFs implements FuseHandler {
   fsync(_req: Request, nodeid: number): void {
     if (this.isNew(nodeid)) this.master().call('fsync', { id: nodeid });
     const f = this.served(nodeid);
-    this.famfs.flushFile(f);
+    this.shrinkGuard(() => this.famfs.flushFile(f));
   }
 
   /** fsync of a directory (`sync DIR`) logs it and everything closed below it. */
@@ -465,14 +480,17 @@ export class FamfsFs implements FuseHandler {
     this.sync();
     const now = Date.now();
     if (this.statfsCache && now - this.statfsCache.at < 100) return this.statfsCache.reply;
-    const { bitmap } = this.famfs.buildBitmap();
+    // Every device counts (a multi-device famfs is one pool of space).
+    const use = this.famfs.usage();
+    const capacity = use.reduce((n, d) => n + d.capacity, 0);
+    const free = use.reduce((n, d) => n + d.free, 0);
     const h = this.famfs.log.readHeader();
     const bsize = 4096;
     const reply: StatfsReply = {
       bsize, frsize: bsize, namelen: this.famfs.longNames ? 255 : 79,
-      blocks: Math.floor(bitmap.capacity / bsize),
-      bfree: Math.floor(bitmap.freeBytes / bsize),
-      bavail: this.role === 'master' ? Math.floor(bitmap.freeBytes / bsize) : 0,
+      blocks: Math.floor(capacity / bsize),
+      bfree: Math.floor(free / bsize),
+      bavail: this.role === 'master' ? Math.floor(free / bsize) : 0,
       files: h.lastIndex + 1,
       ffree: h.lastIndex + 1 - h.nextIndex,
     };

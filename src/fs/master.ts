@@ -30,7 +30,7 @@ import { hasFeature, SYMLINKS } from '../format/features.js';
 import { alignLargeFile } from './align.js';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
-import type { AllocBitmap } from '../alloc/bitmap.js';
+import type { DeviceSpace, Placement } from '../alloc/space.js';
 import { ensureCapacity, freeAll, PAGE, trim, zeroRange } from './newspace.js';
 import { LogLock } from './loglock.js';
 import type { RpcCall } from './rpc.js';
@@ -49,6 +49,8 @@ export const DEFAULT_LOCK_WAIT_MS = 50_000;
 
 export interface MasterOptions {
   commitDelayMs: number;
+  /** Where new files' extents go on a multi-device file system (src/alloc/space.ts). */
+  placement?: Placement;
   log: (msg: string) => void;
   /** Shared with the workers: number of new nodes (0 lets them skip calls here). */
   pendingCount?: Int32Array;
@@ -57,7 +59,8 @@ export interface MasterOptions {
 }
 
 export class MasterService extends NewNodeTable {
-  private bitmap?: AllocBitmap;
+  /** Free space of every device while the lock is held; new files are placed by `opts.placement`. */
+  private bitmap?: DeviceSpace;
   private readonly loglock: LogLock;
   private nextId = NEW_NODE_ID_BASE;
   private ticker?: NodeJS.Timeout;
@@ -152,7 +155,7 @@ export class MasterService extends NewNodeTable {
   private lockedSession(): void {
     if (this.bitmap) return;
     this.famfs.refresh();
-    this.bitmap = this.famfs.buildBitmap().bitmap;
+    this.bitmap = this.famfs.space(this.opts.placement);
   }
 
   private drop(n: NewNode): void {

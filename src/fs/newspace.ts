@@ -1,6 +1,6 @@
 /**
  * Space of the master's new files (not yet logged): taken in 2 MiB units from
- * the host's bitmap, growing geometrically (the last extent in place when the
+ * every device's free space (DeviceSpace: the device the placement picks), growing geometrically (the last extent in place when the
  * next units are free), at most 16 extents. Bytes a new file's creator did
  * not write must read as zero to everyone, but the units may hold a dropped
  * file's bytes: so every range that becomes part of the file (a write past
@@ -12,7 +12,7 @@ import { ALLOC_UNIT, MAX_SIMPLE_EXTENTS } from '../format/constants.js';
 import type { Extent, SimpleMap } from '../format/types.js';
 import type { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
-import type { AllocBitmap } from '../alloc/bitmap.js';
+import type { DeviceSpace } from '../alloc/space.js';
 
 export const PAGE = 4096;
 
@@ -26,7 +26,7 @@ export interface NewSpace {
 }
 
 /** Make room for `end` bytes: grow in place, else add an extent at least as large as the file has (≤ 1 GiB at a time). */
-export function ensureCapacity(bm: AllocBitmap, f: NewSpace, end: number): void {
+export function ensureCapacity(bm: DeviceSpace, f: NewSpace, end: number): void {
   if (end <= f.allocated) return;
   // small-units: a file growing to 2 MiB or more takes further space in aligned 2 MiB units.
   const unit = bm.allocUnit;
@@ -36,18 +36,16 @@ export function ensureCapacity(bm: AllocBitmap, f: NewSpace, end: number): void 
   const sizes = want === need ? [need] : [want, need];
   const last = f.map.extents[f.map.extents.length - 1];
   for (const size of sizes) {
-    if (last && last.offset + last.length + size <= bm.capacity && bm.isFree(last.offset + last.length, size)) {
-      bm.mark(last.offset + last.length, size);
-      last.length += size;
+    if (last && bm.growInPlace(last, size)) {
       f.allocated += size;
       return;
     }
   }
   if (f.map.extents.length >= MAX_SIMPLE_EXTENTS) throw new FamfsError(`${f.path}: out of space (a file may have at most ${MAX_SIMPLE_EXTENTS} extents)`, 'ENOSPC');
   for (const size of sizes) {
-    const u = bm.findAndMark(size / unit, 0, undefined, au / unit);
-    if (u >= 0) {
-      f.map.extents.push({ devindex: 0, offset: u * unit, length: size });
+    const e = bm.take(size, au);
+    if (e) {
+      f.map.extents.push(e);
       f.allocated += size;
       return;
     }
@@ -60,17 +58,20 @@ export function zeroRange(famfs: Famfs, f: NewSpace, from: number, to: number): 
   to = Math.min(to, f.allocated);
   if (to <= from) return;
   for (const s of famfs.slices({ map: f.map, size: to }, from, to - from)) s.fill(0);
+  // Written back at once, before a worker writes into the range and long before the commit:
+  // other hosts must see the zeros, and a later write-back must not carry them over newer bytes.
+  famfs.flushFile({ map: f.map, size: to }, from, to - from); // fcc-site: new-space-zero-flush
 }
 
 /** Give all of a file's space back. */
-export function freeAll(bm: AllocBitmap, f: NewSpace): void {
-  for (const e of f.map.extents) bm.free(e.offset, e.length);
+export function freeAll(bm: DeviceSpace, f: NewSpace): void {
+  for (const e of f.map.extents) bm.free(e);
   f.map.extents = [];
   f.allocated = 0;
 }
 
 /** The extents to log: whole units up to the size (at least one, as creat does); the tail is freed. */
-export function trim(bm: AllocBitmap, f: NewSpace): Extent[] {
+export function trim(bm: DeviceSpace, f: NewSpace): Extent[] {
   if (f.allocated === 0) ensureCapacity(bm, f, 1);
   // Whole units of the bitmap (4 KiB with small-units); a file moved to an aligned extent keeps whole 2 MiB units.
   const aligned = f.size >= ALLOC_UNIT && f.map.extents.every((e) => e.offset % ALLOC_UNIT === 0 && e.length % ALLOC_UNIT === 0);
@@ -81,7 +82,7 @@ export function trim(bm: AllocBitmap, f: NewSpace): Extent[] {
   for (const e of f.map.extents) {
     const len = Math.min(e.length, Math.max(0, keep - base));
     if (len > 0) out.push({ ...e, length: len });
-    if (len < e.length) bm.free(e.offset + len, e.length - len);
+    if (len < e.length) bm.free({ devindex: e.devindex, offset: e.offset + len, length: e.length - len });
     base += e.length;
   }
   f.allocated = keep;

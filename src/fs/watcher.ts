@@ -25,6 +25,8 @@ export class LogWatcher {
   private readonly state: Int32Array;
   private timer?: NodeJS.Timeout;
   stale = false;
+  /** The current bad-header episode was logged (said once, not on every poll). */
+  private headerSaid = false;
 
   constructor(device: string, private readonly notifier: Notifier, state: SharedArrayBuffer, private readonly opts: WatcherOptions) {
     this.famfs = Famfs.open(device);
@@ -43,6 +45,13 @@ export class LogWatcher {
     this.famfs.close();
   }
 
+  private goStale(why: string): void {
+    this.stale = true;
+    Atomics.store(this.state, StateFlag.STALE, 1);
+    this.opts.log(why);
+    this.notifier.send({ kind: 'epoch' });
+  }
+
   /** One look at the device; also what `famfs logplay MOUNTPOINT` triggers (SIGUSR1). */
   tick(force = false): void {
     try {
@@ -54,26 +63,26 @@ export class LogWatcher {
 
   private look(force: boolean): void {
     if (this.stale) return;
-    if (!this.sbLive.equals(this.sbCopy)) {
-      this.stale = true;
-      Atomics.store(this.state, StateFlag.STALE, 1);
-      this.opts.log(`${this.famfs.device.path}: the superblock changed (re-formatted or destroyed by another host); refusing to serve stale maps. Unmount and mount again.`);
-      this.notifier.send({ kind: 'epoch' });
-      return;
-    }
+    const dev = this.famfs.device;
+    // Size first: a truncated device file would SIGBUS the superblock compare below (and the invalidate).
+    const live = dev.liveSize();
+    if (live < dev.size) return this.goStale(`${dev.path}: the device shrank from ${dev.size} to ${live} bytes under the mount; pieces past its end are refused (EIO) and the mount answers ESTALE. Unmount and mount again.`);
+    dev.invalidate(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: watcher-superblock-invalidate
+    if (!this.sbLive.equals(this.sbCopy)) return this.goStale(`${dev.path}: the superblock changed (re-formatted or destroyed by another host); refusing to serve stale maps. Unmount and mount again.`);
     if (!force && this.famfs.log.nextIndex() === this.famfs.stats.entries) return;
-    const before = this.famfs.stats.entries;
-    this.famfs.refresh();
-    const fresh = this.famfs.stats.entries - before;
-    if (fresh && this.opts.verbose) this.opts.log(`log: ${fresh} new entries`);
     // New names: drop any cached negative dentry, and the parent's cached attributes (nlink, listing).
-    for (let i = before; i < this.famfs.stats.entries; i++) {
-      const node = this.famfs.tree.byId.get(idForEntry(i));
-      if (!node) continue;
+    const fresh = this.famfs.refresh(({ index }) => {
+      const node = this.famfs.tree.byId.get(idForEntry(index));
+      if (!node) return;
       const parent = node.parent?.id ?? ROOT_ID;
       // Re-looking up a name made here would give it a new inode number (tar checks them).
       if (!this.opts.madeHere?.(node.id)) this.notifier.send({ kind: 'entry', parent, name: node.name });
       this.notifier.send({ kind: 'inode', nodeid: parent });
-    }
+    });
+    if (fresh && this.opts.verbose) this.opts.log(`log: ${fresh} new entries`);
+    const problem = this.famfs.headerProblem;
+    if (problem && !this.headerSaid) this.opts.log(`log header not valid right now (${problem}); keeping the last good view and looking again on every poll`);
+    else if (!problem && this.headerSaid) this.opts.log('log header valid again; following the log');
+    this.headerSaid = !!problem;
   }
 }

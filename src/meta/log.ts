@@ -24,22 +24,31 @@ export class LogView {
     this.counters = new Int32Array(this.header.buffer, this.header.byteOffset + NEXT_SEQNUM_OFFSET, 4);
   }
 
+  /** Drop our cached copy of the header, so the next loads see what the master last wrote back. */
+  private freshHeader(): void {
+    this.device.invalidate(LOG_OFFSET, LOG_HEADER_SIZE); // fcc-site: log-header-invalidate
+  }
+
   check(): LogHeaderCheck {
+    this.freshHeader();
     return checkLogHeader(this.header, this.logLen);
   }
 
   readHeader(): LogHeader {
+    this.freshHeader();
     return decodeLogHeader(this.header);
   }
 
   /** next_index as committed by the master (the only field a follower polls). */
   nextIndex(): number {
+    this.freshHeader();
     const hi = Atomics.load(this.counters, 3);
     const lo = Atomics.load(this.counters, 2) >>> 0;
     return hi === 0 ? lo : Number.MAX_SAFE_INTEGER;
   }
 
   nextSeqnum(): number {
+    this.freshHeader();
     const hi = Atomics.load(this.counters, 1);
     const lo = Atomics.load(this.counters, 0) >>> 0;
     return hi === 0 ? lo : Number.MAX_SAFE_INTEGER;
@@ -58,6 +67,23 @@ export class LogView {
     if (d < 0 || d > MAX_RECORD_SLOTS || nextIndex >= logSlots(this.logLen)) return false;
     const head = this.slot(nextIndex);
     return entryCrcOk(head) && entrySeqnum(head) === nextIndex && contSlots(head) + 1 === d;
+  }
+
+  /** Before replay reads slots [from, to) for the first time: drop any stale cached copy of them. */
+  invalidateSlots(from: number, to: number): void {
+    if (to > from) this.device.invalidate(entryOffset(from), (to - from) * LOG_ENTRY_SIZE); // fcc-site: replay-new-slots-invalidate
+  }
+
+  /**
+   * A private copy of slot `index`. When `ok` rejects it (bad CRC or seqnum), the
+   * slot is invalidated and read once more before the caller counts it bad, as
+   * upstream does: our cached copy may predate the master's write-back.
+   */
+  readSlot(index: number, ok: (copy: Buffer) => boolean): Buffer {
+    const copy = Buffer.from(this.slot(index));
+    if (ok(copy)) return copy;
+    this.device.invalidate(entryOffset(index), LOG_ENTRY_SIZE); // fcc-site: bad-slot-retry-invalidate
+    return Buffer.from(this.slot(index));
   }
 
   /**
@@ -79,6 +105,7 @@ export class LogView {
    * record: readers see all of it or none. Returns the index of its first slot.
    */
   append(entry: NewLogEntry): number {
+    this.device.checkLive(0, LOG_OFFSET + this.logLen); // a truncated device: EIO, not SIGBUS
     const h = this.readHeader();
     // next_seqnum ahead of next_index (by at most one record) is what a writer killed between
     // the two counter stores below leaves: its record was never committed, so this append reuses the slots.
@@ -93,11 +120,11 @@ export class LogView {
     const bytes = slots.length === 1 ? slots[0]! : Buffer.concat(slots);
     let done = 0;
     for (const piece of this.device.slices(off, len)) done += bytes.copy(piece, 0, done);
-    this.device.flush(off, len);
+    this.device.flush(off, len); // fcc-site: log-entry-flush
     // Atomics.store is a sequentially consistent store: the entry bytes above are visible first.
     Atomics.store(this.counters, 0, index + slots.length);
     Atomics.store(this.counters, 2, index + slots.length);
-    this.device.flush(LOG_OFFSET, LOG_HEADER_SIZE);
+    this.device.flush(LOG_OFFSET, LOG_HEADER_SIZE); // fcc-site: log-header-flush
     return index;
   }
 }

@@ -23,6 +23,15 @@ export function relpathProblem(path: string, long = false): string | undefined {
   }
 }
 
+/** The root name under which every mount shows the meta files; no entry may use it. */
+export const META_NAME = '.meta';
+
+/** Why a relpath names the reserved root `.meta` (or something below it), or undefined. */
+export function reservedProblem(path: string): string | undefined {
+  const first = path.split('/', 1)[0];
+  return first === META_NAME ? `"${META_NAME}" at the root is reserved for the famfs meta files` : undefined;
+}
+
 /**
  * Normalise a user-supplied path (relative to the file system root; a leading
  * '/' and '.' components are accepted and dropped). Throws on '..' or bad length.
@@ -50,4 +59,35 @@ export function dirname(relpath: string): string {
 
 export function basename(relpath: string): string {
   return relpath.slice(relpath.lastIndexOf('/') + 1);
+}
+
+/** Kinds of host nodes a copy meets. */
+export type HostKind = 'file' | 'dir' | 'symlink' | 'block device' | 'character device' | 'fifo' | 'socket';
+
+/** Kinds famfs stores in every file system; symbolic links need the symlinks extension. */
+const STORED_KINDS: ReadonlySet<HostKind> = new Set<HostKind>(['file', 'dir']);
+
+/** What the file system at hand can hold beyond upstream's format (its extensions). */
+export interface FormatCaps {
+  /** long-names: names ≤ 255 bytes, paths ≤ 4,095 bytes. */
+  longNames?: boolean;
+  /** symlinks: symbolic links are entries. */
+  symlinks?: boolean;
+}
+
+/**
+ * Can famfs hold a node of `kind` at `relpath` (a symlink pointing to `target`)? The one
+ * place copy planning asks (so new node kinds and longer paths only change this): `skip`
+ * names a kind this file system has no entry for, `problem` says why the path (or link
+ * target) cannot be stored; neither means yes.
+ */
+export function representable(relpath: string, kind: HostKind, caps: FormatCaps = {}, target?: string): { skip?: HostKind; problem?: string } {
+  if (!STORED_KINDS.has(kind) && !(kind === 'symlink' && caps.symlinks)) return { skip: kind };
+  const problem = relpathProblem(relpath, !!caps.longNames) ?? reservedProblem(relpath);
+  if (problem) return { problem };
+  if (kind === 'symlink' && target !== undefined) {
+    const tlen = Buffer.byteLength(target, 'utf8');
+    if (tlen === 0 || tlen > EXT_PATH_MAX || target.includes('\0')) return { problem: `symbolic link target of ${tlen} bytes (1 to ${EXT_PATH_MAX}, no NUL)` };
+  }
+  return {};
 }

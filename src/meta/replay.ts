@@ -6,11 +6,11 @@
 import { contSlots, decodeLogEntry, entryCrcOk, entrySeqnum, joinContSlots, type LogEntry } from '../format/logentry.js';
 import { EXT_PATH_MAX, MAX_RECORD_SLOTS } from '../format/constants.js';
 import { hasFeature, LONG_NAMES, NO_FEATURES, SYMLINKS, type Features } from '../format/features.js';
-import { basename, dirname, relpathProblem } from './paths.js';
+import { basename, dirname, relpathProblem, reservedProblem } from './paths.js';
 import { idForEntry, Tree, type DirNode } from './tree.js';
 import { mapProblem, type Geometry } from './validate.js';
 import type { LogView } from './log.js';
-import { LOG_ENTRY_SIZE } from '../format/constants.js';
+import { LOG_ENTRY_SIZE, logSlots } from '../format/constants.js';
 
 export type ProblemKind = 'bad-entry' | 'bad-path' | 'bad-map' | 'no-parent' | 'exists' | 'bad-daxdev';
 
@@ -53,6 +53,15 @@ export interface AppliedEntry {
   entry: LogEntry;
 }
 
+/** Seqnum and CRC right: anything else may be a stale cached copy, worth one re-read. */
+function slotIntact(buf: Buffer, index: number): boolean {
+  try {
+    return entrySeqnum(buf) === index && entryCrcOk(buf);
+  } catch {
+    return false;
+  }
+}
+
 export class Replayer {
   readonly tree: Tree;
   readonly problems: ReplayProblem[] = [];
@@ -78,19 +87,58 @@ export class Replayer {
   private readonly longNames: boolean;
   private readonly symlinks: boolean;
 
-  /** Apply every committed entry not yet seen. Returns the entries applied by this call. */
+  /**
+   * Why the log header cannot be believed right now (next_index beyond the log, or below
+   * what was already replayed), or undefined. While set, the view stays as it was.
+   */
+  headerProblem?: string;
+  /** Bad slots at the end of the last catch-up: maybe just not written yet, so looked at again. */
+  private tentative = 0;
+  /** The slot where that bad tail begins (a bad multi-slot record counts once but spans several). */
+  private tentativeFrom = 0;
+
+  /**
+   * Apply every committed entry not yet seen. Returns the entries applied by this call.
+   * An impossible next_index means "not valid right now": nothing changes and the next
+   * call looks again. Bad slots at the tail are reported but re-examined when next_index
+   * moves, so no slot is written off for good because of a header value.
+   */
   catchUp(onApplied?: (a: AppliedEntry) => void): number {
-    const end = Math.min(this.log.nextIndex(), this.log.readHeader().lastIndex + 1);
+    const raw = this.log.nextIndex();
+    const slots = logSlots(this.log.logLen);
+    if (raw === this.position && this.headerProblem === undefined) return 0;
+    if (raw > slots) {
+      this.headerProblem = `next_index ${raw} is beyond the log's ${slots} slots`;
+      return 0;
+    }
+    if (this.tentative) {
+      this.problems.splice(this.problems.length - this.tentative);
+      this.stats.badEntries -= this.tentative;
+      this.position = this.tentativeFrom;
+      this.tentative = 0;
+    }
+    if (raw < this.position) {
+      this.headerProblem = `next_index ${raw} is below the ${this.position} entries already replayed`;
+      return 0;
+    }
+    this.headerProblem = undefined;
     let n = 0;
-    while (this.position < end) {
+    this.log.invalidateSlots(this.position, raw);
+    while (this.position < raw) {
       const first = this.position;
-      const count = Math.min(end - first, REPLAY_BATCH);
+      const count = Math.min(raw - first, REPLAY_BATCH);
       const batch = this.log.copySlots(first, count);
       // An extension record moves position past its CONT slots (maybe past this batch).
       while (this.position < first + count) {
         const index = this.position++;
         const k = index - first;
-        const a = this.applySlot(index, end, batch.subarray(k * LOG_ENTRY_SIZE, (k + 1) * LOG_ENTRY_SIZE));
+        const before = this.stats.badEntries;
+        const a = this.applySlot(index, raw, batch.subarray(k * LOG_ENTRY_SIZE, (k + 1) * LOG_ENTRY_SIZE));
+        // A bad record counts once however many slots it spans: remember where the bad tail began.
+        if (this.stats.badEntries > before) {
+          if (this.tentative === 0) this.tentativeFrom = index;
+          this.tentative++;
+        } else this.tentative = 0;
         if (a) {
           n++;
           this.applied.push(a);
@@ -109,9 +157,14 @@ export class Replayer {
     return undefined;
   }
 
-  /** A slot copied out of shared memory (so checks and decode see the same bytes), seqnum and CRC checked. */
+  /**
+   * A slot, seqnum and CRC checked. `copy` is a private copy of it (see copySlots), so the
+   * checks and the decode see the same bytes. A slot that fails its checks is invalidated and
+   * read once more before it counts as bad (our cached copy may predate the master's write-back).
+   */
   private readSlot(index: number, copy?: Buffer): Buffer | string {
-    const buf = copy ?? Buffer.from(this.log.slot(index));
+    const ok = (b: Buffer): boolean => slotIntact(b, index);
+    const buf = copy && ok(copy) ? copy : this.log.readSlot(index, ok);
     let seq: number;
     try {
       seq = entrySeqnum(buf);
@@ -175,7 +228,7 @@ export class Replayer {
       case 'file': {
         const mp = mapProblem(entry.map, entry.size, this.geometry);
         if (!mp) this.spaceHolders.push({ index, entry });
-        const bad = relpathProblem(entry.path, this.longNames);
+        const bad = relpathProblem(entry.path, this.longNames) ?? reservedProblem(entry.path);
         if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
         if (mp) return !!this.problem(index, 'bad-map', `${entry.path}: ${mp}`, entry.path);
         const parent = this.parentFor(index, entry.path);
@@ -188,7 +241,7 @@ export class Replayer {
         return true;
       }
       case 'mkdir': {
-        const bad = relpathProblem(entry.path, this.longNames);
+        const bad = relpathProblem(entry.path, this.longNames) ?? reservedProblem(entry.path);
         if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
         const parent = this.parentFor(index, entry.path);
         if (!parent) return false;
@@ -201,7 +254,7 @@ export class Replayer {
       }
       case 'symlink': {
         if (!this.symlinks) return !!this.problem(index, 'bad-entry', `${entry.path}: SYMLINK entry in a file system without the symlinks feature`, entry.path);
-        const bad = relpathProblem(entry.path, this.longNames);
+        const bad = relpathProblem(entry.path, this.longNames) ?? reservedProblem(entry.path);
         if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
         if (entry.target === '' || Buffer.byteLength(entry.target) > EXT_PATH_MAX) return !!this.problem(index, 'bad-path', `${entry.path}: symlink target of ${Buffer.byteLength(entry.target)} bytes`, entry.path);
         const parent = this.parentFor(index, entry.path);

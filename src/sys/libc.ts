@@ -22,6 +22,7 @@ function bind() {
     flock: libc.func('int flock(int fd, int op)'),
     ioctlU32: libc.func('int ioctl(int fd, unsigned long req, _Inout_ uint32_t *arg)'),
     umount2: libc.func('int umount2(const char *target, int flags)'),
+    fallocate: libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)'),
     getxattr: libc.func('long getxattr(const char *path, const char *name, void *value, size_t size)'),
     errnoLocation: libc.func('int *__errno_location(void)'),
     strerror: libc.func('const char *strerror(int errnum)'),
@@ -44,6 +45,8 @@ export const LOCK_NB = 4;
 export const LOCK_UN = 8;
 export const MNT_FORCE = 1;
 export const MNT_DETACH = 2;
+export const FALLOC_FL_KEEP_SIZE = 1;
+export const FALLOC_FL_PUNCH_HOLE = 2;
 
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 4: 'EINTR', 5: 'EIO', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM',
@@ -108,6 +111,11 @@ export function ioctlU32(fd: number, request: number, value: number): number {
   const arg = [value];
   if (c().ioctlU32(fd, request, arg) < 0) throw new LibcError('ioctl', errno());
   return arg[0] as number;
+}
+
+/** fallocate(2); throws LibcError (EOPNOTSUPP where the file system or device can't). */
+export function fallocate(fd: number, mode: number, offset: number, length: number): void {
+  if (c().fallocate(fd, mode, offset, length) !== 0) throw new LibcError('fallocate', errno());
 }
 
 /** umount2(2). */

@@ -287,6 +287,33 @@ describe('format extensions', () => {
     });
   });
 
+  describe('records and the header retry', () => {
+    it('a record whose continuation is bad at the tail is read again, whole, once next_index moves', () => {
+      const dev = fresh('tail', { features: ['long-names', 'symlinks'] });
+      const rec = encodeRecord({ type: 'symlink', path: 'l', target: 'x'.repeat(700), uid: 0, gid: 0 }, 0);
+      assert.equal(rec.length, 3);
+      const broken = rec.map((b) => Buffer.from(b));
+      broken[2]![100] ^= 1; // e.g. a stale cached copy of the last slot
+      broken.forEach((b, i) => writeRange(dev, entryOffset(i), b));
+      writeHeader(dev, 3);
+      const c = asHost(other, () => Famfs.open(dev));
+      try {
+        assert.deepEqual(c.problems.map((p) => [p.index, p.kind]), [[0, 'bad-entry']]);
+        // The slot is right now, and one more entry moves next_index: the whole record is replayed again.
+        writeRange(dev, entryOffset(2), rec[2]!);
+        writeRange(dev, entryOffset(3), encodeRecord({ type: 'mkdir', path: 'ok', uid: 0, gid: 0, mode: 0o755 }, 3)[0]!);
+        writeHeader(dev, 4);
+        c.refresh();
+        assert.deepEqual(c.problems, []);
+        const l = c.lookup('l');
+        assert.equal(l.kind === 'symlink' && l.target, 'x'.repeat(700));
+        assert.equal(c.lookup('ok').kind, 'dir');
+      } finally {
+        c.close();
+      }
+    });
+  });
+
   describe('small allocation units', () => {
     it('small files take what they hold (4 KiB units); 2 MiB and larger files keep 2 MiB-aligned whole units', () => {
       const dev = fresh('small', { allocUnit: 4096 });

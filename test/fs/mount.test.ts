@@ -121,13 +121,13 @@ describe('famfs mount', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
     assert.equal(r.status, 0, r.stdout);
   });
 
-  test('.meta holds the superblock and the log, with upstream modes', () => {
+  test('.meta holds the superblock and the log, root-only (issue 11 item 9; upstream makes them 0444/0644)', () => {
     const sb = fs.statSync(path.join(mp, '.meta/.superblock'));
     const log = fs.statSync(path.join(mp, '.meta/.log'));
     assert.equal(sb.size, 2 * MiB);
-    assert.equal(sb.mode & 0o777, 0o444);
+    assert.equal(sb.mode & 0o777, 0o400);
     assert.equal(log.size, 8 * MiB);
-    assert.equal(log.mode & 0o777, 0o644);
+    assert.equal(log.mode & 0o777, 0o600);
     assert.equal(errnoOf(() => fs.openSync(path.join(mp, '.meta/.superblock'), 'r+')), 'EACCES', 'even root cannot write the superblock');
     const raw = fs.readFileSync(path.join(mp, '.meta/.superblock'));
     assert.equal(raw.readUInt32LE(0), 0x87b282ff);
@@ -172,7 +172,7 @@ describe('famfs mount', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
     try {
       const ls = (p: string): string[] => fs.readdirSync(p).sort();
       assert.deepEqual(ls(cmp), ls(mp));
-      assert.equal(fs.statSync(path.join(cmp, '.meta/.log')).mode & 0o777, 0o444);
+      assert.equal(fs.statSync(path.join(cmp, '.meta/.log')).mode & 0o777, 0o400);
       assert.equal(sha(fs.readFileSync(path.join(cmp, 'striped/f7'))), sha(fs.readFileSync(path.join(mp, 'striped/f7'))));
       // The master creates; the client sees it without any logplay.
       for (let i = 0; i < 5; i++) {

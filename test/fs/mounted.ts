@@ -3,6 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { famfs, famfsOk, type Host } from '../core/helpers.js';
+import { abortConnection } from '../../src/cli/deadmount.js';
+import { findFuseMounts } from '../../src/fuse/mountinfo.js';
+import { umount2, MNT_DETACH } from '../../src/sys/libc.js';
 
 export const HAVE_FUSE = fs.existsSync('/dev/fuse') && process.getuid?.() === 0;
 export const NO_FUSE_REASON = 'SKIPPED: /dev/fuse is absent or we are not root; famfs mount tests need both';
@@ -22,12 +25,70 @@ export function mount(host: Host, device: string, tag: string, extra: string[] =
   return mp;
 }
 
+/**
+ * Unmount, whatever state the daemon is in: `famfs umount` (which aborts a dead or
+ * wedged connection), then a lazy one, then, if still mounted, abort + detach here.
+ */
 export function umount(host: Host, mp: string): void {
+  const minor = findFuseMounts({ mountpoint: mp })[0]?.minor;
   famfs(host, ['umount', mp]);
-  const deadline = Date.now() + 5000;
-  while (isMounted(mp) && Date.now() < deadline) famfs(host, ['umount', '--lazy', mp]);
+  if (isMounted(mp)) famfs(host, ['umount', '--lazy', mp]);
+  if (isMounted(mp)) {
+    if (minor !== undefined) abortConnection(minor);
+    umount2(mp, MNT_DETACH);
+  }
   mounts.delete(mp);
   fs.rmdirSync(mp);
+}
+
+/** The daemon pid of the famfs mounted at mp (asks it: only while it is healthy). */
+export function daemonPid(host: Host, mp: string): number {
+  const rows = JSON.parse(famfsOk(host, ['status', '--json']).stdout) as { mountpoint: string; pid: number | null }[];
+  const pid = rows.find((r) => r.mountpoint === mp)?.pid;
+  if (!pid) throw new Error(`no daemon pid for ${mp}`);
+  return pid;
+}
+
+/** Task states of every thread of pid ('' if it is gone). */
+export function taskStates(pid: number): string {
+  let out = '';
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      out += stat.charAt(stat.lastIndexOf(')') + 2);
+    }
+  } catch {
+    /* gone meanwhile */
+  }
+  return out;
+}
+
+/**
+ * Not finished exiting. A zombie has (its fds are closed, whoever reaps it), but a
+ * zombie leader whose other threads still run has not: so look at every thread.
+ */
+export function pidAlive(pid: number): boolean {
+  return /[^ZX]/.test(taskStates(pid));
+}
+
+/** Wait up to ms for pid to be gone; true if it is. */
+export async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (pidAlive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  return !pidAlive(pid);
+}
+
+/**
+ * After SIGKILLing the daemon of mp: let it exit; if it does not within ms (wedged in the
+ * kernel on a directory lock held by a caller), abort its connection so it can. Never stats
+ * the mount (that could hang this process). Returns whether an abort was needed.
+ */
+export async function reapKilledDaemon(mp: string, pid: number, ms = 3000): Promise<boolean> {
+  if (await waitGone(pid, ms)) return false;
+  const m = findFuseMounts({ mountpoint: mp })[0];
+  if (m) abortConnection(m.minor);
+  if (!(await waitGone(pid, 10_000))) throw new Error(`daemon ${pid} of ${mp} did not exit even after its connection was aborted`);
+  return true;
 }
 
 export function isMounted(mp: string): boolean {

@@ -41,7 +41,8 @@ describe('non-root users of a mount', { skip: HAVE_FUSE ? false : NO_FUSE_REASON
     famfsOk(host, ['creat', '-d', dev, '-s', String(5 * MiB + 3), '-r', '-S', '77', 'd/rand']);
     famfsOk(host, ['creat', '-d', dev, '-s', String(8 * MiB), '-r', '-S', '78', '-N', '2', '-B', '2', '-C', '2m', 'd/striped']);
     fs.chmodSync(dev, 0o600);
-    mp = mount(host, dev, 'nonroot');
+    // The meta files are root-only unless a group may read them (issue 11 item 9).
+    mp = mount(host, dev, 'nonroot', ['-o', `meta_group=${NOBODY}`]);
     fs.chmodSync(mp, 0o755); // mkdtemp made it 0700; the mount's root is 0755 anyway
     assert.notEqual(famfsNobody(host, ['ls', '-d', dev]).status, 0, 'the device itself must be closed to uid 65534');
   });

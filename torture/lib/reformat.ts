@@ -20,7 +20,8 @@ export async function reformatCycles(cycles: number, deadlineMs = 2000): Promise
       const mp = mount(client, dev, 'tort');
       try {
         fs.readFileSync(path.join(mp, 'f'));
-        famfsOk(master, i % 2 ? ['mkfs', '--force', '--kill', dev] : ['mkfs', '--force', dev]);
+        // The client is simulated on this host, so its mount is here too: --even-if-mounted.
+        famfsOk(master, i % 2 ? ['mkfs', '--force', '--kill', '--even-if-mounted', dev] : ['mkfs', '--force', '--even-if-mounted', dev]);
         const ms = await waitFor(() => {
           try {
             fs.readFileSync(path.join(mp, 'f'));

@@ -23,6 +23,7 @@ const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
   creat: () => import('./creat.js'),
   cp: () => import('./cp.js'),
   fuse: () => import('./fuse.js'), create: () => import('./create.js'),
+  trees: () => import('./trees.js'),
   coherency: () => import('./coherency.js'),
   kernel: () => import('./kernel.js'),
   uring: () => import('./uring.js'),

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { cleanup, makeHost, summary } from './lib/common.js';
+import { cleanup, makeHost, shmDevice, summary } from './lib/common.js';
 import { pointKills, randomKills } from './lib/crash.js';
 import { concurrentWriters } from './lib/concurrent.js';
 import { followWhileWriting } from './lib/follow.js';
@@ -21,6 +21,7 @@ import { fuzzFuse } from './lib/fusefuzz.js';
 import { reformatCycles } from './lib/reformat.js';
 import { shrinkGrowCycles } from './lib/shrink.js';
 import { newFilesProperty } from './lib/newfiles.js';
+import { bigLog } from './lib/biglog.js';
 
 interface Outcome {
   tried: number;
@@ -148,6 +149,19 @@ const PROPERTIES: Property[] = [
       }
       out.extra = `random open(O_TRUNC)/pwrite/ftruncate/close steps, 4 processes at once, ${files} files compared with tmpfs on the master and a client after commit`;
       return out;
+    },
+  },
+  {
+    name: '7 big log',
+    limitMin: 6,
+    run: async (s) => {
+      const m = makeHost('t-big-m'), c = makeHost('t-big-c');
+      const entries = Math.max(10_000, Math.round(1_000_000 * Math.min(s, 1)));
+      const r = bigLog({ entries, master: m, client: c, device: shmDevice('biglog') });
+      return {
+        tried: 1, failed: r.errors.length ? 1 : 0, lost: 0, errors: r.errors,
+        extra: `${entries.toLocaleString('en-US')} entries in a ${r.logLen / 2 ** 20} MiB log: mkfs ${(r.mkfsMs / 1000).toFixed(1)} s, fill ${(r.fillMs / 1000).toFixed(1)} s, replay ${(r.replayMs / 1000).toFixed(1)} s, fsck ${(r.fsckMs / 1000).toFixed(1)} s, rss ${(r.rss / 2 ** 20).toFixed(0)} MiB`,
+      };
     },
   },
   {

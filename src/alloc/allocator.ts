@@ -16,6 +16,9 @@ export interface InterleaveParams {
   chunkSize: number;
 }
 
+/** Files of this size or more keep upstream's 2 MiB alignment on a small-units file system. */
+export const LARGE_UNIT = 0x200000;
+
 /** Smallest bucket upstream allows (famfs_validate_interleave_param). */
 export const MIN_BUCKET_SIZE = 1024 ** 3;
 
@@ -44,17 +47,28 @@ function isPow2(n: number): boolean {
  */
 export class Allocator {
   private cursorUnit = 0;
+  private largeCursor = 0;
 
   /** `devindex`: the device this bitmap covers (its pieces carry that index). */
   constructor(readonly bitmap: AllocBitmap, readonly devindex = 0) {}
 
+  /**
+   * One extent. With an allocation unit below 2 MiB (small-units), a file of 2 MiB or
+   * more still gets a 2 MiB-aligned extent of whole 2 MiB units (PMD-sized faults), and
+   * smaller files pack from their own cursor so they do not break up aligned space.
+   */
   contiguous(size: number): FileMap {
     const au = this.bitmap.allocUnit;
-    const n = Math.max(1, Math.ceil(size / au));
-    let u = this.bitmap.findAndMark(n, this.cursorUnit);
-    if (u < 0 && this.cursorUnit > 0) u = this.bitmap.findAndMark(n, 0);
+    const large = au < LARGE_UNIT && size >= LARGE_UNIT;
+    const step = large ? LARGE_UNIT : au;
+    const n = Math.max(1, Math.ceil(size / step)) * (step / au);
+    const align = step / au;
+    const cursor = large ? this.largeCursor : this.cursorUnit;
+    let u = this.bitmap.findAndMark(n, cursor, undefined, align);
+    if (u < 0 && cursor > 0) u = this.bitmap.findAndMark(n, 0, undefined, align);
     if (u < 0) throw new AllocError(`out of space: no ${n * au} contiguous free bytes (free ${this.bitmap.freeBytes})`, 'ENOSPC');
-    this.cursorUnit = u + n;
+    if (large) this.largeCursor = u + n;
+    else this.cursorUnit = u + n;
     return { kind: 'simple', extents: [{ devindex: this.devindex, offset: u * au, length: n * au }] };
   }
 

@@ -71,20 +71,30 @@ export class AllocBitmap {
     for (const e of map.kind === 'simple' ? map.extents : map.strips) if (e.devindex === devindex) this.free(e.offset, e.length);
   }
 
-  /** First fit of `nunits` clear units in [fromUnit, toUnit); marks and returns the first unit, or -1. */
-  findAndMark(nunits: number, fromUnit = 0, toUnit = this.units.length): number {
-    let run = 0;
-    for (let u = Math.max(0, fromUnit); u < Math.min(toUnit, this.units.length); u++) {
-      if (this.units[u]) {
-        run = 0;
+  /**
+   * First fit of `nunits` clear units in [fromUnit, toUnit) starting on a multiple of
+   * `alignUnits`; marks and returns the first unit, or -1. Skips runs with indexOf (native).
+   */
+  findAndMark(nunits: number, fromUnit = 0, toUnit = this.units.length, alignUnits = 1): number {
+    const end = Math.min(toUnit, this.units.length);
+    const up = (u: number): number => Math.ceil(u / alignUnits) * alignUnits;
+    let start = up(Math.max(0, fromUnit));
+    while (start + nunits <= end) {
+      if (this.units[start]) {
+        const free = this.units.indexOf(0, start);
+        if (free < 0) return -1;
+        start = up(free);
         continue;
       }
-      if (++run === nunits) {
-        const first = u - nunits + 1;
-        this.units.fill(1, first, u + 1);
+      // Look only inside the candidate run (an unbounded indexOf would scan to the device end).
+      const hit = this.units.subarray(start, start + nunits).indexOf(1);
+      const used = hit < 0 ? -1 : start + hit;
+      if (used < 0) {
+        this.units.fill(1, start, start + nunits);
         this.used += nunits;
-        return first;
+        return start;
       }
+      start = up(used + 1);
     }
     return -1;
   }

@@ -53,6 +53,11 @@ export class DeviceSpace {
     this.allocators = bitmaps.map((b, d) => new Allocator(b, d));
   }
 
+  /** The allocation unit (the same on every device: the superblock's). */
+  get allocUnit(): number {
+    return this.bitmaps[0]!.allocUnit;
+  }
+
   get ndevices(): number {
     return this.bitmaps.length;
   }
@@ -158,11 +163,14 @@ export class DeviceSpace {
     return true;
   }
 
-  /** A new extent of exactly `length` contiguous bytes on the device the placement picks, or undefined. */
-  take(length: number): Extent | undefined {
+  /**
+   * A new extent of exactly `length` contiguous bytes on the device the placement picks, or
+   * undefined. `align` (bytes, a multiple of the unit): where it may start (small-units: 2 MiB).
+   */
+  take(length: number, align = this.allocUnit): Extent | undefined {
     for (const d of this.order()) {
       const bm = this.bitmaps[d]!;
-      const u = bm.findAndMark(length / bm.allocUnit);
+      const u = bm.findAndMark(length / bm.allocUnit, 0, undefined, Math.max(1, align / bm.allocUnit));
       if (u >= 0) return { devindex: d, offset: u * bm.allocUnit, length };
     }
     return undefined;

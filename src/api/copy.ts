@@ -5,8 +5,10 @@
  * the format (`representable`), log slots counted, every file's space allocated on a
  * copy of the free-space bitmaps — and nothing is logged when the plan finds a problem.
  * With `keepGoing`, what can be copied is, and each requested file or directory that is
- * not is reported. Host nodes famfs has no entry for (symbolic links, devices, fifos,
- * sockets) are skipped and counted, which is not an error.
+ * not is reported. Host nodes famfs has no entry for (devices, fifos, sockets, and
+ * symbolic links unless the file system has the symlinks extension) are skipped and
+ * counted, which is not an error. A recursive copy keeps symbolic links as links (one job
+ * each, targets exactly as read); -L (`dereference`) and a non-recursive copy follow them.
  */
 import fs from 'node:fs';
 import nodePath from 'node:path';
@@ -15,10 +17,17 @@ import type { InterleaveParams } from '../alloc/allocator.js';
 import type { Placement } from '../alloc/space.js';
 import { copyFromHost } from './data.js';
 import { FamfsError, asFamfsError } from './errors.js';
-import { normalizeRelpath, representable, type HostKind } from '../meta/paths.js';
+import { representable, type FormatCaps, type HostKind } from '../meta/paths.js';
+import { hasFeature, SYMLINKS } from '../format/features.js';
+import { recordSlots } from '../format/logentry.js';
 
 export interface CopyOptions extends Owner {
   recursive?: boolean;
+  /**
+   * Follow symbolic links in the sources (cp -L). Otherwise a recursive copy keeps them
+   * as links (targets exactly as read), as cp -r does; a non-recursive copy follows them.
+   */
+  dereference?: boolean;
   interleave?: InterleaveParams;
   placement?: Placement;
   /** Copy what can be copied and report the rest, instead of copying nothing when the plan finds a problem. */
@@ -35,6 +44,7 @@ export interface CopyOptions extends Owner {
 export interface CopyResult {
   files: number;
   dirs: number;
+  symlinks: number;
   bytes: number;
   /** Requested files and directories not copied. */
   errors: number;
@@ -44,7 +54,10 @@ export interface CopyResult {
 
 type Op =
   | { kind: 'dir'; src: string; dest: string; st?: fs.Stats }
-  | { kind: 'file'; src: string; dest: string; st: fs.Stats; restart: boolean };
+  | { kind: 'file'; src: string; dest: string; st: fs.Stats; restart: boolean }
+  | { kind: 'symlink'; src: string; dest: string; target: string; restart: boolean };
+
+type PlannedKind = Op['kind'];
 
 interface Problem {
   src: string;
@@ -76,11 +89,16 @@ function hostKind(st: fs.Stats | fs.Dirent): HostKind {
 /** Builds the plan against the tree as it is (under the lock) plus what the plan itself makes. */
 class Planner {
   readonly plan: Plan = { ops: [], problems: [], skipped: {} };
-  private readonly planned = new Map<string, 'dir' | 'file'>();
+  private readonly planned = new Map<string, PlannedKind>();
+  private readonly caps: FormatCaps;
+  /** Directories being walked (device:inode): with -L a link back to an ancestor would recurse forever. */
+  private readonly walking = new Set<string>();
 
-  constructor(private readonly famfs: Famfs) {}
+  constructor(private readonly famfs: Famfs, private readonly dereference: boolean) {
+    this.caps = { longNames: famfs.longNames, symlinks: hasFeature(famfs.features, SYMLINKS) };
+  }
 
-  private kindAt(rel: string): 'dir' | 'file' | undefined {
+  private kindAt(rel: string): PlannedKind | undefined {
     return this.planned.get(rel) ?? this.famfs.tree.lookup(rel)?.kind;
   }
 
@@ -89,14 +107,14 @@ class Planner {
   }
 
   /** A node famfs cannot hold: counted as skipped (true), or a problem with its path (true); false when fine. */
-  refused(src: string, dest: string, kind: HostKind): boolean {
-    const r = representable(dest, kind);
+  refused(src: string, dest: string, kind: HostKind, target?: string): boolean {
+    const r = representable(dest, kind, this.caps, target);
     if (r.skip) {
       this.plan.skipped[r.skip] = (this.plan.skipped[r.skip] ?? 0) + 1;
       return true;
     }
     if (r.problem) {
-      this.problem(src, `${src}: cannot be stored as ${dest}: ${r.problem}`, 'ENAMETOOLONG', dest);
+      this.problem(src, `${src}: cannot be stored as ${dest}: ${r.problem}`, r.problem.includes('longer than') ? 'ENAMETOOLONG' : 'EINVAL', dest);
       return true;
     }
     return false;
@@ -104,7 +122,7 @@ class Planner {
 
   dir(src: string, dest: string, st: fs.Stats | undefined): boolean {
     const have = this.kindAt(dest);
-    if (have === 'file') {
+    if (have === 'file' || have === 'symlink') {
       this.problem(src, `${dest}: exists and is not a directory`, 'ENOTDIR', dest);
       return false;
     }
@@ -122,10 +140,41 @@ class Planner {
     if (planned) return this.problem(src, `${dest}: is the destination of two sources`, 'EEXIST', dest);
     const node = this.famfs.tree.lookup(dest);
     if (node && (node.kind !== 'file' || node.size !== st.size)) {
-      return this.problem(src, `${dest}: already exists${node.kind === 'file' ? ` with size ${node.size}` : ' as a directory'}`, 'EEXIST', dest);
+      return this.problem(src, `${dest}: already exists${node.kind === 'file' ? ` with size ${node.size}` : node.kind === 'dir' ? ' as a directory' : ' as a symbolic link'}`, 'EEXIST', dest);
     }
     this.plan.ops.push({ kind: 'file', src, dest, st, restart: !!node });
     this.planned.set(dest, 'file');
+  }
+
+  /** A symbolic link kept as a link (or skipped when this file system has none). */
+  link(src: string, dest: string): void {
+    let target: string;
+    try {
+      target = fs.readlinkSync(src);
+    } catch (e) {
+      return this.problem(src, `${src}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code ?? 'EIO', dest);
+    }
+    if (this.refused(src, dest, 'symlink', target)) return;
+    if (this.planned.get(dest)) return this.problem(src, `${dest}: is the destination of two sources`, 'EEXIST', dest);
+    const node = this.famfs.tree.lookup(dest);
+    // The same link already there: a restarted copy (Writer.symlink returns it as is).
+    if (node && !(node.kind === 'symlink' && node.target === target)) {
+      return this.problem(src, `${dest}: already exists${node.kind === 'symlink' ? ` as a link to ${JSON.stringify(node.target)}` : node.kind === 'dir' ? ' as a directory' : ' as a file'}`, 'EEXIST', dest);
+    }
+    this.plan.ops.push({ kind: 'symlink', src, dest, target, restart: !!node });
+    this.planned.set(dest, 'symlink');
+  }
+
+  /** One source node by its kind (`st` from lstat when links are kept, from stat with -L). */
+  node(src: string, dest: string, st: fs.Stats | fs.Dirent): void {
+    const kind = hostKind(st);
+    if (kind === 'dir') this.walk(src, dest);
+    else if (kind === 'file') {
+      const fst = st instanceof fs.Stats ? st : fs.statSync(src, { throwIfNoEntry: false });
+      if (fst) this.file(src, dest, fst);
+      else this.problem(src, `${src}: vanished while planning the copy`, 'ENOENT', dest);
+    } else if (kind === 'symlink') this.link(src, dest);
+    else this.refused(src, dest, kind);
   }
 
   walk(dir: string, dest: string): void {
@@ -137,27 +186,29 @@ class Planner {
     } catch (e) {
       return this.problem(dir, `${dir}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code ?? 'EIO', dest);
     }
+    const key = `${st.dev}:${st.ino}`;
+    if (this.walking.has(key)) return this.problem(dir, `${dir}: directory loop through a symbolic link`, 'ELOOP', dest);
     if (!this.dir(dir, dest, st)) return;
+    this.walking.add(key);
     for (const ent of ents.sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const src = nodePath.join(dir, ent.name);
       const to = join(dest, ent.name);
-      const kind = hostKind(ent);
-      if (kind === 'dir') this.walk(src, to);
-      else if (kind === 'file') {
-        const fst = fs.statSync(src, { throwIfNoEntry: false });
-        if (fst) this.file(src, to, fst);
-        else this.problem(src, `${src}: vanished while planning the copy`, 'ENOENT', to);
-      } else this.refused(src, to, kind);
+      if (ent.isSymbolicLink() && this.dereference) {
+        const target = fs.statSync(src, { throwIfNoEntry: false });
+        if (target) this.node(src, to, target);
+        else this.problem(src, `${src}: dangling symbolic link`, 'ENOENT', to);
+      } else this.node(src, to, ent);
     }
+    this.walking.delete(key);
   }
 }
 
 export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: CopyOptions = {}): CopyResult {
   if (sources.length === 0) throw new FamfsError('no source given', 'EINVAL', 2);
-  const destRel = normalizeRelpath(dest);
+  const destRel = famfs.relpath(dest);
   return famfs.writer((w: Writer) => {
     const plan = planCopy(famfs, w, sources, destRel, dest, opts);
-    const result: CopyResult = { files: 0, dirs: 0, bytes: 0, errors: 0, skipped: plan.skipped };
+    const result: CopyResult = { files: 0, dirs: 0, symlinks: 0, bytes: 0, errors: 0, skipped: plan.skipped };
     if (plan.problems.length && !opts.keepGoing) {
       const [first] = plan.problems;
       const more = plan.problems.length > 1 ? `and ${plan.problems.length - 1} more problem${plan.problems.length > 2 ? 's' : ''}; ` : '';
@@ -174,10 +225,11 @@ export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: Copy
 }
 
 function planCopy(famfs: Famfs, w: Writer, sources: string[], destRel: string, dest: string, opts: CopyOptions): Plan {
-  const p = new Planner(famfs);
+  const keepLinks = !!opts.recursive && !opts.dereference;
+  const p = new Planner(famfs, !!opts.dereference);
   const destNode = famfs.tree.lookup(destRel);
   const destIsDir = destNode?.kind === 'dir';
-  const stats = sources.map((s) => fs.statSync(s, { throwIfNoEntry: false }));
+  const stats = sources.map((s) => (keepLinks ? fs.lstatSync(s, { throwIfNoEntry: false }) : fs.statSync(s, { throwIfNoEntry: false })));
   // The destination rules are checked before anything else: a wrong destination copies nothing.
   if (sources.length > 1 || (opts.recursive && stats.some((st) => st?.isDirectory()))) {
     if (destNode && !destIsDir) throw new FamfsError(`${dest}: not a directory`, 'ENOTDIR');
@@ -199,6 +251,7 @@ function planCopy(famfs: Famfs, w: Writer, sources: string[], destRel: string, d
       // `cp -r dir existing/` copies into existing/dir; `cp -r dir new` makes new.
       else p.walk(src, destNode && destIsDir ? target : destRel);
     } else if (st.isFile()) p.file(src, target, st);
+    else if (st.isSymbolicLink()) p.link(src, target);
     else if (!p.refused(src, target, hostKind(st))) p.problem(src, `${src}: not a regular file or directory`, 'EINVAL');
   }
   checkResources(famfs, w, p, opts);
@@ -210,7 +263,9 @@ function checkResources(famfs: Famfs, w: Writer, p: Planner, opts: CopyOptions):
   const fresh = p.plan.ops.filter((o) => o.kind === 'dir' || !o.restart);
   const h = famfs.log.readHeader();
   const freeSlots = h.lastIndex + 1 - h.nextIndex;
-  if (fresh.length > freeSlots) p.problem('', `log full: the copy needs ${fresh.length} log entries and ${freeSlots} of ${h.lastIndex + 1} are free`, 'ENOSPC');
+  // Long paths and symlinks are multi-slot records.
+  const slots = fresh.reduce((n, o) => n + recordSlots(o.dest, o.kind === 'symlink' ? o.target : undefined), 0);
+  if (slots > freeSlots) p.problem('', `log full: the copy needs ${slots} log entries and ${freeSlots} of ${h.lastIndex + 1} are free`, 'ENOSPC');
   const trial = w.space.clone();
   let need = 0;
   for (const o of fresh) {
@@ -238,6 +293,10 @@ function execute(famfs: Famfs, w: Writer, plan: Plan, opts: CopyOptions, result:
       if (o.kind === 'dir') {
         w.mkdir(o.dest, o.st ? { ...owner(o.st), mode: opts.mode ? undefined : o.st.mode & 0o777 } : { uid: opts.uid, gid: opts.gid });
         result.dirs++;
+      } else if (o.kind === 'symlink') {
+        opts.onFile?.(o.src, o.dest, 0);
+        w.symlink(o.dest, o.target, { uid: opts.uid, gid: opts.gid });
+        result.symlinks++;
       } else {
         copyOne(famfs, w, o, opts, owner(o.st));
         result.files++;

@@ -17,7 +17,8 @@ import { dirname, normalizeRelpath, reservedProblem } from '../meta/paths.js';
 import { idForEntry, type DirNode, type FileNode, type Tree, type TreeNode } from '../meta/tree.js';
 import type { Geometry } from '../meta/validate.js';
 import { resolveRange } from '../map/resolve.js';
-import { FM_ALL_HOSTS_RW } from '../format/constants.js';
+import { EXT_PATH_MAX, FM_ALL_HOSTS_RW } from '../format/constants.js';
+import { checkFeatureBlock, EXT_VERSION, FEATURE_BLOCK_END, FEATURE_BLOCK_OFFSET, hasFeature, LONG_NAMES, NO_FEATURES, SYMLINKS, type Features } from '../format/features.js';
 import { FamfsError, asFamfsError } from './errors.js';
 import { trySystemUuid } from './sysuuid.js';
 import { listedDevices, resolveDaxdev } from './devices.js';
@@ -70,12 +71,23 @@ export function readSuperblock(device: Device): Superblock {
   return sb;
 }
 
+/** The extensions an (already checked) superblock declares; throws on a feature this version does not know. */
+export function readFeatures(device: Device, sb: Superblock, opts: { forWrite?: boolean } = {}): Features {
+  if (sb.version !== EXT_VERSION) return NO_FEATURES;
+  if (device.size < FEATURE_BLOCK_END) throw new FamfsError(`${device.path}: extended famfs superblock without a feature block`, 'EINVAL');
+  const c = checkFeatureBlock(device.view(FEATURE_BLOCK_OFFSET, FEATURE_BLOCK_END - FEATURE_BLOCK_OFFSET), opts);
+  if (!c.ok) throw new FamfsError(`${device.path}: ${c.reason}`, 'EINVAL');
+  return c.features;
+}
+
 export class Famfs {
   readonly device: Device;
   readonly sb: Superblock;
   readonly role: Role;
   readonly log: LogView;
   readonly geometry: Geometry;
+  /** Format extensions in use (docs/format.md); none for an upstream file system. */
+  readonly features: Features;
   private readonly replayer: Replayer;
   /** Devices 1.. once opened (null: not found on this host). */
   private readonly extra = new Map<number, Device | null>();
@@ -91,6 +103,7 @@ export class Famfs {
     this.device = device;
     this.sb = sb;
     this.role = trySystemUuid() === sb.systemUuid ? 'master' : 'client';
+    this.features = readFeatures(device, sb, { forWrite: this.role === 'master' && device.writable });
     this.log = new LogView(device, sb.logLen);
     const check = this.log.check();
     if (check !== 'ok') throw new FamfsError(`${device.path}: invalid log header (${check})`, 'EINVAL');
@@ -100,7 +113,7 @@ export class Famfs {
       dataStart: LOG_OFFSET + sb.logLen,
       ndevices: 1,
     };
-    this.replayer = new Replayer(this.log, this.geometry, { primaryUuid: sb.daxdev.uuid });
+    this.replayer = new Replayer(this.log, this.geometry, { primaryUuid: sb.daxdev.uuid, features: this.features });
     this.replayer.catchUp();
   }
 
@@ -302,9 +315,19 @@ export class Famfs {
     return this.replayer.headerProblem;
   }
 
+  /** Names ≤ 255 bytes and paths ≤ 4,095 bytes (the long-names extension), else upstream's 79 bytes. */
+  get longNames(): boolean {
+    return hasFeature(this.features, LONG_NAMES);
+  }
+
+  /** A user path normalised under this file system's limits (PathError otherwise). */
+  relpath(path: string): string {
+    return normalizeRelpath(path, this.longNames);
+  }
+
   /** The node at a path relative to the root ('' or '/' = root). */
   lookup(path: string): TreeNode {
-    const rel = normalizeRelpath(path);
+    const rel = this.relpath(path);
     const node = this.tree.lookup(rel);
     if (!node) throw new FamfsError(`${path}: no such file or directory in famfs`, 'ENOENT');
     return node;
@@ -312,7 +335,8 @@ export class Famfs {
 
   file(path: string): FileNode {
     const node = this.lookup(path);
-    if (node.kind !== 'file') throw new FamfsError(`${path}: is a directory`, 'EISDIR');
+    if (node.kind === 'dir') throw new FamfsError(`${path}: is a directory`, 'EISDIR');
+    if (node.kind === 'symlink') throw new FamfsError(`${path}: is a symbolic link to ${node.target}`, 'EINVAL');
     return node;
   }
 
@@ -476,7 +500,7 @@ export class Writer {
 
   /** mkdir; with `parents`, missing ancestors are created and an existing directory is fine. */
   mkdir(path: string, opts: Owner & { parents?: boolean } = {}): DirNode {
-    const rel = normalizeRelpath(path);
+    const rel = this.fs.relpath(path);
     if (rel === '') {
       if (opts.parents) return this.fs.tree.root;
       throw new FamfsError(`${path}: the root directory already exists`, 'EEXIST');
@@ -504,7 +528,7 @@ export class Writer {
    * entry is logged: a crash in between leaves no file and no lost space.
    */
   creat(path: string, size: number, opts: CreateOptions = {}, fill?: (file: { map: FileMap; size: number }) => void): FileNode {
-    const rel = normalizeRelpath(path);
+    const rel = this.fs.relpath(path);
     if (!Number.isSafeInteger(size) || size < 0) throw new FamfsError(`${path}: invalid size ${size}`, 'EINVAL');
     if (rel === '') throw new FamfsError(`${path}: is the root directory`, 'EISDIR');
     const existing = this.fs.tree.lookup(rel);
@@ -514,7 +538,7 @@ export class Writer {
         if (fill) fill(existing);
         return existing;
       }
-      throw new FamfsError(`${path}: already exists${existing.kind === 'file' ? ` with size ${existing.size}` : ' as a directory'}`, 'EEXIST');
+      throw new FamfsError(`${path}: already exists${existing.kind === 'file' ? ` with size ${existing.size}` : ` as a ${existing.kind === 'dir' ? 'directory' : 'symlink'}`}`, 'EEXIST');
     }
     this.parentOf(rel, path);
     const capacity = this.space.capacity;
@@ -538,10 +562,34 @@ export class Writer {
     return node;
   }
 
+  /**
+   * A symbolic link (the symlinks extension): `target` is stored exactly as given,
+   * relative or absolute, and resolved by whoever follows it. An existing link with
+   * the same target is returned as is (restartable copies).
+   */
+  symlink(path: string, target: string, opts: Owner = {}): TreeNode {
+    if (!hasFeature(this.fs.features, SYMLINKS)) throw new FamfsError(`${path}: this famfs has no symbolic links (famfs mkfs --features symlinks)`, 'EPERM');
+    const rel = this.fs.relpath(path);
+    if (rel === '') throw new FamfsError(`${path}: is the root directory`, 'EEXIST');
+    const tlen = Buffer.byteLength(target, 'utf8');
+    if (tlen === 0 || tlen > EXT_PATH_MAX || target.includes('\0')) throw new FamfsError(`${path}: invalid symlink target (${tlen} bytes)`, tlen > EXT_PATH_MAX ? 'ENAMETOOLONG' : 'EINVAL');
+    const existing = this.fs.tree.lookup(rel);
+    if (existing) {
+      if (existing.kind === 'symlink' && existing.target === target) return existing;
+      throw new FamfsError(`${path}: already exists`, 'EEXIST');
+    }
+    this.parentOf(rel, path);
+    const o = this.owner(opts, 0o777);
+    this.fs.log.append({ type: 'symlink', path: rel, target, uid: o.uid, gid: o.gid });
+    const node = this.applied(rel);
+    if (node.kind !== 'symlink') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
+    return node;
+  }
+
   /** Testing aid (as upstream): a new name for the same extents. fsck reports the collision. */
   clone(src: string, dst: string): FileNode {
     const from = this.fs.file(src);
-    const rel = normalizeRelpath(dst);
+    const rel = this.fs.relpath(dst);
     if (this.fs.tree.lookup(rel)) throw new FamfsError(`${dst}: already exists`, 'EEXIST');
     this.parentOf(rel, dst);
     this.fs.log.append({ type: 'file', path: rel, size: from.size, flags: from.flags, mode: from.mode, uid: from.uid, gid: from.gid, map: from.map });

@@ -16,8 +16,8 @@ export interface FamfsStat {
   /** Path relative to the file system root ('' = the root). */
   path: string;
   name: string;
-  type: 'file' | 'dir';
-  /** Bytes (0 for directories). */
+  type: 'file' | 'dir' | 'symlink';
+  /** Bytes (0 for directories; a symlink's target length). */
   size: number;
   /** Permission bits including setuid/setgid/sticky (no file-type bits). */
   mode: number;
@@ -30,23 +30,26 @@ export interface FamfsStat {
   /** The log slot that created it (-1 for the root). */
   index: number;
   map: FileMap | null;
+  /** Symlinks only (docs/format.md): the target as stored. */
+  target?: string;
 }
 
 export function statOf(n: TreeNode): FamfsStat {
   return {
     path: n.path, name: n.name, type: n.kind,
-    size: n.kind === 'file' ? n.size : 0,
+    size: n.kind === 'file' ? n.size : n.kind === 'symlink' ? Buffer.byteLength(n.target) : 0,
     mode: n.mode, uid: n.uid, gid: n.gid,
-    nlink: n.kind === 'file' ? 1 : 2 + n.subdirs,
+    nlink: n.kind === 'dir' ? 2 + n.subdirs : 1,
     ino: n.id, index: n.entryIndex,
     map: n.kind === 'file' ? n.map : null,
+    ...(n.kind === 'symlink' ? { target: n.target } : {}),
   };
 }
 
 /** A directory's entries in name order (a file: itself). */
 export function listDir(famfs: Famfs, path: string): FamfsStat[] {
   const n = famfs.lookup(path);
-  if (n.kind === 'file') return [statOf(n)];
+  if (n.kind !== 'dir') return [statOf(n)];
   return [...n.children.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(statOf);
 }
 

@@ -10,7 +10,7 @@ import { statOf, type FamfsStat } from './files.js';
 import type { Famfs } from './famfs.js';
 
 export type LogEvent =
-  | { type: 'created'; index: number; path: string; kind: 'file' | 'dir'; stat: FamfsStat }
+  | { type: 'created'; index: number; path: string; kind: 'file' | 'dir' | 'symlink'; stat: FamfsStat }
   | { type: 'device-added'; index: number; device: number; uuid: string; size: number };
 
 export interface FollowOptions {
@@ -24,7 +24,7 @@ export interface FollowOptions {
 
 function toEvent(famfs: Famfs, a: AppliedEntry): LogEvent | undefined {
   const e = a.entry;
-  if (e.type === 'file' || e.type === 'mkdir') {
+  if (e.type === 'file' || e.type === 'mkdir' || e.type === 'symlink') {
     const node = famfs.tree.byId.get(famfs.nodeIdOf(a.index));
     if (!node) return undefined;
     return { type: 'created', index: a.index, path: node.path, kind: node.kind, stat: statOf(node) };

@@ -1,5 +1,6 @@
 /** The fsck report: superblock, log and capacity, as upstream prints them, plus what replay refused. */
-import { LOG_ENTRY_SIZE, LOG_HEADER_SIZE } from '../format/constants.js';
+import { ALLOC_UNIT, LOG_ENTRY_SIZE, LOG_HEADER_SIZE } from '../format/constants.js';
+import { featureNames } from '../format/features.js';
 import type { Famfs } from './famfs.js';
 import type { ReplayProblem } from '../meta/replay.js';
 import { fmapKernelProblem } from '../map/export/famfs.js';
@@ -17,6 +18,9 @@ export interface FsckReport {
   };
   files: number;
   directories: number;
+  symlinks: number;
+  /** Format extensions in use (docs/format.md); empty for an upstream file system. */
+  features: string[];
   badEntries: number;
   rejectedEntries: number;
   collisions: number;
@@ -89,6 +93,8 @@ export function fsck(fs: Famfs): FsckReport {
     },
     files: st.files,
     directories: st.dirs,
+    symlinks: st.symlinks,
+    features: featureNames(fs.features.incompat | fs.features.rocompat),
     badEntries: st.badEntries,
     rejectedEntries: st.rejected,
     collisions,
@@ -98,6 +104,20 @@ export function fsck(fs: Famfs): FsckReport {
     kernelRefused: kernelRefused(fs),
     clean: collisions === 0 && st.badEntries === 0 && st.rejected === 0 && devices.every((d) => !d.problem),
   };
+}
+
+/**
+ * Data space taken over data held: the bytes of every sound file's extents divided by the
+ * sum of the file sizes (the superblock and log are left out; 0 for no data).
+ */
+export function dataAmplification(fs: Famfs): { allocated: number; held: number; ratio: number } {
+  let allocated = 0, held = 0;
+  for (const { entry } of fs.spaceHolders) {
+    if (entry.type !== 'file') continue;
+    held += entry.size;
+    for (const e of entry.map.kind === 'simple' ? entry.map.extents : entry.map.strips) allocated += e.length;
+  }
+  return { allocated, held, ratio: held ? allocated / held : 0 };
 }
 
 /** Who shares space with whom: one owner per allocation unit per device, each later claimer paired with it. */
@@ -168,6 +188,8 @@ function highestEnd(fs: Famfs, d: number): number {
 
 function kernelRefused(fs: Famfs): { path: string; problem: string }[] {
   const out: { path: string; problem: string }[] = [];
+  // small-units: the whole file system is refused for kernel mode (said once, in formatFsck).
+  if (fs.sb.allocUnit < ALLOC_UNIT) return out;
   for (const n of fs.tree.walk()) {
     if (n.kind !== 'file') continue;
     // As GET_FMAP does: the verified V10 kernel also refuses every devindex ≠ 0.
@@ -194,6 +216,10 @@ export function formatFsck(r: FsckReport, opts: { human?: boolean; verbose?: boo
   L.push(`  sizeof superblock: 200`);
   L.push(`  log size (bytes):  ${r.superblock.logLen}`);
   L.push(`  primary: ${r.superblock.primary.name}   ${r.superblock.primary.size}`);
+  if (r.features.length) {
+    L.push(`  features:          ${r.features.join(', ')} (format extensions: upstream famfs refuses this file system)`);
+    if (r.superblock.allocUnit < ALLOC_UNIT) L.push('  kernel data path:  unavailable (allocation units below 2 MiB); files are served by the daemon');
+  }
   L.push('');
   L.push('Log stats:');
   L.push(`  # of log entries in use: ${r.log.entriesUsed} of ${r.log.slots}`);
@@ -225,6 +251,7 @@ export function formatFsck(r: FsckReport, opts: { human?: boolean; verbose?: boo
   L.push(`  ${r.rejectedEntries} entries refused by replay`);
   L.push(`  ${r.files} files`);
   L.push(`  ${r.directories} directories`);
+  if (r.symlinks) L.push(`  ${r.symlinks} symbolic links`);
   if (r.problems.length) {
     L.push('');
     L.push('Problems:');

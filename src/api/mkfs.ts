@@ -1,7 +1,8 @@
 /** Format a device (or a plain file) as famfs, byte-compatible with upstream mkfs.famfs. */
 import fs from 'node:fs';
-import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MIN_DEVICE_SIZE, MIN_LOG_LEN, SUPERBLOCK_SIZE } from '../format/constants.js';
-import { checkSuperblock, decodeSuperblock, encodeSuperblock, SUPERBLOCK_STRUCT_SIZE } from '../format/superblock.js';
+import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_ENTRY_SIZE, LOG_HEADER_SIZE, LOG_OFFSET, MIN_DEVICE_SIZE, MIN_LOG_LEN, SUPERBLOCK_SIZE } from '../format/constants.js';
+import { checkSuperblock, decodeSuperblock, encodeSuperblock, extAllocUnitOk, SUPERBLOCK_STRUCT_SIZE } from '../format/superblock.js';
+import { encodeFeatureBlock, EXT_VERSION, FEATURE_BLOCK_OFFSET, FEATURES, featureBit, featureByName, SMALL_UNITS } from '../format/features.js';
 import { encodeLogHeader } from '../format/logheader.js';
 import { newUuid } from '../format/uuid.js';
 import { Device, probeDevice } from '../device/device.js';
@@ -16,8 +17,39 @@ export interface MkfsOptions {
   logLen?: number;
   /** Create (sparse) or grow a regular file to this size first. */
   size?: number;
+  /** Size the log for this many entries (the next power of two ≥ 8 MiB); instead of logLen. */
+  files?: number;
+  /** Format extensions to enable, by name (docs/format.md); none keeps the upstream format. */
+  features?: string[];
+  /** Allocation unit below 2 MiB (a power of two ≥ 4 KiB; enables small-units). */
+  allocUnit?: number;
   /** Format even though a mount on this host uses the device (it will answer ESTALE). */
   evenIfMounted?: boolean;
+}
+
+/** The smallest valid log (a power of two ≥ 8 MiB) with `n` entry slots. */
+export function logLenForEntries(n: number): number {
+  let len = MIN_LOG_LEN;
+  while (Math.floor((len - LOG_HEADER_SIZE) / LOG_ENTRY_SIZE) < n) len *= 2;
+  return len;
+}
+
+/** The feature mask and allocation unit that options ask for; throws a usage error for anything invalid. */
+function chooseFormat(opts: MkfsOptions): { incompat: bigint; allocUnit: number } {
+  let incompat = 0n;
+  for (const name of opts.features ?? []) {
+    const f = featureByName(name);
+    if (!f || !f.known) {
+      const known = FEATURES.filter((x) => x.known).map((x) => x.name).join(', ');
+      throw new FamfsError(`unknown feature ${JSON.stringify(name)} (known: ${known})`, 'EINVAL', 2);
+    }
+    incompat |= featureBit(name);
+  }
+  const au = opts.allocUnit ?? ((incompat & SMALL_UNITS) ? 4096 : ALLOC_UNIT);
+  if (!extAllocUnitOk(au)) throw new FamfsError(`allocation unit ${au} must be a power of two from 4096 to 2 MiB`, 'EINVAL', 2);
+  if (au !== ALLOC_UNIT) incompat |= SMALL_UNITS;
+  else if (incompat & SMALL_UNITS) throw new FamfsError('small-units needs an allocation unit below 2 MiB', 'EINVAL', 2);
+  return { incompat, allocUnit: au };
 }
 
 export interface MkfsResult {
@@ -57,7 +89,12 @@ function prepareFile(path: string, size: number): Undo {
 }
 
 export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
-  const logLen = opts.logLen ?? DEFAULT_LOG_LEN;
+  if (opts.files !== undefined) {
+    if (opts.logLen !== undefined) throw new FamfsError('give either a log length or a number of files, not both', 'EINVAL', 2);
+    if (!Number.isSafeInteger(opts.files) || opts.files < 1) throw new FamfsError(`invalid number of files ${opts.files}`, 'EINVAL', 2);
+  }
+  const logLen = opts.logLen ?? (opts.files !== undefined ? logLenForEntries(opts.files) : DEFAULT_LOG_LEN);
+  const fmt = chooseFormat(opts);
   if (opts.kill && !opts.force) throw new FamfsError('--kill destroys the file system on the device; add --force to confirm', 'EINVAL', 2);
   if (!isPow2(logLen) || logLen < MIN_LOG_LEN) throw new FamfsError(`log length ${logLen} must be a power of two of at least ${MIN_LOG_LEN} (8 MiB)`, 'EINVAL', 2);
   if (opts.size !== undefined) {
@@ -68,14 +105,14 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
   if (fs.existsSync(devicePath)) refuseIfMounted(devicePath, 'format it', opts.evenIfMounted);
   const undo = opts.size !== undefined ? prepareFile(devicePath, opts.size) : undefined;
   try {
-    return format(devicePath, logLen, opts);
+    return format(devicePath, logLen, opts, fmt);
   } catch (e) {
     undo?.();
     throw e;
   }
 }
 
-function format(devicePath: string, logLen: number, opts: MkfsOptions): MkfsResult {
+function format(devicePath: string, logLen: number, opts: MkfsOptions, fmt: { incompat: bigint; allocUnit: number }): MkfsResult {
   const info = (() => {
     try {
       return probeDevice(devicePath);
@@ -109,16 +146,23 @@ function format(devicePath: string, logLen: number, opts: MkfsOptions): MkfsResu
       throw new FamfsError(`${devicePath}: already holds a famfs file system; use --force to overwrite it`, 'EEXIST');
     }
     // Log first, superblock last: a crash in between leaves no valid superblock over a half-made log.
-    const log = dev.view(LOG_OFFSET, logLen);
     sbBuf.fill(0, 0, 8);
     dev.flush(0, 8);
-    log.fill(0);
-    encodeLogHeader(logLen).copy(log);
+    // A log of 1 GiB or more spans two mapping windows: zero it piece by piece.
+    for (const piece of dev.slices(LOG_OFFSET, logLen)) piece.fill(0);
+    encodeLogHeader(logLen).copy(dev.view(LOG_OFFSET, LOG_HEADER_SIZE));
     dev.flush(LOG_OFFSET, logLen); // fcc-site: mkfs-log-flush
     const uuid = newUuid();
+    // Extensions: the feature block first, then a superblock whose version upstream refuses.
+    const extended = fmt.incompat !== 0n;
+    if (extended) {
+      encodeFeatureBlock({ incompat: fmt.incompat, rocompat: 0n }).copy(dev.view(FEATURE_BLOCK_OFFSET, 128));
+      dev.flush(FEATURE_BLOCK_OFFSET, 128);
+    }
     encodeSuperblock({
-      logOffset: LOG_OFFSET, logLen, allocUnit: ALLOC_UNIT, uuid, devUuid: newUuid(), systemUuid: local, flags: 0,
+      logOffset: LOG_OFFSET, logLen, allocUnit: fmt.allocUnit, uuid, devUuid: newUuid(), systemUuid: local, flags: 0,
       daxdev: { size: info.size, uuid: '00000000-0000-0000-0000-000000000000', name: devicePath },
+      ...(extended ? { version: EXT_VERSION } : {}),
     }).copy(sbBuf);
     dev.flush(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: mkfs-superblock-flush
     return { killed: false, deviceSize: info.size, uuid };

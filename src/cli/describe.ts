@@ -4,12 +4,14 @@ import type { TreeNode } from '../meta/tree.js';
 
 export interface NodeJson {
   path: string;
-  type: 'file' | 'dir';
+  type: 'file' | 'dir' | 'symlink';
   size: number;
   mode: number;
   uid: number;
   gid: number;
   map: FileMap | null;
+  /** Symlinks only: the target as stored. */
+  target?: string;
 }
 
 export function nodeJson(n: TreeNode): NodeJson {
@@ -21,13 +23,14 @@ export function nodeJson(n: TreeNode): NodeJson {
     uid: n.uid,
     gid: n.gid,
     map: n.kind === 'file' ? n.map : null,
+    ...(n.kind === 'symlink' ? { target: n.target } : {}),
   };
 }
 
 export function modeString(n: TreeNode): string {
   const r = ['---', '--x', '-w-', '-wx', 'r--', 'r-x', 'rw-', 'rwx'];
   const m = n.mode;
-  return (n.kind === 'dir' ? 'd' : '-') + r[(m >> 6) & 7]! + r[(m >> 3) & 7]! + r[m & 7]!;
+  return (n.kind === 'dir' ? 'd' : n.kind === 'symlink' ? 'l' : '-') + r[(m >> 6) & 7]! + r[(m >> 3) & 7]! + r[m & 7]!;
 }
 
 export function mapText(map: FileMap): string[] {

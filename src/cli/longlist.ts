@@ -9,10 +9,10 @@ import type { FamfsStat } from '../api/files.js';
 
 const S_ISUID = 0o4000, S_ISGID = 0o2000, S_ISVTX = 0o1000;
 
-export function modeString(type: 'file' | 'dir', mode: number): string {
+export function modeString(type: 'file' | 'dir' | 'symlink', mode: number): string {
   const bit = (on: number, ch: string): string => (mode & on ? ch : '-');
   const special = (x: number, s: number, lower: string, upper: string): string => (mode & s ? (mode & x ? lower : upper) : bit(x, 'x'));
-  return (type === 'dir' ? 'd' : '-') +
+  return (type === 'dir' ? 'd' : type === 'symlink' ? 'l' : '-') +
     bit(0o400, 'r') + bit(0o200, 'w') + special(0o100, S_ISUID, 's', 'S') +
     bit(0o040, 'r') + bit(0o020, 'w') + special(0o010, S_ISGID, 's', 'S') +
     bit(0o004, 'r') + bit(0o002, 'w') + special(0o001, S_ISVTX, 't', 'T');
@@ -69,7 +69,7 @@ export function longLines(stats: FamfsStat[], o: LongOptions = {}): string[] {
     users.get(s.uid) ?? String(s.uid),
     groups.get(s.gid) ?? String(s.gid),
     o.human ? humanSize(s.size) : String(s.size),
-    (o.name ?? ((x: FamfsStat) => x.path))(s),
+    (o.name ?? ((x: FamfsStat) => x.path))(s) + (s.target !== undefined ? ` -> ${s.target}` : ''),
   ]);
   const width = (i: number): number => Math.max(0, ...rows.map((r) => r[i]!.length));
   const w = [0, 1, 2, 3, 4].map(width);

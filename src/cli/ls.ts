@@ -20,11 +20,11 @@ export function register(program: Command): void {
       withFamfs(o, path, {}, (fs, rel) => {
         const start = fs.lookup(rel);
         const nodes: TreeNode[] = [];
-        if (start.kind === 'file') nodes.push(start);
+        if (start.kind !== 'dir') nodes.push(start);
         else if (o.recursive) for (const n of fs.tree.walk(start)) { if (n !== start) nodes.push(n); }
         else nodes.push(...[...start.children.values()].sort((a, b) => (a.name < b.name ? -1 : 1)));
         if (o.json) return printJson(nodes.map(nodeJson));
-        const name = (n: { path: string; name: string }): string => (o.recursive || start.kind === 'file' ? n.path : n.name);
+        const name = (n: { path: string; name: string }): string => (o.recursive || start.kind !== 'dir' ? n.path : n.name);
         const long = o.long || o.numericUidGid; // as ls: -n implies -l
         const lines = long ? longLines(nodes.map(statOf), { numeric: o.numericUidGid, human: o.humanReadable, name }) : nodes.map(name);
         if (lines.length) process.stdout.write(lines.join('\n') + '\n');

@@ -41,6 +41,27 @@ export const EntryType = {
   INVALID: 4,
 } as const;
 
+/**
+ * Entry types of the format extensions (docs/format.md), far above upstream's small,
+ * shifting numbers. An extended record is a head slot followed by CONT slots carrying
+ * its strings (path, then symlink target), committed together.
+ */
+export const ExtEntryType = {
+  FILE: 0x7473_0001,
+  MKDIR: 0x7473_0002,
+  SYMLINK: 0x7473_0003,
+  CONT: 0x7473_0004,
+  // 0x7473_0005 and 0x7473_0006 are kept for DELETE and RENAME (issue 14).
+} as const;
+
+/** Linux limits the extended entries honour: NAME_MAX and PATH_MAX - 1. */
+export const EXT_NAME_MAX = 255;
+export const EXT_PATH_MAX = 4095;
+/** String bytes one CONT slot carries (entry bytes 16..535). */
+export const CONT_PAYLOAD = 520;
+/** Longest record: a head and the CONT slots of a 4,095-byte path and a 4,095-byte target. */
+export const MAX_RECORD_SLOTS = 1 + Math.ceil((2 * EXT_PATH_MAX) / CONT_PAYLOAD);
+
 export const ExtentType = {
   SIMPLE: 0,
   INTERLEAVE: 1,

@@ -1,6 +1,6 @@
 /** struct famfs_log_entry (544 bytes); pure codec for FILE, MKDIR, ADD_DAXDEV and the rest. */
 import {
-  EntryType, ExtentType, LOG_ENTRY_CRC_OFFSET, LOG_ENTRY_SIZE, MAX_PATHLEN, MAX_RELPATH_BYTES,
+  CONT_PAYLOAD, EntryType, ExtEntryType, ExtentType, LOG_ENTRY_CRC_OFFSET, LOG_ENTRY_SIZE, MAX_PATHLEN, MAX_RELPATH_BYTES,
   MAX_SIMPLE_EXTENTS, MAX_STRIPS,
 } from './constants.js';
 import { crc32 } from './crc32.js';
@@ -37,6 +37,16 @@ export interface AddDaxdevEntry {
   index: number;
 }
 
+/** A symbolic link (extension, docs/format.md): the target is kept exactly as given. */
+export interface SymlinkEntry {
+  type: 'symlink';
+  seqnum: number;
+  uid: number;
+  gid: number;
+  path: string;
+  target: string;
+}
+
 /** DELETE and INVALID are recognised but carry nothing we act on; unknown types land here too. */
 export interface OtherEntry {
   type: 'delete' | 'invalid' | 'unknown';
@@ -44,11 +54,12 @@ export interface OtherEntry {
   rawType: number;
 }
 
-export type LogEntry = FileEntry | MkdirEntry | AddDaxdevEntry | OtherEntry;
+export type LogEntry = FileEntry | MkdirEntry | AddDaxdevEntry | SymlinkEntry | OtherEntry;
 export type NewLogEntry =
   | Omit<FileEntry, 'seqnum'>
   | Omit<MkdirEntry, 'seqnum'>
-  | Omit<AddDaxdevEntry, 'seqnum'>;
+  | Omit<AddDaxdevEntry, 'seqnum'>
+  | Omit<SymlinkEntry, 'seqnum'>;
 
 /** The entry's bytes cannot be turned into a typed entry (the reason says why). */
 export class EntryDecodeError extends Error {}
@@ -57,6 +68,7 @@ const FILE_SIZE = 16, FILE_FLAGS = 24, FILE_UID = 28, FILE_GID = 32, FILE_MODE =
 const FMAP_TYPE = 120, FMAP_COUNT = 128, FMAP_EXTENTS = 136;
 const IE_NSTRIPS = 136, IE_CHUNK = 144, IE_STRIPS = 152;
 const MKDIR_UID = 16, MKDIR_GID = 20, MKDIR_MODE = 24, MKDIR_PATH = 28;
+const EXT_NCONT = 12, EXT_FILE_PATHLEN = 40, EXT_DIR_PATHLEN = 28, SYMLINK_TARGETLEN = 32;
 const DAXDEV_SIZE = 16, DAXDEV_UUID = 24, DAXDEV_INDEX = 40;
 const EXTENT_SIZE = 24;
 
@@ -106,35 +118,77 @@ function readFileMap(buf: Buffer): FileMap {
   throw new EntryDecodeError(`unknown extent type ${extType}`);
 }
 
+function fileEntry(buf: Buffer, seqnum: number, path: string): FileEntry {
+  return {
+    type: 'file', seqnum,
+    size: readU64(buf, FILE_SIZE),
+    flags: buf.readUInt32LE(FILE_FLAGS),
+    uid: buf.readUInt32LE(FILE_UID),
+    gid: buf.readUInt32LE(FILE_GID),
+    mode: buf.readUInt32LE(FILE_MODE),
+    path,
+    map: readFileMap(buf),
+  };
+}
+
+function mkdirEntry(buf: Buffer, seqnum: number, path: string): MkdirEntry {
+  return { type: 'mkdir', seqnum, uid: buf.readUInt32LE(MKDIR_UID), gid: buf.readUInt32LE(MKDIR_GID), mode: buf.readUInt32LE(MKDIR_MODE), path };
+}
+
+/** CONT slots that follow an extension head (0 for every upstream type). */
+export function contSlots(head: Buffer): number {
+  const t = head.readUInt32LE(8);
+  return t === ExtEntryType.FILE || t === ExtEntryType.MKDIR || t === ExtEntryType.SYMLINK ? head.readUInt32LE(EXT_NCONT) : 0;
+}
+
+function extString(strings: Buffer | undefined, start: number, len: number, what: string): string {
+  if (!strings || start + len > strings.length) throw new EntryDecodeError(`${what} runs past the record`);
+  const bytes = strings.subarray(start, start + len);
+  if (bytes.includes(0)) throw new EntryDecodeError(`${what} contains a NUL byte`);
+  const s = decodeUtf8(bytes);
+  if (s === undefined) throw new EntryDecodeError(`${what} is not valid UTF-8`);
+  return s;
+}
+
+/** The string bytes carried by CONT slots, in order (the caller checked each slot's seqnum and CRC). */
+export function joinContSlots(slots: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [i, s] of slots.entries()) {
+    if (s.readUInt32LE(8) !== ExtEntryType.CONT) throw new EntryDecodeError(`record slot ${i + 1} is not a continuation`);
+    if (s.readUInt32LE(12) !== i + 1) throw new EntryDecodeError(`continuation slot numbered ${s.readUInt32LE(12)}, expected ${i + 1}`);
+    parts.push(s.subarray(16, 16 + CONT_PAYLOAD));
+  }
+  return Buffer.concat(parts);
+}
+
 /**
  * Decode one 544-byte entry. Checks only what is needed to build a typed value
  * (CRC, seqnum and path rules are the replayer's business); throws
  * EntryDecodeError or a RangeError from the field readers otherwise.
+ * An extension head needs `strings`: its CONT slots' bytes (joinContSlots).
  */
-export function decodeLogEntry(buf: Buffer): LogEntry {
+export function decodeLogEntry(buf: Buffer, strings?: Buffer): LogEntry {
   if (buf.length < LOG_ENTRY_SIZE) throw new EntryDecodeError('entry buffer too short');
   const seqnum = readU64(buf, 0);
   const rawType = buf.readUInt32LE(8);
   switch (rawType) {
     case EntryType.FILE:
-      return {
-        type: 'file', seqnum,
-        size: readU64(buf, FILE_SIZE),
-        flags: buf.readUInt32LE(FILE_FLAGS),
-        uid: buf.readUInt32LE(FILE_UID),
-        gid: buf.readUInt32LE(FILE_GID),
-        mode: buf.readUInt32LE(FILE_MODE),
-        path: readPath(buf, FILE_PATH),
-        map: readFileMap(buf),
-      };
+      return fileEntry(buf, seqnum, readPath(buf, FILE_PATH));
     case EntryType.MKDIR:
+      return mkdirEntry(buf, seqnum, readPath(buf, MKDIR_PATH));
+    case ExtEntryType.FILE:
+      return fileEntry(buf, seqnum, extString(strings, 0, buf.readUInt32LE(EXT_FILE_PATHLEN), 'path'));
+    case ExtEntryType.MKDIR:
+      return mkdirEntry(buf, seqnum, extString(strings, 0, buf.readUInt32LE(EXT_DIR_PATHLEN), 'path'));
+    case ExtEntryType.SYMLINK: {
+      const plen = buf.readUInt32LE(EXT_DIR_PATHLEN);
       return {
-        type: 'mkdir', seqnum,
-        uid: buf.readUInt32LE(MKDIR_UID),
-        gid: buf.readUInt32LE(MKDIR_GID),
-        mode: buf.readUInt32LE(MKDIR_MODE),
-        path: readPath(buf, MKDIR_PATH),
+        type: 'symlink', seqnum, uid: buf.readUInt32LE(MKDIR_UID), gid: buf.readUInt32LE(MKDIR_GID),
+        path: extString(strings, 0, plen, 'path'), target: extString(strings, plen, buf.readUInt32LE(SYMLINK_TARGETLEN), 'symlink target'),
       };
+    }
+    case ExtEntryType.CONT:
+      throw new EntryDecodeError('continuation slot without its head');
     case EntryType.ADD_DAXDEV:
       return {
         type: 'add_daxdev', seqnum,
@@ -162,6 +216,61 @@ function writeExtent(buf: Buffer, off: number, e: Extent): void {
   writeU64(buf, off, e.devindex);
   writeU64(buf, off + 8, e.offset);
   writeU64(buf, off + 16, e.length);
+}
+
+/** True when an entry needs the extension record form (a path upstream's 80-byte field cannot hold, or a symlink). */
+export function needsExtRecord(entry: NewLogEntry): boolean {
+  if (entry.type === 'symlink') return true;
+  return (entry.type === 'file' || entry.type === 'mkdir') && Buffer.byteLength(entry.path, 'utf8') > MAX_RELPATH_BYTES;
+}
+
+/** How many log slots the record of a file/dir at `path` (or a symlink to `target`) takes. */
+export function recordSlots(path: string, target?: string): number {
+  const plen = Buffer.byteLength(path, 'utf8');
+  if (target === undefined && plen <= MAX_RELPATH_BYTES) return 1;
+  return 1 + Math.ceil((plen + (target === undefined ? 0 : Buffer.byteLength(target, 'utf8'))) / CONT_PAYLOAD);
+}
+
+/**
+ * Encode an entry as the slots of one record, seqnums `seqnum`, `seqnum + 1`, …:
+ * one upstream slot, or an extension head and its CONT slots (path, then target).
+ */
+export function encodeRecord(entry: NewLogEntry, seqnum: number): Buffer[] {
+  if (!needsExtRecord(entry)) return [encodeLogEntry(entry, seqnum)];
+  const path = Buffer.from(entry.type === 'file' || entry.type === 'mkdir' || entry.type === 'symlink' ? entry.path : '', 'utf8');
+  const target = Buffer.from(entry.type === 'symlink' ? entry.target : '', 'utf8');
+  if (path.includes(0) || target.includes(0)) throw new RangeError('path or target contains a NUL byte');
+  const strings = Buffer.concat([path, target]);
+  const ncont = Math.ceil(strings.length / CONT_PAYLOAD);
+  let head: Buffer;
+  if (entry.type === 'symlink') {
+    head = Buffer.alloc(LOG_ENTRY_SIZE);
+    writeU64(head, 0, seqnum);
+    head.writeUInt32LE(ExtEntryType.SYMLINK, 8);
+    head.writeUInt32LE(entry.uid, MKDIR_UID);
+    head.writeUInt32LE(entry.gid, MKDIR_GID);
+    head.writeUInt32LE(0o777, MKDIR_MODE);
+    head.writeUInt32LE(path.length, EXT_DIR_PATHLEN);
+    head.writeUInt32LE(target.length, SYMLINK_TARGETLEN);
+  } else {
+    // The upstream layout with an empty relpath field, then the type and path length patched in.
+    head = encodeLogEntry({ ...entry, path: '' } as NewLogEntry, seqnum);
+    head.writeUInt32LE(entry.type === 'file' ? ExtEntryType.FILE : ExtEntryType.MKDIR, 8);
+    head.writeUInt32LE(path.length, entry.type === 'file' ? EXT_FILE_PATHLEN : EXT_DIR_PATHLEN);
+  }
+  head.writeUInt32LE(ncont, EXT_NCONT);
+  writeU64(head, LOG_ENTRY_CRC_OFFSET, entryCrc(head));
+  const out = [head];
+  for (let i = 0; i < ncont; i++) {
+    const c = Buffer.alloc(LOG_ENTRY_SIZE);
+    writeU64(c, 0, seqnum + 1 + i);
+    c.writeUInt32LE(ExtEntryType.CONT, 8);
+    c.writeUInt32LE(i + 1, 12);
+    strings.copy(c, 16, i * CONT_PAYLOAD, Math.min(strings.length, (i + 1) * CONT_PAYLOAD));
+    writeU64(c, LOG_ENTRY_CRC_OFFSET, entryCrc(c));
+    out.push(c);
+  }
+  return out;
 }
 
 /** Encode an entry into a zero-filled 544-byte buffer, seqnum and CRC included. */
@@ -206,6 +315,8 @@ export function encodeLogEntry(entry: NewLogEntry, seqnum: number): Buffer {
       uuidToBytes(entry.uuid).copy(buf, DAXDEV_UUID);
       buf.writeUInt32LE(entry.index, DAXDEV_INDEX);
       break;
+    case 'symlink':
+      throw new RangeError('a symlink is an extension record: use encodeRecord');
   }
   writeU64(buf, LOG_ENTRY_CRC_OFFSET, entryCrc(buf));
   return buf;

@@ -1,8 +1,9 @@
 /** struct famfs_superblock (200 bytes at device offset 0); pure codec. */
-import { CURRENT_VERSION, DEVNAME_LEN, OMF_MAJOR, OMF_MINOR, READABLE_VERSIONS, SUPER_MAGIC, VALID_ALLOC_UNITS } from './constants.js';
+import { ALLOC_UNIT, CURRENT_VERSION, DEVNAME_LEN, OMF_MAJOR, OMF_MINOR, READABLE_VERSIONS, SUPER_MAGIC, VALID_ALLOC_UNITS } from './constants.js';
 import { crc32 } from './crc32.js';
 import { readCString, readU64, writeU64 } from './bytes.js';
 import { uuidFromBytes, uuidToBytes } from './uuid.js';
+import { EXT_VERSION } from './features.js';
 
 export const SUPERBLOCK_STRUCT_SIZE = 200;
 /** The CRC covers bytes [0, 96): magic … system uuid. */
@@ -78,12 +79,22 @@ export function superblockCrc(buf: Buffer): number {
 
 export type SuperblockCheck = 'ok' | 'bad-magic' | 'bad-version' | 'bad-crc' | 'bad-alloc-unit';
 
-/** Upstream famfs_check_super, in its order; we accept versions 47 and 48. */
+/** An extended file system (docs/format.md) may use any power-of-two unit from 4 KiB to 2 MiB. */
+export function extAllocUnitOk(au: number): boolean {
+  return au >= 4096 && au <= ALLOC_UNIT && (au & (au - 1)) === 0;
+}
+
+/**
+ * Upstream famfs_check_super, in its order; we accept versions 47 and 48, and
+ * EXT_VERSION (whose feature block the caller checks: features.ts).
+ */
 export function checkSuperblock(buf: Buffer): SuperblockCheck {
   if (buf.readUInt32LE(0) !== SUPER_MAGIC || buf.readUInt32LE(4) !== 0) return 'bad-magic';
-  if (buf.readUInt32LE(12) !== 0 || !READABLE_VERSIONS.includes(buf.readUInt32LE(8))) return 'bad-version';
+  const version = buf.readUInt32LE(8);
+  if (buf.readUInt32LE(12) !== 0 || (!READABLE_VERSIONS.includes(version) && version !== EXT_VERSION)) return 'bad-version';
   if (buf.readUInt32LE(100) !== 0 || buf.readUInt32LE(96) !== superblockCrc(buf)) return 'bad-crc';
-  if (buf.readUInt32LE(36) !== 0 || !VALID_ALLOC_UNITS.includes(buf.readUInt32LE(32))) return 'bad-alloc-unit';
+  const au = buf.readUInt32LE(32);
+  if (buf.readUInt32LE(36) !== 0 || !(version === EXT_VERSION ? extAllocUnitOk(au) : VALID_ALLOC_UNITS.includes(au))) return 'bad-alloc-unit';
   return 'ok';
 }
 

@@ -3,6 +3,7 @@
  * generic FUSE server with FamfsFs in every worker, and follow the log.
  */
 import fs from 'node:fs';
+import { ALLOC_UNIT } from '../format/constants.js';
 import os from 'node:os';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError, asFamfsError } from '../api/errors.js';
@@ -112,6 +113,8 @@ export interface Preflight {
   /** UUIDs of devices 1.., for messages about missing ones. */
   extraUuids: string[];
   options: ParsedOptions;
+  /** The superblock's allocation unit (below 2 MiB: small-units, never kernel mode). */
+  allocUnit: number;
 }
 
 /** Validate everything that can be checked before mounting, and learn the role and device paths. */
@@ -140,14 +143,19 @@ export function preflight(req: MountRequest): Preflight {
   const role = req.forceClient ? 'client' : probe.role;
   const devices = [device, ...probe.daxdevs.map((d) => probe.devicePath(d.index) ?? '')];
   const extraUuids = probe.daxdevs.map((d) => d.uuid);
+  const au = probe.sb.allocUnit;
   probe.close();
+  // The famfs kernel maps only 2 MiB-aligned extents (reference famfs-extensions.md §4) and has no READ fallback.
+  if (req.dataPath === 'kernel' && au < ALLOC_UNIT) {
+    throw new FamfsError(`${device}: this famfs uses ${au}-byte allocation units (small-units extension) and a famfs kernel maps only 2 MiB-aligned extents; mount it with --data-path daemon (auto chooses daemon)`, 'EINVAL');
+  }
   try {
     checkMountpoint(req.mountpoint);
     mountpoint = fs.realpathSync(req.mountpoint);
   } catch (e) {
     throw new FamfsError((e as Error).message, 'EINVAL');
   }
-  return { device, mountpoint, role, devices, extraUuids, options };
+  return { device, mountpoint, role, devices, extraUuids, options, allocUnit: au };
 }
 
 export interface RunningMount {
@@ -162,7 +170,7 @@ export interface RunningMount {
 export async function startMount(req: MountRequest): Promise<RunningMount> {
   const log = req.log ?? ((m: string) => process.stderr.write(`famfs: ${m}\n`));
   // Devices not found on this host ('' in devices) make only the files on them fail (EIO/ENXIO).
-  const { device, mountpoint, role, devices, extraUuids, options } = preflight(req);
+  const { device, mountpoint, role, devices, extraUuids, options, allocUnit } = preflight(req);
   devices.forEach((p, i) => {
     if (i > 0) log(p ? `device ${i}: ${p}` : `device ${i} (uuid ${extraUuids[i - 1]}) not found on this host: files on it cannot be read`);
   });
@@ -182,7 +190,8 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   const workers = req.workers ?? Math.max(2, Math.min(4, os.cpus().length));
   config.opStats = createOpStats(workers);
   // Kernel mode: copy superblock and log while the device is still devdax, then bind it to fsdev_dax.
-  const kernelMode = kernelModeIntended(config.dataPath ?? 'auto', device);
+  // Small allocation units cannot be mapped by a famfs kernel: auto serves them in daemon mode.
+  const kernelMode = allocUnit >= ALLOC_UNIT && kernelModeIntended(config.dataPath ?? 'auto', device);
   config.famfsKernel = kernelMode || (config.dataPath === 'kernel' && famfsKernelPresent());
   if (kernelMode) {
     config.metaImage = snapshotMeta(device);

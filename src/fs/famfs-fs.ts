@@ -4,12 +4,13 @@
  * instance with its own mapping of the device; they agree on node ids because
  * ids derive from log slots. Data is served straight from the mapping.
  *
- * Errnos (documented in docs/fuse.md): unlink/rmdir/rename/link/symlink → EPERM
- * (the log has no delete or rename); mknod/create → EOPNOTSUPP; size changes
+ * Errnos (documented in docs/fuse.md): unlink/rmdir/rename/link → EPERM
+ * (the log has no delete or rename); symlink → EPERM without the symlinks extension; mknod/create → EOPNOTSUPP; size changes
  * and chmod/chown/utimes of logged nodes → EPERM; writes starting at or past
  * EOF → EFBIG (a write crossing EOF is cut short); metadata changes on a
  * client → EROFS; anything after the device was re-formatted → ESTALE.
  */
+import { ALLOC_UNIT } from '../format/constants.js';
 import type { FileMap } from '../format/types.js';
 import { Famfs, type Role } from '../api/famfs.js';
 import { Device, DeviceError, probeDevice } from '../device/device.js';
@@ -34,6 +35,7 @@ import { LOG_FILE_ID, META_DIR_ID, META_NAME, metaFileType, metaNodes, SUPERBLOC
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
 export { META_DIR_ID, SUPERBLOCK_FILE_ID, LOG_FILE_ID, metaFileType };
 
 /**
@@ -132,6 +134,9 @@ export class FamfsFs implements FuseHandler {
       const extra = n.id === ROOT_ID ? 1 : 0; // .meta
       return { ino, mode: S_IFDIR | n.mode, size: 4096, blocks: 8, nlink: 2 + n.subdirs + extra, uid: n.uid, gid: n.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 4096 };
     }
+    if ('kind' in n && n.kind === 'symlink') {
+      return { ino: n.id, mode: S_IFLNK | 0o777, size: Buffer.byteLength(n.target), blocks: 0, nlink: 1, uid: n.uid, gid: n.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 4096 };
+    }
     const f = n as FileNode | Served;
     return { ino, mode: S_IFREG | f.mode, size: f.size, nlink: 1, uid: f.uid, gid: f.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 1 << 20 };
   }
@@ -147,6 +152,7 @@ export class FamfsFs implements FuseHandler {
   private servedNode(n: AnyNode | undefined): Served | FileNode {
     if (!n) throw new FuseError(Errno.ENOENT);
     if ('kind' in n && n.kind === 'dir') throw new FuseError(Errno.EISDIR);
+    if ('kind' in n && n.kind === 'symlink') throw new FuseError(Errno.EINVAL);
     return n as Served | FileNode;
   }
 
@@ -160,15 +166,20 @@ export class FamfsFs implements FuseHandler {
 
   initWishes(kernel: KernelInit): InitWishes {
     // Direct I/O for every file (coherent with other hosts, large READs); still allow mmap.
-    let add = InitFlag.DIRECT_IO_ALLOW_MMAP | InitFlag.PARALLEL_DIROPS | InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO | InitFlag.ASYNC_READ | InitFlag.MAX_PAGES | InitFlag.BIG_WRITES;
-    // famfs kernel mode: accept bit 43 only from a kernel known to be famfs-enabled (the bit is ambiguous).
-    if (wantKernelMode(this.config.dataPath ?? 'auto', !!this.config.famfsKernel, kernel.flags)) add |= FUSE_DAX_FMAP | InitFlag.INIT_EXT;
+    // Symlinks never change once logged, so the kernel may cache their targets.
+    let add = InitFlag.DIRECT_IO_ALLOW_MMAP | InitFlag.PARALLEL_DIROPS | InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO | InitFlag.ASYNC_READ | InitFlag.MAX_PAGES | InitFlag.BIG_WRITES | InitFlag.CACHE_SYMLINKS;
+    // famfs kernel mode: accept bit 43 only from a kernel known to be famfs-enabled (the bit is ambiguous),
+    // and never for small allocation units (a famfs kernel maps only 2 MiB-aligned extents).
+    if (this.famfs.sb.allocUnit >= ALLOC_UNIT && wantKernelMode(this.config.dataPath ?? 'auto', !!this.config.famfsKernel, kernel.flags)) add |= FUSE_DAX_FMAP | InitFlag.INIT_EXT;
     // flock stays in the kernel (per host, exactly POSIX semantics); no writeback cache.
     return { addFlags: add, removeFlags: InitFlag.FLOCK_LOCKS | InitFlag.WRITEBACK_CACHE | InitFlag.POSIX_LOCKS, entryTimeout: this.timeout, attrTimeout: this.timeout };
   }
 
   init(conn: FuseConnection): void {
     this.dataPath = (conn.flags & FUSE_DAX_FMAP) !== 0n ? 'kernel' : 'daemon';
+    if (this.config.dataPath === 'kernel' && this.famfs.sb.allocUnit < ALLOC_UNIT) {
+      throw new Error(`--data-path kernel: this famfs uses ${this.famfs.sb.allocUnit}-byte allocation units; a famfs kernel maps only 2 MiB-aligned extents`);
+    }
     if (this.config.dataPath === 'kernel' && this.dataPath !== 'kernel') {
       throw new Error('--data-path kernel: the kernel did not offer the famfs FUSE extension (INIT bit 43)');
     }
@@ -195,7 +206,7 @@ export class FamfsFs implements FuseHandler {
   getFmapReply(nodeid: number): Buffer | FuseError {
     const n = this.node(nodeid);
     if (!n) return new FuseError(Errno.EINVAL, `GET_FMAP: unknown node ${nodeid}`);
-    if (('kind' in n && n.kind === 'dir') || this.isNew(nodeid)) return new FuseError(Errno.ENOENT, `GET_FMAP: node ${nodeid} has no fmap`);
+    if (('kind' in n && n.kind !== 'file') || this.isNew(nodeid)) return new FuseError(Errno.ENOENT, `GET_FMAP: node ${nodeid} has no fmap`);
     const f = n as FileNode | Served;
     const meta = 'meta' in f && f.meta;
     const problem = (meta ? undefined : mapProblem(f.map, f.size, this.famfs.geometry)) ?? fmapKernelProblem(f.map, f.size, { devindexZeroOnly: KERNEL_DEVINDEX_ZERO_ONLY });
@@ -326,7 +337,24 @@ export class FamfsFs implements FuseHandler {
     this.fresh.call('rename', { parent, name, newParent, newName });
   }
   link(): FuseError { return new FuseError(Errno.EPERM); }
-  symlink(): FuseError { return new FuseError(Errno.EPERM); }
+
+  /** A new symbolic link on the master (the symlinks extension), logged like a new directory. */
+  symlink(req: Request, parent: number, name: string, target: string): EntryReply {
+    this.sync();
+    if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
+    const p = this.nodeOrThrow(parent);
+    if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
+    reservedName(parent, name);
+    const n = this.master().adopt(this.master().call<NewNodeAttr>('symlink', { parent, name, target, uid: req.uid, gid: req.gid }));
+    return this.entry(n!);
+  }
+
+  readlink(_req: Request, nodeid: number): string {
+    this.sync();
+    const n = this.nodeOrThrow(nodeid);
+    if (!('kind' in n) || n.kind !== 'symlink') throw new FuseError(Errno.EINVAL);
+    return n.target;
+  }
   // famfs stores no extended attributes or ACLs: EOPNOTSUPP lets cp -p, tar and rsync carry on.
   setxattr(): FuseError { return new FuseError(Errno.EOPNOTSUPP); }
   removexattr(): FuseError { return new FuseError(Errno.EOPNOTSUPP); }
@@ -462,7 +490,7 @@ export class FamfsFs implements FuseHandler {
     const h = this.famfs.log.readHeader();
     const bsize = 4096;
     const reply: StatfsReply = {
-      bsize, frsize: bsize, namelen: 79,
+      bsize, frsize: bsize, namelen: this.famfs.longNames ? 255 : 79,
       blocks: Math.floor(capacity / bsize),
       bfree: Math.floor(free / bsize),
       bavail: this.role === 'master' ? Math.floor(free / bsize) : 0,

@@ -25,7 +25,9 @@
  * waits for it without blocking this thread (loglock.ts). Nothing is logged
  * before commit: a crash leaves no entry and no lost space.
  */
-import { FM_ALL_HOSTS_RW } from '../format/constants.js';
+import { EXT_PATH_MAX, FM_ALL_HOSTS_RW } from '../format/constants.js';
+import { hasFeature, SYMLINKS } from '../format/features.js';
+import { alignLargeFile } from './align.js';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
 import type { DeviceSpace, Placement } from '../alloc/space.js';
@@ -179,7 +181,14 @@ export class MasterService extends NewNodeTable {
     }
     try {
       if (n.kind === 'dir') this.famfs.log.append({ type: 'mkdir', path: n.path, mode: n.mode, uid: n.uid, gid: n.gid });
+      else if (n.kind === 'symlink') this.famfs.log.append({ type: 'symlink', path: n.path, target: n.target!, uid: n.uid, gid: n.gid });
       else {
+        // small-units: a closed file of 2 MiB or more moves once into one aligned extent (align.ts).
+        const moved = n.opens === 0 ? alignLargeFile(this.famfs, this.bitmap!, n.map, n.size) : undefined;
+        if (moved) {
+          n.map = moved;
+          n.allocated = moved.extents[0]!.length;
+        }
         const extents = trim(this.bitmap!, n);
         n.map = { kind: 'simple', extents };
         // A famfs kernel maps whole pages: the bytes after EOF in the last one read as zero too.
@@ -236,6 +245,12 @@ export class MasterService extends NewNodeTable {
     if (op === 'mkdir' || op === 'create') {
       return this.create(call, a.parent as number, a.name as string, op === 'mkdir' ? 'dir' : 'file', a.mode as number, a.uid as number, a.gid as number);
     }
+    if (op === 'symlink') {
+      if (!hasFeature(this.famfs.features, SYMLINKS)) throw new FamfsError('this famfs has no symbolic links (famfs mkfs --features symlinks)', 'EPERM');
+      const tlen = Buffer.byteLength(String(a.target ?? ''));
+      if (tlen === 0 || tlen > EXT_PATH_MAX) throw new FamfsError(`symlink target of ${tlen} bytes`, tlen ? 'ENAMETOOLONG' : 'ENOENT');
+      return this.create(call, a.parent as number, a.name as string, 'symlink', 0o777, a.uid as number, a.gid as number, a.target as string);
+    }
     if (!call.claim()) return null; // the worker gave up: change nothing
     const id = a.id as number;
     let r: unknown;
@@ -260,7 +275,7 @@ export class MasterService extends NewNodeTable {
   }
 
   /** A new file or directory; waits (without blocking this thread) while a CLI writer holds the log lock. */
-  private create(call: RpcCall, parentId: number, name: string, kind: 'file' | 'dir', mode: number, uid: number, gid: number): NewNodeAttr | Promise<NewNodeAttr> {
+  private create(call: RpcCall, parentId: number, name: string, kind: NewNodeAttr['kind'], mode: number, uid: number, gid: number, target?: string): NewNodeAttr | Promise<NewNodeAttr> {
     const make = (): NewNodeAttr => {
       if (!call.claim()) {
         this.unlockIfIdle();
@@ -268,7 +283,7 @@ export class MasterService extends NewNodeTable {
       }
       try {
         this.lockedSession();
-        const r = this.createLocked(parentId, name, kind, mode, uid, gid);
+        const r = this.createLocked(parentId, name, kind, mode, uid, gid, target);
         this.schedule();
         return r;
       } finally {
@@ -287,7 +302,7 @@ export class MasterService extends NewNodeTable {
     this.childPath(parent, name);
   }
 
-  private createLocked(parentId: number, name: string, kind: 'file' | 'dir', mode: number, uid: number, gid: number): NewNodeAttr {
+  private createLocked(parentId: number, name: string, kind: NewNodeAttr['kind'], mode: number, uid: number, gid: number, target?: string): NewNodeAttr {
     const parent = this.dir(parentId);
     if (this.exists(parent, name)) throw new FamfsError(`${name}: exists`, 'EEXIST');
     const path = this.childPath(parent, name);
@@ -295,7 +310,8 @@ export class MasterService extends NewNodeTable {
     if (h.nextIndex + this.nodes.size > h.lastIndex) throw new FamfsError('the famfs log is full', 'ENOSPC');
     const n: NewNode = {
       id: this.nextId++, kind, parentId: parent.id, name, path, mode: mode & 0o7777, uid, gid,
-      size: 0, map: { kind: 'simple', extents: [] }, allocated: 0, opens: kind === 'file' ? 1 : 0, since: Date.now(),
+      size: kind === 'symlink' ? Buffer.byteLength(target!) : 0, map: { kind: 'simple', extents: [] }, allocated: 0, opens: kind === 'file' ? 1 : 0, since: Date.now(),
+      ...(kind === 'symlink' ? { target } : {}),
     };
     // A file takes its first unit now: a full file system fails the create, not a later commit.
     if (kind === 'file') ensureCapacity(this.bitmap!, n, 1);
@@ -375,7 +391,7 @@ export class MasterService extends NewNodeTable {
   private setattr(id: number, a: Record<string, number | string>): NewNodeAttr | Committed {
     const n = this.nodes.get(id);
     if (!n) return this.get(id);
-    if (typeof a.mode === 'number') {
+    if (typeof a.mode === 'number' && n.kind !== 'symlink') {
       n.mode = a.mode & 0o7777;
       n.modeSet = true;
     }

@@ -5,7 +5,7 @@
  */
 import type { FileMap } from '../format/types.js';
 import type { Famfs } from '../api/famfs.js';
-import type { DirNode, TreeNode } from '../meta/tree.js';
+import type { DirNode, SymlinkNode, TreeNode } from '../meta/tree.js';
 import { isNewNodeId, type Committed, type NewNodeAttr } from './master.js';
 import type { RpcClient } from './rpc.js';
 
@@ -58,6 +58,10 @@ export class NewNodes {
     if (r.kind === 'dir') {
       const d: DirNode = { kind: 'dir', id: r.id, name: r.name, path: r.name, mode: r.mode, uid: r.uid, gid: r.gid, parent: undefined, entryIndex: -1, children: new Map(), order: [], subdirs: 0 };
       return d;
+    }
+    if (r.kind === 'symlink') {
+      const l: SymlinkNode = { kind: 'symlink', id: r.id, name: r.name, path: r.name, mode: 0o777, uid: r.uid, gid: r.gid, parent: undefined, entryIndex: -1, target: r.target ?? '' };
+      return l;
     }
     return { id: r.id, size: r.size, mode: r.mode, uid: r.uid, gid: r.gid, map: r.map, path: r.name, meta: false };
   }

@@ -28,9 +28,11 @@ export interface NewSpace {
 /** Make room for `end` bytes: grow in place, else add an extent at least as large as the file has (≤ 1 GiB at a time). */
 export function ensureCapacity(bm: DeviceSpace, f: NewSpace, end: number): void {
   if (end <= f.allocated) return;
-  const au = ALLOC_UNIT;
+  // small-units: a file growing to 2 MiB or more takes further space in aligned 2 MiB units.
+  const unit = bm.allocUnit;
+  const au = end >= ALLOC_UNIT ? ALLOC_UNIT : unit;
   const need = Math.ceil((end - f.allocated) / au) * au;
-  const want = Math.max(need, Math.min(f.allocated, 1024 ** 3), au);
+  const want = Math.ceil(Math.max(need, Math.min(f.allocated, 1024 ** 3), au) / au) * au;
   const sizes = want === need ? [need] : [want, need];
   const last = f.map.extents[f.map.extents.length - 1];
   for (const size of sizes) {
@@ -41,7 +43,7 @@ export function ensureCapacity(bm: DeviceSpace, f: NewSpace, end: number): void 
   }
   if (f.map.extents.length >= MAX_SIMPLE_EXTENTS) throw new FamfsError(`${f.path}: out of space (a file may have at most ${MAX_SIMPLE_EXTENTS} extents)`, 'ENOSPC');
   for (const size of sizes) {
-    const e = bm.take(size);
+    const e = bm.take(size, au);
     if (e) {
       f.map.extents.push(e);
       f.allocated += size;
@@ -71,7 +73,10 @@ export function freeAll(bm: DeviceSpace, f: NewSpace): void {
 /** The extents to log: whole units up to the size (at least one, as creat does); the tail is freed. */
 export function trim(bm: DeviceSpace, f: NewSpace): Extent[] {
   if (f.allocated === 0) ensureCapacity(bm, f, 1);
-  const keep = Math.max(1, Math.ceil(f.size / ALLOC_UNIT)) * ALLOC_UNIT;
+  // Whole units of the bitmap (4 KiB with small-units); a file moved to an aligned extent keeps whole 2 MiB units.
+  const aligned = f.size >= ALLOC_UNIT && f.map.extents.every((e) => e.offset % ALLOC_UNIT === 0 && e.length % ALLOC_UNIT === 0);
+  const unit = aligned ? ALLOC_UNIT : bm.allocUnit;
+  const keep = Math.max(1, Math.ceil(f.size / unit)) * unit;
   const out: Extent[] = [];
   let base = 0;
   for (const e of f.map.extents) {

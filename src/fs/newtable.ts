@@ -19,7 +19,9 @@ export function isNewNodeId(id: number): boolean {
 /** What a worker learns about a new node (JSON over the RPC channel). */
 export interface NewNodeAttr {
   id: number;
-  kind: 'file' | 'dir';
+  kind: 'file' | 'dir' | 'symlink';
+  /** Symlinks: the target as given. */
+  target?: string;
   name: string;
   size: number;
   mode: number;
@@ -86,7 +88,7 @@ export class NewNodeTable {
     // The kernel never sends such names, but a hostile or broken peer might: never join them.
     if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw new FamfsError(`bad name ${JSON.stringify(name)}`, 'EINVAL');
     const path = parent.path === '' ? name : `${parent.path}/${name}`;
-    const problem = relpathProblem(path);
+    const problem = relpathProblem(path, this.famfs.longNames);
     if (problem) throw new FamfsError(`${path}: ${problem}`, problem.startsWith('path longer') ? 'ENAMETOOLONG' : 'EINVAL');
     return path;
   }
@@ -108,7 +110,7 @@ export class NewNodeTable {
   }
 
   protected attr(n: NewNode): NewNodeAttr {
-    return { id: n.id, kind: n.kind, name: n.name, size: n.size, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map };
+    return { id: n.id, kind: n.kind, name: n.name, size: n.size, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map, ...(n.target !== undefined ? { target: n.target } : {}) };
   }
 
   /**

@@ -4,9 +4,10 @@
  * before next_seqnum and then next_index advance; readers trust only slots
  * below next_index, and re-check each one's seqnum and CRC anyway.
  */
-import { entryOffset, LOG_ENTRY_SIZE, LOG_HEADER_SIZE, LOG_OFFSET } from '../format/constants.js';
+import { entryOffset, LOG_ENTRY_SIZE, LOG_HEADER_SIZE, LOG_OFFSET, logSlots } from '../format/constants.js';
 import { checkLogHeader, decodeLogHeader, NEXT_INDEX_OFFSET, NEXT_SEQNUM_OFFSET, type LogHeader, type LogHeaderCheck } from '../format/logheader.js';
-import { encodeLogEntry, type NewLogEntry } from '../format/logentry.js';
+import { contSlots, encodeRecord, entryCrcOk, entrySeqnum, type NewLogEntry } from '../format/logentry.js';
+import { MAX_RECORD_SLOTS } from '../format/constants.js';
 import type { Device } from '../device/device.js';
 
 export class LogFullError extends Error {
@@ -53,9 +54,19 @@ export class LogView {
     return hi === 0 ? lo : Number.MAX_SAFE_INTEGER;
   }
 
-  /** The raw bytes of slot `index` (a view into shared memory). */
+  /** The raw bytes of slot `index` (a view into shared memory; a copy if it straddles two mapping windows). */
   slot(index: number): Buffer {
-    return this.device.view(entryOffset(index), LOG_ENTRY_SIZE);
+    const pieces = this.device.slices(entryOffset(index), LOG_ENTRY_SIZE);
+    return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+  }
+
+  /** next_seqnum = next_index, or ahead by exactly the record a killed writer wrote at next_index. */
+  private leftByKilledWriter(nextIndex: number, nextSeqnum: number): boolean {
+    const d = nextSeqnum - nextIndex;
+    if (d === 0 || d === 1) return true;
+    if (d < 0 || d > MAX_RECORD_SLOTS || nextIndex >= logSlots(this.logLen)) return false;
+    const head = this.slot(nextIndex);
+    return entryCrcOk(head) && entrySeqnum(head) === nextIndex && contSlots(head) + 1 === d;
   }
 
   /** Before replay reads slots [from, to) for the first time: drop any stale cached copy of them. */
@@ -88,24 +99,31 @@ export class LogView {
   }
 
   /**
-   * Append one entry. The caller holds the writer lock and is the master.
-   * Returns the slot index used.
+   * Append one entry (one record: an upstream slot, or an extension head and its
+   * CONT slots). The caller holds the writer lock and is the master. Every slot is
+   * written and flushed before next_seqnum, then next_index, move past the whole
+   * record: readers see all of it or none. Returns the index of its first slot.
    */
   append(entry: NewLogEntry): number {
     this.device.checkLive(0, LOG_OFFSET + this.logLen); // a truncated device: EIO, not SIGBUS
     const h = this.readHeader();
-    if (h.nextIndex > h.lastIndex) throw new LogFullError(`log full: all ${h.lastIndex + 1} entries are used`);
-    // next_seqnum one ahead of next_index is what a writer killed between the two counter
-    // stores below leaves: its entry was never committed, so this append simply reuses the slot.
-    if (h.nextSeqnum !== h.nextIndex && h.nextSeqnum !== h.nextIndex + 1) throw new Error(`log header is inconsistent (next_seqnum ${h.nextSeqnum} ≠ next_index ${h.nextIndex}); run famfs fsck`);
-    const bytes = encodeLogEntry(entry, h.nextIndex);
+    // next_seqnum ahead of next_index (by at most one record) is what a writer killed between
+    // the two counter stores below leaves: its record was never committed, so this append reuses the slots.
+    if (!this.leftByKilledWriter(h.nextIndex, h.nextSeqnum)) throw new Error(`log header is inconsistent (next_seqnum ${h.nextSeqnum} ≠ next_index ${h.nextIndex}); run famfs fsck`);
     const index = h.nextIndex;
+    const slots = encodeRecord(entry, index);
+    if (index + slots.length - 1 > h.lastIndex) {
+      throw new LogFullError(`log full: ${slots.length > 1 ? `a ${slots.length}-slot record does not fit; ` : ''}all ${h.lastIndex + 1} entries are used`);
+    }
     const off = entryOffset(index);
-    bytes.copy(this.device.view(off, LOG_ENTRY_SIZE));
-    this.device.flush(off, LOG_ENTRY_SIZE); // fcc-site: log-entry-flush
+    const len = slots.length * LOG_ENTRY_SIZE;
+    const bytes = slots.length === 1 ? slots[0]! : Buffer.concat(slots);
+    let done = 0;
+    for (const piece of this.device.slices(off, len)) done += bytes.copy(piece, 0, done);
+    this.device.flush(off, len); // fcc-site: log-entry-flush
     // Atomics.store is a sequentially consistent store: the entry bytes above are visible first.
-    Atomics.store(this.counters, 0, index + 1);
-    Atomics.store(this.counters, 2, index + 1);
+    Atomics.store(this.counters, 0, index + slots.length);
+    Atomics.store(this.counters, 2, index + slots.length);
     this.device.flush(LOG_OFFSET, LOG_HEADER_SIZE); // fcc-site: log-header-flush
     return index;
   }

@@ -3,7 +3,9 @@
  * one. Incremental, so a follower applies only what is new. A bad entry is
  * reported and skipped; it never stops the entries after it from replaying.
  */
-import { decodeLogEntry, entryCrcOk, entrySeqnum, type LogEntry } from '../format/logentry.js';
+import { contSlots, decodeLogEntry, entryCrcOk, entrySeqnum, joinContSlots, type LogEntry } from '../format/logentry.js';
+import { EXT_PATH_MAX, MAX_RECORD_SLOTS } from '../format/constants.js';
+import { hasFeature, LONG_NAMES, NO_FEATURES, SYMLINKS, type Features } from '../format/features.js';
 import { basename, dirname, relpathProblem, reservedProblem } from './paths.js';
 import { idForEntry, Tree, type DirNode } from './tree.js';
 import { mapProblem, type Geometry } from './validate.js';
@@ -33,9 +35,11 @@ export interface ReplayProblem {
 }
 
 export interface ReplayStats {
+  /** Slots looked at (an extension record takes several). */
   entries: number;
   files: number;
   dirs: number;
+  symlinks: number;
   daxdevs: number;
   /** Entries whose seqnum or CRC is wrong, or whose bytes can't be decoded. */
   badEntries: number;
@@ -64,18 +68,24 @@ export class Replayer {
   readonly applied: AppliedEntry[] = [];
   /** Every valid-CRC file entry whose map is sound, applied or not: the space they hold is in use. */
   readonly spaceHolders: AppliedEntry[] = [];
-  readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, daxdevs: 0, badEntries: 0, rejected: 0 };
+  readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, symlinks: 0, daxdevs: 0, badEntries: 0, rejected: 0 };
   /** Devices added by ADD_DAXDEV entries (index ≥ 1), dense and in order; device 0 is the superblock's. */
   readonly daxdevs: DaxdevInfo[] = [];
   /** Next slot to look at. */
   position = 0;
 
-  constructor(readonly log: LogView, readonly geometry: Geometry, opts: { rootUid?: number; rootGid?: number; primaryUuid?: string } = {}) {
+  constructor(readonly log: LogView, readonly geometry: Geometry, opts: { rootUid?: number; rootGid?: number; primaryUuid?: string; features?: Features } = {}) {
     this.tree = new Tree(0o755, opts.rootUid ?? 0, opts.rootGid ?? 0);
     this.primaryUuid = opts.primaryUuid;
+    const f = opts.features ?? NO_FEATURES;
+    this.longNames = hasFeature(f, LONG_NAMES);
+    this.symlinks = hasFeature(f, SYMLINKS);
   }
 
   private readonly primaryUuid?: string;
+  /** Extensions the superblock declares: entries of any other extension are refused. */
+  private readonly longNames: boolean;
+  private readonly symlinks: boolean;
 
   /**
    * Why the log header cannot be believed right now (next_index beyond the log, or below
@@ -84,6 +94,8 @@ export class Replayer {
   headerProblem?: string;
   /** Bad slots at the end of the last catch-up: maybe just not written yet, so looked at again. */
   private tentative = 0;
+  /** The slot where that bad tail begins (a bad multi-slot record counts once but spans several). */
+  private tentativeFrom = 0;
 
   /**
    * Apply every committed entry not yet seen. Returns the entries applied by this call.
@@ -102,7 +114,7 @@ export class Replayer {
     if (this.tentative) {
       this.problems.splice(this.problems.length - this.tentative);
       this.stats.badEntries -= this.tentative;
-      this.position -= this.tentative;
+      this.position = this.tentativeFrom;
       this.tentative = 0;
     }
     if (raw < this.position) {
@@ -116,11 +128,17 @@ export class Replayer {
       const first = this.position;
       const count = Math.min(raw - first, REPLAY_BATCH);
       const batch = this.log.copySlots(first, count);
-      for (let k = 0; k < count; k++) {
+      // An extension record moves position past its CONT slots (maybe past this batch).
+      while (this.position < first + count) {
         const index = this.position++;
+        const k = index - first;
         const before = this.stats.badEntries;
-        const a = this.applySlot(index, batch.subarray(k * LOG_ENTRY_SIZE, (k + 1) * LOG_ENTRY_SIZE));
-        this.tentative = this.stats.badEntries > before ? this.tentative + 1 : 0;
+        const a = this.applySlot(index, raw, batch.subarray(k * LOG_ENTRY_SIZE, (k + 1) * LOG_ENTRY_SIZE));
+        // A bad record counts once however many slots it spans: remember where the bad tail began.
+        if (this.stats.badEntries > before) {
+          if (this.tentative === 0) this.tentativeFrom = index;
+          this.tentative++;
+        } else this.tentative = 0;
         if (a) {
           n++;
           this.applied.push(a);
@@ -140,23 +158,50 @@ export class Replayer {
   }
 
   /**
-   * `copy` is a private copy of the slot (see copySlots), so the checks and the decode see the
-   * same bytes. A slot that fails its checks is invalidated and read once more before it counts
-   * as bad (our cached copy may predate the master's write-back).
+   * A slot, seqnum and CRC checked. `copy` is a private copy of it (see copySlots), so the
+   * checks and the decode see the same bytes. A slot that fails its checks is invalidated and
+   * read once more before it counts as bad (our cached copy may predate the master's write-back).
    */
-  private applySlot(index: number, copy: Buffer): AppliedEntry | undefined {
-    const buf = slotIntact(copy, index) ? copy : this.log.readSlot(index, (b) => slotIntact(b, index));
+  private readSlot(index: number, copy?: Buffer): Buffer | string {
+    const ok = (b: Buffer): boolean => slotIntact(b, index);
+    const buf = copy && ok(copy) ? copy : this.log.readSlot(index, ok);
     let seq: number;
     try {
       seq = entrySeqnum(buf);
     } catch {
-      return this.problem(index, 'bad-entry', 'seqnum out of range');
+      return 'seqnum out of range';
     }
-    if (seq !== index) return this.problem(index, 'bad-entry', `seqnum ${seq} in slot ${index}`);
-    if (!entryCrcOk(buf)) return this.problem(index, 'bad-entry', 'bad CRC');
+    if (seq !== index) return `seqnum ${seq} in slot ${index}`;
+    if (!entryCrcOk(buf)) return 'bad CRC';
+    return buf;
+  }
+
+  private applySlot(index: number, end: number, copy: Buffer): AppliedEntry | undefined {
+    const buf = this.readSlot(index, copy);
+    if (typeof buf === 'string') return this.problem(index, 'bad-entry', buf);
+    // An extension record: its CONT slots were committed with it, in the same next_index store.
+    let strings: Buffer | undefined;
+    const ncont = contSlots(buf);
+    if (ncont > 0) {
+      const last = index + ncont;
+      this.position = Math.min(last + 1, end);
+      if (ncont >= MAX_RECORD_SLOTS) return this.problem(index, 'bad-entry', `record claims ${ncont} continuation slots`);
+      if (last >= end) return this.problem(index, 'bad-entry', 'record runs past the committed log');
+      const conts: Buffer[] = [];
+      for (let i = index + 1; i <= last; i++) {
+        const c = this.readSlot(i);
+        if (typeof c === 'string') return this.problem(index, 'bad-entry', `continuation slot ${i}: ${c}`);
+        conts.push(c);
+      }
+      try {
+        strings = joinContSlots(conts);
+      } catch (e) {
+        return this.problem(index, 'bad-entry', (e as Error).message);
+      }
+    }
     let entry: LogEntry;
     try {
-      entry = decodeLogEntry(buf);
+      entry = decodeLogEntry(buf, strings);
     } catch (e) {
       return this.problem(index, 'bad-entry', (e as Error).message);
     }
@@ -171,10 +216,10 @@ export class Replayer {
     const cached = this.lastParent;
     const parent = cached && cached.path === dir ? cached : this.tree.lookup(dir);
     if (!parent) return this.problem(index, 'no-parent', `parent directory of ${path} does not exist`, path);
-    if (parent.kind !== 'dir') return this.problem(index, 'no-parent', `parent of ${path} is a file`, path);
+    if (parent.kind !== 'dir') return this.problem(index, 'no-parent', `parent of ${path} is a ${parent.kind === 'file' ? 'file' : 'symlink'}`, path);
     this.lastParent = parent;
     const existing = parent.children.get(basename(path));
-    if (existing) return this.problem(index, 'exists', `${path} already exists as ${existing.kind === 'dir' ? 'a directory' : 'a file'}`, path);
+    if (existing) return this.problem(index, 'exists', `${path} already exists as ${{ dir: 'a directory', file: 'a file', symlink: 'a symlink' }[existing.kind]}`, path);
     return parent;
   }
 
@@ -183,7 +228,7 @@ export class Replayer {
       case 'file': {
         const mp = mapProblem(entry.map, entry.size, this.geometry);
         if (!mp) this.spaceHolders.push({ index, entry });
-        const bad = relpathProblem(entry.path) ?? reservedProblem(entry.path);
+        const bad = relpathProblem(entry.path, this.longNames) ?? reservedProblem(entry.path);
         if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
         if (mp) return !!this.problem(index, 'bad-map', `${entry.path}: ${mp}`, entry.path);
         const parent = this.parentFor(index, entry.path);
@@ -196,7 +241,7 @@ export class Replayer {
         return true;
       }
       case 'mkdir': {
-        const bad = relpathProblem(entry.path) ?? reservedProblem(entry.path);
+        const bad = relpathProblem(entry.path, this.longNames) ?? reservedProblem(entry.path);
         if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
         const parent = this.parentFor(index, entry.path);
         if (!parent) return false;
@@ -205,6 +250,20 @@ export class Replayer {
           mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, children: new Map(), order: [], subdirs: 0,
         });
         this.stats.dirs++;
+        return true;
+      }
+      case 'symlink': {
+        if (!this.symlinks) return !!this.problem(index, 'bad-entry', `${entry.path}: SYMLINK entry in a file system without the symlinks feature`, entry.path);
+        const bad = relpathProblem(entry.path, this.longNames) ?? reservedProblem(entry.path);
+        if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
+        if (entry.target === '' || Buffer.byteLength(entry.target) > EXT_PATH_MAX) return !!this.problem(index, 'bad-path', `${entry.path}: symlink target of ${Buffer.byteLength(entry.target)} bytes`, entry.path);
+        const parent = this.parentFor(index, entry.path);
+        if (!parent) return false;
+        this.tree.add(parent, {
+          kind: 'symlink', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index,
+          mode: 0o777, uid: entry.uid, gid: entry.gid, target: entry.target,
+        });
+        this.stats.symlinks++;
         return true;
       }
       case 'add_daxdev': {

@@ -36,13 +36,20 @@ export interface FileNode extends NodeBase {
   map: FileMap;
 }
 
-export type TreeNode = DirNode | FileNode;
+/** A symbolic link (extension): its target exactly as given, resolved by whoever follows it. */
+export interface SymlinkNode extends NodeBase {
+  kind: 'symlink';
+  target: string;
+}
+
+export type TreeNode = DirNode | FileNode | SymlinkNode;
 
 export class Tree {
   readonly root: DirNode;
   readonly byId = new Map<number, TreeNode>();
   files = 0;
   dirs = 0;
+  symlinks = 0;
 
   constructor(rootMode = 0o755, uid = 0, gid = 0) {
     this.root = { kind: 'dir', id: ROOT_ID, name: '', path: '', mode: rootMode, uid, gid, parent: undefined, entryIndex: -1, children: new Map(), order: [], subdirs: 0 };
@@ -69,7 +76,8 @@ export class Tree {
     if (node.kind === 'dir') {
       parent.subdirs++;
       this.dirs++;
-    } else this.files++;
+    } else if (node.kind === 'symlink') this.symlinks++;
+    else this.files++;
   }
 
   /** Depth-first walk in name order. */

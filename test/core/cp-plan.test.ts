@@ -115,7 +115,7 @@ describe('famfs cp -r: plan first, --keep-going, skipped node kinds', () => {
     assert.ok(logBytes(dev).equals(log), 'the refused copy changed the log');
   });
 
-  it('symbolic links, fifos and sockets are skipped with one summary line; exit 0', () => {
+  it('symbolic links (without the symlinks extension), fifos and sockets are skipped with one summary line; exit 0', () => {
     const dev = newFs('kinds');
     const t = path.join(src, 'kinds');
     fs.mkdirSync(t);
@@ -125,9 +125,43 @@ describe('famfs cp -r: plan first, --keep-going, skipped node kinds', () => {
     assert.equal(spawnSync('mkfifo', [path.join(t, 'pipe')]).status, 0);
     const r = famfs(master, ['cp', '-r', '-d', dev, t, 'k']);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.stderr.trimEnd().split('\n'), ['famfs cp: skipped 3 host nodes famfs cannot hold (2 symlinks, 1 fifo)']);
+    assert.deepEqual(r.stderr.trimEnd().split('\n'), ['famfs cp: skipped 3 host nodes famfs cannot hold (2 symlinks, 1 fifo; symbolic links need famfs mkfs --features symlinks)']);
     assert.equal(famfsOk(master, ['cat', '-d', dev, 'k/real']).stdout, 'data\n');
     assert.deepEqual(listing(dev, 'k'), ['file k/real']);
+  });
+
+  it('with long-names and symlinks: long paths are planned and copied, links are jobs (kept as links), fifos still skipped', () => {
+    const dev = shmPath('ext');
+    famfsOk(master, ['mkfs', dev, '--size', '4g', '--features', 'long-names,symlinks']);
+    const t = path.join(src, 'ext');
+    fs.cpSync(path.join(src, 'longtree'), t, { recursive: true });
+    fs.symlinkSync('a.bin', path.join(t, 'rel-link'));
+    fs.symlinkSync('/nonexistent/' + 'x'.repeat(150), path.join(t, longName, 'dangling-long'));
+    assert.equal(spawnSync('mkfifo', [path.join(t, 'pipe')]).status, 0);
+    const r = famfs(master, ['cp', '-r', '-v', '-d', dev, t, 'e']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stderr.trimEnd().split('\n'), ['famfs cp: skipped 1 host node famfs cannot hold (1 fifo)']);
+    assert.match(r.stdout, /, 2 symlinks, /);
+    const ls = listing(dev, 'e');
+    assert.ok(ls.includes(`file e/${longName}/lost.bin`), ls.join('\n'));
+    assert.ok(ls.includes('symlink e/rel-link'), ls.join('\n'));
+    assert.ok(ls.includes(`symlink e/${longName}/dangling-long`), ls.join('\n'));
+    assert.ok(famfsOk(master, ['cat', '-d', dev, `e/${longName}/lost.bin`], { binary: true }).raw.equals(fs.readFileSync(path.join(t, longName, 'lost.bin'))));
+  });
+
+  it('the log-slot check counts multi-slot records (long paths, symlinks): a copy that would overflow logs nothing', () => {
+    const dev = shmPath('extfull');
+    // 8 MiB log: about 15,400 slots. 8,000 symlinks with 500-byte targets need 2 slots each.
+    famfsOk(master, ['mkfs', dev, '--size', '4g', '--features', 'symlinks']);
+    const t = path.join(src, 'manylinks');
+    fs.mkdirSync(t);
+    const target = 'T'.repeat(500);
+    for (let i = 0; i < 8000; i++) fs.symlinkSync(target, path.join(t, `l${i}`));
+    const log = logBytes(dev);
+    const r = famfs(master, ['cp', '-r', '-d', dev, t, 'm']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /log full: the copy needs 16001 log entries/);
+    assert.ok(logBytes(dev).equals(log), 'the refused copy changed the log');
   });
 
   it('a missing source among several: nothing copied; --keep-going copies the others', () => {

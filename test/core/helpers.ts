@@ -149,3 +149,15 @@ export function crc32Ref(buf: Uint8Array, start = 0, end = buf.length): number {
   }
   return (c ^ 0xffffffff) >>> 0;
 }
+
+/** mulberry32: small and seedable, for reproducible choices (names, sizes, kill times, mutations) — never file bytes. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -7,18 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-
-/** mulberry32: a small seeded PRNG (names and sizes only; file bytes come from randomBytes). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../core/helpers.js';
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 const int = (r: () => number, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
@@ -72,7 +61,7 @@ export interface HfOptions {
  * plus one absolute symlink and one long (200-byte) name.
  */
 export function hfCache(root: string, o: HfOptions = {}): TreeStats {
-  const r = rng(o.seed ?? 1);
+  const r = prng(o.seed ?? 1);
   const st = emptyStats();
   mkdir(root, st);
   const orgs = ['meta-llama', 'mistralai', 'google', 'sentence-transformers', 'Qwen'];
@@ -126,7 +115,7 @@ export interface DocOptions {
  * median 3,031 B, p10 343 B, p90 36,616 B), a few up to 1 MiB.
  */
 export function docTree(root: string, o: DocOptions = {}): TreeStats {
-  const r = rng(o.seed ?? 2);
+  const r = prng(o.seed ?? 2);
   const st = emptyStats();
   mkdir(root, st);
   const parts = ['lib', 'python3', 'perl', 'gnome', 'x11', 'common', 'dev', 'utils', 'data', 'doc', 'base', 'extra', 'plugins', 'tools', 'runtime', 'bin'];
@@ -178,7 +167,7 @@ export interface RandomTreeOptions {
  * symlinks (relative to siblings or ancestors, absolute, dangling), names up to 255 bytes.
  */
 export function randomTree(root: string, seed: number, o: RandomTreeOptions): TreeStats {
-  const r = rng(seed);
+  const r = prng(seed);
   const st = emptyStats();
   mkdir(root, st);
   const dirs: string[] = [''];

@@ -54,8 +54,8 @@ export function makeHost(name: string): Host {
 }
 
 /** Run library code as a host: the same helper the tests use. */
-import { asHost } from '../../test/core/helpers.js';
-export { asHost };
+import { asHost, prng } from '../../test/core/helpers.js';
+export { asHost, prng };
 
 export function cleanup(): void {
   for (const p of made) fs.rmSync(p, { recursive: true, force: true });
@@ -63,17 +63,6 @@ export function cleanup(): void {
 }
 process.on('exit', cleanup);
 
-/** mulberry32: small, seedable, good enough to pick kill times and mutations reproducibly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- the worker process ----------------------------------------------------
 

@@ -51,7 +51,10 @@ export const ExtEntryType = {
   MKDIR: 0x7473_0002,
   SYMLINK: 0x7473_0003,
   CONT: 0x7473_0004,
-  // 0x7473_0005 and 0x7473_0006 are kept for DELETE and RENAME (issue 14).
+  /** Removes a file, symlink or empty directory (issue 14, feature `delete`). */
+  DELETE: 0x7473_0005,
+  /** Moves a node to a new path, replacing a file there (issue 14, feature `rename`). */
+  RENAME: 0x7473_0006,
 } as const;
 
 /** Linux limits the extended entries honour: NAME_MAX and PATH_MAX - 1. */
@@ -76,3 +79,14 @@ export function logSlots(logLen: number): number {
 export function entryOffset(index: number): number {
   return LOG_OFFSET + LOG_HEADER_SIZE + index * LOG_ENTRY_SIZE;
 }
+
+/**
+ * The presence area (feature `presence`, issue 14): one slot per mounted host in the
+ * superblock region's unused second half, which upstream never reads. Zeroed by mkfs.
+ */
+export const PRESENCE_OFFSET = 0x100000;
+export const PRESENCE_SIZE = 0x100000;
+export const PRESENCE_SLOT_SIZE = 0x4000;
+export const PRESENCE_SLOTS = PRESENCE_SIZE / PRESENCE_SLOT_SIZE;
+/** A host whose heartbeat has not moved for this long counts as gone (mkfs --lease overrides; kept in the feature block). */
+export const DEFAULT_LEASE_MS = 10_000;

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HAVE_FUSE, NO_FUSE_REASON } from '../fs/mounted.js';
 import { reuseProperty } from '../../torture/lib/reuse.js';
+import { content, identOf, mismatch } from '../../torture/lib/stamp.js';
 
 test('delete/rename/replace across 3 hosts under SIGSTOP and SIGKILL: only the opened bytes, no leak', { skip: HAVE_FUSE ? false : NO_FUSE_REASON, timeout: 180_000 }, async () => {
   const r = await reuseProperty({ ops: 3000, rounds: 1, seed: 14, clients: 2, leaseMs: 1000, chaos: true });
@@ -22,4 +23,21 @@ test('delete/rename/replace across 3 hosts under SIGSTOP and SIGKILL: only the o
     assert.deepEqual(r.unsupported, []);
     assert.ok(r.reused > 0, 'no file was placed on reclaimed space');
   }
+});
+
+test('stamped bytes: any range of one generation matches; another key, generation, zeros or a torn sector do not', () => {
+  const id = { key: 7, gen: 3, size: 10_000 };
+  const whole = content(id, 0, id.size);
+  for (const [off, len] of [[0, 1], [511, 2], [1000, 4000], [9999, 1]] as const) {
+    assert.ok(content(id, off, len).equals(whole.subarray(off, off + len)));
+    assert.equal(mismatch(id, off, whole.subarray(off, off + len)), undefined);
+  }
+  assert.deepEqual(identOf(whole.subarray(0, 512)), id);
+  assert.equal(identOf(Buffer.alloc(512)), undefined);
+  assert.match(mismatch(id, 1024, content({ ...id, gen: 4 }, 1024, 2048))!, /gen 4/);
+  assert.match(mismatch(id, 0, content({ ...id, key: 8 }, 0, 512))!, /key 8/);
+  assert.match(mismatch(id, 600, Buffer.alloc(3000))!, /zeros/);
+  const torn = Buffer.from(whole.subarray(0, 4096));
+  content({ ...id, gen: 2 }, 2048, 1024).copy(torn, 2048);
+  assert.match(mismatch(id, 0, torn)!, /byte 2056 .*sector 4: stamp key 7 gen 2/);
 });

@@ -46,6 +46,9 @@ log "wrote target.bin at $TOFF and posted $ME-DONE"
 run famfs verify -S "$SEED" "$MNT/big.rnd"
 printf '%s' "$ME-VRFY" | dd of="$MNT/tree/sync/mailbox" bs=1 seek=$((MOFF + 8)) conv=notrunc 2>/dev/null || die "writing the mailbox failed"
 
+# 6. (issue 14) stream whole reads of model.bin while A replaces it; only whole generations
+[ "$REPLACE_COUNT" -gt 0 ] && run gt stream-gens "$MNT/model.bin" "$MNT/tree/sync/mailbox" $((2048 + MOFF)) 3072 "$WAIT" "$REPLACE_COUNT"
+
 # 5. A re-formats the device: this mount must refuse its stale maps
 run gt wait-errno "$MNT/tree/hello.txt" ESTALE "$WAIT"
 expect_fail "stale" ls "$MNT"

@@ -2,7 +2,7 @@
 # they wrote and that they changed nothing else; re-format under them.
 # Expects (from the harness): DEV MNT FIX MANIFEST SEED BIG_SIZE CLIENTS WAIT
 #   NFILES NDIRS TARGET_SHA and per client CLIENT_<name>_TOFF / _MOFF.
-run famfs mkfs "$DEV" >/dev/null
+run famfs mkfs $MKFS_ARGS "$DEV" >/dev/null
 run famfs mount --log "$DAEMON_LOG" "$DEV" "$MNT"
 run famfs mkdir -p "$MNT/x/y/z"
 run famfs cp -r -u 1001 -g 1002 "$FIX/tree" "$MNT/"
@@ -43,6 +43,18 @@ for c in $CLIENTS; do
   eval "moff=\$CLIENT_${c}_MOFF"
   run gt wait-bytes "$MNT/tree/sync/mailbox" $((moff + 8)) "$c-VRFY" "$WAIT"
 done
+
+# 6. (issue 14, when this build has deletes) replace model.bin REPLACE_COUNT times with
+#    `write new + rename over` while every client streams reads of the copy it has open
+if [ "$REPLACE_COUNT" -gt 0 ]; then
+  waits=""
+  for c in $CLIENTS; do
+    eval "moff=\$CLIENT_${c}_MOFF"
+    waits="$waits${waits:+,}$((2048 + moff)):$c-OPEN"
+  done
+  run gt replace-loop "$MNT" model.bin "$REPLACE_COUNT" "$REPLACE_SIZE" "$MNT/tree/sync/mailbox" "$waits" 3072 "$WAIT"
+  out=$(famfs fsck "$MNT" 2>&1) || fail "famfs fsck after the replaces failed: $out"
+fi
 run famfs umount "$MNT"
 run famfs mkfs --force "$DEV" >/dev/null
 log "re-formatted $DEV under the clients"

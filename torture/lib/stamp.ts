@@ -51,7 +51,9 @@ export function mismatch(id: Ident, offset: number, got: Buffer): string | undef
   let i = 0;
   while (i < got.length && got[i] === want[i]) i++;
   const at = offset + i;
-  const s = Math.floor(at / SECTOR);
+  // The stamp of the sector that differs, or of the next one when that stamp lies before the read.
+  let s = Math.floor(at / SECTOR);
+  if (s * SECTOR < offset) s++;
   const sOff = s * SECTOR - offset;
   let whose = 'unreadable stamp';
   if (sOff >= 0 && sOff + 20 <= got.length) {

@@ -102,7 +102,8 @@ class Driver {
       // The writer's file went away with a killed master's uncommitted nodes.
       if (key !== undefined && name === 'ENOENT') this.files.delete(key);
       // No daemon behind the mount (killed, being remounted): do not spin through the budget.
-      if (name === 'ENOTCONN' || name === 'ECONNABORTED') Atomics.wait(PAUSE, 0, 0, 20);
+      // (ENOENT from create: tmp/ is missing, i.e. the mount point is bare while the master is mounted again.)
+      if (name === 'ENOTCONN' || name === 'ECONNABORTED' || (name === 'ENOENT' && op === 'create')) Atomics.wait(PAUSE, 0, 0, 20);
       if (!ALLOWED.has(name) && !this.writerErrno(op, name)) this.note({ kind: 'errno', op, errno: name, path: h?.path, msg: String((e as Error).message).slice(0, 200) });
     }
   }
@@ -351,13 +352,8 @@ class Driver {
 
   setup(): void {
     if (!this.job.writer) return;
-    for (const d of ['d', 'tmp']) {
-      try {
-        fs.mkdirSync(path.join(this.job.mp, d));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-    }
+    // d/ and tmp/ exist in the file system from the start (made before mounting): the writer never
+    // makes them, so nothing it does can land in the bare mount point while the master is away.
     // A respawned writer takes over what is in d/ now (names say key and generation only until renamed).
     for (const name of fs.readdirSync(path.join(this.job.mp, 'd'))) {
       try {

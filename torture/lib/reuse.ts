@@ -124,13 +124,17 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
     const hosts = [makeHost('ru-m'), ...Array.from({ length: o.clients ?? 2 }, (_, i) => makeHost(`ru-c${i}`))];
     const mounts: Mount[] = hosts.map((host, i) => ({
       host, name: i ? `client${i}` : 'master', client: i > 0, pid: 0,
-      mp: fs.mkdtempSync(path.join(os.tmpdir(), `famfs-rel-ru${i}-${process.pid}-`)), logFile: path.join(host.dir, 'daemon.log'),
+      mp: fs.mkdtempSync(path.join(os.tmpdir(), `famfs-mnt-ru${i}-${process.pid}-`)), logFile: path.join(host.dir, 'daemon.log'),
     }));
     const drivers: { job: DriverJob; child?: ChildProcess; done: boolean; out: string; respawns: number; before: number }[] = [];
     const problems: string[] = [];
     let chaosOn = o.chaos !== false;
     try {
       res.features = mkfs(hosts[0]!, dev, leaseMs);
+      for (const d of ['d', 'tmp']) {
+        const r = famfs(hosts[0]!, ['mkdir', '-d', dev, d]);
+        if (r.status !== 0) throw new Error(`famfs mkdir ${d}: ${r.stderr.trim()}`);
+      }
       const base = asHost(hosts[0]!, () => {
         const f = Famfs.open(dev);
         try {
@@ -178,8 +182,11 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       });
       for (const job of jobs) drivers.push({ job, done: false, out: '', respawns: 0, before: 0 });
       const running = Promise.all(drivers.map(start));
+      // Chaos starts once every driver is at work (node takes a while to start on a loaded machine).
+      const t0 = Date.now();
+      while (drivers.some((d) => !d.done && !d.out.includes('ready')) && Date.now() - t0 < 60_000) await sleep(20);
       // Chaos: stop a daemon past the lease, or kill one and mount again.
-      const chaos = (async () => {
+      const chaosLoop = async (): Promise<void> => {
         while (chaosOn) {
           await sleep(300 + rand() * 1200);
           if (!chaosOn) break;
@@ -200,6 +207,13 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
             mountOn(m, dev);
             log(`round ${round}: ${m.name} killed and mounted again`);
           }
+        }
+      };
+      const chaos = (async () => {
+        try {
+          await chaosLoop();
+        } catch (e) {
+          problems.push(`chaos: ${(e as Error).message}`);
         }
       })();
       await running;

@@ -25,6 +25,12 @@ test('delete/rename/replace across 3 hosts under SIGSTOP and SIGKILL: only the o
   }
 });
 
+test('the checker catches a premature reuse: files overwritten in place by another file\'s bytes while hosts hold them', { skip: HAVE_FUSE ? false : NO_FUSE_REASON, timeout: 180_000 }, async () => {
+  const r = await reuseProperty({ ops: 1600, rounds: 1, seed: 15, clients: 2, leaseMs: 1000, chaos: false, injectReuse: true });
+  assert.ok(r.violations > 0, `no violation found: ${r.errors.join('; ')}`);
+  assert.ok(r.errors.some((e) => /VIOLATION on client\d-reader/.test(e)), 'a client saw it');
+});
+
 test('stamped bytes: any range of one generation matches; another key, generation, zeros or a torn sector do not', () => {
   const id = { key: 7, gen: 3, size: 10_000 };
   const whole = content(id, 0, id.size);

@@ -28,6 +28,8 @@ export interface DriverJob {
   firstKey?: number;
   maxFileBytes?: number;
   maxFiles?: number;
+  /** Checker self-test: "delete" by overwriting the file in place with another file's bytes, as a premature reuse would. */
+  injectReuse?: boolean;
 }
 
 const POOL = 6;
@@ -304,6 +306,18 @@ class Driver {
   private remove(): void {
     const f = this.pick();
     if (!f || this.disabled.has('delete')) return;
+    if (this.job.injectReuse) {
+      const [key, w] = f;
+      return this.attempt('delete', () => {
+        const fd = fs.openSync(path.join(this.job.mp, w.path), 'r+');
+        try {
+          fs.writeSync(fd, content({ key: key + 500_000, gen: 0, size: w.size }, 0, w.size), 0, w.size, 0);
+        } finally {
+          fs.closeSync(fd);
+        }
+        this.files.delete(key);
+      }, undefined, key);
+    }
     this.attempt('delete', () => {
       fs.unlinkSync(path.join(this.job.mp, f[1].path));
       this.files.delete(f[0]);

@@ -35,6 +35,8 @@ export interface ReuseOptions {
   chaos?: boolean;
   deviceSize?: number;
   maxFileBytes?: number;
+  /** Checker self-test: the writer overwrites files instead of deleting them (premature reuse). */
+  injectReuse?: boolean;
   log?: (line: string) => void;
 }
 
@@ -147,7 +149,7 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       // The writer and a reader on the master, a reader on each client.
       const per = Math.ceil(o.ops / (mounts.length + 1));
       const jobs: DriverJob[] = [
-        { mp: mounts[0]!.mp, host: 'master-writer', writer: true, client: false, seed: seed * 10, ops: per, obs: path.join(hosts[0]!.dir, 'w.obs'), maxFileBytes: o.maxFileBytes },
+        { mp: mounts[0]!.mp, host: 'master-writer', writer: true, client: false, seed: seed * 10, ops: per, obs: path.join(hosts[0]!.dir, 'w.obs'), maxFileBytes: o.maxFileBytes, injectReuse: o.injectReuse },
         ...mounts.map((m, i) => ({ mp: m.mp, host: `${m.name}-reader`, writer: false, client: m.client, seed: seed * 10 + 1 + i, ops: per, obs: path.join(m.host.dir, `r${i}.obs`) })),
       ];
       const start = (d: (typeof drivers)[number]): Promise<void> => new Promise((resolve) => {

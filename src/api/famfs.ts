@@ -88,7 +88,7 @@ export class Famfs {
   readonly geometry: Geometry;
   /** Format extensions in use (docs/format.md); none for an upstream file system. */
   readonly features: Features;
-  private readonly replayer: Replayer;
+  private replayer: Replayer;
   /** Devices 1.. once opened (null: not found on this host). */
   private readonly extra = new Map<number, Device | null>();
   private readonly candidates: string[];
@@ -455,6 +455,16 @@ export class Famfs {
   /** Capacity and use of each device (what df, fsck and status count). */
   usage(): DeviceUse[] {
     return new DeviceSpace(this.deviceBitmaps()).perDevice();
+  }
+
+  /**
+   * Forget the replayed tree and replay the log from its first entry (a host that lost its
+   * presence lease does this before it serves again: the log may have been rewritten meanwhile).
+   */
+  replayFromScratch(): void {
+    this.device.reload();
+    this.replayer = new Replayer(this.log, this.geometry, { primaryUuid: this.sb.daxdev.uuid, features: this.features });
+    this.replayer.catchUp();
   }
 
   close(): void {

@@ -41,7 +41,7 @@ export const FEATURES: readonly FeatureInfo[] = [
   // Reserved for issue 14 (delete/rename and a per-host presence area).
   { name: 'delete', bit: 3, class: 'incompat', known: false, what: 'DELETE entries (reserved)' },
   { name: 'rename', bit: 4, class: 'incompat', known: false, what: 'RENAME entries (reserved)' },
-  { name: 'presence', bit: 5, class: 'rocompat', known: false, what: 'a per-host presence area (reserved)' },
+  { name: 'presence', bit: 5, class: 'rocompat', known: true, what: 'a per-host presence area: heartbeats, replay positions and held files of every mounted host (issue 14)' },
 ];
 
 export function featureByName(name: string): FeatureInfo | undefined {
@@ -57,6 +57,7 @@ export function featureBit(name: string): bigint {
 export const LONG_NAMES = featureBit('long-names');
 export const SYMLINKS = featureBit('symlinks');
 export const SMALL_UNITS = featureBit('small-units');
+export const PRESENCE = featureBit('presence');
 
 function knownMask(cls: FeatureClass): bigint {
   let m = 0n;

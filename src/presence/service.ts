@@ -9,6 +9,7 @@ import os from 'node:os';
 import { PRESENCE_OFFSET, PRESENCE_SIZE, logSlots } from '../format/constants.js';
 import { Device } from '../device/device.js';
 import { Famfs } from '../api/famfs.js';
+import { hasFeature, PRESENCE } from '../format/features.js';
 import { trySystemUuid } from '../api/sysuuid.js';
 import { PresenceArea } from './area.js';
 import { PresenceControl } from './control.js';
@@ -28,9 +29,9 @@ export interface PresenceStart {
   pollMs?: number;
 }
 
-/** Whether a famfs opened at `device` has the presence area (feature bit 5). */
+/** Whether a famfs has the presence area. */
 export function hasPresence(famfs: Famfs): boolean {
-  return (famfs.features.rocompat & (1n << 5n)) !== 0n;
+  return hasFeature(famfs.features, PRESENCE);
 }
 
 export class PresenceService {

@@ -167,7 +167,7 @@ export class FamfsFs implements FuseHandler {
     return n as Served | FileNode;
   }
 
-  private children(dir: DirNode): (AnyNode)[] {
+  private children(dir: DirNode): (AnyNode | null)[] {
     if (dir.id === META_DIR_ID) return [...this.metaFiles.values()];
     if (dir.id === ROOT_ID) return [this.metaDir, ...dir.order];
     return dir.order;
@@ -468,33 +468,35 @@ export class FamfsFs implements FuseHandler {
   }
 
   /** At most `limit` entries after cookie `offset` (a reply of N bytes holds at most N/24 or N/152 of them). */
-  private dirList(nodeid: number, offset: number, limit: number): { name: string; node: AnyNode }[] {
+  private dirList(nodeid: number, offset: number, limit: number): { name: string; node: AnyNode; off: number }[] {
     this.sync();
     const d = this.nodeOrThrow(nodeid);
     if (!('kind' in d) || d.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
-    const out: { name: string; node: AnyNode }[] = [];
-    // Cookies: 1 = after ".", 2 = after "..", 2+k = after the k-th child (children only ever append).
-    if (offset < 1) out.push({ name: '.', node: d });
-    if (offset < 2) out.push({ name: '..', node: d.parent ?? d });
+    const out: { name: string; node: AnyNode; off: number }[] = [];
+    // Cookies: 1 = after ".", 2 = after "..", 2+k = after the k-th child. Children only ever
+    // append; a removed or moved-away child leaves a hole, so every cookie keeps its meaning.
+    if (offset < 1) out.push({ name: '.', node: d, off: 1 });
+    if (offset < 2) out.push({ name: '..', node: d.parent ?? d, off: 2 });
     let kids = this.children(d);
     if (this.fresh?.active && d.id !== META_DIR_ID) kids = [...kids, ...this.fresh.list(d.id)];
     for (let i = Math.max(0, offset - 2); i < kids.length && out.length < limit; i++) {
-      const k = kids[i]!;
-      out.push({ name: 'kind' in k ? k.name : basename(k.path), node: k });
+      const k = kids[i];
+      if (!k) continue;
+      out.push({ name: 'kind' in k ? k.name : basename(k.path), node: k, off: i + 3 });
     }
     return out;
   }
 
   readdir(_req: Request, nodeid: number, args: ReadArgs): DirEntry[] {
     const list = this.dirList(nodeid, args.offset, Math.ceil(args.size / 32));
-    return list.map((e, i) => ({ name: e.name, ino: e.node.id, mode: this.attr(e.node).mode, off: args.offset + i + 1 }));
+    return list.map((e) => ({ name: e.name, ino: e.node.id, mode: this.attr(e.node).mode, off: e.off }));
   }
 
   readdirplus(_req: Request, nodeid: number, args: ReadArgs): DirEntryPlus[] {
     const list = this.dirList(nodeid, args.offset, Math.ceil(args.size / 152));
-    return list.map((e, i) => ({
+    return list.map((e) => ({
       name: e.name,
-      off: args.offset + i + 1,
+      off: e.off,
       entry: e.name === '.' || e.name === '..' ? { nodeid: 0, attr: this.attr(e.node) } : this.entry(e.node),
     }));
   }

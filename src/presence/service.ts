@@ -55,7 +55,7 @@ export class PresenceService {
     let svc: PresenceService | undefined;
     try {
       dev.mapHead(PRESENCE_OFFSET + PRESENCE_SIZE);
-      const lease = leaseMsOf(famfs.device, famfs.sb.version);
+      const lease = leaseMsOf(famfs.features);
       const host = new PresenceHost(new PresenceArea(dev), lease, {
         role: opts.role, kernelMode: opts.kernelMode, systemUuid: trySystemUuid() ?? '', pid: process.pid,
         label: opts.label ?? os.hostname(), intents: opts.threads,

@@ -9,6 +9,7 @@ import type { FileMap } from '../format/types.js';
 import { Device } from '../device/device.js';
 import { AllocBitmap } from '../alloc/bitmap.js';
 import type { InterleaveParams } from '../alloc/allocator.js';
+import { HOLD_ALL, type PendingFree, type ReleaseOracle } from '../alloc/reclaim.js';
 import { DEFAULT_PLACEMENT, DeviceSpace, type DeviceUse, type Placement } from '../alloc/space.js';
 import { SECONDARY_DATA_START } from '../format/devheader.js';
 import { LogView } from '../meta/log.js';
@@ -20,6 +21,7 @@ import { resolveRange } from '../map/resolve.js';
 import { EXT_PATH_MAX, FM_ALL_HOSTS_RW } from '../format/constants.js';
 import { checkFeatureBlock, EXT_VERSION, FEATURE_BLOCK_END, FEATURE_BLOCK_OFFSET, hasFeature, LONG_NAMES, NO_FEATURES, SYMLINKS, type Features } from '../format/features.js';
 import { FamfsError, asFamfsError } from './errors.js';
+import { removePaths, renamePath, type RemoveOptions, type RenameOptions } from './removal.js';
 import { trySystemUuid } from './sysuuid.js';
 import { listedDevices, resolveDaxdev } from './devices.js';
 import { MountedFiles, mountIsKernelMode, openMountedDevice } from './mounted.js';
@@ -88,7 +90,7 @@ export class Famfs {
   readonly geometry: Geometry;
   /** Format extensions in use (docs/format.md); none for an upstream file system. */
   readonly features: Features;
-  private readonly replayer: Replayer;
+  private replayer: Replayer;
   /** Devices 1.. once opened (null: not found on this host). */
   private readonly extra = new Map<number, Device | null>();
   private readonly candidates: string[];
@@ -414,14 +416,40 @@ export class Famfs {
     }
   }
 
-  /** A bitmap of the space held by every sound file entry, and how many units were claimed twice. */
+  /**
+   * Decides which pending frees (deleted files' space) may be reused now. HOLD_ALL until the
+   * presence area is wired (issue 14 part B); a writer may set its own (tests, compact).
+   */
+  releaseOracle: ReleaseOracle = HOLD_ALL;
+
+  /** Deleted or replaced files whose space is not free yet (as far as the log tells). */
+  get pendingFrees(): PendingFree[] {
+    return [...this.replayer.pending.values()];
+  }
+
+  /** Was the file created by log slot `index` deleted or replaced since? */
+  isRemovedEntry(index: number): boolean {
+    return this.replayer.removedFiles.has(index);
+  }
+
+  /** The sound file entries that hold space, live or pending (released ones left out), for `device`. */
+  private markHeld(bitmap: AllocBitmap, device: number): number {
+    let collisions = 0;
+    for (const { index, entry } of this.replayer.spaceHolders) {
+      if (entry.type === 'file' && !this.replayer.removedFiles.has(index)) collisions += bitmap.markMap(entry.map, device);
+    }
+    if (this.replayer.pending.size) {
+      const pending = this.pendingFrees;
+      const free = this.releaseOracle.releasable(pending);
+      for (const p of pending) if (!free.has(p.fileId)) collisions += bitmap.markMap(p.map, device);
+    }
+    return collisions;
+  }
+
+  /** A bitmap of the space held by every sound file entry (live, or deleted but not released), and how many units were claimed twice. */
   buildBitmap(): { bitmap: AllocBitmap; collisions: number } {
     const bitmap = new AllocBitmap(this.geometry.deviceSize, this.geometry.allocUnit, this.geometry.dataStart);
-    let collisions = 0;
-    for (const { entry } of this.replayer.spaceHolders) {
-      if (entry.type === 'file') collisions += bitmap.markMap(entry.map);
-    }
-    return { bitmap, collisions };
+    return { bitmap, collisions: this.markHeld(bitmap, 0) };
   }
 
   /** The free-space bitmap of device `index` ≥ 1 (space held by sound file entries marked). */
@@ -434,9 +462,7 @@ export class Famfs {
     const size = this.geometry.deviceSizes?.[index];
     if (index < 1 || size === undefined) throw new FamfsError(`no device ${index} in this file system`, 'EINVAL');
     const bitmap = new AllocBitmap(size, this.geometry.allocUnit, SECONDARY_DATA_START);
-    let collisions = 0;
-    for (const { entry } of this.replayer.spaceHolders) if (entry.type === 'file') collisions += bitmap.markMap(entry.map, index);
-    return { bitmap, collisions };
+    return { bitmap, collisions: this.markHeld(bitmap, index) };
   }
 
   /** Bitmaps of every device (index = device), space held by sound file entries marked. */
@@ -455,6 +481,16 @@ export class Famfs {
   /** Capacity and use of each device (what df, fsck and status count). */
   usage(): DeviceUse[] {
     return new DeviceSpace(this.deviceBitmaps()).perDevice();
+  }
+
+  /**
+   * Forget the replayed tree and replay the log from its first entry (a host that lost its
+   * presence lease does this before it serves again: the log may have been rewritten meanwhile).
+   */
+  replayFromScratch(): void {
+    this.device.reload();
+    this.replayer = new Replayer(this.log, this.geometry, { primaryUuid: this.sb.daxdev.uuid, features: this.features });
+    this.replayer.catchUp();
   }
 
   close(): void {
@@ -584,6 +620,20 @@ export class Writer {
     const node = this.applied(rel);
     if (node.kind !== 'symlink') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
     return node;
+  }
+
+  /**
+   * Delete a file, symbolic link or directory (feature `delete`): `recursive` for a directory
+   * and everything below it, `dir` for rmdir. A deleted file's space is reused only once every
+   * host has let it go (docs/format.md, "Delete and rename"). Returns the removed nodes.
+   */
+  remove(path: string | readonly string[], opts: RemoveOptions = {}): TreeNode[] {
+    return removePaths(this.fs, typeof path === 'string' ? [path] : path, opts);
+  }
+
+  /** Rename `src` to exactly `dst` (feature `rename`); a file there is replaced atomically for every host. */
+  rename(src: string, dst: string, opts: RenameOptions = {}): TreeNode {
+    return renamePath(this.fs, src, dst, opts);
   }
 
   /** Testing aid (as upstream): a new name for the same extents. fsck reports the collision. */

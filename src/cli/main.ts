@@ -23,6 +23,8 @@ const VERBS: [name: string, load: () => Promise<VerbModule>][] = [
   ['verify', () => import('./verify.js')],
   ['cat', () => import('./cat.js')],
   ['clone', () => import('./clone.js')],
+  ['rm', () => import('./rm.js')],
+  ['mv', () => import('./mv.js')],
   ['logplay', () => import('./logplay.js')],
   ['mount', () => import('./mount.js')],
   ['umount', () => import('./umount.js')],

@@ -30,6 +30,8 @@ export interface FamfsMountConfig {
   metaImage?: SharedArrayBuffer;
   /** Local paths of the devices by index (index 0 = `device`); multi-device file systems. */
   devices?: string[];
+  /** File systems with the presence area: this host's presence state and open-count table (issue 14). */
+  presence?: import('../fs/presence-gate.js').PresenceShared;
   /** Per-opcode request statistics the FUSE workers record (for `famfs status`). */
   opStats?: SharedArrayBuffer;
 }

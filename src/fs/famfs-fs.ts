@@ -31,6 +31,8 @@ import { encodeDaxdevReply, encodeGetFmapReply, fmapKernelProblem, FAMFS_MAX_DAX
 import { daemonStatus, STATUS_XATTR, type DaemonStatus } from './status.js';
 import { FUSE_DAX_FMAP, FUSE_GET_DAXDEV, FUSE_GET_FMAP, wantKernelMode, type DataPath } from './kernel.js';
 import { LOG_FILE_ID, META_DIR_ID, META_NAME, metaFileType, metaNodes, SUPERBLOCK_FILE_ID } from './metafiles.js';
+import { PresenceGate } from './presence-gate.js';
+import type { ReleaseArgs } from '../fuse/decode.js';
 
 
 const S_IFDIR = 0o040000;
@@ -71,6 +73,8 @@ export class FamfsFs implements FuseHandler {
   /** 'kernel' once INIT negotiated FUSE_DAX_FMAP (GET_FMAP / GET_DAXDEV served, data via DAX). */
   dataPath: DataPath = 'daemon';
   private readonly log: (msg: string) => void;
+  /** File systems with the presence area: lease, holds and write intents (presence-gate.ts). */
+  private readonly gate?: PresenceGate;
 
   constructor(readonly config: FamfsMountConfig) {
     // Every host may write file data, so the mapping is writable on clients too.
@@ -87,6 +91,12 @@ export class FamfsFs implements FuseHandler {
     const meta = metaNodes(this.famfs.tree.root, this.famfs.sb.logLen, this.role === 'master', config.metaGroup);
     this.metaDir = meta.dir;
     this.metaFiles = meta.files;
+    if (config.presence) this.gate = new PresenceGate(config.presence, this.famfs.device);
+  }
+
+  /** The log slot that created a logged file (its id for holds), or undefined for .meta and new files. */
+  private fileId(f: Served | FileNode): number | undefined {
+    return 'meta' in f || this.isNew(f.id) ? undefined : f.entryIndex;
   }
 
   // ---- helpers ----
@@ -94,6 +104,7 @@ export class FamfsFs implements FuseHandler {
   /** Refuse everything once the device changed under us; pick up new log entries. */
   private sync(): void {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE, 'device was re-formatted');
+    this.gate?.check(() => this.famfs.replayFromScratch());
     // A truncated device file would SIGBUS the header read below: one fstat first.
     const live = this.famfs.device.liveSize();
     if (live < this.famfs.device.size) {
@@ -156,7 +167,7 @@ export class FamfsFs implements FuseHandler {
     return n as Served | FileNode;
   }
 
-  private children(dir: DirNode): (AnyNode)[] {
+  private children(dir: DirNode): (AnyNode | null)[] {
     if (dir.id === META_DIR_ID) return [...this.metaFiles.values()];
     if (dir.id === ROOT_ID) return [this.metaDir, ...dir.order];
     return dir.order;
@@ -376,15 +387,22 @@ export class FamfsFs implements FuseHandler {
     if ((acc === O_WRONLY || acc === O_RDWR) && f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES, 'the superblock is read-only');
     // Kernel mode: the kernel maps the file from the GET_FMAP reply and serves it through DAX.
     if (this.dataPath === 'kernel') return { fh: 0 };
-    return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
+    const id = this.gate && this.fileId(f);
+    const fh = id !== undefined && this.gate ? this.gate.open(id) : 0;
+    return { fh, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
 
   read(_req: Request, nodeid: number, args: ReadArgs): Buffer[] {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
+    if (this.gate) {
+      this.gate.check(() => this.famfs.replayFromScratch());
+      this.gate.checkHandle(args.fh);
+    }
     const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
     // Any host may have written these bytes since we last read them (docs/coherency.md: the READ rule).
-    return this.shrinkGuard(() => this.famfs.freshSlices(f, args.offset, args.size));
+    const slices = this.shrinkGuard(() => this.famfs.freshSlices(f, args.offset, args.size));
+    return this.gate ? this.gate.copyOut(slices) : slices;
   }
 
   /** Pieces past a truncated device's end: EIO for this request, ESTALE for the mount from now on. */
@@ -411,15 +429,21 @@ export class FamfsFs implements FuseHandler {
     if ((f.id === LOG_FILE_ID && this.role !== 'master') || f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
     if (room <= 0) throw new FuseError(Errno.EFBIG, 'famfs files cannot grow');
-    return this.shrinkGuard(() => this.famfs.write(f, args.offset, room < data.length ? data.subarray(0, room) : data));
+    const copy = (): number => this.shrinkGuard(() => this.famfs.write(f, args.offset, room < data.length ? data.subarray(0, room) : data));
+    const id = this.gate && this.fileId(f);
+    if (!this.gate || id === undefined) return copy();
+    this.gate.check(() => this.famfs.replayFromScratch());
+    this.gate.checkHandle(args.fh);
+    return this.gate.withIntent(id, copy);
   }
 
   flush(_req: Request, nodeid: number): void {
     if (this.isNew(nodeid)) this.master().call('flush', { id: nodeid });
   }
 
-  release(_req: Request, nodeid: number): void {
+  release(_req: Request, nodeid: number, args?: ReleaseArgs): void {
     if (this.isNew(nodeid)) this.master().call('release', { id: nodeid });
+    if (args) this.gate?.release(args.fh);
   }
 
   fsync(_req: Request, nodeid: number): void {
@@ -444,33 +468,35 @@ export class FamfsFs implements FuseHandler {
   }
 
   /** At most `limit` entries after cookie `offset` (a reply of N bytes holds at most N/24 or N/152 of them). */
-  private dirList(nodeid: number, offset: number, limit: number): { name: string; node: AnyNode }[] {
+  private dirList(nodeid: number, offset: number, limit: number): { name: string; node: AnyNode; off: number }[] {
     this.sync();
     const d = this.nodeOrThrow(nodeid);
     if (!('kind' in d) || d.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
-    const out: { name: string; node: AnyNode }[] = [];
-    // Cookies: 1 = after ".", 2 = after "..", 2+k = after the k-th child (children only ever append).
-    if (offset < 1) out.push({ name: '.', node: d });
-    if (offset < 2) out.push({ name: '..', node: d.parent ?? d });
+    const out: { name: string; node: AnyNode; off: number }[] = [];
+    // Cookies: 1 = after ".", 2 = after "..", 2+k = after the k-th child. Children only ever
+    // append; a removed or moved-away child leaves a hole, so every cookie keeps its meaning.
+    if (offset < 1) out.push({ name: '.', node: d, off: 1 });
+    if (offset < 2) out.push({ name: '..', node: d.parent ?? d, off: 2 });
     let kids = this.children(d);
     if (this.fresh?.active && d.id !== META_DIR_ID) kids = [...kids, ...this.fresh.list(d.id)];
     for (let i = Math.max(0, offset - 2); i < kids.length && out.length < limit; i++) {
-      const k = kids[i]!;
-      out.push({ name: 'kind' in k ? k.name : basename(k.path), node: k });
+      const k = kids[i];
+      if (!k) continue;
+      out.push({ name: 'kind' in k ? k.name : basename(k.path), node: k, off: i + 3 });
     }
     return out;
   }
 
   readdir(_req: Request, nodeid: number, args: ReadArgs): DirEntry[] {
     const list = this.dirList(nodeid, args.offset, Math.ceil(args.size / 32));
-    return list.map((e, i) => ({ name: e.name, ino: e.node.id, mode: this.attr(e.node).mode, off: args.offset + i + 1 }));
+    return list.map((e) => ({ name: e.name, ino: e.node.id, mode: this.attr(e.node).mode, off: e.off }));
   }
 
   readdirplus(_req: Request, nodeid: number, args: ReadArgs): DirEntryPlus[] {
     const list = this.dirList(nodeid, args.offset, Math.ceil(args.size / 152));
-    return list.map((e, i) => ({
+    return list.map((e) => ({
       name: e.name,
-      off: args.offset + i + 1,
+      off: e.off,
       entry: e.name === '.' || e.name === '..' ? { nodeid: 0, attr: this.attr(e.node) } : this.entry(e.node),
     }));
   }

@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { prng } from '../../test/core/helpers.js';
+import { Famfs } from '../../src/api/famfs.js';
 import { MAP_SHARED, mmap, munmap, PROT_READ, viewOf, type NativePointer } from '../../src/sys/libc.js';
 import { content, identOf, mismatch, SECTOR, type Ident } from './stamp.js';
 
@@ -28,6 +29,8 @@ export interface DriverJob {
   firstKey?: number;
   maxFileBytes?: number;
   maxFiles?: number;
+  /** The device: the writer also deletes and renames through the library, as `famfs rm` / `famfs mv` do. */
+  device?: string;
   /** Checker self-test: "delete" by overwriting the file in place with another file's bytes, as a premature reuse would. */
   injectReuse?: boolean;
 }
@@ -113,7 +116,7 @@ class Driver {
   /** Writer errnos that are outcomes, not faults: a full device, an op this build does not offer yet. */
   private writerErrno(op: string, name: string): boolean {
     if (name === 'ENOSPC') return true;
-    if (name === 'EPERM' && ['delete', 'rename', 'replace', 'clobber'].includes(op)) {
+    if (name === 'EPERM' && ['delete', 'rename', 'replace', 'clobber', 'lib-delete', 'lib-rename', 'lib-clobber'].includes(op)) {
       if (!this.disabled.has(op)) this.note({ kind: 'unsupported', op });
       this.disabled.add(op);
       return true;
@@ -234,6 +237,8 @@ class Driver {
     const tmp = path.join(this.job.mp, 'tmp', `k${key}.g${gen}`);
     let ok = false;
     this.attempt(op, () => {
+      // Names this generation may be logged under (noted before, so a kill cannot lose one).
+      this.named(key, gen, `tmp/k${key}.g${gen}`, to);
       const fd = fs.openSync(tmp, 'wx');
       // Half the time the move happens while the new file is still open (it is logged at its final path then).
       const early = this.rnd() < 0.5;
@@ -269,6 +274,11 @@ class Driver {
     }
   }
 
+  /** A file that is still new when renamed is logged under its last name: say which names (key, gen) may carry. */
+  private named(key: number, gen: number, ...paths: string[]): void {
+    this.note({ kind: 'name', key, gen, paths });
+  }
+
   private create(): void {
     if (this.files.size >= (this.job.maxFiles ?? 40)) return this.remove();
     const key = this.nextKey++;
@@ -290,6 +300,7 @@ class Driver {
     if (b && b[0] !== key && !this.disabled.has('clobber')) {
       // Rename over another logical file: that one is deleted by the rename.
       this.attempt('clobber', () => {
+        this.named(key, w.gen, b[1].path);
         fs.renameSync(path.join(this.job.mp, w.path), path.join(this.job.mp, b[1].path));
         this.files.delete(b[0]);
         w.path = b[1].path;
@@ -298,6 +309,7 @@ class Driver {
     }
     const to = `d/r${this.job.seed % 1000}-${++this.renames}`;
     this.attempt('rename', () => {
+      this.named(key, w.gen, to);
       fs.renameSync(path.join(this.job.mp, w.path), path.join(this.job.mp, to));
       w.path = to;
     }, undefined, key);
@@ -322,6 +334,34 @@ class Driver {
       fs.unlinkSync(path.join(this.job.mp, f[1].path));
       this.files.delete(f[0]);
     }, undefined, f[0]);
+  }
+
+  /** Delete or rename through the library (what `famfs rm` / `famfs mv` do), not through the mount. */
+  private library(): void {
+    const a = this.pick();
+    if (!a || !this.job.device) return this.create();
+    const [key, w] = a;
+    const b = this.rnd() < 0.3 ? this.pick() : undefined;
+    const del = this.rnd() < 0.5;
+    const op = del ? 'lib-delete' : b && b[0] !== key ? 'lib-clobber' : 'lib-rename';
+    if (this.disabled.has(op)) return this.create();
+    const to = op === 'lib-clobber' ? b![1].path : `d/l${this.job.seed % 1000}-${++this.renames}`;
+    this.attempt(op, () => {
+      const f = Famfs.open(this.job.device!, { writable: true });
+      try {
+        f.writer((wr) => {
+          if (del) wr.remove(w.path);
+          else wr.rename(w.path, to);
+        });
+      } finally {
+        f.close();
+      }
+      if (del) this.files.delete(key);
+      else {
+        if (op === 'lib-clobber') this.files.delete(b![0]);
+        w.path = to;
+      }
+    }, undefined, key);
   }
 
   /** Rewrite a range of a live file with its own bytes: a write that lands anywhere else shows up in someone's read. */
@@ -355,9 +395,10 @@ class Driver {
       return;
     }
     if (r < 0.14) this.create();
-    else if (r < 0.26) this.replace();
-    else if (r < 0.36) this.rename();
-    else if (r < 0.5) this.remove();
+    else if (r < 0.25) this.replace();
+    else if (r < 0.33) this.rename();
+    else if (r < 0.45) this.remove();
+    else if (r < 0.5) this.library();
     else if (r < 0.6) this.write();
     else if (r < 0.7) this.open();
     else if (r < 0.9) this.read();
@@ -369,7 +410,17 @@ class Driver {
     // d/ and tmp/ exist in the file system from the start (made before mounting): the writer never
     // makes them, so nothing it does can land in the bare mount point while the master is away.
     // A respawned writer takes over what is in d/ now (names say key and generation only until renamed).
-    for (const name of fs.readdirSync(path.join(this.job.mp, 'd'))) {
+    let names: string[] | undefined;
+    for (let tries = 0; !names; tries++) {
+      try {
+        names = fs.readdirSync(path.join(this.job.mp, 'd'));
+      } catch (e) {
+        // The master is being mounted again (a respawned writer): wait for it.
+        if (tries > 3000 || !ALLOWED.has(errName(e))) throw e;
+        Atomics.wait(PAUSE, 0, 0, 20);
+      }
+    }
+    for (const name of names) {
       try {
         const fd = fs.openSync(path.join(this.job.mp, 'd', name), 'r');
         const s0 = Buffer.alloc(SECTOR);

@@ -109,11 +109,6 @@ function readObs(file: string): Obs[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Obs);
 }
 
-/** key and generation from a creation path (…/k12.g3). */
-function keyGenOf(p: string): { key: number; gen: number } | undefined {
-  const m = /k(\d+)\.g(\d+)$/.exec(p);
-  return m ? { key: Number(m[1]), gen: Number(m[2]) } : undefined;
-}
 
 export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
   const res: ReuseResult = { tried: 0, failed: 0, lost: 0, violations: 0, errors: [], stops: 0, kills: 0, reused: 0, checkedOpens: 0, counts: {}, unsupported: [], features: '' };
@@ -149,11 +144,11 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       // The writer and a reader on the master, a reader on each client.
       const per = Math.ceil(o.ops / (mounts.length + 1));
       const jobs: DriverJob[] = [
-        { mp: mounts[0]!.mp, host: 'master-writer', writer: true, client: false, seed: seed * 10, ops: per, obs: path.join(hosts[0]!.dir, 'w.obs'), maxFileBytes: o.maxFileBytes, injectReuse: o.injectReuse },
+        { mp: mounts[0]!.mp, host: 'master-writer', writer: true, client: false, seed: seed * 10, ops: per, obs: path.join(hosts[0]!.dir, 'w.obs'), maxFileBytes: o.maxFileBytes, injectReuse: o.injectReuse, device: dev },
         ...mounts.map((m, i) => ({ mp: m.mp, host: `${m.name}-reader`, writer: false, client: m.client, seed: seed * 10 + 1 + i, ops: per, obs: path.join(m.host.dir, `r${i}.obs`) })),
       ];
       const start = (d: (typeof drivers)[number]): Promise<void> => new Promise((resolve) => {
-        const c = spawn(process.execPath, [DRIVER, JSON.stringify(d.job)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const c = spawn(process.execPath, [DRIVER, JSON.stringify(d.job)], { stdio: ['ignore', 'pipe', 'pipe'], env: d.job.writer ? hosts[0]!.env : process.env });
         d.child = c;
         d.out = '';
         let err = '';
@@ -177,7 +172,7 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
             void start(d).then(resolve);
             return;
           }
-          problems.push(`${d.job.host} driver exit ${code ?? signal}: ${err.slice(-400)}`);
+          problems.push(`${d.job.host} driver exit ${code ?? signal}: ${(err.match(/^\w*Error.*$/m)?.[0] ?? "").slice(0, 300)} … ${err.slice(-300)}`);
           d.done = true;
           resolve();
         });
@@ -254,14 +249,25 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
             if (ext.some((e) => seen.some((s) => e.offset < s.hi && s.lo < e.offset + e.length))) res.reused++;
             for (const e of ext) seen.push({ index: a.index, lo: e.offset, hi: e.offset + e.length });
           }
+          // Every name a (key, gen) was ever given: a new file renamed before it was logged is logged under the new name.
+          const names = new Map<string, Set<string>>();
+          for (const n of obs.filter((x) => x.kind === 'name')) for (const p of n.paths as string[]) names.set(p, (names.get(p) ?? new Set()).add(`${n.key}.${n.gen}`));
+          const inoSaw = new Map<number, string>();
           for (const op of opens) {
-            const e = byIno.get(Number(op.ino));
-            const kg = e && keyGenOf(e.path);
+            const ino = Number(op.ino), kg = `${op.key}.${op.gen}`;
+            const e = byIno.get(ino);
             res.checkedOpens++;
-            if (!kg) problems.push(`${op.host}: opened ino ${op.ino}, which no logged file entry with a stamped name created (${e?.path})`);
-            else if (kg.key !== op.key || kg.gen !== op.gen) {
+            // Every open of one inode, on every client, shows the same file.
+            const first = inoSaw.get(ino);
+            if (first === undefined) inoSaw.set(ino, kg);
+            else if (first !== kg) {
               res.violations++;
-              problems.push(`VIOLATION on ${op.host}: ino ${op.ino} is ${e!.path} (key ${kg.key} gen ${kg.gen}) but its bytes said key ${op.key} gen ${op.gen}`);
+              problems.push(`VIOLATION on ${op.host}: ino ${ino} showed key.gen ${kg}, earlier ${first}`);
+            }
+            if (!e) problems.push(`${op.host}: opened ino ${ino}, which no logged file entry created`);
+            else if (!names.get(e.path)?.has(kg)) {
+              res.violations++;
+              problems.push(`VIOLATION on ${op.host}: ino ${ino} was created as ${e.path} (a name of ${[...(names.get(e.path) ?? [])].join(', ') || 'nothing the writer made'}) but its bytes said key.gen ${kg}`);
             }
           }
         } finally {

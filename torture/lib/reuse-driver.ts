@@ -97,6 +97,7 @@ class Driver {
 
   /** Run op; an error is counted (allowed or not) and, for a handle, drops it. */
   private attempt(op: string, fn: () => void, h?: Handle, key?: number): void {
+    const t0 = Date.now();
     try {
       fn();
       this.count(op, 'ok');
@@ -110,6 +111,9 @@ class Driver {
       // (ENOENT from create: tmp/ is missing, i.e. the mount point is bare while the master is mounted again.)
       if (name === 'ENOTCONN' || name === 'ECONNABORTED' || (name === 'ENOENT' && op === 'create')) Atomics.wait(PAUSE, 0, 0, 20);
       if (!ALLOWED.has(name) && !this.writerErrno(op, name)) this.note({ kind: 'errno', op, errno: name, path: h?.path, msg: String((e as Error).message).slice(0, 200) });
+    } finally {
+      const ms = Date.now() - t0;
+      if (ms > 1000) this.note({ kind: 'slow', op, ms });
     }
   }
 
@@ -398,7 +402,9 @@ class Driver {
     else if (r < 0.25) this.replace();
     else if (r < 0.33) this.rename();
     else if (r < 0.45) this.remove();
-    else if (r < 0.5) this.library();
+    // Through the library (as `famfs rm`/`famfs mv`) only when asked: such a writer waits for the writer lock,
+    // which the master's daemon keeps while root holds a new file open — and the readers nearly always do.
+    else if (r < 0.5 && this.job.device) this.library();
     else if (r < 0.6) this.write();
     else if (r < 0.7) this.open();
     else if (r < 0.9) this.read();

@@ -20,6 +20,7 @@ import { fsck } from '../../src/api/fsck.js';
 import { getxattr } from '../../src/sys/libc.js';
 import { idForEntry } from '../../src/meta/tree.js';
 import { prng } from './common.js';
+import { SpaceObserver } from './reuse-space.js';
 import type { DriverJob } from './reuse-driver.js';
 
 const DRIVER = path.join(REPO, 'dist/torture/lib/reuse-driver.js');
@@ -33,8 +34,12 @@ export interface ReuseOptions {
   leaseMs?: number;
   /** SIGSTOP / SIGKILL daemons while the drivers run. */
   chaos?: boolean;
+  /** Pause between two chaos actions, ms (random in [gap, 2 gap]; default 1000). */
+  chaosGapMs?: number;
   deviceSize?: number;
   maxFileBytes?: number;
+  /** The writer also deletes and renames through the library (famfs rm/mv); slow: it waits for the writer lock. */
+  libraryOps?: boolean;
   /** Checker self-test: the writer overwrites files instead of deleting them (premature reuse). */
   injectReuse?: boolean;
   log?: (line: string) => void;
@@ -51,6 +56,13 @@ export interface ReuseResult {
   /** FILE entries placed over space an earlier (deleted) file had: the reuse actually happened. */
   reused: number;
   checkedOpens: number;
+  /** Space checks while the hosts ran (every allocated byte live or held by a named host). */
+  spaceChecks: number;
+  /** Most deleted files held at one check, and why they were held (summed over checks). */
+  maxHeld: number;
+  holdReasons: Record<string, number>;
+  /** Steps that took over 1 s, by op: count and longest ms. */
+  slow: Record<string, { n: number; maxMs: number }>;
   counts: Record<string, number>;
   unsupported: string[];
   features: string;
@@ -111,7 +123,7 @@ function readObs(file: string): Obs[] {
 
 
 export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
-  const res: ReuseResult = { tried: 0, failed: 0, lost: 0, violations: 0, errors: [], stops: 0, kills: 0, reused: 0, checkedOpens: 0, counts: {}, unsupported: [], features: '' };
+  const res: ReuseResult = { tried: 0, failed: 0, lost: 0, violations: 0, errors: [], stops: 0, kills: 0, reused: 0, checkedOpens: 0, spaceChecks: 0, maxHeld: 0, holdReasons: {}, slow: {}, counts: {}, unsupported: [], features: '' };
   const leaseMs = o.leaseMs ?? 1000;
   const rand = prng(o.seed);
   const log = o.log ?? (() => {});
@@ -126,6 +138,8 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
     const drivers: { job: DriverJob; child?: ChildProcess; done: boolean; out: string; respawns: number; before: number }[] = [];
     const problems: string[] = [];
     let chaosOn = o.chaos !== false;
+    let observer: SpaceObserver | undefined;
+    let watcher: NodeJS.Timeout | undefined;
     try {
       res.features = mkfs(hosts[0]!, dev, leaseMs);
       for (const d of ['d', 'tmp']) {
@@ -141,10 +155,21 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
         }
       });
       for (const m of mounts) mountOn(m, dev);
+      const presence = res.features.includes('delete');
+      observer = presence ? asHost(hosts[0]!, () => new SpaceObserver(dev)) : undefined;
+      const spaceCheck = (when: string): void => {
+        if (!observer) return;
+        const c = observer.check();
+        res.spaceChecks++;
+        res.maxHeld = Math.max(res.maxHeld, c.held);
+        for (const [k, v] of Object.entries(c.reasons)) res.holdReasons[k] = (res.holdReasons[k] ?? 0) + v;
+        for (const p of c.problems) problems.push(`space (${when}): ${p}`);
+      };
+      watcher = setInterval(() => observer?.watch(), 100);
       // The writer and a reader on the master, a reader on each client.
       const per = Math.ceil(o.ops / (mounts.length + 1));
       const jobs: DriverJob[] = [
-        { mp: mounts[0]!.mp, host: 'master-writer', writer: true, client: false, seed: seed * 10, ops: per, obs: path.join(hosts[0]!.dir, 'w.obs'), maxFileBytes: o.maxFileBytes, injectReuse: o.injectReuse, device: dev },
+        { mp: mounts[0]!.mp, host: 'master-writer', writer: true, client: false, seed: seed * 10, ops: per, obs: path.join(hosts[0]!.dir, 'w.obs'), maxFileBytes: o.maxFileBytes, injectReuse: o.injectReuse, device: o.libraryOps ? dev : undefined },
         ...mounts.map((m, i) => ({ mp: m.mp, host: `${m.name}-reader`, writer: false, client: m.client, seed: seed * 10 + 1 + i, ops: per, obs: path.join(m.host.dir, `r${i}.obs`) })),
       ];
       const start = (d: (typeof drivers)[number]): Promise<void> => new Promise((resolve) => {
@@ -185,8 +210,9 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       // Chaos: stop a daemon past the lease, or kill one and mount again.
       const chaosLoop = async (): Promise<void> => {
         while (chaosOn) {
-          await sleep(300 + rand() * 1200);
+          await sleep((o.chaosGapMs ?? 1000) * (1 + rand()));
           if (!chaosOn) break;
+          spaceCheck('while the hosts run');
           const m = mounts[rand() < 0.25 ? 0 : 1 + Math.floor(rand() * (mounts.length - 1))]!;
           if (rand() < 0.65) {
             const ms = Math.round(leaseMs * (1.2 + rand() * 1.8));
@@ -230,6 +256,12 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       for (const v of obs.filter((x) => x.kind === 'violation')) {
         res.violations++;
         problems.push(`VIOLATION on ${v.host}: ${v.op} ${v.path} (ino ${v.ino}) at ${v.offset}: ${v.what}`);
+      }
+      for (const v of obs.filter((x) => x.kind === 'slow')) {
+        const k = `${String(v.host).replace(/-.*/, '')} ${v.op}`;
+        const e = (res.slow[k] ??= { n: 0, maxMs: 0 });
+        e.n++;
+        e.maxMs = Math.max(e.maxMs, Number(v.ms));
       }
       for (const v of obs.filter((x) => x.kind === 'errno')) problems.push(`${v.host}: ${v.op} ${v.path ?? ''} answered ${v.errno}: ${v.msg}`);
 
@@ -280,28 +312,43 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
         if (bad) problems.push(`${m.name} daemon log: ${bad[0].slice(0, 200)}`);
       }
       for (const m of mounts) unmount(m);
-      // Every host has left: nothing is held, so every allocated byte belongs to a live file.
+      // Every host has left (cleanly: their slots are free): nothing is held, so every allocated byte belongs to a live file.
       asHost(hosts[0]!, () => {
         const f = Famfs.open(dev);
         try {
           const r = fsck(f);
           if (!r.clean) problems.push(`fsck not clean: ${r.collisions} collisions, ${JSON.stringify(r.problems).slice(0, 300)}`);
+        } finally {
+          f.close();
+        }
+      });
+      if (observer) {
+        // Killed daemons' old slots count as gone once this observer has seen them silent for a lease.
+        await sleep(leaseMs * 1.5);
+        const c = observer.check();
+        for (const p of c.problems) problems.push(`space after every host left: ${p}`);
+        if (c.held) problems.push(`after every host left, ${c.held} deleted files are still held (${JSON.stringify(c.reasons)})`);
+      } else {
+        const f = asHost(hosts[0]!, () => Famfs.open(dev));
+        try {
           const AU = f.sb.allocUnit;
           const units = new Set<number>();
           for (const n of f.tree.walk()) {
             if (n.kind !== 'file') continue;
             for (const e of n.map.kind === 'simple' ? n.map.extents : n.map.strips) for (let u = Math.floor(e.offset / AU); u < Math.ceil((e.offset + e.length) / AU); u++) units.add(u);
           }
-          const leaked = r.capacity.allocatedBytes - base - units.size * AU;
-          if (leaked !== 0) problems.push(`leak: ${leaked} allocated bytes belong to no live file after every host left (allocated ${r.capacity.allocatedBytes}, metadata ${base}, live ${units.size * AU})`);
+          const leaked = f.buildBitmap().bitmap.usedBytes - base - units.size * AU;
+          if (leaked !== 0) problems.push(`leak: ${leaked} allocated bytes belong to no live file after every host left`);
         } finally {
           f.close();
         }
-      });
+      }
     } catch (e) {
       problems.push(`round ${round}: ${(e as Error).stack?.slice(0, 600)}`);
     } finally {
       chaosOn = false;
+      clearInterval(watcher);
+      observer?.close();
       for (const d of drivers) if (d.child && d.child.exitCode === null) d.child.kill('SIGKILL');
       for (const m of mounts) {
         if (m.pid && alive(m.pid)) process.kill(m.pid, 'SIGCONT');

@@ -60,6 +60,16 @@ export interface CreateOptions extends Owner {
   acrossDevices?: { chunkSize: number };
 }
 
+/** Space one file holds: a live file's, or a deleted one's not released yet (`pending`). */
+export interface HeldSpace {
+  /** The log slot that created the file. */
+  index: number;
+  path: string;
+  size: number;
+  map: FileMap;
+  pending: boolean;
+}
+
 /** Read and check the superblock of an open device; throws FamfsError when it is not a usable famfs. */
 export function readSuperblock(device: Device): Superblock {
   if (device.size < SUPERBLOCK_STRUCT_SIZE) throw new FamfsError(`${device.path}: too small to hold a famfs superblock`, 'EINVAL');
@@ -430,6 +440,23 @@ export class Famfs {
   /** Was the file created by log slot `index` deleted or replaced since? */
   isRemovedEntry(index: number): boolean {
     return this.replayer.removedFiles.has(index);
+  }
+
+  /**
+   * Every sound file entry that holds space now: live ones (including entries replay refused:
+   * their space stays taken), then deleted files the oracle has not released (`pending`).
+   */
+  heldSpace(): HeldSpace[] {
+    const out: HeldSpace[] = [];
+    for (const { index, entry } of this.replayer.spaceHolders) {
+      if (entry.type === 'file' && !this.replayer.removedFiles.has(index)) out.push({ index, path: entry.path, size: entry.size, map: entry.map, pending: false });
+    }
+    if (this.replayer.pending.size) {
+      const pending = this.pendingFrees;
+      const free = this.releaseOracle.releasable(pending);
+      for (const p of pending) if (!free.has(p.fileId)) out.push({ index: p.fileId, path: p.path, size: p.size, map: p.map, pending: true });
+    }
+    return out;
   }
 
   /** The sound file entries that hold space, live or pending (released ones left out), for `device`. */

@@ -4,6 +4,7 @@
  * ReleaseOracle, and every refused input changing nothing.
  */
 import { after, before, describe, it } from 'node:test';
+import fs from 'node:fs';
 import assert from 'node:assert/strict';
 import { mkfs } from '../../src/api/mkfs.js';
 import { Famfs } from '../../src/api/famfs.js';
@@ -320,5 +321,57 @@ describe('delete and rename', () => {
       assert.equal(r.status, 1);
       assert.match(r.stderr, /only the master may change it/);
     });
+  });
+});
+
+describe('famfs compact', () => {
+  let h: Host;
+  before(() => {
+    h = makeHost('compact');
+  });
+  after(() => {
+    removeAllShm();
+    removeHost(h);
+  });
+
+  it('rewrites the log with only the live tree; maps and bytes stay, ids change; refusals change nothing', () => {
+    const dev = sparseFile('compact', 4 * GiB);
+    famfsOk(h, ['mkfs', '--features', 'delete', dev]);
+    famfsOk(h, ['mkdir', '-p', '-d', dev, 'a/b']);
+    for (let i = 0; i < 6; i++) famfsOk(h, ['creat', '-d', dev, '-s', String(MiB + i), '-r', '-S', String(i + 1), `a/b/f${i}`]);
+    famfsOk(h, ['rm', '-d', dev, 'a/b/f1', 'a/b/f3']);
+    famfsOk(h, ['mv', '-d', dev, 'a/b/f5', 'a/top']);
+    famfsOk(h, ['mv', '-d', dev, 'a/b/f4', 'a/b/f0']);
+    const before = asHost(h, () => Famfs.open(dev));
+    const maps = new Map(before.readdir('a/b').map((s) => [s.path, JSON.stringify((before.lookup(s.path) as FileNode).map)]));
+    before.close();
+    // A host in the presence area: refused, nothing written.
+    const slot = readRange(dev, PRESENCE_OFFSET + 3 * 0x4000, 64);
+    writeRange(dev, PRESENCE_OFFSET + 3 * 0x4000, Buffer.alloc(64, 1));
+    const m0 = meta(dev);
+    const busy = famfs(h, ['compact', dev]);
+    assert.equal(busy.status, 1);
+    assert.match(busy.stderr, /presence slot 3 is in use/);
+    assert.ok(meta(dev).equals(m0));
+    writeRange(dev, PRESENCE_OFFSET + 3 * 0x4000, slot);
+    const backup = `${dev}.backup`;
+    const r = famfsOk(h, ['compact', '--backup', backup, dev]);
+    assert.match(r.stdout, /log entries: 12 → 5; 3 deleted files' space released/);
+    assert.ok(readRange(backup, LOG_OFFSET, 48).equals(m0.subarray(LOG_OFFSET, LOG_OFFSET + 48)), 'the old log header is in the backup');
+    const after = asHost(h, () => Famfs.open(dev));
+    try {
+      assert.deepEqual(after.readdir('a/b').map((s) => s.name).sort(), ['f0', 'f2']);
+      for (const [p, m] of maps) assert.equal(JSON.stringify((after.lookup(p) as FileNode).map), m, p);
+      assert.equal(after.pendingFrees.length, 0);
+      const rep = fsck(after);
+      assert.ok(rep.clean);
+      assert.equal(rep.files, 3);
+    } finally {
+      after.close();
+    }
+    assert.equal(famfs(h, ['verify', '-d', dev, '-S', '5', 'a/b/f0']).status, 0, 'f4 renamed over f0 keeps its bytes');
+    assert.equal(famfs(h, ['verify', '-d', dev, '-S', '6', 'a/top']).status, 0);
+    assert.match(famfsOk(h, ['compact', dev]).stdout, /nothing to compact: all 5 log entries are live/);
+    fs.rmSync(backup, { force: true });
   });
 });

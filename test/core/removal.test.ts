@@ -225,9 +225,18 @@ describe('delete and rename', () => {
         fs.releaseOracle = RELEASE_ALL;
         assert.equal(fs.usage()[0]!.used, used - 8 * MiB);
         const n = fs.writer((w) => w.creat('new', 8 * MiB));
+        writeRange(dev, (n.map.kind === 'simple' ? n.map.extents[0]!.offset : 0), Buffer.alloc(8192, 0x77)); // old bytes for the next reuse
         assert.deepEqual(n.map, big.map, 'the first fit is the freed space');
         for (const v of fs.views(n)) assert.equal(v.indexOf(0x5a), -1, 'no old byte shows');
         assert.equal(fs.pendingFrees.length, 0, 'reused means released for good');
+        // A filled file (cp, creat -r) over reused space: the rest of its last page is zero too.
+        fs.writer((w) => w.remove('new'));
+        const small = fs.writer((w) => w.creat('small', 100, {}, (f) => fs.write({ ...f, path: 'small' }, 0, Buffer.alloc(100, 0x11))));
+        const off = small.map.kind === 'simple' ? small.map.extents[0]!.offset : -1;
+        assert.equal(off, (big.map.kind === 'simple' ? big.map.extents[0]!.offset : -2));
+        const page = readRange(dev, off, 4096);
+        assert.ok(page.subarray(0, 100).equals(Buffer.alloc(100, 0x11)));
+        assert.ok(page.subarray(100).equals(Buffer.alloc(3996)), 'no old byte in the last page');
         fs.releaseOracle = { releasable: () => new Set() };
         const r = fsck(fs);
         assert.equal(r.collisions, 0);

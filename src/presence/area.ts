@@ -3,7 +3,7 @@
  * writes to its own slot. Cache maintenance goes through the Device (non-coherent memory).
  */
 import { PRESENCE_OFFSET, PRESENCE_SIZE, PRESENCE_SLOT_SIZE, PRESENCE_SLOTS } from '../format/constants.js';
-import { decodeSlot, emptySlot, P, readSlotConsistent, slotOffset, type PresenceSlot } from '../format/presence.js';
+import { decodeSlot, emptySlot, P, readSlotConsistent, SlotState, slotOffset, type PresenceSlot } from '../format/presence.js';
 import type { Device } from '../device/device.js';
 
 export class PresenceArea {
@@ -38,10 +38,18 @@ export class PresenceArea {
     return d.ok ? d.slot : undefined;
   }
 
-  /** Every slot; `null` for an unreadable one. */
+  /**
+   * Every slot; `null` for an unreadable one. A slot that shows no owner (zero magic, state
+   * free) is not copied: a host still joining there has replayed nothing and opened nothing.
+   */
   readAll(): (PresenceSlot | null)[] {
     const out: (PresenceSlot | null)[] = [];
-    for (let i = 0; i < PRESENCE_SLOTS; i++) out.push(this.read(i) ?? null);
+    for (let i = 0; i < PRESENCE_SLOTS; i++) {
+      const live = this.live(i);
+      this.device.invalidate(PRESENCE_OFFSET + slotOffset(i), 16);
+      if (live.readUInt32LE(P.MAGIC) === 0 || (live.readUInt32LE(P.STATE) === SlotState.FREE && !(live.readUInt32LE(P.SEQ) & 1))) out.push(emptySlot(i));
+      else out.push(this.read(i) ?? null);
+    }
     return out;
   }
 

@@ -5,9 +5,11 @@
  * kernel-mode host (whose mappings cannot be revoked), through everything it held or had not
  * yet seen deleted. An unreadable slot holds everything.
  */
-import type { PendingFree, ReleaseOracle } from '../alloc/reclaim.js';
+import { HOLD_ALL, type PendingFree, type ReleaseOracle } from '../alloc/reclaim.js';
+import { PRESENCE_OFFSET, PRESENCE_SIZE } from '../format/constants.js';
+import type { Device } from '../device/device.js';
 import { slotHolds, type PresenceSlot } from '../format/presence.js';
-import type { PresenceArea } from './area.js';
+import { PresenceArea } from './area.js';
 import { LivenessTracker, type Liveness } from './liveness.js';
 
 export interface HoldReason {
@@ -56,4 +58,19 @@ export function holders(snap: { slots: (PresenceSlot | null)[]; liveness: Livene
     if (s.kernelMode && (s.replayed <= p.deleteIndex || slotHolds(s, p.fileId, p.deleteIndex))) r('kernel mapping');
   });
   return out;
+}
+
+/**
+ * The oracle of a file system opened on `device`; HOLD_ALL (nothing is released) when this
+ * view of the device does not reach the presence area (a kernel-mode mount's metadata view).
+ * A short-lived opener (a CLI writer) has not watched anyone for a lease, so it calls no host
+ * gone: every slot with state live counts, which is the conservative choice.
+ */
+export function presenceOracle(device: Device, leaseMs: number): ReleaseOracle {
+  try {
+    device.view(PRESENCE_OFFSET, PRESENCE_SIZE);
+    return new PresenceOracle(new PresenceArea(device), new LivenessTracker(leaseMs));
+  } catch {
+    return HOLD_ALL;
+  }
 }

@@ -209,7 +209,7 @@ class Driver {
       const off = this.int(h.id.size);
       const len = Math.min(h.id.size - off, 1 + this.int(256 * 1024));
       // A mapping whose daemon is gone or stale faults with SIGBUS: say so first, so the parent can tell.
-      this.note({ kind: 'touch', path: h.path });
+      this.note({ kind: 'touch', path: h.path, ino: h.ino, key: h.id.key, gen: h.id.gen, fdOpen: h.fd !== undefined, off, len });
       const got = Buffer.from(h.map.view.subarray(off, off + len));
       this.note({ kind: 'touched' });
       const bad = mismatch(h.id, off, got);

@@ -61,6 +61,9 @@ export interface ReuseResult {
   /** Most deleted files held at one check, and why they were held (summed over checks). */
   maxHeld: number;
   holdReasons: Record<string, number>;
+  /** Daemon log lines saying a host went stale (lost its lease) and rejoined, over all mounts. */
+  staleEpisodes: number;
+  staleLines: string[];
   /** Steps that took over 1 s, by op: count and longest ms. */
   slow: Record<string, { n: number; maxMs: number }>;
   counts: Record<string, number>;
@@ -123,7 +126,7 @@ function readObs(file: string): Obs[] {
 
 
 export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
-  const res: ReuseResult = { tried: 0, failed: 0, lost: 0, violations: 0, errors: [], stops: 0, kills: 0, reused: 0, checkedOpens: 0, spaceChecks: 0, maxHeld: 0, holdReasons: {}, slow: {}, counts: {}, unsupported: [], features: '' };
+  const res: ReuseResult = { tried: 0, failed: 0, lost: 0, violations: 0, errors: [], stops: 0, kills: 0, reused: 0, checkedOpens: 0, spaceChecks: 0, maxHeld: 0, holdReasons: {}, slow: {}, staleEpisodes: 0, staleLines: [], counts: {}, unsupported: [], features: '' };
   const leaseMs = o.leaseMs ?? 1000;
   const rand = prng(o.seed);
   const log = o.log ?? (() => {});
@@ -139,6 +142,7 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
     const problems: string[] = [];
     let chaosOn = o.chaos !== false;
     let observer: SpaceObserver | undefined;
+    const sigbus: { host: string; at: number; touch: Obs }[] = [];
     let watcher: NodeJS.Timeout | undefined;
     try {
       res.features = mkfs(hosts[0]!, dev, leaseMs);
@@ -190,6 +194,8 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
           if (signal === 'SIGBUS' && last?.kind === 'touch' && d.respawns < 50) {
             d.respawns++;
             res.counts['mmap:SIGBUS'] = (res.counts['mmap:SIGBUS'] ?? 0) + 1;
+            log(`SIGBUS in ${d.job.host} touching ${JSON.stringify(last)}`);
+            sigbus.push({ host: d.job.host, at: Number(last.t), touch: last });
             const done = obs.filter((x) => x.kind === 'ops').reduce((m, x) => Math.max(m, Number(x.ops)), 0);
             d.before += done;
             // A new writer hands out keys far above the old ones: a (key, gen) is never written twice.
@@ -308,6 +314,10 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       });
       for (const m of mounts) {
         const text = fs.existsSync(m.logFile) ? fs.readFileSync(m.logFile, 'utf8') : '';
+        for (const l of text.split('\n').filter((x) => /serving ESTALE/.test(x))) {
+          res.staleEpisodes++;
+          if (res.staleLines.length < 10) res.staleLines.push(`${m.name}: ${l.slice(0, 200)}`);
+        }
         const bad = text.match(/.*(handler threw|internal error).*/);
         if (bad) problems.push(`${m.name} daemon log: ${bad[0].slice(0, 200)}`);
       }
@@ -356,7 +366,9 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
         fs.rmSync(m.mp, { recursive: true, force: true });
       }
       removeFile(dev);
-      for (const h of hosts) removeHost(h);
+      // FAMFS_TORTURE_KEEP=1 keeps every host's directory (daemon logs, observations) for a look.
+      if (process.env.FAMFS_TORTURE_KEEP === '1') log(`kept: ${hosts.map((h) => h.dir).join(' ')}`);
+      else for (const h of hosts) removeHost(h);
     }
     if (problems.length) {
       res.failed += problems.length;

@@ -144,6 +144,8 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
     let chaosOn = o.chaos !== false;
     let observer: SpaceObserver | undefined;
     const sigbus: { host: string; at: number; touch: Obs }[] = [];
+    /** What chaos did to which mount, and when (SIGBUS is an allowed answer only near one). */
+    const events: { mount: string; from: number; to: number }[] = [];
     let watcher: NodeJS.Timeout | undefined;
     try {
       res.features = mkfs(hosts[0]!, dev, leaseMs);
@@ -223,18 +225,24 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
           const m = mounts[rand() < 0.25 ? 0 : 1 + Math.floor(rand() * (mounts.length - 1))]!;
           if (rand() < 0.65) {
             const ms = Math.round(leaseMs * (1.2 + rand() * 1.8));
+            const ev = { mount: m.name, from: Date.now(), to: Infinity };
+            events.push(ev);
             process.kill(m.pid, 'SIGSTOP');
             res.stops++;
             await sleep(ms);
             process.kill(m.pid, 'SIGCONT');
+            ev.to = Date.now();
             log(`round ${round}: ${m.name} stopped ${ms} ms`);
           } else {
+            const ev = { mount: m.name, from: Date.now(), to: Infinity };
+            events.push(ev);
             process.kill(m.pid, 'SIGKILL');
             res.kills++;
             await reapKilledDaemon(m.mp, m.pid);
             unmount(m);
             await sleep(rand() * leaseMs);
             mountOn(m, dev);
+            ev.to = Date.now();
             log(`round ${round}: ${m.name} killed and mounted again`);
           }
         }
@@ -260,6 +268,13 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       // Respawned drivers' earlier steps.
       for (const d of drivers) res.tried += d.before;
       const obs = drivers.flatMap((d) => readObs(d.job.obs));
+      // A mapping faults with SIGBUS only when its daemon was stopped past the lease (stale), killed, or just mounted again.
+      for (const b of sigbus) {
+        const mount = b.host.replace(/-(reader|writer)$/, '');
+        if (!events.some((e) => e.mount === mount && b.at >= e.from - leaseMs && b.at <= e.to + 3 * leaseMs)) {
+          problems.push(`SIGBUS in ${b.host} with no stop or kill of its daemon near it: touching ${JSON.stringify(b.touch)}`);
+        }
+      }
       for (const v of obs.filter((x) => x.kind === 'violation')) {
         res.violations++;
         problems.push(`VIOLATION on ${v.host}: ${v.op} ${v.path} (ino ${v.ino}) at ${v.offset}: ${v.what}`);

@@ -7,7 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HAVE_FUSE, NO_FUSE_REASON } from '../fs/mounted.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { famfsOk, GiB, makeHost, removeAllShm, removeHost, sparseFile } from '../core/helpers.js';
+import { HAVE_FUSE, mount, NO_FUSE_REASON, umount, umountAll } from '../fs/mounted.js';
 import { reuseProperty } from '../../torture/lib/reuse.js';
 import { content, identOf, mismatch } from '../../torture/lib/stamp.js';
 
@@ -29,6 +32,26 @@ test('the checker catches a premature reuse: files overwritten in place by anoth
   const r = await reuseProperty({ ops: 1600, rounds: 1, seed: 15, clients: 2, leaseMs: 1000, chaos: false, injectReuse: true });
   assert.ok(r.violations > 0, `no violation found: ${r.errors.join('; ')}`);
   assert.ok(r.errors.some((e) => /VIOLATION on client\d-reader/.test(e)), 'a client saw it');
+});
+
+test('a daemon that just mounted does not call itself stale (the heartbeat thread waits for the join)', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, async () => {
+  const h = makeHost('ru-fresh');
+  const dev = sparseFile('ru-fresh', 4 * GiB);
+  const log = path.join(h.dir, 'daemon.log');
+  try {
+    famfsOk(h, ['mkfs', '--features', 'delete', '--lease', '2s', dev]);
+    const mp = mount(h, dev, 'ru-fresh', ['--log', log]);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(fs.readdirSync(mp).includes('.meta'));
+    umount(h, mp);
+    const text = fs.readFileSync(log, 'utf8');
+    assert.match(text, /presence: slot \d+/);
+    assert.doesNotMatch(text, /serving ESTALE/, text);
+  } finally {
+    umountAll(h);
+    removeAllShm();
+    removeHost(h);
+  }
 });
 
 test('stamped bytes: any range of one generation matches; another key, generation, zeros or a torn sector do not', () => {

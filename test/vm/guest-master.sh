@@ -8,7 +8,7 @@ run famfs mkdir -p "$MNT/x/y/z"
 run famfs cp -r -u 1001 -g 1002 "$FIX/tree" "$MNT/"
 run famfs creat -s "$BIG_SIZE" -r -S "$SEED" -N 2 -B 4 "$MNT/big.rnd"
 log "file system populated; waiting for: $CLIENTS"
-meta_before=$(sha256sum "$MNT/.meta/.superblock" "$MNT/.meta/.log") || die "cannot read .meta"
+meta_before=$(meta_sum) || die "cannot read .meta"
 status_is mountpoint "$MNT" device "$DEV" role master
 
 # 3. the clients write into tree/target.bin, then post "<name>-DONE" in tree/sync/mailbox
@@ -29,7 +29,7 @@ got=$(famfs cat "$MNT/tree/target.bin" | sha256sum | cut -d' ' -f1)
 [ "$got" = "$TARGET_SHA" ] && log "famfs cat tree/target.bin has every client's bytes" || fail "famfs cat target.bin: sha256 $got, expected $TARGET_SHA"
 
 # 4. the clients changed no metadata
-meta_after=$(sha256sum "$MNT/.meta/.superblock" "$MNT/.meta/.log")
+meta_after=$(meta_sum)
 [ "$meta_before" = "$meta_after" ] && log ".meta/.superblock and .meta/.log unchanged" || fail ".meta changed while the clients ran: $meta_before -> $meta_after"
 out=$(famfs fsck "$MNT" 2>&1) || fail "famfs fsck failed: $out"
 for want in "role of this node: Owner" "No allocation errors found" "$NFILES files" "$NDIRS directories" "0 bad log entries detected" "0 entries refused by replay"; do

@@ -68,6 +68,7 @@ export async function replaceLoop(a: string[]): Promise<number> {
   const before = used(dir);
   writeGen(`${target}.g0`, 0, size);
   fs.renameSync(`${target}.g0`, target);
+  console.log(`generation 0 (${size} bytes) written; waiting for ${waits}`);
   const deadline = Date.now() + Number(secs) * 1000;
   // Every reader has the file open before the first replace.
   for (const w of waits.split(',')) {
@@ -89,6 +90,7 @@ export async function replaceLoop(a: string[]): Promise<number> {
     fs.renameSync(tmp, target);
     const u = used(dir);
     maxUsed = Math.max(maxUsed, u);
+    console.log(`replace ${g}: ${Date.now() - t0} ms, ${u - before} bytes in use over the start`);
     if (u > bound) {
       console.error(`guest-tool: after replace ${g} the file system uses ${u} bytes, more than ${bound} (4 generations over the ${before} before)`);
       return 1;
@@ -148,6 +150,7 @@ export async function streamGens(a: string[], me: string): Promise<number> {
       if (!announced) {
         post(mailbox, Number(openOff), `${me}-OPEN`);
         announced = true;
+        console.log(`opened generation ${id.gen}, posted ${me}-OPEN`);
       }
       x = (x * 1103515245 + 12345) >>> 0;
       const holds = done ? 1 : 1 + (x % 3);
@@ -161,6 +164,7 @@ export async function streamGens(a: string[], me: string): Promise<number> {
           break;
         }
         passes++;
+        if (!seen.has(id.gen)) console.log(`pass ${passes}: generation ${id.gen}`);
         seen.add(id.gen);
         if (bad) problems.push(`pass ${passes} of generation ${id.gen}: ${bad}`);
         // Did this pass run on a file that had been replaced (the path names another file now)?

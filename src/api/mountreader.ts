@@ -37,6 +37,11 @@ function mountError(host: string, e: unknown, what: string): FamfsError {
   return new FamfsError(`${host}: ${why}`, code);
 }
 
+export interface StatOptions {
+  /** Read the map and log slot from the node's xattrs (default true). */
+  xattrs?: boolean;
+}
+
 export class MountReader {
   private constructor(readonly mountpoint: string, readonly device: string) {}
 
@@ -63,7 +68,11 @@ export class MountReader {
     return nodePath.join(this.mountpoint, ...parts);
   }
 
-  stat(rel: string): FamfsStat {
+  /**
+   * stat of a node. `o.xattrs` false skips the map and log slot (two xattr reads per node;
+   * `map` is then null and `index` derived from the inode number).
+   */
+  stat(rel: string, o: StatOptions = {}): FamfsStat {
     const host = this.hostPath(rel);
     let st: fs.Stats;
     try {
@@ -81,9 +90,14 @@ export class MountReader {
       nlink: st.nlink - (ino === ROOT_ID ? 1 : 0), // the root counts `.meta` among its subdirectories
       ino, index: -1, map: null,
     };
+    const slotOfIno = ino >= FIRST_ENTRY_ID && ino < NEW_NODE_IDS ? ino - FIRST_ENTRY_ID : -1;
     if (type === 'symlink') {
       s.target = fs.readlinkSync(host);
-      s.index = ino >= FIRST_ENTRY_ID && ino < NEW_NODE_IDS ? ino - FIRST_ENTRY_ID : -1; // user.* xattrs do not exist on symlinks
+      s.index = slotOfIno; // user.* xattrs do not exist on symlinks
+      return s;
+    }
+    if (o.xattrs === false) {
+      s.index = slotOfIno;
       return s;
     }
     // Readable nodes carry their log slot and (files) their map; others show what stat shows.
@@ -94,7 +108,7 @@ export class MountReader {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'EACCES' && code !== 'EPERM') throw mountError(host, e, '');
-      if (ino >= FIRST_ENTRY_ID && ino < NEW_NODE_IDS) s.index = ino - FIRST_ENTRY_ID;
+      s.index = slotOfIno;
     }
     return s;
   }
@@ -118,8 +132,8 @@ export class MountReader {
   }
 
   /** A directory's entries in name order (a file or symlink: itself). */
-  readdir(rel = ''): FamfsStat[] {
-    const top = this.stat(rel);
+  readdir(rel = '', o: StatOptions = {}): FamfsStat[] {
+    const top = this.stat(rel, o);
     if (top.type !== 'dir') return [top];
     const host = this.hostPath(rel);
     let names: string[];
@@ -129,29 +143,29 @@ export class MountReader {
       throw mountError(host, e, 'this user may not list it');
     }
     if (top.path === '') names = names.filter((n) => n !== META_NAME);
-    return names.sort().map((n) => this.stat(top.path === '' ? n : `${top.path}/${n}`));
+    return names.sort().map((n) => this.stat(top.path === '' ? n : `${top.path}/${n}`, o));
   }
 
   /**
    * Everything below `rel`, depth first in name order (as Tree.walk, without `rel` itself).
    * A directory this user may not list or search is passed to `onError` and skipped.
    */
-  *walk(rel = '', onError: (e: FamfsError) => void = (e) => { throw e; }): Generator<FamfsStat> {
-    const top = this.stat(rel);
-    if (top.type === 'dir') yield* this.below(top.path, onError);
+  *walk(rel = '', onError: (e: FamfsError) => void = (e) => { throw e; }, o: StatOptions = {}): Generator<FamfsStat> {
+    const top = this.stat(rel, o);
+    if (top.type === 'dir') yield* this.below(top.path, onError, o);
   }
 
-  private *below(rel: string, onError: (e: FamfsError) => void): Generator<FamfsStat> {
+  private *below(rel: string, onError: (e: FamfsError) => void, o: StatOptions): Generator<FamfsStat> {
     let kids: FamfsStat[];
     try {
-      kids = this.readdir(rel);
+      kids = this.readdir(rel, o);
     } catch (e) {
       onError(e instanceof FamfsError ? e : mountError(this.hostPath(rel), e, ''));
       return;
     }
     for (const k of kids) {
       yield k;
-      if (k.type === 'dir') yield* this.below(k.path, onError);
+      if (k.type === 'dir') yield* this.below(k.path, onError, o);
     }
   }
 

@@ -25,9 +25,10 @@ export function register(program: Command): void {
           process.stderr.write(`famfs ls: ${e.message}\n`);
           process.exitCode = 1;
         };
+        const need = { xattrs: !!o.json }; // only --json shows maps
         if (start.type !== 'dir') nodes.push(start);
-        else if (o.recursive) nodes.push(...r.walk(rel, denied));
-        else nodes.push(...r.readdir(rel));
+        else if (o.recursive) nodes.push(...r.walk(rel, denied, need));
+        else nodes.push(...r.readdir(rel, need));
         if (o.json) return printJson(nodes.map(statJson));
         const name = (n: { path: string; name: string }): string => (o.recursive || start.type !== 'dir' ? n.path : n.name);
         const long = o.long || o.numericUidGid; // as ls: -n implies -l

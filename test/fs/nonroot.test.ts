@@ -152,6 +152,7 @@ describe('non-root users of a mount', { skip: HAVE_FUSE ? false : NO_FUSE_REASON
       const s = r.stat('d/striped');
       console.log(JSON.stringify({ rel, names: r.readdir('d').map((s) => s.name), sha: h.digest('hex'),
         striped: [s.type, s.size, s.index, s.map.kind], secret: r.stat('d/secret').map, root: r.readdir().map((s) => s.name),
+        light: (({ map, index }) => ({ map, index }))(r.stat('d/striped', { xattrs: false })),
         walk: [...r.walk('', () => {})].map((s) => s.path),
         secretFile: code(() => r.file('d/secret')), privOpen: code(() => r.stat('priv/open')), meta: code(() => r.stat('.meta/.log')) }));`;
     const out = asNobody(host, libScript(script));
@@ -160,6 +161,7 @@ describe('non-root users of a mount', { skip: HAVE_FUSE ? false : NO_FUSE_REASON
     assert.deepEqual(JSON.parse(out.stdout), {
       rel: 'd/striped', names: ['rand', 'secret', 'striped'], sha: want,
       striped: ['file', 8 * MiB, 2, 'interleave'], secret: null, root: ['blind', 'd', 'priv'],
+      light: { map: null, index: 2 }, // without xattrs: no map, the slot from the inode number
       walk: ['blind', 'd', 'd/rand', 'd/secret', 'd/striped', 'priv'],
       secretFile: 'EACCES', privOpen: 'EACCES', meta: 'ENOENT',
     });

@@ -25,7 +25,7 @@ function rowText(r: HostRow): string {
 export function register(program: Command): void {
   program
     .command('hosts')
-    .description('the presence area of a famfs with deletes: every mounted host (label, role, pid, replayed, held files, write intents, live or gone); --evict marks a gone host\'s slot left')
+    .description('the presence area of a famfs with deletes: every mounted host (label, role, pid, replayed, held files, write intents, live or gone); --evict frees a gone host\'s slot')
     .argument('[DEV|MOUNTPOINT]', 'the device, or a path in a mounted famfs')
     .option('-d, --device <DEV>', 'famfs device or image file')
     .option('--json', 'one JSON document: an array with one object per slot in use')
@@ -33,7 +33,7 @@ export function register(program: Command): void {
       if (!/^\d{1,7}$/.test(v)) throw new FamfsError(`--watch ${v}: milliseconds expected`, 'EINVAL', 2);
       return Number(v);
     })
-    .option('--evict <SLOT>', 'mark the slot of a host that is gone (silent for a whole lease, watched now) as left: its holds stop counting. Kernel mappings of a host that still runs cannot be revoked: evict only hosts that are down')
+    .option('--evict <SLOT>', 'free the slot of a host that is gone (silent for a whole lease, watched now): its holds stop counting. Kernel mappings of a host that still runs cannot be revoked: evict only hosts that are down')
     .action(async (where: string | undefined, o: { device?: string; json?: boolean; watch?: number; evict?: string }) => {
       const t = targetOrDevice(o, where);
       const { lease, device } = withTarget(t, {}, (fs) => {
@@ -48,8 +48,8 @@ export function register(program: Command): void {
         const area = new PresenceArea(dev);
         if (evict !== undefined) {
           const s = await evictSlot(area, lease, evict, (m) => process.stderr.write(`famfs hosts: ${m}\n`));
-          if (o.json) printJson({ evicted: evict, state: s.state });
-          else process.stdout.write(`slot ${evict} (${s.label || '?'}) marked left: its holds no longer keep space\n`);
+          if (o.json) printJson({ evicted: evict, label: s.label, pid: s.pid, held: s.held, writeIntents: s.intents });
+          else process.stdout.write(`slot ${evict} (${s.label || '?'}, pid ${s.pid}) freed: its ${s.held.length} held files and ${s.intents.length} write intents no longer keep space\n`);
           return;
         }
         const rows = (await watchHosts(area, lease, o.watch ?? 0)).filter((r) => r.state !== 'free' || r.liveness === 'unreadable');

@@ -1,10 +1,10 @@
 /**
  * `famfs hosts` and `--evict`: watch the presence area for a while (liveness is judged on this
  * process's own clock, so a host is called gone only after this command has watched it stay
- * silent for a whole lease), and mark a gone slot LEFT so that its holds stop counting.
+ * silent for a whole lease), and free a gone host's slot so that its holds stop counting.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { P, SlotState, type PresenceSlot } from '../format/presence.js';
+import type { PresenceSlot } from '../format/presence.js';
 import { FamfsError } from '../api/errors.js';
 import type { PresenceArea } from './area.js';
 import { beatMs } from './lease.js';
@@ -41,8 +41,8 @@ function emptyRow(i: number): PresenceSlot {
 }
 
 /**
- * Mark slot `i` LEFT after watching it stay silent for a whole lease (its token unchanged).
- * The oracle then ignores it: a kernel-mode host's mappings, if that host still runs, are no
+ * Free slot `i` after watching it stay silent for a whole lease (its token unchanged); returns
+ * what it showed. The oracle then ignores it: a kernel-mode host's mappings, if that host still runs, are no
  * longer protected, which is why this is an administrator's decision.
  */
 export async function evictSlot(area: PresenceArea, leaseMs: number, i: number, log: (m: string) => void): Promise<PresenceSlot> {
@@ -63,6 +63,6 @@ export async function evictSlot(area: PresenceArea, leaseMs: number, i: number, 
     }
   }
   if (tracker.judge(first) !== 'gone') throw new FamfsError(`slot ${i} was not silent for a whole lease`, 'EBUSY');
-  area.update(i, (b) => b.writeUInt32LE(SlotState.LEFT, P.STATE));
-  return area.read(i)!;
+  area.clear(i);
+  return first;
 }

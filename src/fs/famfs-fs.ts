@@ -548,7 +548,7 @@ export class FamfsFs implements FuseHandler {
   private status(): DaemonStatus {
     return daemonStatus(this.famfs, {
       role: this.role, dataPath: this.dataPath, startedMs: this.config.mountTimeMs,
-      pending: Atomics.load(this.state, StateFlag.PENDING), devices: this.config.devices, opStats: this.config.opStats,
+      pending: Atomics.load(this.state, StateFlag.PENDING), devices: this.config.devices, opStats: this.config.opStats, presence: this.gate?.summary(),
     });
   }
 

@@ -14,7 +14,8 @@ import { trySystemUuid } from '../api/sysuuid.js';
 import { PresenceArea } from './area.js';
 import { PresenceControl } from './control.js';
 import { PresenceHost, type Held } from './host.js';
-import { leaseMsOf } from './lease.js';
+import { beatMs, leaseMsOf, monoMs } from './lease.js';
+import { LivenessTracker } from './liveness.js';
 import { OpenTable } from './holds.js';
 import { pendingFrees } from './pending.js';
 
@@ -41,12 +42,26 @@ export class PresenceService {
   private timer?: NodeJS.Timeout;
   private beat?: Worker;
   private recovering = false;
+  /** Other hosts as this host sees them (for famfs status), judged on this host's clock. */
+  private readonly tracker: LivenessTracker;
+  private lastLook = 0;
   private stopped = false;
 
   private constructor(readonly host: PresenceHost, private readonly areaDevice: Device, famfs: Famfs, private readonly opts: PresenceStart) {
     this.famfs = famfs;
     this.table = OpenTable.create(logSlots(famfs.sb.logLen));
     this.control.leaseMs = host.leaseMs;
+    this.tracker = new LivenessTracker(host.leaseMs);
+  }
+
+  /** Once a beat period: record which other hosts beat. */
+  private lookAround(): void {
+    const now = monoMs();
+    if (now - this.lastLook < beatMs(this.host.leaseMs)) return;
+    this.lastLook = now;
+    const slots = this.host.area.readAll();
+    this.tracker.observe(slots);
+    slots.forEach((s, i) => this.control.setLiveness(i, s ? this.tracker.judge(s) : 'live'));
   }
 
   static async start(opts: PresenceStart): Promise<PresenceService> {
@@ -119,6 +134,7 @@ export class PresenceService {
     try {
       if (this.famfs.log.nextIndex() !== this.famfs.stats.entries) this.famfs.refresh();
       this.publish();
+      this.lookAround();
     } catch (e) {
       this.opts.log(`presence: ${(e as Error).message}`);
     }

@@ -172,7 +172,32 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
         for (const [k, v] of Object.entries(c.reasons)) res.holdReasons[k] = (res.holdReasons[k] ?? 0) + v;
         for (const p of c.problems) problems.push(`space (${when}): ${p}`);
       };
-      watcher = setInterval(() => observer?.watch(), 100);
+      // A daemon that finds itself stale (a stop, or starved past half the lease on a loaded machine)
+      // serves ESTALE until it rejoins: its mappings fault with SIGBUS meanwhile. Note when, from its log.
+      const logSeen = new Map<string, number>();
+      const tailLogs = (): void => {
+        for (const m of mounts) {
+          let text = '';
+          try {
+            const size = fs.statSync(m.logFile).size;
+            const from = logSeen.get(m.name) ?? 0;
+            if (size <= from) continue;
+            const fd = fs.openSync(m.logFile, 'r');
+            const b = Buffer.alloc(size - from);
+            fs.readSync(fd, b, 0, b.length, from);
+            fs.closeSync(fd);
+            logSeen.set(m.name, size);
+            text = b.toString();
+          } catch {
+            continue;
+          }
+          if (/serving ESTALE/.test(text)) events.push({ mount: m.name, from: Date.now() - 2 * leaseMs, to: Date.now() + leaseMs });
+        }
+      };
+      watcher = setInterval(() => {
+        observer?.watch();
+        tailLogs();
+      }, 100);
       // The writer and a reader on the master, a reader on each client.
       const per = Math.ceil(o.ops / (mounts.length + 1));
       const jobs: DriverJob[] = [
@@ -272,7 +297,7 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       for (const b of sigbus) {
         const mount = b.host.replace(/-(reader|writer)$/, '');
         if (!events.some((e) => e.mount === mount && b.at >= e.from - leaseMs && b.at <= e.to + 3 * leaseMs)) {
-          problems.push(`SIGBUS in ${b.host} with no stop or kill of its daemon near it: touching ${JSON.stringify(b.touch)}`);
+          problems.push(`SIGBUS in ${b.host} with no stop, kill or stale episode of its daemon near it: touching ${JSON.stringify(b.touch)}`);
         }
       }
       for (const v of obs.filter((x) => x.kind === 'violation')) {

@@ -145,13 +145,13 @@ export function guestScript(vars: Record<string, string | number>, body: string[
 /**
  * The replace phase (issue 14) needs deletes: on when the CLI of `repo` knows the `delete`
  * feature. FAMFS_VM_REPLACES (default 20) and FAMFS_VM_REPLACE_MB size it: 64 MiB as issue 14 asks
- * when FAMFS_VM_REPLACE_MB=64; 16 MiB by default, to keep `npm test` within its time on a
+ * when FAMFS_VM_REPLACE_MB=64; 4 MiB by default, to keep `npm test` within its time on a
  * loaded 2-core machine (TCG guests move 64 MiB through FUSE in tens of seconds).
  */
 export function replacePhase(repo: string): { count: number; size: number; mkfsArgs: string } {
   const help = spawnSync(process.execPath, [path.join(repo, 'bin/famfs.js'), 'help', 'mkfs'], { encoding: 'utf8' }).stdout ?? '';
   if (!/\bdelete\b/.test(help)) return { count: 0, size: 0, mkfsArgs: '' };
-  return { count: Number(process.env.FAMFS_VM_REPLACES ?? 20), size: Number(process.env.FAMFS_VM_REPLACE_MB ?? 16) * 1024 * 1024, mkfsArgs: '--features delete' };
+  return { count: Number(process.env.FAMFS_VM_REPLACES ?? 20), size: Number(process.env.FAMFS_VM_REPLACE_MB ?? 4) * 1024 * 1024, mkfsArgs: '--features delete' };
 }
 
 /** Run the scenario once; always tears the guests down and removes the shared file. */

@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { famfs, famfsOk, GiB, makeHost, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from '../core/helpers.js';
-import { errnoOf, HAVE_FUSE, isMounted, mount, NO_FUSE_REASON, umount, umountAll, waitFor } from '../fs/mounted.js';
+import { famfs, famfsOk, GiB, readRange, sparseFile, writeRange } from '../core/helpers.js';
+import { errnoOf, HAVE_FUSE, isMounted, mount, NO_FUSE_REASON, twoHosts, umount, waitFor } from '../fs/mounted.js';
 import { encodeLogEntry } from '../../src/format/logentry.js';
 import { encodeLogHeader } from '../../src/format/logheader.js';
 import { entryOffset, LOG_OFFSET } from '../../src/format/constants.js';
@@ -32,18 +32,7 @@ function staleOf(fn: () => unknown): string | undefined {
 }
 
 describe('mounted: re-format detection and permissions', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
-  let master: Host, client: Host;
-  before(() => {
-    master = makeHost('rel-master');
-    client = makeHost('rel-client');
-  });
-  after(() => {
-    umountAll(master);
-    umountAll(client);
-    removeAllShm();
-    removeHost(master);
-    removeHost(client);
-  });
+  const { master, client } = twoHosts('rel');
 
   function fresh(tag: string): string {
     const dev = sparseFile(tag, 4 * GiB);

@@ -3,12 +3,12 @@
  * library user) must never kill the process with SIGBUS. Pieces past the
  * current end are refused with EIO; a mount then answers ESTALE and says why.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { asHost, famfs, famfsOk, GiB, makeHost, MiB, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
-import { HAVE_FUSE, mount, NO_FUSE_REASON, umount, umountAll, waitFor } from '../fs/mounted.js';
+import { asHost, famfs, famfsOk, GiB, MiB, sparseFile, type Host } from '../core/helpers.js';
+import { HAVE_FUSE, mount, NO_FUSE_REASON, twoHosts, umount, waitFor } from '../fs/mounted.js';
 import { Famfs } from '../../src/api/famfs.js';
 import { FM_ALL_HOSTS_RW } from '../../src/format/constants.js';
 import { getxattr } from '../../src/sys/libc.js';
@@ -53,18 +53,7 @@ export function shrinkFixture(master: Host, tag: string): string {
 }
 
 describe('a device that shrinks under its users', () => {
-  let master: Host, client: Host;
-  before(() => {
-    master = makeHost('shr-master');
-    client = makeHost('shr-client');
-  });
-  after(() => {
-    umountAll(master);
-    umountAll(client);
-    removeAllShm();
-    removeHost(master);
-    removeHost(client);
-  });
+  const { master, client } = twoHosts('shr');
 
   test('library: reads, writes and flushes of pieces past the new end fail with EIO; pieces below still work', () => {
     const dev = shrinkFixture(master, 'lib');

@@ -13,7 +13,7 @@ import { HAVE_FUSE, mount, umount, umountAll, waitFor } from '../../test/fs/moun
 import { Famfs } from '../../src/api/famfs.js';
 import { FM_ALL_HOSTS_RW } from '../../src/format/constants.js';
 import { getxattr } from '../../src/sys/libc.js';
-import { prng } from './common.js';
+import { prng, progress } from './common.js';
 
 const DEVICE_SIZE = 8 * GiB;
 const FILE_SIZE = 4 * MiB;
@@ -106,6 +106,7 @@ export async function shrinkGrowCycles(cycles: number, seed: number, deadlineMs 
   try {
     for (let i = 0; i < cycles; i++) {
       res.tried++;
+      progress();
       fs.truncateSync(dev, DEVICE_SIZE);
       famfsOk(master, ['mkfs', '--force', dev]);
       const names = populate(master, dev);

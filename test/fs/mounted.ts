@@ -165,11 +165,13 @@ export async function waitFor(cond: () => boolean, ms: number, stepMs = 5): Prom
   return performance.now() - t0;
 }
 
+/** The errno name fn failed with (undefined if it did not); Node 20 has no name for ESTALE (-116). */
 export function errnoOf(fn: () => unknown): string | undefined {
   try {
     fn();
     return undefined;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code;
+    const err = e as NodeJS.ErrnoException;
+    return err.errno === -116 ? 'ESTALE' : err.code;
   }
 }

@@ -125,8 +125,7 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
   });
 
   test('famfs mount onto a mount point whose daemon is stopped or gone clears it first', { timeout: 60_000 }, async () => {
-    const mp = tempMountpoint('wedge-re');
-    famfsOk(host, ['mount', dev, mp]);
+    const mp = mount(host, dev, 'wedge-re'); // after() unmounts it if an assertion fails
     const stopped = daemonPid(host, mp);
     process.kill(stopped, 'SIGSTOP'); // answers nothing, like a wedged daemon
     try {
@@ -161,6 +160,6 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
     }
     famfsOk(host, ['umount', mp]);
     assert.equal(isMounted(mp), false);
-    fs.rmdirSync(mp);
+    umount(host, mp); // bookkeeping: removes the mount point
   });
 });

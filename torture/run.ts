@@ -213,7 +213,7 @@ function runChild(p: Property, scale: number, seed: number): Promise<Outcome> {
       }
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
       if (line) resolve(JSON.parse(line.slice(7)) as Outcome);
-      else resolve({ tried: 0, failed: 1, lost: 0, extra: killedFor() ? `HUNG: ${killedFor()}` : `crashed (exit ${code ?? signal})`, errors: [out.slice(-2000)] });
+      else resolve({ tried: 0, failed: 1, lost: 0, extra: killedFor() ? `HUNG: ${killedFor()}` : `crashed (exit ${code ?? signal})`, errors: [out.split('\n').filter((l) => l && l !== PROGRESS_LINE).join('\n').slice(-2000)] });
     });
   });
 }

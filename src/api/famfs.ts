@@ -9,17 +9,22 @@ import type { FileMap } from '../format/types.js';
 import { Device } from '../device/device.js';
 import { AllocBitmap } from '../alloc/bitmap.js';
 import type { InterleaveParams } from '../alloc/allocator.js';
+import { HOLD_ALL, type PendingFree, type ReleaseOracle } from '../alloc/reclaim.js';
 import { DEFAULT_PLACEMENT, DeviceSpace, type DeviceUse, type Placement } from '../alloc/space.js';
 import { SECONDARY_DATA_START } from '../format/devheader.js';
 import { LogView } from '../meta/log.js';
 import { Replayer, type AppliedEntry, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
 import { dirname, normalizeRelpath, reservedProblem } from '../meta/paths.js';
 import { idForEntry, type DirNode, type FileNode, type Tree, type TreeNode } from '../meta/tree.js';
-import type { Geometry } from '../meta/validate.js';
+import { mapCapacity, type Geometry } from '../meta/validate.js';
+
+/** The page size a famfs kernel and mmap map files with. */
+const PAGE = 4096;
 import { resolveRange } from '../map/resolve.js';
 import { EXT_PATH_MAX, FM_ALL_HOSTS_RW } from '../format/constants.js';
 import { checkFeatureBlock, EXT_VERSION, FEATURE_BLOCK_END, FEATURE_BLOCK_OFFSET, hasFeature, LONG_NAMES, NO_FEATURES, SYMLINKS, type Features } from '../format/features.js';
 import { FamfsError, asFamfsError } from './errors.js';
+import { removePaths, renamePath, type RemoveOptions, type RenameOptions } from './removal.js';
 import { trySystemUuid } from './sysuuid.js';
 import { listedDevices, resolveDaxdev } from './devices.js';
 import { MountedFiles, mountIsKernelMode, openMountedDevice } from './mounted.js';
@@ -56,6 +61,16 @@ export interface CreateOptions extends Owner {
   interleave?: InterleaveParams;
   /** Multi-device file systems: interleave with one strip per device (chunk size in bytes). */
   acrossDevices?: { chunkSize: number };
+}
+
+/** Space one file holds: a live file's, or a deleted one's not released yet (`pending`). */
+export interface HeldSpace {
+  /** The log slot that created the file. */
+  index: number;
+  path: string;
+  size: number;
+  map: FileMap;
+  pending: boolean;
 }
 
 /** Read and check the superblock of an open device; throws FamfsError when it is not a usable famfs. */
@@ -393,6 +408,14 @@ export class Famfs {
     return this.slices(file, offset, length, out);
   }
 
+  /** Zero bytes [from, to) of a map (clamped to what it allocates) and write them back. */
+  zeroRange(map: FileMap, from: number, to: number): void {
+    const cap = mapCapacity(map);
+    const end = Math.min(to, cap);
+    if (end <= from) return;
+    resolveRange(map, cap, from, end - from, (d, off, len) => this.deviceAt(d).zero(off, len));
+  }
+
   /** Zero every byte a map allocates (whole extents, past the file's size too). */
   zeroMap(map: FileMap): void {
     const pieces = map.kind === 'simple' ? map.extents : map.strips;
@@ -414,14 +437,57 @@ export class Famfs {
     }
   }
 
-  /** A bitmap of the space held by every sound file entry, and how many units were claimed twice. */
+  /**
+   * Decides which pending frees (deleted files' space) may be reused now. HOLD_ALL until the
+   * presence area is wired (issue 14 part B); a writer may set its own (tests, compact).
+   */
+  releaseOracle: ReleaseOracle = HOLD_ALL;
+
+  /** Deleted or replaced files whose space is not free yet (as far as the log tells). */
+  get pendingFrees(): PendingFree[] {
+    return [...this.replayer.pending.values()];
+  }
+
+  /** Was the file created by log slot `index` deleted or replaced since? */
+  isRemovedEntry(index: number): boolean {
+    return this.replayer.removedFiles.has(index);
+  }
+
+  /**
+   * Every sound file entry that holds space now: live ones (including entries replay refused:
+   * their space stays taken), then deleted files the oracle has not released (`pending`).
+   */
+  heldSpace(): HeldSpace[] {
+    const out: HeldSpace[] = [];
+    for (const { index, entry } of this.replayer.spaceHolders) {
+      if (entry.type === 'file' && !this.replayer.removedFiles.has(index)) out.push({ index, path: entry.path, size: entry.size, map: entry.map, pending: false });
+    }
+    if (this.replayer.pending.size) {
+      const pending = this.pendingFrees;
+      const free = this.releaseOracle.releasable(pending);
+      for (const p of pending) if (!free.has(p.fileId)) out.push({ index: p.fileId, path: p.path, size: p.size, map: p.map, pending: true });
+    }
+    return out;
+  }
+
+  /** The sound file entries that hold space, live or pending (released ones left out), for `device`. */
+  private markHeld(bitmap: AllocBitmap, device: number): number {
+    let collisions = 0;
+    for (const { index, entry } of this.replayer.spaceHolders) {
+      if (entry.type === 'file' && !this.replayer.removedFiles.has(index)) collisions += bitmap.markMap(entry.map, device);
+    }
+    if (this.replayer.pending.size) {
+      const pending = this.pendingFrees;
+      const free = this.releaseOracle.releasable(pending);
+      for (const p of pending) if (!free.has(p.fileId)) collisions += bitmap.markMap(p.map, device);
+    }
+    return collisions;
+  }
+
+  /** A bitmap of the space held by every sound file entry (live, or deleted but not released), and how many units were claimed twice. */
   buildBitmap(): { bitmap: AllocBitmap; collisions: number } {
     const bitmap = new AllocBitmap(this.geometry.deviceSize, this.geometry.allocUnit, this.geometry.dataStart);
-    let collisions = 0;
-    for (const { entry } of this.replayer.spaceHolders) {
-      if (entry.type === 'file') collisions += bitmap.markMap(entry.map);
-    }
-    return { bitmap, collisions };
+    return { bitmap, collisions: this.markHeld(bitmap, 0) };
   }
 
   /** The free-space bitmap of device `index` ≥ 1 (space held by sound file entries marked). */
@@ -434,9 +500,7 @@ export class Famfs {
     const size = this.geometry.deviceSizes?.[index];
     if (index < 1 || size === undefined) throw new FamfsError(`no device ${index} in this file system`, 'EINVAL');
     const bitmap = new AllocBitmap(size, this.geometry.allocUnit, SECONDARY_DATA_START);
-    let collisions = 0;
-    for (const { entry } of this.replayer.spaceHolders) if (entry.type === 'file') collisions += bitmap.markMap(entry.map, index);
-    return { bitmap, collisions };
+    return { bitmap, collisions: this.markHeld(bitmap, index) };
   }
 
   /** Bitmaps of every device (index = device), space held by sound file entries marked. */
@@ -549,8 +613,11 @@ export class Writer {
     const late = this.fs.throughMount;
     try {
       // Space may hold bytes of a file dropped before it was logged: a new file shows only zeros.
-      if (fill && !late) fill({ map, size });
-      else if (!late) this.fs.zeroMap(map);
+      if (fill && !late) {
+        // A famfs kernel and mmap show whole pages: the rest of the last one must not show a deleted file's bytes.
+        this.fs.zeroRange(map, size, Math.ceil(size / PAGE) * PAGE);
+        fill({ map, size });
+      } else if (!late) this.fs.zeroMap(map);
       this.fs.log.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o });
     } catch (e) {
       this.space.freeMap(map);
@@ -584,6 +651,20 @@ export class Writer {
     const node = this.applied(rel);
     if (node.kind !== 'symlink') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
     return node;
+  }
+
+  /**
+   * Delete a file, symbolic link or directory (feature `delete`): `recursive` for a directory
+   * and everything below it, `dir` for rmdir. A deleted file's space is reused only once every
+   * host has let it go (docs/format.md, "Delete and rename"). Returns the removed nodes.
+   */
+  remove(path: string | readonly string[], opts: RemoveOptions = {}): TreeNode[] {
+    return removePaths(this.fs, typeof path === 'string' ? [path] : path, opts);
+  }
+
+  /** Rename `src` to exactly `dst` (feature `rename`); a file there is replaced atomically for every host. */
+  rename(src: string, dst: string, opts: RenameOptions = {}): TreeNode {
+    return renamePath(this.fs, src, dst, opts);
   }
 
   /** Testing aid (as upstream): a new name for the same extents. fsck reports the collision. */

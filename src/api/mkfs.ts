@@ -1,8 +1,8 @@
 /** Format a device (or a plain file) as famfs, byte-compatible with upstream mkfs.famfs. */
 import fs from 'node:fs';
-import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_ENTRY_SIZE, LOG_HEADER_SIZE, LOG_OFFSET, MIN_DEVICE_SIZE, MIN_LOG_LEN, SUPERBLOCK_SIZE } from '../format/constants.js';
+import { ALLOC_UNIT, DEFAULT_LOG_LEN, PRESENCE_OFFSET, PRESENCE_SIZE, LOG_ENTRY_SIZE, LOG_HEADER_SIZE, LOG_OFFSET, MIN_DEVICE_SIZE, MIN_LOG_LEN, SUPERBLOCK_SIZE } from '../format/constants.js';
 import { checkSuperblock, decodeSuperblock, encodeSuperblock, extAllocUnitOk, SUPERBLOCK_STRUCT_SIZE } from '../format/superblock.js';
-import { encodeFeatureBlock, EXT_VERSION, FEATURE_BLOCK_OFFSET, FEATURES, featureBit, featureByName, SMALL_UNITS } from '../format/features.js';
+import { encodeFeatureBlock, EXT_VERSION, FEATURE_BLOCK_OFFSET, FEATURE_GROUPS, FEATURES, featureBit, featureByName, PRESENCE, SMALL_UNITS } from '../format/features.js';
 import { encodeLogHeader } from '../format/logheader.js';
 import { newUuid } from '../format/uuid.js';
 import { Device, probeDevice } from '../device/device.js';
@@ -25,7 +25,13 @@ export interface MkfsOptions {
   allocUnit?: number;
   /** Format even though a mount on this host uses the device (it will answer ESTALE). */
   evenIfMounted?: boolean;
+  /** Presence lease in ms (feature `delete`/`rename`; default DEFAULT_LEASE_MS), kept in the feature block. */
+  leaseMs?: number;
 }
+
+/** Bounds of --lease: long enough for a busy host to beat, short enough that space comes back. */
+export const MIN_LEASE_MS = 1000;
+export const MAX_LEASE_MS = 3_600_000;
 
 /** The smallest valid log (a power of two ≥ 8 MiB) with `n` entry slots. */
 export function logLenForEntries(n: number): number {
@@ -35,21 +41,34 @@ export function logLenForEntries(n: number): number {
 }
 
 /** The feature mask and allocation unit that options ask for; throws a usage error for anything invalid. */
-function chooseFormat(opts: MkfsOptions): { incompat: bigint; allocUnit: number } {
+function chooseFormat(opts: MkfsOptions): Format {
   let incompat = 0n;
-  for (const name of opts.features ?? []) {
+  let rocompat = 0n;
+  for (const name of (opts.features ?? []).flatMap((n) => FEATURE_GROUPS[n] ?? [n])) {
     const f = featureByName(name);
     if (!f || !f.known) {
       const known = FEATURES.filter((x) => x.known).map((x) => x.name).join(', ');
       throw new FamfsError(`unknown feature ${JSON.stringify(name)} (known: ${known})`, 'EINVAL', 2);
     }
-    incompat |= featureBit(name);
+    if (f.class === 'rocompat') rocompat |= featureBit(name);
+    else incompat |= featureBit(name);
+  }
+  if (opts.leaseMs !== undefined) {
+    if (!(rocompat & PRESENCE)) throw new FamfsError('--lease applies only with --features delete (or rename, or all)', 'EINVAL', 2);
+    if (!Number.isSafeInteger(opts.leaseMs) || opts.leaseMs < MIN_LEASE_MS || opts.leaseMs > MAX_LEASE_MS) throw new FamfsError(`lease ${opts.leaseMs} ms must be ${MIN_LEASE_MS} to ${MAX_LEASE_MS} ms`, 'EINVAL', 2);
   }
   const au = opts.allocUnit ?? ((incompat & SMALL_UNITS) ? 4096 : ALLOC_UNIT);
   if (!extAllocUnitOk(au)) throw new FamfsError(`allocation unit ${au} must be a power of two from 4096 to 2 MiB`, 'EINVAL', 2);
   if (au !== ALLOC_UNIT) incompat |= SMALL_UNITS;
   else if (incompat & SMALL_UNITS) throw new FamfsError('small-units needs an allocation unit below 2 MiB', 'EINVAL', 2);
-  return { incompat, allocUnit: au };
+  return { incompat, rocompat, allocUnit: au, leaseMs: opts.leaseMs ?? 0 };
+}
+
+interface Format {
+  incompat: bigint;
+  rocompat: bigint;
+  allocUnit: number;
+  leaseMs: number;
 }
 
 export interface MkfsResult {
@@ -112,7 +131,7 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
   }
 }
 
-function format(devicePath: string, logLen: number, opts: MkfsOptions, fmt: { incompat: bigint; allocUnit: number }): MkfsResult {
+function format(devicePath: string, logLen: number, opts: MkfsOptions, fmt: Format): MkfsResult {
   const info = (() => {
     try {
       return probeDevice(devicePath);
@@ -154,10 +173,15 @@ function format(devicePath: string, logLen: number, opts: MkfsOptions, fmt: { in
     dev.flush(LOG_OFFSET, logLen); // fcc-site: mkfs-log-flush
     const uuid = newUuid();
     // Extensions: the feature block first, then a superblock whose version upstream refuses.
-    const extended = fmt.incompat !== 0n;
+    const extended = fmt.incompat !== 0n || fmt.rocompat !== 0n;
     if (extended) {
-      encodeFeatureBlock({ incompat: fmt.incompat, rocompat: 0n }).copy(dev.view(FEATURE_BLOCK_OFFSET, 128));
+      encodeFeatureBlock({ incompat: fmt.incompat, rocompat: fmt.rocompat, leaseMs: fmt.leaseMs }).copy(dev.view(FEATURE_BLOCK_OFFSET, 128));
       dev.flush(FEATURE_BLOCK_OFFSET, 128);
+    }
+    // No host is present on a new file system: every presence slot starts free (zero).
+    if (fmt.rocompat & PRESENCE) {
+      for (const piece of dev.slices(PRESENCE_OFFSET, PRESENCE_SIZE)) piece.fill(0);
+      dev.flush(PRESENCE_OFFSET, PRESENCE_SIZE);
     }
     encodeSuperblock({
       logOffset: LOG_OFFSET, logLen, allocUnit: fmt.allocUnit, uuid, devUuid: newUuid(), systemUuid: local, flags: 0,

@@ -58,3 +58,12 @@ export function parseSeed(text: string): number {
 export function placementOption(what: string): Option {
   return new Option('--placement <HOW>', `${what}: fill (device 0 first, then spill over), spread (most free device), stripe (one strip per device)`).choices([...PLACEMENTS]).default(DEFAULT_PLACEMENT);
 }
+
+/** A duration: 500ms, 10s, 2m (a bare number is seconds); returns milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new InvalidArgumentError(`"${text}" is not a duration (examples: 500ms, 10s, 2m)`);
+  const v = Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'] ?? 1000);
+  if (!Number.isSafeInteger(Math.round(v))) throw new InvalidArgumentError(`"${text}" is too long`);
+  return Math.round(v);
+}

@@ -9,6 +9,7 @@
  */
 import { crc32 } from './crc32.js';
 import { readU64, writeU64 } from './bytes.js';
+import { DEFAULT_LEASE_MS } from './constants.js';
 
 /** ts_version of an extended file system: far from upstream's small consecutive values (42…48). */
 export const EXT_VERSION = 0x7473_0030;
@@ -38,11 +39,17 @@ export const FEATURES: readonly FeatureInfo[] = [
   { name: 'long-names', bit: 0, class: 'incompat', known: true, what: 'names up to 255 bytes and paths up to 4,095 bytes (EXT_FILE / EXT_MKDIR entries)' },
   { name: 'symlinks', bit: 1, class: 'incompat', known: true, what: 'symbolic links (SYMLINK entries)' },
   { name: 'small-units', bit: 2, class: 'incompat', known: true, what: 'an allocation unit below 2 MiB for small files; files of 2 MiB or more keep 2 MiB-aligned extents' },
-  // Reserved for issue 14 (delete/rename and a per-host presence area).
-  { name: 'delete', bit: 3, class: 'incompat', known: false, what: 'DELETE entries (reserved)' },
-  { name: 'rename', bit: 4, class: 'incompat', known: false, what: 'RENAME entries (reserved)' },
-  { name: 'presence', bit: 5, class: 'rocompat', known: false, what: 'a per-host presence area (reserved)' },
+  // Issue 14: mkfs sets all three together (any removal needs the presence area to know when space is free).
+  { name: 'delete', bit: 3, class: 'incompat', known: true, what: 'DELETE entries: files, symlinks and empty directories can be removed' },
+  { name: 'rename', bit: 4, class: 'incompat', known: true, what: 'RENAME entries: nodes move, and a rename may replace a file' },
+  { name: 'presence', bit: 5, class: 'rocompat', known: true, what: 'a per-host presence area (heartbeats, replay position, held files) that says when deleted space may be reused' },
 ];
+
+/** Feature names that stand for a set (mkfs --features delete = delete, rename and presence). */
+export const FEATURE_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  delete: ['delete', 'rename', 'presence'],
+  rename: ['delete', 'rename', 'presence'],
+};
 
 export function featureByName(name: string): FeatureInfo | undefined {
   return FEATURES.find((f) => f.name === name);
@@ -57,6 +64,9 @@ export function featureBit(name: string): bigint {
 export const LONG_NAMES = featureBit('long-names');
 export const SYMLINKS = featureBit('symlinks');
 export const SMALL_UNITS = featureBit('small-units');
+export const DELETE = featureBit('delete');
+export const RENAME = featureBit('rename');
+export const PRESENCE = featureBit('presence');
 
 function knownMask(cls: FeatureClass): bigint {
   let m = 0n;
@@ -69,12 +79,20 @@ export const KNOWN_ROCOMPAT = knownMask('rocompat');
 export interface Features {
   incompat: bigint;
   rocompat: bigint;
+  /** Feature block bytes 24..27: the presence lease in ms (0 = DEFAULT_LEASE_MS). */
+  leaseMs?: number;
 }
 
 export const NO_FEATURES: Features = { incompat: 0n, rocompat: 0n };
+const FB_LEASE = 24;
 
 export function hasFeature(f: Features, bit: bigint): boolean {
   return ((f.incompat | f.rocompat) & bit) !== 0n;
+}
+
+/** The presence lease of a file system (mkfs --lease; DEFAULT_LEASE_MS when the block says 0). */
+export function leaseMsOf(f: Features): number {
+  return f.leaseMs || DEFAULT_LEASE_MS;
 }
 
 /** Names of the bits set in a mask ("bit N" for bits no table row describes). */
@@ -94,6 +112,7 @@ export function encodeFeatureBlock(f: Features): Buffer {
   buf.writeUInt32LE(FEATURE_MAGIC_HI, 4);
   buf.writeBigUInt64LE(f.incompat, FB_INCOMPAT);
   buf.writeBigUInt64LE(f.rocompat, FB_ROCOMPAT);
+  buf.writeUInt32LE(f.leaseMs ?? 0, FB_LEASE);
   writeU64(buf, FB_CRC, crc32(buf, 0, FB_CRC));
   return buf;
 }
@@ -105,7 +124,9 @@ export function checkFeatureBlock(buf: Buffer, opts: { forWrite?: boolean } = {}
   if (buf.length < FEATURE_BLOCK_SIZE) return { ok: false, reason: 'feature block missing' };
   if (buf.readUInt32LE(0) !== FEATURE_MAGIC_LO || buf.readUInt32LE(4) !== FEATURE_MAGIC_HI) return { ok: false, reason: 'extended famfs superblock without a feature block' };
   if (readU64(buf, FB_CRC) !== crc32(buf, 0, FB_CRC)) return { ok: false, reason: 'feature block with a bad CRC' };
-  const features = { incompat: buf.readBigUInt64LE(FB_INCOMPAT), rocompat: buf.readBigUInt64LE(FB_ROCOMPAT) };
+  const features: Features = { incompat: buf.readBigUInt64LE(FB_INCOMPAT), rocompat: buf.readBigUInt64LE(FB_ROCOMPAT) };
+  const lease = buf.readUInt32LE(FB_LEASE);
+  if (lease) features.leaseMs = lease;
   const unknown = features.incompat & ~KNOWN_INCOMPAT;
   if (unknown) return { ok: false, reason: `uses famfs features this version does not know: ${featureNames(unknown).join(', ')}` };
   const unknownRo = features.rocompat & ~KNOWN_ROCOMPAT;

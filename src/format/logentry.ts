@@ -7,6 +7,9 @@ import { crc32 } from './crc32.js';
 import { decodeUtf8, readCString, readU64, writeU64 } from './bytes.js';
 import { uuidFromBytes, uuidToBytes } from './uuid.js';
 import type { Extent, FileMap } from './types.js';
+import { decodeRemoval, encodeRemoval, isRemovalType, RemovalDecodeError, removalSlots, type RemovalEntry, type RemoveEntry, type RenameEntry } from './removal.js';
+
+export type { RemoveEntry, RenameEntry, RemovalEntry, RemovedKind } from './removal.js';
 
 export interface FileEntry {
   type: 'file';
@@ -54,12 +57,14 @@ export interface OtherEntry {
   rawType: number;
 }
 
-export type LogEntry = FileEntry | MkdirEntry | AddDaxdevEntry | SymlinkEntry | OtherEntry;
+export type LogEntry = FileEntry | MkdirEntry | AddDaxdevEntry | SymlinkEntry | RemovalEntry | OtherEntry;
 export type NewLogEntry =
   | Omit<FileEntry, 'seqnum'>
   | Omit<MkdirEntry, 'seqnum'>
   | Omit<AddDaxdevEntry, 'seqnum'>
-  | Omit<SymlinkEntry, 'seqnum'>;
+  | Omit<SymlinkEntry, 'seqnum'>
+  | Omit<RemoveEntry, 'seqnum'>
+  | Omit<RenameEntry, 'seqnum'>;
 
 /** The entry's bytes cannot be turned into a typed entry (the reason says why). */
 export class EntryDecodeError extends Error {}
@@ -138,7 +143,7 @@ function mkdirEntry(buf: Buffer, seqnum: number, path: string): MkdirEntry {
 /** CONT slots that follow an extension head (0 for every upstream type). */
 export function contSlots(head: Buffer): number {
   const t = head.readUInt32LE(8);
-  return t === ExtEntryType.FILE || t === ExtEntryType.MKDIR || t === ExtEntryType.SYMLINK ? head.readUInt32LE(EXT_NCONT) : 0;
+  return t === ExtEntryType.FILE || t === ExtEntryType.MKDIR || t === ExtEntryType.SYMLINK || isRemovalType(t) ? head.readUInt32LE(EXT_NCONT) : 0;
 }
 
 function extString(strings: Buffer | undefined, start: number, len: number, what: string): string {
@@ -189,6 +194,13 @@ export function decodeLogEntry(buf: Buffer, strings?: Buffer): LogEntry {
     }
     case ExtEntryType.CONT:
       throw new EntryDecodeError('continuation slot without its head');
+    case ExtEntryType.DELETE:
+    case ExtEntryType.RENAME:
+      try {
+        return decodeRemoval(buf, strings);
+      } catch (e) {
+        throw e instanceof RemovalDecodeError ? new EntryDecodeError(e.message) : e;
+      }
     case EntryType.ADD_DAXDEV:
       return {
         type: 'add_daxdev', seqnum,
@@ -220,8 +232,16 @@ function writeExtent(buf: Buffer, off: number, e: Extent): void {
 
 /** True when an entry needs the extension record form (a path upstream's 80-byte field cannot hold, or a symlink). */
 export function needsExtRecord(entry: NewLogEntry): boolean {
-  if (entry.type === 'symlink') return true;
+  if (entry.type === 'symlink' || entry.type === 'remove' || entry.type === 'rename') return true;
   return (entry.type === 'file' || entry.type === 'mkdir') && Buffer.byteLength(entry.path, 'utf8') > MAX_RELPATH_BYTES;
+}
+
+/** How many log slots any new entry's record takes. */
+export function entrySlots(entry: NewLogEntry): number {
+  if (entry.type === 'remove' || entry.type === 'rename') return removalSlots(entry);
+  if (entry.type === 'symlink') return recordSlots(entry.path, entry.target);
+  if (entry.type === 'file' || entry.type === 'mkdir') return recordSlots(entry.path);
+  return 1;
 }
 
 /** How many log slots the record of a file/dir at `path` (or a symlink to `target`) takes. */
@@ -236,6 +256,7 @@ export function recordSlots(path: string, target?: string): number {
  * one upstream slot, or an extension head and its CONT slots (path, then target).
  */
 export function encodeRecord(entry: NewLogEntry, seqnum: number): Buffer[] {
+  if (entry.type === 'remove' || entry.type === 'rename') return encodeRemoval(entry, seqnum);
   if (!needsExtRecord(entry)) return [encodeLogEntry(entry, seqnum)];
   const path = Buffer.from(entry.type === 'file' || entry.type === 'mkdir' || entry.type === 'symlink' ? entry.path : '', 'utf8');
   const target = Buffer.from(entry.type === 'symlink' ? entry.target : '', 'utf8');
@@ -316,7 +337,9 @@ export function encodeLogEntry(entry: NewLogEntry, seqnum: number): Buffer {
       buf.writeUInt32LE(entry.index, DAXDEV_INDEX);
       break;
     case 'symlink':
-      throw new RangeError('a symlink is an extension record: use encodeRecord');
+    case 'remove':
+    case 'rename':
+      throw new RangeError(`a ${entry.type} is an extension record: use encodeRecord`);
   }
   writeU64(buf, LOG_ENTRY_CRC_OFFSET, entryCrc(buf));
   return buf;

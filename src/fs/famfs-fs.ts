@@ -4,8 +4,8 @@
  * instance with its own mapping of the device; they agree on node ids because
  * ids derive from log slots. Data is served straight from the mapping.
  *
- * Errnos (documented in docs/fuse.md): unlink/rmdir/rename/link → EPERM
- * (the log has no delete or rename); symlink → EPERM without the symlinks extension; mknod/create → EOPNOTSUPP; size changes
+ * Errnos (documented in docs/fuse.md): link → EPERM; unlink/rmdir/rename of logged
+ * nodes → EPERM unless the file system has the delete/rename features; symlink → EPERM without the symlinks extension; mknod/create → EOPNOTSUPP; size changes
  * and chmod/chown/utimes of logged nodes → EPERM; writes starting at or past
  * EOF → EFBIG (a write crossing EOF is cut short); metadata changes on a
  * client → EROFS; anything after the device was re-formatted → ESTALE.
@@ -22,6 +22,7 @@ import type { ReadArgs, SetattrArgs, WriteArgs } from '../fuse/decode.js';
 import type { AttrReply, CreateReply, DirEntry, DirEntryPlus, EntryReply, FuseAttr, FuseConnection, KernelInit, OpenReply, StatfsReply } from '../fuse/types.js';
 import { Errno, FOPEN_DIRECT_IO, FOPEN_PARALLEL_DIRECT_WRITES, InitFlag, FATTR_SIZE, FATTR_MODE, FATTR_UID, FATTR_GID } from '../fuse/protocol.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
+import { DELETE, hasFeature } from '../format/features.js';
 import { RpcClient } from './rpc.js';
 import { NewNodes, type AnyNode, type Served } from './newnodes.js';
 import { NEW_NODE_ID_BASE, type NewNodeAttr } from './master.js';
@@ -51,6 +52,7 @@ const O_ACCMODE = 3;
 const FUSE_SYNCFS = 50;
 const O_WRONLY = 1;
 const O_RDWR = 2;
+const RENAME_NOREPLACE = 1;
 
 /** `.meta` at the root is the meta directory: nothing else may take the name (EEXIST, as it exists). */
 function reservedName(parent: number, name: string): void {
@@ -139,7 +141,7 @@ export class FamfsFs implements FuseHandler {
       return { ino: n.id, mode: S_IFLNK | 0o777, size: Buffer.byteLength(n.target), blocks: 0, nlink: 1, uid: n.uid, gid: n.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 4096 };
     }
     const f = n as FileNode | Served;
-    return { ino, mode: S_IFREG | f.mode, size: f.size, nlink: 1, uid: f.uid, gid: f.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 1 << 20 };
+    return { ino, mode: S_IFREG | f.mode, size: f.size, nlink: 'removed' in f && f.removed ? 0 : 1, uid: f.uid, gid: f.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 1 << 20 };
   }
 
   private entry(n: AnyNode): EntryReply {
@@ -157,7 +159,7 @@ export class FamfsFs implements FuseHandler {
     return n as Served | FileNode;
   }
 
-  private children(dir: DirNode): (AnyNode)[] {
+  private children(dir: DirNode): (AnyNode | null)[] {
     if (dir.id === META_DIR_ID) return [...this.metaFiles.values()];
     if (dir.id === ROOT_ID) return [this.metaDir, ...dir.order];
     return dir.order;
@@ -266,7 +268,7 @@ export class FamfsFs implements FuseHandler {
   }
 
   forget(): void {
-    // Nodes are immortal: famfs has no delete, so there is nothing to free.
+    // Ids are log slots, never reused: a removed node stays in the tree (by id) for handles opened before.
   }
 
   getattr(_req: Request, nodeid: number): AttrReply {
@@ -320,22 +322,33 @@ export class FamfsFs implements FuseHandler {
   }
 
   mknod(): FuseError { return new FuseError(Errno.EOPNOTSUPP); }
-  /** Only new (unlogged) nodes can go: the log has no delete. */
+
+  /**
+   * unlink/rmdir/rename go to the master's main thread (master.ts): new nodes always, logged
+   * nodes with the delete/rename features. Without them: EPERM (the log cannot say it); on a
+   * client of a file system that has them: EROFS.
+   */
+  private changer(): NewNodes {
+    this.sync();
+    if (this.fresh) return this.fresh;
+    throw new FuseError(hasFeature(this.famfs.features, DELETE) ? Errno.EROFS : Errno.EPERM, 'clients cannot change a famfs');
+  }
+
   unlink(_req: Request, parent: number, name: string): void {
-    if (!this.fresh) throw new FuseError(Errno.EPERM);
-    this.fresh.call('unlink', { parent, name, dir: 0 });
+    this.changer().call('unlink', { parent, name, dir: 0 });
   }
 
   rmdir(_req: Request, parent: number, name: string): void {
-    if (!this.fresh) throw new FuseError(Errno.EPERM);
-    this.fresh.call('unlink', { parent, name, dir: 1 });
+    this.changer().call('unlink', { parent, name, dir: 1 });
   }
 
-  /** Only new (unlogged) files and empty directories can be renamed (rsync's temporary files). */
+  /** RENAME_NOREPLACE is honoured; RENAME_EXCHANGE (and WHITEOUT) are EINVAL: the log has no swap. */
   rename(_req: Request, parent: number, name: string, newParent: number, newName: string, flags: number): void {
-    if (!this.fresh || flags !== 0) throw new FuseError(Errno.EPERM);
+    const m = this.changer();
+    if (flags & ~RENAME_NOREPLACE) throw new FuseError(Errno.EINVAL, 'famfs has no RENAME_EXCHANGE or RENAME_WHITEOUT');
     reservedName(newParent, newName);
-    this.fresh.call('rename', { parent, name, newParent, newName });
+    if (parent === ROOT_ID && name === META_NAME) throw new FuseError(Errno.EPERM, `${META_NAME} cannot be renamed`);
+    m.call('rename', { parent, name, newParent, newName, noReplace: flags & RENAME_NOREPLACE ? 1 : 0 });
   }
   link(): FuseError { return new FuseError(Errno.EPERM); }
 
@@ -445,33 +458,35 @@ export class FamfsFs implements FuseHandler {
   }
 
   /** At most `limit` entries after cookie `offset` (a reply of N bytes holds at most N/24 or N/152 of them). */
-  private dirList(nodeid: number, offset: number, limit: number): { name: string; node: AnyNode }[] {
+  private dirList(nodeid: number, offset: number, limit: number): { name: string; node: AnyNode; off: number }[] {
     this.sync();
     const d = this.nodeOrThrow(nodeid);
     if (!('kind' in d) || d.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
-    const out: { name: string; node: AnyNode }[] = [];
-    // Cookies: 1 = after ".", 2 = after "..", 2+k = after the k-th child (children only ever append).
-    if (offset < 1) out.push({ name: '.', node: d });
-    if (offset < 2) out.push({ name: '..', node: d.parent ?? d });
+    const out: { name: string; node: AnyNode; off: number }[] = [];
+    // Cookies: 1 = after ".", 2 = after "..", 2+k = after the k-th child. Children only ever
+    // append; a removed or moved-away child leaves a hole, so every cookie keeps its meaning.
+    if (offset < 1) out.push({ name: '.', node: d, off: 1 });
+    if (offset < 2) out.push({ name: '..', node: d.parent ?? d, off: 2 });
     let kids = this.children(d);
     if (this.fresh?.active && d.id !== META_DIR_ID) kids = [...kids, ...this.fresh.list(d.id)];
     for (let i = Math.max(0, offset - 2); i < kids.length && out.length < limit; i++) {
-      const k = kids[i]!;
-      out.push({ name: 'kind' in k ? k.name : basename(k.path), node: k });
+      const k = kids[i];
+      if (!k) continue;
+      out.push({ name: 'kind' in k ? k.name : basename(k.path), node: k, off: i + 3 });
     }
     return out;
   }
 
   readdir(_req: Request, nodeid: number, args: ReadArgs): DirEntry[] {
     const list = this.dirList(nodeid, args.offset, Math.ceil(args.size / 32));
-    return list.map((e, i) => ({ name: e.name, ino: e.node.id, mode: this.attr(e.node).mode, off: args.offset + i + 1 }));
+    return list.map((e) => ({ name: e.name, ino: e.node.id, mode: this.attr(e.node).mode, off: e.off }));
   }
 
   readdirplus(_req: Request, nodeid: number, args: ReadArgs): DirEntryPlus[] {
     const list = this.dirList(nodeid, args.offset, Math.ceil(args.size / 152));
-    return list.map((e, i) => ({
+    return list.map((e) => ({
       name: e.name,
-      off: args.offset + i + 1,
+      off: e.off,
       entry: e.name === '.' || e.name === '..' ? { nodeid: 0, attr: this.attr(e.node) } : this.entry(e.node),
     }));
   }

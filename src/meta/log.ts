@@ -10,6 +10,9 @@ import { contSlots, encodeRecord, entryCrcOk, entrySeqnum, type NewLogEntry } fr
 import { MAX_RECORD_SLOTS } from '../format/constants.js';
 import type { Device } from '../device/device.js';
 
+/** Most records appendMany commits together. */
+export const MAX_GROUP = 4;
+
 export class LogFullError extends Error {
   readonly code = 'ENOSPC';
 }
@@ -60,13 +63,20 @@ export class LogView {
     return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
   }
 
-  /** next_seqnum = next_index, or ahead by exactly the record a killed writer wrote at next_index. */
+  /** next_seqnum = next_index, or ahead by exactly the records (at most MAX_GROUP) a killed writer wrote at next_index. */
   private leftByKilledWriter(nextIndex: number, nextSeqnum: number): boolean {
     const d = nextSeqnum - nextIndex;
     if (d === 0 || d === 1) return true;
-    if (d < 0 || d > MAX_RECORD_SLOTS || nextIndex >= logSlots(this.logLen)) return false;
-    const head = this.slot(nextIndex);
-    return entryCrcOk(head) && entrySeqnum(head) === nextIndex && contSlots(head) + 1 === d;
+    if (d < 0 || d > MAX_GROUP * MAX_RECORD_SLOTS) return false;
+    const end = nextIndex + d;
+    let at = nextIndex;
+    for (let records = 0; at < end && records < MAX_GROUP; records++) {
+      if (at >= logSlots(this.logLen)) return false;
+      const head = this.slot(at);
+      if (!entryCrcOk(head) || entrySeqnum(head) !== at) return false;
+      at += contSlots(head) + 1;
+    }
+    return at === end;
   }
 
   /** Before replay reads slots [from, to) for the first time: drop any stale cached copy of them. */
@@ -100,20 +110,35 @@ export class LogView {
 
   /**
    * Append one entry (one record: an upstream slot, or an extension head and its
-   * CONT slots). The caller holds the writer lock and is the master. Every slot is
-   * written and flushed before next_seqnum, then next_index, move past the whole
-   * record: readers see all of it or none. Returns the index of its first slot.
+   * CONT slots). The caller holds the writer lock and is the master. Returns the
+   * index of its first slot.
    */
   append(entry: NewLogEntry): number {
+    return this.appendMany([entry])[0]!;
+  }
+
+  /**
+   * Append several records committed together: every slot of every record is written and
+   * flushed before next_seqnum, then next_index, move past all of them, so every reader sees
+   * all of them or none (a DELETE and the FILE that takes the name; docs/format.md).
+   * Returns each record's first slot.
+   */
+  appendMany(entries: readonly NewLogEntry[]): number[] {
+    if (entries.length < 1 || entries.length > MAX_GROUP) throw new RangeError(`appendMany: 1 to ${MAX_GROUP} records, not ${entries.length}`);
     this.device.checkLive(0, LOG_OFFSET + this.logLen); // a truncated device: EIO, not SIGBUS
     const h = this.readHeader();
     // next_seqnum ahead of next_index (by at most one record) is what a writer killed between
     // the two counter stores below leaves: its record was never committed, so this append reuses the slots.
     if (!this.leftByKilledWriter(h.nextIndex, h.nextSeqnum)) throw new Error(`log header is inconsistent (next_seqnum ${h.nextSeqnum} ≠ next_index ${h.nextIndex}); run famfs fsck`);
     const index = h.nextIndex;
-    const slots = encodeRecord(entry, index);
+    const slots: Buffer[] = [];
+    const starts: number[] = [];
+    for (const e of entries) {
+      starts.push(index + slots.length);
+      slots.push(...encodeRecord(e, index + slots.length));
+    }
     if (index + slots.length - 1 > h.lastIndex) {
-      throw new LogFullError(`log full: ${slots.length > 1 ? `a ${slots.length}-slot record does not fit; ` : ''}all ${h.lastIndex + 1} entries are used`);
+      throw new LogFullError(`log full: ${slots.length > 1 ? `${slots.length} slots do not fit; ` : ''}all ${h.lastIndex + 1} entries are used`);
     }
     const off = entryOffset(index);
     const len = slots.length * LOG_ENTRY_SIZE;
@@ -125,6 +150,28 @@ export class LogView {
     Atomics.store(this.counters, 0, index + slots.length);
     Atomics.store(this.counters, 2, index + slots.length);
     this.device.flush(LOG_OFFSET, LOG_HEADER_SIZE); // fcc-site: log-header-flush
-    return index;
+    return starts;
+  }
+
+  /**
+   * Empty the log (famfs compact, offline only): next_index, then next_seqnum, go to 0 first
+   * (every reader then sees an empty log), then the used slots are zeroed.
+   */
+  reset(): void {
+    const used = this.readHeader().nextIndex;
+    Atomics.store(this.counters, 2, 0);
+    Atomics.store(this.counters, 0, 0);
+    this.device.flush(LOG_OFFSET, LOG_HEADER_SIZE);
+    const len = used * LOG_ENTRY_SIZE;
+    if (len) {
+      for (const piece of this.device.slices(entryOffset(0), len)) piece.fill(0);
+      this.device.flush(entryOffset(0), len);
+    }
+  }
+
+  /** Slots still free in the log. */
+  freeSlots(): number {
+    const h = this.readHeader();
+    return h.lastIndex + 1 - h.nextIndex;
   }
 }

@@ -5,14 +5,17 @@
  */
 import { contSlots, decodeLogEntry, entryCrcOk, entrySeqnum, joinContSlots, type LogEntry } from '../format/logentry.js';
 import { EXT_PATH_MAX, MAX_RECORD_SLOTS } from '../format/constants.js';
-import { hasFeature, LONG_NAMES, NO_FEATURES, SYMLINKS, type Features } from '../format/features.js';
+import { DELETE, hasFeature, LONG_NAMES, NO_FEATURES, RENAME, SYMLINKS, type Features } from '../format/features.js';
+import type { RemoveEntry, RenameEntry } from '../format/removal.js';
+import type { FileMap } from '../format/types.js';
+import type { PendingFree } from '../alloc/reclaim.js';
 import { basename, dirname, relpathProblem, reservedProblem } from './paths.js';
-import { idForEntry, Tree, type DirNode } from './tree.js';
+import { idForEntry, Tree, type DirNode, type TreeNode } from './tree.js';
 import { mapProblem, type Geometry } from './validate.js';
 import type { LogView } from './log.js';
 import { LOG_ENTRY_SIZE, logSlots } from '../format/constants.js';
 
-export type ProblemKind = 'bad-entry' | 'bad-path' | 'bad-map' | 'no-parent' | 'exists' | 'bad-daxdev';
+export type ProblemKind = 'bad-entry' | 'bad-path' | 'bad-map' | 'no-parent' | 'exists' | 'bad-daxdev' | 'bad-removal';
 
 /** One device of a multi-device file system (index 0 = the superblock's). */
 export interface DaxdevInfo {
@@ -41,6 +44,9 @@ export interface ReplayStats {
   dirs: number;
   symlinks: number;
   daxdevs: number;
+  /** DELETE and RENAME entries applied. */
+  removals: number;
+  renames: number;
   /** Entries whose seqnum or CRC is wrong, or whose bytes can't be decoded. */
   badEntries: number;
   /** Entries that decode but were refused (paths, maps, duplicates, missing parents). */
@@ -68,7 +74,14 @@ export class Replayer {
   readonly applied: AppliedEntry[] = [];
   /** Every valid-CRC file entry whose map is sound, applied or not: the space they hold is in use. */
   readonly spaceHolders: AppliedEntry[] = [];
-  readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, symlinks: 0, daxdevs: 0, badEntries: 0, rejected: 0 };
+  readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, symlinks: 0, daxdevs: 0, removals: 0, renames: 0, badEntries: 0, rejected: 0 };
+  /**
+   * Deleted or replaced files whose space no later FILE entry has taken yet, by fileId (their
+   * creation slot). Whether a pending free may be reused now is a ReleaseOracle's call.
+   */
+  readonly pending = new Map<number, PendingFree>();
+  /** Creation slots of every file removed so far (their spaceHolders entries hold no space of their own). */
+  readonly removedFiles = new Set<number>();
   /** Devices added by ADD_DAXDEV entries (index ≥ 1), dense and in order; device 0 is the superblock's. */
   readonly daxdevs: DaxdevInfo[] = [];
   /** Next slot to look at. */
@@ -80,7 +93,12 @@ export class Replayer {
     const f = opts.features ?? NO_FEATURES;
     this.longNames = hasFeature(f, LONG_NAMES);
     this.symlinks = hasFeature(f, SYMLINKS);
+    this.deletes = hasFeature(f, DELETE);
+    this.renames = hasFeature(f, RENAME);
   }
+
+  private readonly deletes: boolean;
+  private readonly renames: boolean;
 
   private readonly primaryUuid?: string;
   /** Extensions the superblock declares: entries of any other extension are refused. */
@@ -227,7 +245,11 @@ export class Replayer {
     switch (entry.type) {
       case 'file': {
         const mp = mapProblem(entry.map, entry.size, this.geometry);
-        if (!mp) this.spaceHolders.push({ index, entry });
+        if (!mp) {
+          this.spaceHolders.push({ index, entry });
+          // The writer of this entry found that space releasable: a pending free it reuses is free for good.
+          if (this.pending.size) this.releaseReused(entry.map);
+        }
         const bad = relpathProblem(entry.path, this.longNames) ?? reservedProblem(entry.path);
         if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
         if (mp) return !!this.problem(index, 'bad-map', `${entry.path}: ${mp}`, entry.path);
@@ -279,9 +301,78 @@ export class Replayer {
         this.stats.daxdevs++;
         return true;
       }
+      case 'remove':
+        return this.applyRemove(index, entry);
+      case 'rename':
+        return this.applyRename(index, entry);
       default:
         // DELETE and INVALID are recognised and, as upstream, ignored.
         return true;
     }
   }
+
+  /** Pending frees that overlap a new file's map were released by its writer. */
+  private releaseReused(map: FileMap): void {
+    for (const [id, p] of this.pending) if (mapsOverlap(p.map, map)) this.pending.delete(id);
+  }
+
+  /** The node a DELETE/RENAME names, if its path and creation slot agree; else a problem. */
+  private named(index: number, path: string, fileId: number, kind: TreeNode['kind']): TreeNode | undefined {
+    const bad = relpathProblem(path, this.longNames);
+    if (bad) return this.problem(index, 'bad-path', `${JSON.stringify(path)}: ${bad}`, path);
+    const node = this.tree.lookup(path);
+    if (!node) return this.problem(index, 'bad-removal', `${path} does not exist`, path);
+    if (node.entryIndex !== fileId || node.kind !== kind) return this.problem(index, 'bad-removal', `${path} is not the ${kind} created by slot ${fileId}`, path);
+    return node;
+  }
+
+  /** Take a node out of the tree; a file's space becomes a pending free. */
+  private takeOut(index: number, node: TreeNode): void {
+    this.tree.remove(node);
+    this.lastParent = undefined;
+    if (node.kind !== 'file') return;
+    this.removedFiles.add(node.entryIndex);
+    this.pending.set(node.entryIndex, { fileId: node.entryIndex, deleteIndex: index, map: node.map, size: node.size, path: node.path });
+  }
+
+  private applyRemove(index: number, e: RemoveEntry): boolean {
+    if (!this.deletes) return !!this.problem(index, 'bad-entry', `${e.path}: DELETE entry in a file system without the delete feature`, e.path);
+    const node = this.named(index, e.path, e.fileId, e.kind);
+    if (!node) return false;
+    if (node.kind === 'dir' && node.children.size) return !!this.problem(index, 'bad-removal', `${e.path}: directory not empty`, e.path);
+    this.takeOut(index, node);
+    this.stats.removals++;
+    return true;
+  }
+
+  private applyRename(index: number, e: RenameEntry): boolean {
+    if (!this.renames) return !!this.problem(index, 'bad-entry', `${e.from}: RENAME entry in a file system without the rename feature`, e.from);
+    const node = this.named(index, e.from, e.fileId, e.kind);
+    if (!node) return false;
+    const bad = relpathProblem(e.to, this.longNames) ?? reservedProblem(e.to);
+    if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(e.to)}: ${bad}`, e.to);
+    const parent = this.tree.lookup(dirname(e.to));
+    if (!parent || parent.kind !== 'dir') return !!this.problem(index, 'no-parent', `parent directory of ${e.to} does not exist`, e.to);
+    if (Tree.within(parent, node)) return !!this.problem(index, 'bad-removal', `${e.from} cannot move into itself (${e.to})`, e.to);
+    const existing = parent.children.get(basename(e.to));
+    if (existing === node) return !!this.problem(index, 'bad-removal', `${e.from}: renamed onto itself`, e.to);
+    if (existing) {
+      if (e.replacedId !== existing.entryIndex) return !!this.problem(index, 'exists', `${e.to} exists and is not the node slot ${e.replacedId ?? '(none)'} replaces`, e.to);
+      if ((existing.kind === 'dir') !== (node.kind === 'dir')) return !!this.problem(index, 'bad-removal', `${e.to}: a directory and a non-directory cannot replace each other`, e.to);
+      if (existing.kind === 'dir' && existing.children.size) return !!this.problem(index, 'bad-removal', `${e.to}: directory not empty`, e.to);
+    } else if (e.replacedId !== undefined) return !!this.problem(index, 'bad-removal', `${e.to} does not exist to be replaced`, e.to);
+    if (existing) this.takeOut(index, existing);
+    this.tree.move(node, parent, basename(e.to));
+    this.lastParent = undefined;
+    this.stats.renames++;
+    return true;
+  }
+}
+
+/** Do two maps share any byte of any device? */
+export function mapsOverlap(a: FileMap, b: FileMap): boolean {
+  const pa = a.kind === 'simple' ? a.extents : a.strips;
+  const pb = b.kind === 'simple' ? b.extents : b.strips;
+  for (const x of pa) for (const y of pb) if (x.devindex === y.devindex && x.offset < y.offset + y.length && y.offset < x.offset + x.length) return true;
+  return false;
 }

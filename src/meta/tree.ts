@@ -19,13 +19,20 @@ interface NodeBase {
   parent: DirNode | undefined;
   /** Log slot that created it (-1 for the root). */
   entryIndex: number;
+  /** Its position in its parent's `order` (readdir cookies). */
+  pos?: number;
+  /** Deleted, or replaced by a rename (issue 14): no longer in any directory, still reachable by id. */
+  removed?: boolean;
 }
 
 export interface DirNode extends NodeBase {
   kind: 'dir';
   children: Map<string, TreeNode>;
-  /** Children in log order; append-only, so a directory listing's positions stay stable as it grows. */
-  order: TreeNode[];
+  /**
+   * Children in log order; append-only, so a directory listing's positions stay stable as it
+   * grows. A child that was removed or moved away leaves a null (its position is never reused).
+   */
+  order: (TreeNode | null)[];
   subdirs: number;
 }
 
@@ -70,14 +77,60 @@ export class Tree {
   }
 
   add(parent: DirNode, node: TreeNode): void {
-    parent.children.set(node.name, node);
-    parent.order.push(node);
+    this.link(parent, node);
     this.byId.set(node.id, node);
-    if (node.kind === 'dir') {
-      parent.subdirs++;
-      this.dirs++;
-    } else if (node.kind === 'symlink') this.symlinks++;
-    else this.files++;
+    this.count(node, 1);
+  }
+
+  private count(node: TreeNode, d: number): void {
+    if (node.kind === 'dir') this.dirs += d;
+    else if (node.kind === 'symlink') this.symlinks += d;
+    else this.files += d;
+  }
+
+  private link(parent: DirNode, node: TreeNode): void {
+    parent.children.set(node.name, node);
+    node.pos = parent.order.length;
+    parent.order.push(node);
+    if (node.kind === 'dir') parent.subdirs++;
+  }
+
+  private unlink(node: TreeNode): void {
+    const parent = node.parent;
+    if (!parent) return;
+    parent.children.delete(node.name);
+    if (node.pos !== undefined && parent.order[node.pos] === node) parent.order[node.pos] = null;
+    if (node.kind === 'dir') parent.subdirs--;
+  }
+
+  /**
+   * Take a node out of its directory (a delete, or the file a rename replaced). It stays in
+   * byId, marked removed, so handles opened before keep working; its path is kept as it was.
+   */
+  remove(node: TreeNode): void {
+    this.unlink(node);
+    node.removed = true;
+    this.count(node, -1);
+  }
+
+  /** Move a node to `parent` under `name`; a directory's descendants get their new paths. */
+  move(node: TreeNode, parent: DirNode, name: string): void {
+    this.unlink(node);
+    node.name = name;
+    node.parent = parent;
+    this.link(parent, node);
+    const base = parent.path === '' ? name : `${parent.path}/${name}`;
+    const rebase = (n: TreeNode, path: string): void => {
+      n.path = path;
+      if (n.kind === 'dir') for (const c of n.children.values()) rebase(c, `${path}/${c.name}`);
+    };
+    rebase(node, base);
+  }
+
+  /** Is `node` `dir` itself or below it? */
+  static within(node: TreeNode, dir: TreeNode): boolean {
+    for (let n: TreeNode | undefined = node; n; n = n.parent) if (n === dir) return true;
+    return false;
   }
 
   /** Depth-first walk in name order. */

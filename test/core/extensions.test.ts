@@ -73,20 +73,20 @@ describe('format extensions', () => {
 
     it('an unknown incompat bit: open refuses with the feature named; nothing changes', () => {
       const dev = fresh('unknown', { features: ['symlinks'] });
-      writeRange(dev, FEATURE_BLOCK_OFFSET, encodeFeatureBlock({ incompat: (1n << 1n) | (1n << 3n) | (1n << 40n), rocompat: 0n }));
+      writeRange(dev, FEATURE_BLOCK_OFFSET, encodeFeatureBlock({ incompat: (1n << 1n) | (1n << 6n) | (1n << 40n), rocompat: 0n }));
       const before = readRange(dev, 0, 4 * MiB);
       for (const h of [host, other]) {
-        assert.throws(() => asHost(h, () => Famfs.open(dev)), (e: unknown) => e instanceof FamfsError && /does not know: delete, bit 40/.test((e as Error).message));
+        assert.throws(() => asHost(h, () => Famfs.open(dev)), (e: unknown) => e instanceof FamfsError && /does not know: bit 6, bit 40/.test((e as Error).message));
       }
       assert.ok(readRange(dev, 0, 4 * MiB).equals(before));
     });
 
     it('an unknown rocompat bit: readable, but the master may not write', () => {
       const dev = fresh('rocompat', { features: ['symlinks'] });
-      writeRange(dev, FEATURE_BLOCK_OFFSET, encodeFeatureBlock({ incompat: 2n, rocompat: 1n << 5n }));
+      writeRange(dev, FEATURE_BLOCK_OFFSET, encodeFeatureBlock({ incompat: 2n, rocompat: 1n << 7n }));
       asHost(other, () => Famfs.open(dev)).close();
       asHost(host, () => Famfs.open(dev)).close();
-      assert.throws(() => asHost(host, () => Famfs.open(dev, { writable: true })), /can read but not change: presence/);
+      assert.throws(() => asHost(host, () => Famfs.open(dev, { writable: true })), /can read but not change: bit 7/);
     });
 
     it('a damaged feature block is refused', () => {
@@ -101,7 +101,8 @@ describe('format extensions', () => {
       const dev = sparseFile('badopt', 4 * GiB);
       const cases: [MkfsOptions, RegExp][] = [
         [{ features: ['bogus'] }, /unknown feature "bogus"/],
-        [{ features: ['delete'] }, /unknown feature "delete"/],
+        [{ features: ['delete'], leaseMs: 10 }, /lease 10 ms must be/],
+        [{ leaseMs: 5000 }, /--lease applies only with --features delete/],
         [{ allocUnit: 3000 }, /power of two from 4096/],
         [{ files: 10, logLen: 8 * MiB }, /either a log length or a number of files/],
       ];
@@ -134,8 +135,9 @@ describe('format extensions', () => {
       assert.ok(long[0]!.subarray(44, 120).equals(Buffer.alloc(76)));
     });
 
-    it('the table reserves bits for issue 14 and never marks them known', () => {
-      assert.deepEqual(FEATURES.filter((f) => !f.known).map((f) => f.name), ['delete', 'rename', 'presence']);
+    it('every bit of the table is known and used once; issue 14 bits are delete 3, rename 4 (incompat), presence 5 (rocompat)', () => {
+      assert.deepEqual(FEATURES.filter((f) => !f.known).map((f) => f.name), []);
+      assert.deepEqual(FEATURES.slice(3).map((f) => [f.name, f.bit, f.class]), [['delete', 3, 'incompat'], ['rename', 4, 'incompat'], ['presence', 5, 'rocompat']]);
       assert.equal(new Set(FEATURES.map((f) => f.bit)).size, FEATURES.length);
     });
   });

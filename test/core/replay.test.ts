@@ -91,7 +91,7 @@ describe('replay of hand-built logs', () => {
   it('an empty log replays to an empty root', () => {
     expectOnly([], {}, (fs) => {
       assert.equal(fs.tree.root.children.size, 0);
-      assert.deepEqual({ ...fs.stats }, { entries: 0, files: 0, dirs: 0, symlinks: 0, daxdevs: 0, badEntries: 0, rejected: 0 });
+      assert.deepEqual({ ...fs.stats }, { entries: 0, files: 0, dirs: 0, symlinks: 0, daxdevs: 0, removals: 0, renames: 0, badEntries: 0, rejected: 0 });
     });
   });
 

@@ -19,7 +19,7 @@ import { Famfs } from '../../src/api/famfs.js';
 import { fsck } from '../../src/api/fsck.js';
 import { getxattr } from '../../src/sys/libc.js';
 import { idForEntry } from '../../src/meta/tree.js';
-import { prng } from './common.js';
+import { prng, progress } from './common.js';
 import { SpaceObserver } from './reuse-space.js';
 import type { DriverJob } from './reuse-driver.js';
 
@@ -214,6 +214,7 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
         c.on('close', (code, signal) => {
           const obs = readObs(d.job.obs);
           const last = obs[obs.length - 1];
+          progress();
           if (code === 0) {
             d.done = true;
             return resolve();
@@ -247,6 +248,7 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
           await sleep((o.chaosGapMs ?? 1000) * (1 + rand()));
           if (!chaosOn) break;
           spaceCheck('while the hosts run');
+          progress();
           const m = mounts[rand() < 0.25 ? 0 : 1 + Math.floor(rand() * (mounts.length - 1))]!;
           if (rand() < 0.65) {
             const ms = Math.round(leaseMs * (1.2 + rand() * 1.8));

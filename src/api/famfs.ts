@@ -628,9 +628,9 @@ export class Writer {
     try {
       // Space may hold bytes of a file dropped before it was logged: a new file shows only zeros.
       if (fill && !late) {
-        fill({ map, size });
         // A famfs kernel and mmap show whole pages: the rest of the last one must not show a deleted file's bytes.
         this.fs.zeroRange(map, size, Math.ceil(size / PAGE) * PAGE);
+        fill({ map, size });
       } else if (!late) this.fs.zeroMap(map);
       this.fs.log.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o });
     } catch (e) {

@@ -160,6 +160,32 @@ describe('delete and rename', () => {
       });
     });
 
+    it('follow() yields removed and renamed events with the creation slots', async () => {
+      const dev = fresh('follow');
+      const fs = asHost(host, () => Famfs.open(dev, { writable: true }));
+      try {
+        fs.writer((w) => {
+          w.creat('a', 10);
+          w.creat('b', 10);
+        });
+        fs.writer((w) => {
+          w.rename('a', 'b');
+          w.remove('b');
+        });
+        const events = [];
+        const stop = new AbortController();
+        for await (const ev of fs.follow({ fromStart: true, intervalMs: 5, signal: stop.signal })) {
+          events.push(ev);
+          if (events.length === 4) stop.abort();
+        }
+        assert.deepEqual(events.map((e) => [e.type, 'path' in e ? e.path : `${(e as { from: string }).from}>${(e as { to: string }).to}`]), [['created', 'a'], ['created', 'b'], ['renamed', 'a>b'], ['removed', 'b']]);
+        assert.deepEqual(events[2], { type: 'renamed', index: 2, from: 'a', to: 'b', kind: 'file', id: 0, replaced: 1 });
+        assert.deepEqual(events[3], { type: 'removed', index: 3, path: 'b', kind: 'file', id: 0 });
+      } finally {
+        fs.close();
+      }
+    });
+
     it('a DELETE whose creation slot does not match the path is refused by replay (never guessed)', () => {
       const dev = fresh('mismatch');
       master(dev, (fs) => {

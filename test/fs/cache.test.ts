@@ -1,0 +1,74 @@
+/**
+ * `famfs mount --cache` (-o cache): logged files are read through the page cache and kept
+ * there across opens, so a second read of a file sends the daemon no READ; the .meta files
+ * stay direct (they change as the log grows). Also: -o cache is ours, not the kernel's, and
+ * max_pages is asked as the kernel's fs.fuse.max_pages_limit.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { famfsOk, GiB, makeHost, MiB, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
+import { HAVE_FUSE, mount, NO_FUSE_REASON, umountAll } from './mounted.js';
+import { parseMountOptions } from '../../src/fs/daemon.js';
+import { kernelMaxPagesLimit } from '../../src/fuse/negotiate.js';
+
+/** READ requests the daemon behind mp has answered (famfs status --json). */
+function reads(host: Host, mp: string): number {
+  const rows = JSON.parse(famfsOk(host, ['status', '--json']).stdout) as { mountpoint: string; requests: { name: string; count: number }[] }[];
+  const row = rows.find((r) => r.mountpoint === mp);
+  if (!row) throw new Error(`no status for ${mp}`);
+  return row.requests.find((q) => q.name === 'READ')?.count ?? 0;
+}
+
+test('-o cache is a famfs option (not passed to the kernel); max_pages_limit is read, with a default', () => {
+  assert.equal(parseMountOptions(['ro,cache']).cache, true);
+  assert.deepEqual(parseMountOptions(['ro,cache']).mount.extra, []);
+  assert.equal(parseMountOptions(['cache', 'nocache']).cache, false);
+  assert.equal(parseMountOptions([]).cache, undefined);
+  assert.equal(kernelMaxPagesLimit(() => '4096\n'), 4096);
+  assert.equal(kernelMaxPagesLimit(() => { throw new Error('ENOENT'); }), 256);
+  assert.equal(kernelMaxPagesLimit(() => 'junk'), 256);
+});
+
+describe('famfs mount --cache', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
+  let master: Host;
+  let dev: string;
+  let mp: string;
+
+  before(() => {
+    master = makeHost('cache');
+    dev = sparseFile('cache', 8 * GiB);
+    famfsOk(master, ['mkfs', dev]);
+    famfsOk(master, ['creat', '-d', dev, '-s', String(3 * MiB + 5), '-r', '-S', '41', 'data']);
+    mp = mount(master, dev, 'cache', ['--cache']);
+  });
+
+  after(() => {
+    umountAll(master);
+    removeAllShm();
+    removeHost(master);
+  });
+
+  test('a second read of a file is served from the page cache, byte-exact', () => {
+    const first = fs.readFileSync(path.join(mp, 'data'));
+    const afterFirst = reads(master, mp);
+    assert.ok(afterFirst > 0, 'the first read reached the daemon');
+    const again = fs.readFileSync(path.join(mp, 'data'));
+    assert.equal(reads(master, mp), afterFirst, 'no READ for the cached file');
+    assert.ok(again.equals(first));
+    assert.equal(famfsOk(master, ['verify', '-S', '41', path.join(mp, 'data')]).status, 0);
+  });
+
+  test('writes through the mount are seen by later reads; .meta/.log stays direct', () => {
+    const fd = fs.openSync(path.join(mp, 'data'), 'r+');
+    fs.writeSync(fd, Buffer.from('cached-write'), 0, 12, MiB);
+    fs.closeSync(fd);
+    const b = fs.readFileSync(path.join(mp, 'data'));
+    assert.equal(b.subarray(MiB, MiB + 12).toString(), 'cached-write');
+    const logBefore = fs.readFileSync(path.join(mp, '.meta/.log'));
+    famfsOk(master, ['mkdir', path.join(mp, 'newdir')]);
+    const logAfter = fs.readFileSync(path.join(mp, '.meta/.log'));
+    assert.ok(!logAfter.equals(logBefore), 'the log read through the mount shows the new entry');
+  });
+});

@@ -7,6 +7,7 @@ import { preflight, startMount, type MountRequest } from '../fs/daemon.js';
 import { countIn, parseCount, placementOption } from './args.js';
 import type { Placement } from '../alloc/space.js';
 import { clearDeadMount, famfsMountAt } from './deadmount.js';
+import { warmUp } from '../fs/warmup.js';
 
 /** Beyond this, more FUSE threads only cost memory (each maps the device); 100 made workers die. */
 export const MAX_WORKERS = 16;
@@ -43,6 +44,7 @@ async function foreground(req: MountRequest, readyFd: number | undefined): Promi
     if (readyFd !== undefined) fs.writeSync(readyFd, `error ${(e as Error).message}\n`);
     throw e;
   }
+  await warmUp(running.config.mountpoint); // the first requests after ready should not pay for the JIT
   if (readyFd !== undefined) {
     fs.writeSync(readyFd, 'ok\n');
     fs.closeSync(readyFd);

@@ -12,13 +12,14 @@ import { famfsOk, GiB, makeHost, MiB, removeAllShm, removeHost, sparseFile, type
 import { HAVE_FUSE, mount, NO_FUSE_REASON, umountAll } from './mounted.js';
 import { parseMountOptions } from '../../src/fs/daemon.js';
 import { kernelMaxPagesLimit } from '../../src/fuse/negotiate.js';
+import { warmUp } from '../../src/fs/warmup.js';
 
-/** READ requests the daemon behind mp has answered (famfs status --json). */
-function reads(host: Host, mp: string): number {
+/** READ (or another opcode's) requests the daemon behind mp has answered (famfs status --json). */
+function reads(host: Host, mp: string, op = 'READ'): number {
   const rows = JSON.parse(famfsOk(host, ['status', '--json']).stdout) as { mountpoint: string; requests: { name: string; count: number }[] }[];
   const row = rows.find((r) => r.mountpoint === mp);
   if (!row) throw new Error(`no status for ${mp}`);
-  return row.requests.find((q) => q.name === 'READ')?.count ?? 0;
+  return row.requests.find((q) => q.name === op)?.count ?? 0;
 }
 
 test('-o cache is a famfs option (not passed to the kernel); max_pages_limit is read, with a default', () => {
@@ -48,6 +49,14 @@ describe('famfs mount --cache', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, ()
     umountAll(master);
     removeAllShm();
     removeHost(master);
+  });
+
+  test('the daemon warmed its request path before it reported ready, and left nothing behind', async () => {
+    const lookups = reads(master, mp, 'LOOKUP');
+    assert.ok(lookups >= 100, `${lookups} LOOKUPs answered at mount`);
+    assert.ok(await warmUp(mp, { lookups: 50 }) >= 1);
+    assert.ok(reads(master, mp, 'LOOKUP') > lookups, 'warm-up lookups reach the daemon (nothing cached)');
+    assert.deepEqual(fs.readdirSync(mp).sort(), ['.meta', 'data']);
   });
 
   test('a second read of a file is served from the page cache, byte-exact', () => {

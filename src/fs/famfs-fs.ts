@@ -20,7 +20,7 @@ import { basename } from '../meta/paths.js';
 import { FuseError, type FuseHandler, type InitWishes, type Request } from '../fuse/handler.js';
 import type { ReadArgs, SetattrArgs, WriteArgs } from '../fuse/decode.js';
 import type { AttrReply, CreateReply, DirEntry, DirEntryPlus, EntryReply, FuseAttr, FuseConnection, KernelInit, OpenReply, StatfsReply } from '../fuse/types.js';
-import { Errno, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE, FOPEN_PARALLEL_DIRECT_WRITES, InitFlag, FATTR_SIZE, FATTR_MODE, FATTR_UID, FATTR_GID } from '../fuse/protocol.js';
+import { Errno, FOPEN_CACHE_DIR, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE, FOPEN_PARALLEL_DIRECT_WRITES, InitFlag, FATTR_SIZE, FATTR_MODE, FATTR_UID, FATTR_GID } from '../fuse/protocol.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
 import { RpcClient } from './rpc.js';
 import { NewNodes, type AnyNode, type Served } from './newnodes.js';
@@ -443,6 +443,10 @@ export class FamfsFs implements FuseHandler {
     this.sync();
     const n = this.nodeOrThrow(nodeid);
     if (!('kind' in n) || n.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
+    // -o cache: the kernel may keep listings across opens. Changes through this mount reset them
+    // (the kernel bumps the directory's version); the watcher drops them when entries are logged,
+    // which it can only address to logged ids (a directory made through this mount keeps its new id).
+    if (this.config.cache && nodeid < NEW_NODE_ID_BASE) return { fh: 0, openFlags: FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE };
     return { fh: 0 };
   }
 

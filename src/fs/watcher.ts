@@ -99,14 +99,14 @@ export class LogWatcher {
     if (!this.sbLive.equals(this.sbCopy)) return this.goStale(`${dev.path}: the superblock changed (re-formatted or destroyed by another host); refusing to serve stale maps. Unmount and mount again.`);
     if (!force && this.famfs.log.nextIndex() === this.famfs.stats.entries) return;
     this.mirror();
-    // New names: drop any cached negative dentry, and the parent's cached attributes (nlink, listing).
+    // New names: drop any cached negative dentry, and the parent's cached attributes (nlink) and listing (FOPEN_CACHE_DIR pages).
     const fresh = this.famfs.refresh(({ index }) => {
       const node = this.famfs.tree.byId.get(idForEntry(index));
       if (!node) return;
       const parent = node.parent?.id ?? ROOT_ID;
       // Re-looking up a name made here would give it a new inode number (tar checks them).
       if (!this.opts.madeHere?.(node.id)) this.notifier.send({ kind: 'entry', parent, name: node.name });
-      this.notifier.send({ kind: 'inode', nodeid: parent });
+      this.notifier.send({ kind: 'inode', nodeid: parent, pages: true });
     });
     if (fresh && this.opts.verbose) this.opts.log(`log: ${fresh} new entries`);
     const problem = this.famfs.headerProblem;

@@ -29,8 +29,8 @@ export function verify(famfs: Famfs, file: FileNode, seed: number): number {
 }
 
 /**
- * Copy a host file's bytes straight into the mapped file (pread into the
- * mapping, no bounce buffer), then flush. `onProgress` gets bytes done.
+ * Copy a host file's bytes into a famfs file — inside the kernel on a file device, else
+ * pread straight into the mapping — then flush. `onProgress` gets bytes done.
  */
 export function copyFromHost(famfs: Famfs, file: Mapped, srcPath: string, onProgress?: (n: number) => void): void {
   const fd = fs.openSync(srcPath, 'r');
@@ -63,18 +63,17 @@ function copyThroughFd(famfs: Famfs, file: Mapped, fd: number, srcPath: string, 
   });
 }
 
+/** Other devices (DAX, simulated caches, CPU write-back): pread straight into the mapping, no bounce buffer. */
 function copyIntoMapping(famfs: Famfs, file: Mapped, fd: number, srcPath: string, onProgress?: (n: number) => void): void {
-  {
-    let done = 0;
-    const CHUNK = 8 << 20;
-    for (const s of famfs.slices(file, 0, file.size)) {
-      for (let off = 0; off < s.length; ) {
-        const n = fs.readSync(fd, s, off, Math.min(CHUNK, s.length - off), done);
-        if (n === 0) throw new FamfsError(`${srcPath}: file shrank while being copied`, 'EIO');
-        off += n;
-        done += n;
-        onProgress?.(n);
-      }
+  let done = 0;
+  const CHUNK = 8 << 20;
+  for (const s of famfs.slices(file, 0, file.size)) {
+    for (let off = 0; off < s.length; ) {
+      const n = fs.readSync(fd, s, off, Math.min(CHUNK, s.length - off), done);
+      if (n === 0) throw new FamfsError(`${srcPath}: file shrank while being copied`, 'EIO');
+      off += n;
+      done += n;
+      onProgress?.(n);
     }
   }
 }

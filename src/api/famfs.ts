@@ -22,7 +22,8 @@ import { mapCapacity, type Geometry } from '../meta/validate.js';
 const PAGE = 4096;
 import { resolveRange } from '../map/resolve.js';
 import { EXT_PATH_MAX, FM_ALL_HOSTS_RW } from '../format/constants.js';
-import { checkFeatureBlock, EXT_VERSION, FEATURE_BLOCK_END, FEATURE_BLOCK_OFFSET, hasFeature, LONG_NAMES, NO_FEATURES, SYMLINKS, type Features } from '../format/features.js';
+import { checkFeatureBlock, EXT_VERSION, FEATURE_BLOCK_END, FEATURE_BLOCK_OFFSET, hasFeature, leaseMsOf, LONG_NAMES, NO_FEATURES, PRESENCE, SYMLINKS, type Features } from '../format/features.js';
+import { presenceOracle } from '../presence/oracle.js';
 import { FamfsError, asFamfsError } from './errors.js';
 import { removePaths, renamePath, type RemoveOptions, type RenameOptions } from './removal.js';
 import { trySystemUuid } from './sysuuid.js';
@@ -103,7 +104,7 @@ export class Famfs {
   readonly geometry: Geometry;
   /** Format extensions in use (docs/format.md); none for an upstream file system. */
   readonly features: Features;
-  private readonly replayer: Replayer;
+  private replayer: Replayer;
   /** Devices 1.. once opened (null: not found on this host). */
   private readonly extra = new Map<number, Device | null>();
   private readonly candidates: string[];
@@ -119,6 +120,8 @@ export class Famfs {
     this.sb = sb;
     this.role = trySystemUuid() === sb.systemUuid ? 'master' : 'client';
     this.features = readFeatures(device, sb, { forWrite: this.role === 'master' && device.writable });
+    // Deleted space is reused only when every host has let go (the presence area, issue 14).
+    if (hasFeature(this.features, PRESENCE)) this.releaseOracle = presenceOracle(device, leaseMsOf(this.features));
     this.log = new LogView(device, sb.logLen);
     const check = this.log.check();
     if (check !== 'ok') throw new FamfsError(`${device.path}: invalid log header (${check})`, 'EINVAL');
@@ -451,8 +454,9 @@ export class Famfs {
   }
 
   /**
-   * Decides which pending frees (deleted files' space) may be reused now. HOLD_ALL until the
-   * presence area is wired (issue 14 part B); a writer may set its own (tests, compact).
+   * Decides which pending frees (deleted files' space) may be reused now: the presence area's
+   * PresenceOracle on a file system that has one (HOLD_ALL if its area cannot be read from
+   * here); a writer may set its own (tests, compact).
    */
   releaseOracle: ReleaseOracle = HOLD_ALL;
 
@@ -532,6 +536,16 @@ export class Famfs {
   /** Capacity and use of each device (what df, fsck and status count). */
   usage(): DeviceUse[] {
     return new DeviceSpace(this.deviceBitmaps()).perDevice();
+  }
+
+  /**
+   * Forget the replayed tree and replay the log from its first entry (a host that lost its
+   * presence lease does this before it serves again: the log may have been rewritten meanwhile).
+   */
+  replayFromScratch(): void {
+    this.device.reload();
+    this.replayer = new Replayer(this.log, this.geometry, { primaryUuid: this.sb.daxdev.uuid, features: this.features });
+    this.replayer.catchUp();
   }
 
   close(): void {

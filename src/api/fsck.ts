@@ -1,4 +1,5 @@
 /** The fsck report: superblock, log and capacity, as upstream prints them, plus what replay refused. */
+import { PresenceOracle } from '../presence/oracle.js';
 import { ALLOC_UNIT, LOG_ENTRY_SIZE, LOG_HEADER_SIZE } from '../format/constants.js';
 import { featureNames } from '../format/features.js';
 import type { Famfs, HeldSpace } from './famfs.js';
@@ -73,6 +74,16 @@ export interface PendingReport {
   fileId: number;
   deleteIndex: number;
   bytes: number;
+  /** Presence area: who keeps it (slot, host label, why: held, not replayed, write intent, kernel mapping). */
+  heldBy?: { slot: number; label: string; why: string }[];
+}
+
+/** The hosts that keep a pending free, when the file system's oracle is the presence area's. */
+function heldBy(fs: Famfs, fileId: number): PendingReport['heldBy'] {
+  const o = fs.releaseOracle;
+  if (!(o instanceof PresenceOracle)) return undefined;
+  const p = fs.pendingFrees.find((x) => x.fileId === fileId);
+  return p ? o.holders(p) : undefined;
 }
 
 export function fsck(fs: Famfs): FsckReport {
@@ -117,7 +128,7 @@ export function fsck(fs: Famfs): FsckReport {
     collisions,
     collisionPairs: collisions ? collisionPairs(fs) : [],
     devices,
-    pending: held.filter((h) => h.pending).map((h) => ({ path: h.path, fileId: h.index, deleteIndex: fs.pendingFrees.find((p) => p.fileId === h.index)?.deleteIndex ?? -1, bytes: pieces(h.map).reduce((n, e) => n + e.length, 0) })),
+    pending: held.filter((h) => h.pending).map((h) => ({ path: h.path, fileId: h.index, deleteIndex: fs.pendingFrees.find((p) => p.fileId === h.index)?.deleteIndex ?? -1, bytes: pieces(h.map).reduce((n, e) => n + e.length, 0), heldBy: heldBy(fs, h.index) })),
     problems: [...fs.problems],
     kernelRefused: kernelRefused(fs),
     clean: collisions === 0 && st.badEntries === 0 && st.rejected === 0 && devices.every((d) => !d.problem),
@@ -277,7 +288,10 @@ export function formatFsck(r: FsckReport, opts: { human?: boolean; verbose?: boo
   if (r.pending.length) {
     L.push('');
     L.push('Deleted files not released yet:');
-    for (const p of r.pending.slice(0, opts.verbose ? undefined : 50)) L.push(`  ${p.path}: ${p.bytes} bytes (file ${p.fileId}, removed by entry ${p.deleteIndex})`);
+    for (const p of r.pending.slice(0, opts.verbose ? undefined : 50)) {
+      const by = p.heldBy?.length ? `; held by ${p.heldBy.map((h) => `slot ${h.slot} (${h.label || '?'}: ${h.why})`).join(', ')}` : '';
+      L.push(`  ${p.path}: ${p.bytes} bytes (file ${p.fileId}, removed by entry ${p.deleteIndex}${by})`);
+    }
     if (!opts.verbose && r.pending.length > 50) L.push(`  ... ${r.pending.length - 50} more (use -v)`);
   }
   if (r.problems.length) {

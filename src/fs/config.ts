@@ -37,6 +37,8 @@ export interface FamfsMountConfig {
   cache?: boolean;
   /** FUSE max_pages to ask for (the kernel caps it at fs.fuse.max_pages_limit); default from max_write. */
   maxPages?: number;
+  /** File systems with the presence area: this host's presence state and open-count table (issue 14). */
+  presence?: import('../fs/presence-gate.js').PresenceShared;
   /** Per-opcode request statistics the FUSE workers record (for `famfs status`). */
   opStats?: SharedArrayBuffer;
 }

@@ -23,6 +23,7 @@ import { createOpStats } from '../fuse/opstats.js';
 import { famfsKernelPresent, FUSE_DAX_FMAP, type DataPath, type DataPathChoice } from './kernel.js';
 import { ensureDevdax, enterKernelMode, kernelModeIntended, leaveKernelMode, snapshotMeta } from './kernel-mount.js';
 import { daxMode } from '../device/daxmode.js';
+import { hasPresence, PresenceService } from '../presence/service.js';
 
 export const FS_SUBTYPE = 'famfs';
 export const FS_TYPE = `fuse.${FS_SUBTYPE}`;
@@ -121,6 +122,8 @@ export interface Preflight {
   options: ParsedOptions;
   /** The superblock's allocation unit (below 2 MiB: small-units, never kernel mode). */
   allocUnit: number;
+  /** The file system has the presence area (issue 14): this host joins it while mounted. */
+  presence: boolean;
 }
 
 /** Validate everything that can be checked before mounting, and learn the role and device paths. */
@@ -150,7 +153,12 @@ export function preflight(req: MountRequest): Preflight {
   const devices = [device, ...probe.daxdevs.map((d) => probe.devicePath(d.index) ?? '')];
   const extraUuids = probe.daxdevs.map((d) => d.uuid);
   const au = probe.sb.allocUnit;
+  const presence = hasPresence(probe);
   probe.close();
+  // The presence area is written through a mapping of the device, which kernel mode gives up.
+  if (req.dataPath === 'kernel' && presence) {
+    throw new FamfsError(`${device}: this famfs has the presence area (delete/rename) and this version keeps it only in daemon mode; mount with --data-path daemon (auto chooses daemon)`, 'EINVAL');
+  }
   // The famfs kernel maps only 2 MiB-aligned extents (reference famfs-extensions.md §4) and has no READ fallback.
   if (req.dataPath === 'kernel' && au < ALLOC_UNIT) {
     throw new FamfsError(`${device}: this famfs uses ${au}-byte allocation units (small-units extension) and a famfs kernel maps only 2 MiB-aligned extents; mount it with --data-path daemon (auto chooses daemon)`, 'EINVAL');
@@ -161,7 +169,7 @@ export function preflight(req: MountRequest): Preflight {
   } catch (e) {
     throw new FamfsError((e as Error).message, 'EINVAL');
   }
-  return { device, mountpoint, role, devices, extraUuids, options, allocUnit: au };
+  return { device, mountpoint, role, devices, extraUuids, options, allocUnit: au, presence };
 }
 
 export interface RunningMount {
@@ -170,13 +178,15 @@ export interface RunningMount {
   config: FamfsMountConfig;
   role: string;
   dataPath: DataPath;
+  /** This host's presence (file systems with the presence area). */
+  presence?: PresenceService;
 }
 
 /** Mount and serve; resolves once the kernel has completed INIT. */
 export async function startMount(req: MountRequest): Promise<RunningMount> {
   const log = req.log ?? ((m: string) => process.stderr.write(`famfs: ${m}\n`));
   // Devices not found on this host ('' in devices) make only the files on them fail (EIO/ENXIO).
-  const { device, mountpoint, role, devices, extraUuids, options, allocUnit } = preflight(req);
+  const { device, mountpoint, role, devices, extraUuids, options, allocUnit, presence } = preflight(req);
   devices.forEach((p, i) => {
     if (i > 0) log(p ? `device ${i}: ${p}` : `device ${i} (uuid ${extraUuids[i - 1]}) not found on this host: files on it cannot be read`);
   });
@@ -201,7 +211,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   config.opStats = createOpStats(workers);
   // Kernel mode: copy superblock and log while the device is still devdax, then bind it to fsdev_dax.
   // Small allocation units cannot be mapped by a famfs kernel: auto serves them in daemon mode.
-  const kernelMode = allocUnit >= ALLOC_UNIT && kernelModeIntended(config.dataPath ?? 'auto', device);
+  const kernelMode = allocUnit >= ALLOC_UNIT && !presence && kernelModeIntended(config.dataPath ?? 'auto', device);
   config.famfsKernel = kernelMode || (config.dataPath === 'kernel' && famfsKernelPresent());
   if (kernelMode) {
     config.metaImage = snapshotMeta(device);
@@ -221,6 +231,18 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     if (!master) throw new FamfsError('the mount is not ready', 'EAGAIN');
     return master.handle(call);
   }, (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
+  // Join the presence area before any worker serves (workers count opens and check the lease).
+  let presenceSvc: PresenceService | undefined;
+  if (presence) {
+    try {
+      presenceSvc = await PresenceService.start({ device, role, kernelMode, threads: workers, label: os.hostname(), log });
+    } catch (e) {
+      rpc?.close();
+      master?.close();
+      throw asFamfsError(e);
+    }
+    config.presence = { control: presenceSvc.control.sab, table: presenceSvc.table.sab };
+  }
   const server = new FuseServer({
     mountpoint,
     handlerModule: new URL('./handler-module.js', import.meta.url),
@@ -243,6 +265,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   } catch (e) {
     rpc?.close();
     master?.close();
+    await presenceSvc?.stop();
     if (kernelMode) leaveKernelMode(device, false, log);
     if (config.dataPath === 'kernel') {
       // FamfsFs refuses INIT (EIO) when the kernel does not offer FUSE_DAX_FMAP; say so instead of a bare timeout.
@@ -289,10 +312,11 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     rpc?.close();
     master?.close();
     watcher.stop();
+    void presenceSvc?.stop();
     void notifier.close();
     if (kernelMode) leaveKernelMode(device, stillMounted(), log);
   });
 
   log(`mounted ${device} on ${mountpoint} as ${role}, data path: ${dataPath === 'kernel' ? 'kernel (famfs GET_FMAP/GET_DAXDEV, data through DAX)' : 'daemon'}, transport: ${server.transport === 'uring' ? 'io_uring' : '/dev/fuse'}`);
-  return { server, watcher, config, role, dataPath };
+  return { server, watcher, config, role, dataPath, presence: presenceSvc };
 }

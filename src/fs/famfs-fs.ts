@@ -32,6 +32,8 @@ import { encodeDaxdevReply, encodeGetFmapReply, fmapKernelProblem, FAMFS_MAX_DAX
 import { daemonStatus, STATUS_XATTR, type DaemonStatus } from './status.js';
 import { FUSE_DAX_FMAP, FUSE_GET_DAXDEV, FUSE_GET_FMAP, wantKernelMode, type DataPath } from './kernel.js';
 import { LOG_FILE_ID, META_DIR_ID, META_NAME, metaFileType, metaNodes, SUPERBLOCK_FILE_ID } from './metafiles.js';
+import { PresenceGate } from './presence-gate.js';
+import type { ReleaseArgs } from '../fuse/decode.js';
 import { nodeXattrs } from './xattrs.js';
 
 
@@ -74,6 +76,8 @@ export class FamfsFs implements FuseHandler {
   /** 'kernel' once INIT negotiated FUSE_DAX_FMAP (GET_FMAP / GET_DAXDEV served, data via DAX). */
   dataPath: DataPath = 'daemon';
   private readonly log: (msg: string) => void;
+  /** File systems with the presence area: lease, holds and write intents (presence-gate.ts). */
+  private readonly gate?: PresenceGate;
 
   constructor(readonly config: FamfsMountConfig) {
     // Every host may write file data, so the mapping is writable on clients too.
@@ -90,6 +94,12 @@ export class FamfsFs implements FuseHandler {
     const meta = metaNodes(this.famfs.tree.root, this.famfs.sb.logLen, this.role === 'master', config.metaGroup);
     this.metaDir = meta.dir;
     this.metaFiles = meta.files;
+    if (config.presence) this.gate = new PresenceGate(config.presence, this.famfs.device);
+  }
+
+  /** The log slot that created a logged file (its id for holds), or undefined for .meta and new files. */
+  private fileId(f: Served | FileNode): number | undefined {
+    return 'meta' in f || this.isNew(f.id) ? undefined : f.entryIndex;
   }
 
   // ---- helpers ----
@@ -97,6 +107,7 @@ export class FamfsFs implements FuseHandler {
   /** Refuse everything once the device changed under us; pick up new log entries. */
   private sync(): void {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE, 'device was re-formatted');
+    this.gate?.check(() => this.famfs.replayFromScratch());
     // A truncated device file would SIGBUS the header read below: one fstat first.
     const live = this.famfs.device.liveSize();
     if (live < this.famfs.device.size) {
@@ -390,18 +401,25 @@ export class FamfsFs implements FuseHandler {
     if ((acc === O_WRONLY || acc === O_RDWR) && f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES, 'the superblock is read-only');
     // Kernel mode: the kernel maps the file from the GET_FMAP reply and serves it through DAX.
     if (this.dataPath === 'kernel') return { fh: 0 };
+    const id = this.gate && this.fileId(f);
+    const fh = id !== undefined && this.gate ? this.gate.open(id) : 0;
     // -o cache: a logged file never changes size, so its pages may stay cached across opens
     // (the coherence rule is in docs/fuse.md). The .meta files change: always direct.
-    if (this.config.cache && !this.metaFiles.has(nodeid)) return { fh: 0, openFlags: FOPEN_KEEP_CACHE };
-    return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
+    if (this.config.cache && !this.metaFiles.has(nodeid)) return { fh, openFlags: FOPEN_KEEP_CACHE };
+    return { fh, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
 
   read(_req: Request, nodeid: number, args: ReadArgs): Buffer[] {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
+    if (this.gate) {
+      this.gate.check(() => this.famfs.replayFromScratch());
+      this.gate.checkHandle(args.fh);
+    }
     const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
     // Any host may have written these bytes since we last read them (docs/coherency.md: the READ rule).
-    return this.shrinkGuard(() => this.famfs.freshSlices(f, args.offset, args.size));
+    const slices = this.shrinkGuard(() => this.famfs.freshSlices(f, args.offset, args.size));
+    return this.gate ? this.gate.copyOut(slices) : slices;
   }
 
   /** Pieces past a truncated device's end: EIO for this request, ESTALE for the mount from now on. */
@@ -428,15 +446,21 @@ export class FamfsFs implements FuseHandler {
     if ((f.id === LOG_FILE_ID && this.role !== 'master') || f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
     if (room <= 0) throw new FuseError(Errno.EFBIG, 'famfs files cannot grow');
-    return this.shrinkGuard(() => this.famfs.write(f, args.offset, room < data.length ? data.subarray(0, room) : data));
+    const copy = (): number => this.shrinkGuard(() => this.famfs.write(f, args.offset, room < data.length ? data.subarray(0, room) : data));
+    const id = this.gate && this.fileId(f);
+    if (!this.gate || id === undefined) return copy();
+    this.gate.check(() => this.famfs.replayFromScratch());
+    this.gate.checkHandle(args.fh);
+    return this.gate.withIntent(id, copy);
   }
 
   flush(_req: Request, nodeid: number): void {
     if (this.isNew(nodeid)) this.master().call('flush', { id: nodeid });
   }
 
-  release(_req: Request, nodeid: number): void {
+  release(_req: Request, nodeid: number, args?: ReleaseArgs): void {
     if (this.isNew(nodeid)) this.master().call('release', { id: nodeid });
+    if (args) this.gate?.release(args.fh);
   }
 
   fsync(_req: Request, nodeid: number): void {
@@ -531,7 +555,7 @@ export class FamfsFs implements FuseHandler {
   private status(): DaemonStatus {
     return daemonStatus(this.famfs, {
       role: this.role, dataPath: this.dataPath, startedMs: this.config.mountTimeMs,
-      pending: Atomics.load(this.state, StateFlag.PENDING), devices: this.config.devices, opStats: this.config.opStats,
+      pending: Atomics.load(this.state, StateFlag.PENDING), devices: this.config.devices, opStats: this.config.opStats, presence: this.gate?.summary(),
     });
   }
 

@@ -14,6 +14,7 @@ import { ExtEntryType, LOG_OFFSET, PRESENCE_OFFSET, PRESENCE_SIZE, DEFAULT_LEASE
 import { FEATURE_BLOCK_OFFSET, checkFeatureBlock, leaseMsOf } from '../../src/format/features.js';
 import { decodeLogEntry, encodeRecord, joinContSlots } from '../../src/format/logentry.js';
 import { RELEASE_ALL } from '../../src/alloc/release-all.js';
+import { HOLD_ALL } from '../../src/alloc/reclaim.js';
 import type { FileNode } from '../../src/meta/tree.js';
 import { asHost, crc32Ref, famfs, famfsOk, GiB, makeHost, MiB, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from './helpers.js';
 
@@ -236,6 +237,8 @@ describe('delete and rename', () => {
     it('pending space stays allocated (HOLD_ALL); once released a new file reuses it and shows only zeros', () => {
       const dev = fresh('reuse');
       master(dev, (fs) => {
+        // No host is mounted, so the presence area's oracle would release at once: hold instead.
+        fs.releaseOracle = HOLD_ALL;
         fs.writer((w) => w.creat('big', 8 * MiB, {}, (f) => fs.write({ ...f, path: 'big' }, 0, Buffer.alloc(8 * MiB, 0x5a))));
         const used = fs.usage()[0]!.used;
         const big = fs.lookup('big') as FileNode;

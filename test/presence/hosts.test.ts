@@ -1,0 +1,154 @@
+/**
+ * Presence with real processes as hosts sharing one /dev/shm device: join, heartbeat, lease
+ * expiry of a SIGSTOPped host (observers call it gone; it finds itself stale and rejoins as a
+ * new incarnation when it runs again), a SIGKILLed host's slot reclaimed by its own machine,
+ * clean leave.
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PRESENCE_OFFSET, PRESENCE_SIZE } from '../../src/format/constants.js';
+import { Device } from '../../src/device/device.js';
+import { PresenceArea } from '../../src/presence/area.js';
+import { LivenessTracker } from '../../src/presence/liveness.js';
+import { PresenceOracle } from '../../src/presence/oracle.js';
+import { famfs, famfsOk, makeHost, removeAllShm, removeHost, type Host } from '../core/helpers.js';
+import { presenceDevice } from './fixtures.js';
+
+const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'host-child.js');
+const LEASE = 1500;
+
+interface Child {
+  proc: ChildProcess;
+  events: Record<string, unknown>[];
+}
+
+function startHost(h: Host, dev: string, label: string): Child {
+  const proc = spawn(process.execPath, [CHILD, dev, label], { env: h.env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const c: Child = { proc, events: [] };
+  let buf = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      c.events.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
+      buf = buf.slice(nl + 1);
+    }
+  });
+  return c;
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const event = (c: Child, key: string): Record<string, unknown> | undefined => c.events.find((e) => key in e);
+
+describe('presence hosts as processes', () => {
+  const master = makeHost('pm');
+  const hosts = [makeHost('pa'), makeHost('pb'), makeHost('pc')];
+  const children: Child[] = [];
+  after(() => {
+    for (const c of children) if (c.proc.exitCode === null) { c.proc.kill('SIGCONT'); c.proc.kill('SIGKILL'); }
+    for (const h of [master, ...hosts]) removeHost(h);
+    removeAllShm();
+  });
+  const dev = presenceDevice(master, 'presence-hosts', LEASE);
+  const d = Device.open(dev);
+  d.mapHead(PRESENCE_OFFSET + PRESENCE_SIZE);
+  const area = new PresenceArea(d);
+  const oracle = new PresenceOracle(area, new LivenessTracker(LEASE));
+
+  it('three hosts join distinct slots and beat', async () => {
+    for (const [i, h] of hosts.entries()) children.push(startHost(h, dev, `host-${i}`));
+    const slots = await until('all joined', () => (children.every((c) => event(c, 'joined')) ? children.map((c) => event(c, 'joined')!.joined as number) : undefined));
+    assert.equal(new Set(slots).size, 3);
+    const beats = slots.map((s) => area.read(s)!.heartbeat);
+    await new Promise((r) => setTimeout(r, 400));
+    slots.forEach((s, i) => {
+      const now = area.read(s)!;
+      assert.equal(now.state, 'live');
+      assert.equal(now.label, `host-${i}`);
+      assert.equal(now.systemUuid, hosts[i]!.uuid);
+      assert.ok(now.heartbeat > beats[i]!, `slot ${s} beats`);
+    });
+    oracle.snapshot();
+  });
+
+  it('a SIGSTOPped host is gone after a lease; when it runs again it is stale, then rejoins as a new incarnation', async () => {
+    const c = children[0]!;
+    const slot = event(c, 'joined')!.joined as number;
+    const token = area.read(slot)!.token;
+    c.proc.kill('SIGSTOP');
+    const t0 = Date.now();
+    await until('gone', () => { oracle.snapshot(); return oracle.tracker.judge(area.read(slot)!) === 'gone'; }, LEASE * 10);
+    assert.ok(Date.now() - t0 >= LEASE - 50, 'not called gone before a lease of silence');
+    for (const o of children.slice(1)) assert.equal(oracle.tracker.judge(area.read(event(o, 'joined')!.joined as number)!), 'live');
+    c.proc.kill('SIGCONT');
+    await until('stale reported', () => event(c, 'stale'));
+    const r = await until('rejoined', () => event(c, 'rejoined'));
+    // Stale is said before it serves again, and the new incarnation has a new token.
+    assert.ok(c.events.indexOf(event(c, 'stale')!) < c.events.indexOf(r));
+    const now = area.read(r.rejoined as number)!;
+    assert.equal(now.state, 'live');
+    assert.notEqual(now.token, token);
+    assert.equal(r.rejoined, slot, 'it takes its own slot back');
+    oracle.snapshot();
+    assert.equal(oracle.tracker.judge(now), 'live');
+  });
+
+  it('a SIGKILLed host stays live-looking until a lease passes; its machine reclaims the slot; a clean leave frees it', async () => {
+    const c = children[1]!;
+    const slot = event(c, 'joined')!.joined as number;
+    c.proc.kill('SIGKILL');
+    await until('gone', () => { oracle.snapshot(); return oracle.tracker.judge(area.read(slot)!) === 'gone'; }, LEASE * 10);
+    // famfs hosts calls it gone only after watching a whole lease of silence.
+    const short = JSON.parse(famfsOk(master, ['hosts', '--json', dev]).stdout) as { slot: number; liveness: string; silentMs: number }[];
+    assert.equal(short.find((r) => r.slot === slot)?.liveness, 'live');
+    const long = JSON.parse(famfsOk(master, ['hosts', '--json', '--watch', String(LEASE + 200), dev]).stdout) as { slot: number; liveness: string }[];
+    assert.equal(long.find((r) => r.slot === slot)?.liveness, 'gone');
+    const again = startHost(hosts[1]!, dev, 'host-1-again');
+    children.push(again);
+    const j = await until('rejoined after kill', () => event(again, 'joined'));
+    assert.equal(j.joined, slot, 'a dead daemon of the same machine gives its slot back');
+    // famfs hosts: the new daemon shows live under its label.
+    const rows = JSON.parse(famfsOk(master, ['hosts', '--json', dev]).stdout) as { slot: number; liveness: string; label: string }[];
+    assert.deepEqual(rows.find((r) => r.slot === slot), { ...rows.find((r) => r.slot === slot)!, liveness: 'live', label: 'host-1-again' });
+    const left = children[2]!;
+    const lslot = event(left, 'joined')!.joined as number;
+    left.proc.kill('SIGTERM');
+    await new Promise((r) => left.proc.once('exit', r));
+    assert.equal(area.read(lslot)!.state, 'free');
+    assert.ok(area.live(lslot).every((b) => b === 0), 'a clean leave zeroes the slot (famfs compact takes it as free)');
+  });
+
+  it('famfs hosts --evict: refuses a beating host; marks a silent one left, which then rejoins when it runs again', async () => {
+    const c = children[0]!;
+    const slot = event(c, 'joined')!.joined as number; // it took the same slot back when it rejoined
+    const busy = famfs(master, ['hosts', '--evict', String(slot), dev]);
+    assert.equal(busy.status, 1);
+    assert.match(busy.stderr, /not silent/);
+    assert.equal(area.read(slot)!.state, 'live');
+    c.proc.kill('SIGSTOP');
+    try {
+      const r = famfsOk(master, ['hosts', '--evict', String(slot), '--json', dev]);
+      assert.equal((JSON.parse(r.stdout) as { evicted: number }).evicted, slot);
+      assert.ok(area.live(slot).every((b) => b === 0), 'an evicted slot is all zeros (free)');
+      oracle.snapshot();
+      assert.equal(oracle.tracker.judge(area.read(slot)!), 'absent');
+    } finally {
+      c.proc.kill('SIGCONT');
+    }
+    const before = c.events.filter((e) => 'rejoined' in e).length;
+    await until('rejoined after eviction', () => c.events.filter((e) => 'rejoined' in e).length > before);
+    assert.equal(area.read(slot)!.state, 'live');
+  });
+});

@@ -372,6 +372,19 @@ export class Famfs {
     return out;
   }
 
+  /** True when every byte of `file` can be stored through its devices' fds (Device.writesThroughFd). */
+  throughFd(file: { map: FileMap; size: number }): boolean {
+    if (this.mounted) return false;
+    let ok = true;
+    resolveRange(file.map, file.size, 0, file.size, (d) => { ok &&= this.deviceAt(d).writesThroughFd; });
+    return ok;
+  }
+
+  /** The device pieces of [offset, offset+length) of a file, in file order. */
+  pieces(file: { map: FileMap; size: number }, offset: number, length: number, fn: (dev: Device, offset: number, length: number) => void): void {
+    resolveRange(file.map, file.size, offset, length, (d, off, len) => fn(this.deviceAt(d), off, len));
+  }
+
   /** Copy `data` into a file at `offset` and write it back; refuses to write past the file's size. Returns bytes written. */
   write(path: string | { map: FileMap; size: number; path: string }, offset: number, data: Buffer): number {
     const file = typeof path === 'string' ? this.file(path) : path;

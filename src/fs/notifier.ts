@@ -11,7 +11,8 @@ import { encodeNotifyIncEpoch, encodeNotifyInvalEntry, encodeNotifyInvalInode } 
 
 export type Notice =
   | { kind: 'entry'; parent: number; name: string }
-  | { kind: 'inode'; nodeid: number }
+  /** pages: drop the inode's cached pages too (a directory's cached listing, FOPEN_CACHE_DIR). */
+  | { kind: 'inode'; nodeid: number; pages?: boolean }
   | { kind: 'epoch' };
 
 /** Main-thread handle on the notifier thread. */
@@ -47,7 +48,7 @@ export class Notifier {
 if (!isMainThread && (workerData as { fd?: number })?.fd !== undefined) {
   const fd = (workerData as { fd: number }).fd;
   parentPort!.on('message', (n: Notice) => {
-    const msg = n.kind === 'entry' ? encodeNotifyInvalEntry(n.parent, n.name) : n.kind === 'inode' ? encodeNotifyInvalInode(n.nodeid, -1, 0) : encodeNotifyIncEpoch();
+    const msg = n.kind === 'entry' ? encodeNotifyInvalEntry(n.parent, n.name) : n.kind === 'inode' ? encodeNotifyInvalInode(n.nodeid, n.pages ? 0 : -1, 0) : encodeNotifyIncEpoch();
     try {
       fs.writeSync(fd, msg);
     } catch {

@@ -199,10 +199,11 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
         tailLogs();
       }, 100);
       // The writer and a reader on the master, a reader on each client.
-      const per = Math.ceil(o.ops / (mounts.length + 1));
+      const per = Math.ceil(o.ops / (mounts.length + 1)); // the writer's steps; readers add theirs
       const jobs: DriverJob[] = [
         { mp: mounts[0]!.mp, host: 'master-writer', writer: true, client: false, seed: seed * 10, ops: per, obs: path.join(hosts[0]!.dir, 'w.obs'), maxFileBytes: o.maxFileBytes, injectReuse: o.injectReuse, device: o.libraryOps ? dev : undefined },
-        ...mounts.map((m, i) => ({ mp: m.mp, host: `${m.name}-reader`, writer: false, client: m.client, seed: seed * 10 + 1 + i, ops: per, obs: path.join(m.host.dir, `r${i}.obs`) })),
+        // Readers read for as long as the writer writes (they are stopped once it is done).
+        ...mounts.map((m, i) => ({ mp: m.mp, host: `${m.name}-reader`, writer: false, client: m.client, seed: seed * 10 + 1 + i, ops: 1e15, obs: path.join(m.host.dir, `r${i}.obs`) })),
       ];
       const start = (d: (typeof drivers)[number]): Promise<void> => new Promise((resolve) => {
         const c = spawn(process.execPath, [DRIVER, JSON.stringify(d.job)], { stdio: ['ignore', 'pipe', 'pipe'], env: d.job.writer ? hosts[0]!.env : process.env });
@@ -220,7 +221,7 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
             return resolve();
           }
           // A SIGBUS while touching a mapping is how a dead or stale daemon answers a page fault: allowed, start again.
-          if (signal === 'SIGBUS' && last?.kind === 'touch' && d.respawns < 50) {
+          if (signal === 'SIGBUS' && last?.kind === 'touch' && d.respawns < 50 && !(d !== drivers[0] && drivers[0]!.done)) {
             d.respawns++;
             res.counts['mmap:SIGBUS'] = (res.counts['mmap:SIGBUS'] ?? 0) + 1;
             log(`SIGBUS in ${d.job.host} touching ${JSON.stringify(last)}`);
@@ -239,13 +240,22 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       });
       for (const job of jobs) drivers.push({ job, done: false, out: '', respawns: 0, before: 0 });
       const running = Promise.all(drivers.map(start));
+      const writerDone = (async () => {
+        while (!drivers[0]!.done) await sleep(50);
+        for (const d of drivers.slice(1)) d.child?.kill('SIGTERM');
+      })();
       // Chaos starts once every driver is at work (node takes a while to start on a loaded machine).
       const t0 = Date.now();
       while (drivers.some((d) => !d.done && !d.out.includes('ready')) && Date.now() - t0 < 60_000) await sleep(20);
       // Chaos: stop a daemon past the lease, or kill one and mount again.
+      // One space check at once, while every driver is at work (a short run may end before the first chaos action).
+      spaceCheck('as the hosts start');
+      let first = true;
       const chaosLoop = async (): Promise<void> => {
         while (chaosOn) {
-          await sleep((o.chaosGapMs ?? 1000) * (1 + rand()));
+          // The first action comes soon: a short run gets at least one.
+          await sleep(first ? 300 + rand() * 700 : (o.chaosGapMs ?? 1000) * (1 + rand()));
+          first = false;
           if (!chaosOn) break;
           spaceCheck('while the hosts run');
           progress();
@@ -281,6 +291,7 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
           problems.push(`chaos: ${(e as Error).message}`);
         }
       })();
+      await writerDone;
       await running;
       chaosOn = false;
       await chaos;

@@ -317,6 +317,11 @@ export class Famfs {
     return this.replayer.stats;
   }
 
+  /** Slots replayed for good (a bad tail that may still become valid is not counted). */
+  get settledEntries(): number {
+    return this.replayer.settled;
+  }
+
   get spaceHolders(): Replayer['spaceHolders'] {
     return this.replayer.spaceHolders;
   }

@@ -116,6 +116,14 @@ export class Replayer {
   private tentativeFrom = 0;
 
   /**
+   * Every slot below this one is settled: applied, or refused for good. A bad tail is not
+   * settled (it may be a DELETE not visible yet), so a host must not claim to have replayed it.
+   */
+  get settled(): number {
+    return this.tentative ? this.tentativeFrom : this.position;
+  }
+
+  /**
    * Apply every committed entry not yet seen. Returns the entries applied by this call.
    * An impossible next_index means "not valid right now": nothing changes and the next
    * call looks again. Bad slots at the tail are reported but re-examined when next_index

@@ -272,6 +272,8 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose, madeHere });
   }
   watcher.start();
+  // Deletes and renames reach this host's kernel through the notifier: it listens before the mount is announced.
+  await notifier.ready;
   void server.closed.then(() => {
     clearInterval(detachTimer);
     rpc?.close();

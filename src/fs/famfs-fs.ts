@@ -4,8 +4,8 @@
  * instance with its own mapping of the device; they agree on node ids because
  * ids derive from log slots. Data is served straight from the mapping.
  *
- * Errnos (documented in docs/fuse.md): unlink/rmdir/rename/link → EPERM
- * (the log has no delete or rename); symlink → EPERM without the symlinks extension; mknod/create → EOPNOTSUPP; size changes
+ * Errnos (documented in docs/fuse.md): link → EPERM; unlink/rmdir/rename of logged
+ * nodes → EPERM unless the file system has the delete/rename features; symlink → EPERM without the symlinks extension; mknod/create → EOPNOTSUPP; size changes
  * and chmod/chown/utimes of logged nodes → EPERM; writes starting at or past
  * EOF → EFBIG (a write crossing EOF is cut short); metadata changes on a
  * client → EROFS; anything after the device was re-formatted → ESTALE.
@@ -22,6 +22,7 @@ import type { ReadArgs, SetattrArgs, WriteArgs } from '../fuse/decode.js';
 import type { AttrReply, CreateReply, DirEntry, DirEntryPlus, EntryReply, FuseAttr, FuseConnection, KernelInit, OpenReply, StatfsReply } from '../fuse/types.js';
 import { Errno, FOPEN_DIRECT_IO, FOPEN_PARALLEL_DIRECT_WRITES, InitFlag, FATTR_SIZE, FATTR_MODE, FATTR_UID, FATTR_GID } from '../fuse/protocol.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
+import { DELETE, hasFeature } from '../format/features.js';
 import { RpcClient } from './rpc.js';
 import { NewNodes, type AnyNode, type Served } from './newnodes.js';
 import { NEW_NODE_ID_BASE, type NewNodeAttr } from './master.js';
@@ -50,6 +51,7 @@ const O_ACCMODE = 3;
 const FUSE_SYNCFS = 50;
 const O_WRONLY = 1;
 const O_RDWR = 2;
+const RENAME_NOREPLACE = 1;
 
 /** `.meta` at the root is the meta directory: nothing else may take the name (EEXIST, as it exists). */
 function reservedName(parent: number, name: string): void {
@@ -138,7 +140,7 @@ export class FamfsFs implements FuseHandler {
       return { ino: n.id, mode: S_IFLNK | 0o777, size: Buffer.byteLength(n.target), blocks: 0, nlink: 1, uid: n.uid, gid: n.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 4096 };
     }
     const f = n as FileNode | Served;
-    return { ino, mode: S_IFREG | f.mode, size: f.size, nlink: 1, uid: f.uid, gid: f.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 1 << 20 };
+    return { ino, mode: S_IFREG | f.mode, size: f.size, nlink: 'removed' in f && f.removed ? 0 : 1, uid: f.uid, gid: f.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 1 << 20 };
   }
 
   private entry(n: AnyNode): EntryReply {
@@ -265,7 +267,7 @@ export class FamfsFs implements FuseHandler {
   }
 
   forget(): void {
-    // Nodes are immortal: famfs has no delete, so there is nothing to free.
+    // Ids are log slots, never reused: a removed node stays in the tree (by id) for handles opened before.
   }
 
   getattr(_req: Request, nodeid: number): AttrReply {
@@ -319,22 +321,33 @@ export class FamfsFs implements FuseHandler {
   }
 
   mknod(): FuseError { return new FuseError(Errno.EOPNOTSUPP); }
-  /** Only new (unlogged) nodes can go: the log has no delete. */
+
+  /**
+   * unlink/rmdir/rename go to the master's main thread (master.ts): new nodes always, logged
+   * nodes with the delete/rename features. Without them: EPERM (the log cannot say it); on a
+   * client of a file system that has them: EROFS.
+   */
+  private changer(): NewNodes {
+    this.sync();
+    if (this.fresh) return this.fresh;
+    throw new FuseError(hasFeature(this.famfs.features, DELETE) ? Errno.EROFS : Errno.EPERM, 'clients cannot change a famfs');
+  }
+
   unlink(_req: Request, parent: number, name: string): void {
-    if (!this.fresh) throw new FuseError(Errno.EPERM);
-    this.fresh.call('unlink', { parent, name, dir: 0 });
+    this.changer().call('unlink', { parent, name, dir: 0 });
   }
 
   rmdir(_req: Request, parent: number, name: string): void {
-    if (!this.fresh) throw new FuseError(Errno.EPERM);
-    this.fresh.call('unlink', { parent, name, dir: 1 });
+    this.changer().call('unlink', { parent, name, dir: 1 });
   }
 
-  /** Only new (unlogged) files and empty directories can be renamed (rsync's temporary files). */
+  /** RENAME_NOREPLACE is honoured; RENAME_EXCHANGE (and WHITEOUT) are EINVAL: the log has no swap. */
   rename(_req: Request, parent: number, name: string, newParent: number, newName: string, flags: number): void {
-    if (!this.fresh || flags !== 0) throw new FuseError(Errno.EPERM);
+    const m = this.changer();
+    if (flags & ~RENAME_NOREPLACE) throw new FuseError(Errno.EINVAL, 'famfs has no RENAME_EXCHANGE or RENAME_WHITEOUT');
     reservedName(newParent, newName);
-    this.fresh.call('rename', { parent, name, newParent, newName });
+    if (parent === ROOT_ID && name === META_NAME) throw new FuseError(Errno.EPERM, `${META_NAME} cannot be renamed`);
+    m.call('rename', { parent, name, newParent, newName, noReplace: flags & RENAME_NOREPLACE ? 1 : 0 });
   }
   link(): FuseError { return new FuseError(Errno.EPERM); }
 

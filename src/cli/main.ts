@@ -25,6 +25,7 @@ const VERBS: [name: string, load: () => Promise<VerbModule>][] = [
   ['clone', () => import('./clone.js')],
   ['rm', () => import('./rm.js')],
   ['mv', () => import('./mv.js')],
+  ['compact', () => import('./compact.js')],
   ['logplay', () => import('./logplay.js')],
   ['mount', () => import('./mount.js')],
   ['umount', () => import('./umount.js')],

@@ -11,7 +11,7 @@ import { FuseServer } from '../fuse/server.js';
 import { uringSupport, type TransportChoice } from '../fuse/uring.js';
 import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
-import { DEFAULT_LOCK_WAIT_MS, MasterService } from './master.js';
+import { DEFAULT_LOCK_WAIT_MS, MasterService } from './master-service.js';
 import { createRpcChannel, RpcServer } from './rpc.js';
 import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';

@@ -26,10 +26,10 @@
  * before commit: a crash leaves no entry and no lost space.
  */
 import { EXT_PATH_MAX, FM_ALL_HOSTS_RW } from '../format/constants.js';
-import { DELETE, hasFeature, SYMLINKS } from '../format/features.js';
+import { hasFeature, SYMLINKS } from '../format/features.js';
 import type { NewLogEntry } from '../format/logentry.js';
-import { removeEntry, requireFeature } from '../api/removal.js';
-import { Tree, type TreeNode } from '../meta/tree.js';
+import { removeEntry } from '../api/removal.js';
+import type { TreeNode } from '../meta/tree.js';
 import { alignLargeFile } from './align.js';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
@@ -65,17 +65,18 @@ export interface MasterOptions {
   lockWaitMs?: number;
 }
 
-export class MasterService extends NewNodeTable {
+/** New nodes and their commits; master-service.ts adds unlink and rename (MasterService). */
+export class MasterBase extends NewNodeTable {
   /** Free space of every device while the lock is held; new files are placed by `opts.placement`. */
-  private bitmap?: DeviceSpace;
-  private readonly loglock: LogLock;
+  protected bitmap?: DeviceSpace;
+  protected readonly loglock: LogLock;
   private nextId = NEW_NODE_ID_BASE;
   private ticker?: NodeJS.Timeout;
   private lastActivity = 0;
   private lastWaiterCheck = 0;
   private readonly maxAgeMs: number;
 
-  constructor(device: string, private readonly opts: MasterOptions) {
+  constructor(device: string, protected readonly opts: MasterOptions) {
     super(opts.famfs ?? Famfs.open(device, { writable: true }));
     this.loglock = new LogLock(this.famfs.device, opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, opts.log);
     this.maxAgeMs = opts.maxAgeMs ?? MAX_AGE_MS;
@@ -106,7 +107,7 @@ export class MasterService extends NewNodeTable {
   }
 
   /** While new nodes exist, look for due nodes and lock waiters every tick. */
-  private schedule(): void {
+  protected schedule(): void {
     if (this.nodes.size === 0) {
       if (this.ticker) clearInterval(this.ticker);
       this.ticker = undefined;
@@ -152,20 +153,20 @@ export class MasterService extends NewNodeTable {
     this.unlockIfIdle(true);
   }
 
-  private unlockIfIdle(handover = false): void {
+  protected unlockIfIdle(handover = false): void {
     if (!this.loglock.held || this.nodes.size > 0) return;
     this.loglock.release(handover);
     this.bitmap = undefined;
   }
 
   /** After taking the lock: catch up with the log and rebuild the bitmap (CLI writers may have appended). */
-  private lockedSession(): void {
+  protected lockedSession(): void {
     if (this.bitmap) return;
     this.famfs.refresh();
     this.bitmap = this.famfs.space(this.opts.placement);
   }
 
-  private drop(n: NewNode): void {
+  protected drop(n: NewNode): void {
     if (n.kind === 'file' && this.bitmap) freeAll(this.bitmap, n);
     this.nodes.delete(n.id);
     this.published();
@@ -179,7 +180,7 @@ export class MasterService extends NewNodeTable {
    * `replaces`: a logged node at the same name that goes in the same commit (rename of a new
    * node over a logged one: DELETE and the new entry become visible to every host at once).
    */
-  private commitNode(n: NewNode, replaces?: TreeNode): boolean {
+  protected commitNode(n: NewNode, replaces?: TreeNode): boolean {
     const parentId = this.canon(n.parentId);
     if (n.failed) {
       this.opts.log(`${n.path}: not committed (${n.failed}); dropped`);
@@ -225,7 +226,7 @@ export class MasterService extends NewNodeTable {
   }
 
   /** Commit a node now, with its new ancestors first. */
-  private commitChain(n: NewNode): void {
+  protected commitChain(n: NewNode): void {
     const chain: NewNode[] = [];
     for (let cur: NewNode | undefined = n; cur; cur = this.nodes.get(this.canon(cur.parentId))) chain.unshift(cur);
     for (const c of chain) {
@@ -248,6 +249,11 @@ export class MasterService extends NewNodeTable {
 
   // ---- the calls workers make ----
 
+  /** A worker's call arrived (the idle window restarts). */
+  protected touch(): void {
+    this.lastActivity = Date.now();
+  }
+
   handle(call: RpcCall): unknown {
     const op = call.op;
     const a = call.args as Record<string, number | string>;
@@ -261,8 +267,6 @@ export class MasterService extends NewNodeTable {
       if (tlen === 0 || tlen > EXT_PATH_MAX) throw new FamfsError(`symlink target of ${tlen} bytes`, tlen ? 'ENAMETOOLONG' : 'ENOENT');
       return this.create(call, a.parent as number, a.name as string, 'symlink', 0o777, a.uid as number, a.gid as number, a.target as string);
     }
-    if (op === 'unlink') return this.unlinkCall(call, a.parent as number, a.name as string, a.dir === 1);
-    if (op === 'rename') return this.renameCall(call, a.parent as number, a.name as string, a.newParent as number, a.newName as string, a.noReplace === 1);
     if (!call.claim()) return null; // the worker gave up: change nothing
     const id = a.id as number;
     let r: unknown;
@@ -411,165 +415,4 @@ export class MasterService extends NewNodeTable {
     if (n.kind === 'dir') n.since = Date.now();
     return this.attr(n);
   }
-
-  /** Run `fn` with the log lock (waiting for a CLI writer without blocking this thread), tree caught up. */
-  private withLock<T>(call: RpcCall, fn: () => T): T | Promise<T> {
-    const run = (): T => {
-      if (!call.claim()) {
-        this.unlockIfIdle();
-        throw new FamfsError('cancelled', 'EINTR');
-      }
-      try {
-        this.lockedSession();
-        this.famfs.refresh();
-        const r = fn();
-        this.schedule();
-        return r;
-      } finally {
-        this.unlockIfIdle();
-      }
-    };
-    if (this.loglock.tryTake()) return run();
-    return this.loglock.take().then(run);
-  }
-
-  /** Append removal/rename entries and bring this thread's tree (and kernel mode's image) up to date. */
-  private logNow(entries: NewLogEntry[]): void {
-    this.famfs.log.appendMany(entries);
-    this.opts.afterAppend?.();
-    this.famfs.refresh();
-  }
-
-  private unlinkCall(call: RpcCall, parentId: number, name: string, dir: boolean): null | Promise<null> {
-    const n = this.newChild(parentId, name);
-    if (n) {
-      if (!call.claim()) return null;
-      this.unlinkNew(n, name, dir);
-      this.schedule();
-      return null;
-    }
-    const first = this.loggedChild(parentId, name);
-    checkUnlink(this.famfs, first, name, dir, this.list(first.id).length);
-    return this.withLock(call, () => {
-      const node = this.loggedChild(parentId, name);
-      checkUnlink(this.famfs, node, name, dir, this.list(node.id).length);
-      this.logNow([removeEntry(node)]);
-      return null;
-    });
-  }
-
-  private unlinkNew(n: NewNode, name: string, dir: boolean): void {
-    if (dir !== (n.kind === 'dir')) throw new FamfsError(name, dir ? 'ENOTDIR' : 'EISDIR');
-    if (n.kind === 'dir' && this.list(n.id).length) throw new FamfsError(name, 'ENOTEMPTY');
-    if (n.opens > 0) n.unlinked = true;
-    else this.drop(n);
-  }
-
-  /** The logged node `name` in directory `parentId` (ENOENT if there is none). */
-  private loggedChild(parentId: number, name: string): TreeNode {
-    this.famfs.refresh();
-    const p = this.famfs.tree.byId.get(this.canon(parentId));
-    const c = p?.kind === 'dir' && !p.removed ? p.children.get(name) : undefined;
-    if (!c) throw new FamfsError(`${name}: no such file or directory`, 'ENOENT');
-    return c;
-  }
-
-  private renameCall(call: RpcCall, parentId: number, name: string, newParentId: number, newName: string, noReplace: boolean): null | Promise<null> {
-    const n = this.newChild(parentId, name);
-    const logged = n ? undefined : this.loggedChild(parentId, name);
-    const over = (): TreeNode | undefined => {
-      const p = this.famfs.tree.byId.get(this.canon(newParentId));
-      return p?.kind === 'dir' ? p.children.get(newName) : undefined;
-    };
-    // Only new nodes involved: the table alone changes (rsync's temporary files), no lock.
-    if (n && !over()) {
-      if (!call.claim()) return null;
-      this.renameNew(n, name, newParentId, newName, noReplace);
-      return null;
-    }
-    return this.withLock(call, () => {
-      const target = over();
-      if (n) this.publishOver(n, name, newParentId, newName, target!, noReplace);
-      else this.renameLogged(logged!, newParentId, newName, target, noReplace);
-      return null;
-    });
-  }
-
-  private renameNew(n: NewNode, name: string, newParentId: number, newName: string, noReplace: boolean): void {
-    if (n.kind === 'dir' && this.list(n.id).length) throw new FamfsError(`${name}: only empty new directories can be renamed`, 'EPERM');
-    const parent = this.dir(newParentId);
-    const target = this.newChild(parent.id, newName);
-    if (target && target !== n) {
-      if (noReplace) throw new FamfsError(newName, 'EEXIST');
-      if (target.kind === 'dir' || n.kind === 'dir') throw new FamfsError(newName, 'EEXIST');
-      if (target.opens > 0) target.unlinked = true;
-      else this.drop(target);
-    }
-    n.path = this.childPath(parent, newName);
-    n.parentId = parent.id;
-    n.name = newName;
-  }
-
-  /**
-   * `mv tmpfile model` on the mount: a new node over a logged one is committed now, in one
-   * commit with the DELETE of the node it replaces (at its size so far, if still open).
-   */
-  private publishOver(n: NewNode, name: string, newParentId: number, newName: string, target: TreeNode, noReplace: boolean): void {
-    requireFeature(this.famfs, 'delete', target.path);
-    if (noReplace) throw new FamfsError(`${newName}: exists`, 'EEXIST');
-    checkReplace(target, n.kind === 'dir', newName, this.list(target.id).length);
-    if (n.kind === 'dir' && this.list(n.id).length) throw new FamfsError(`${name}: only empty new directories can be renamed`, 'EPERM');
-    // The target's directory is logged (it holds a logged node): nothing above n needs logging first.
-    const parent = this.dir(newParentId);
-    n.path = this.childPath(parent, newName);
-    n.parentId = parent.id;
-    n.name = newName;
-    if (n.opens > 0) this.opts.log(`${n.path}: renamed over a logged file while open; logged at its current size (${n.size} bytes)`);
-    if (!this.commitNode(n, target)) throw new FamfsError(`${n.path}: not committed`, n.failed ?? 'EIO');
-  }
-
-  private renameLogged(node: TreeNode, newParentId: number, newName: string, target: TreeNode | undefined, noReplace: boolean): void {
-    requireFeature(this.famfs, 'rename', node.path);
-    // A new directory as the destination is logged first (with its new ancestors).
-    const np = this.nodes.get(this.canon(newParentId));
-    if (np) {
-      if (np.id === node.id || this.below(np, node.id)) throw new FamfsError(`${node.name}: cannot move a directory into itself`, 'EINVAL');
-      this.commitChain(np);
-    }
-    const parent = this.famfs.tree.byId.get(this.canon(newParentId));
-    if (!parent || parent.kind !== 'dir' || parent.removed) throw new FamfsError(`${newName}: no such directory`, 'ENOENT');
-    if (Tree.within(parent, node)) throw new FamfsError(`${node.name}: cannot move a directory into itself`, 'EINVAL');
-    const to = this.childPath(parent, newName);
-    const newOver = this.newChild(parent.id, newName);
-    if (target === node || to === node.path) return;
-    if (target || newOver) {
-      if (noReplace) throw new FamfsError(`${newName}: exists`, 'EEXIST');
-    }
-    if (target) {
-      requireFeature(this.famfs, 'delete', target.path);
-      checkReplace(target, node.kind === 'dir', newName, this.list(target.id).length);
-    }
-    if (newOver) {
-      if (newOver.kind === 'dir' || node.kind === 'dir') throw new FamfsError(newName, 'EEXIST');
-      if (newOver.opens > 0) newOver.unlinked = true;
-      else this.drop(newOver);
-    }
-    this.logNow([{ type: 'rename', from: node.path, to, fileId: node.entryIndex, kind: node.kind, ...(target ? { replacedId: target.entryIndex } : {}) }]);
-    if (node.path !== to) throw new FamfsError(`${to}: the RENAME entry was written but replay refused it`, 'EIO');
-  }
-}
-
-/** unlink/rmdir of a logged node: the feature, the kind, and (rmdir) emptiness, new children included. */
-function checkUnlink(fs: Famfs, node: TreeNode, name: string, dir: boolean, newChildren: number): void {
-  if (!hasFeature(fs.features, DELETE)) throw new FamfsError(`${name}: famfs cannot remove logged files or directories (this file system was made without --features delete)`, 'EPERM');
-  if (dir && node.kind !== 'dir') throw new FamfsError(name, 'ENOTDIR');
-  if (!dir && node.kind === 'dir') throw new FamfsError(name, 'EISDIR');
-  if (node.kind === 'dir' && (node.children.size || newChildren)) throw new FamfsError(name, 'ENOTEMPTY');
-}
-
-/** May a node (a directory or not) replace `target`? POSIX rename's rules. */
-function checkReplace(target: TreeNode, isDir: boolean, name: string, newChildren: number): void {
-  if (target.kind === 'dir' && !isDir) throw new FamfsError(name, 'EISDIR');
-  if (target.kind !== 'dir' && isDir) throw new FamfsError(name, 'ENOTDIR');
-  if (target.kind === 'dir' && (target.children.size || newChildren)) throw new FamfsError(name, 'ENOTEMPTY');
 }

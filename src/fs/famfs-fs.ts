@@ -32,6 +32,7 @@ import { encodeDaxdevReply, encodeGetFmapReply, fmapKernelProblem, FAMFS_MAX_DAX
 import { daemonStatus, STATUS_XATTR, type DaemonStatus } from './status.js';
 import { FUSE_DAX_FMAP, FUSE_GET_DAXDEV, FUSE_GET_FMAP, wantKernelMode, type DataPath } from './kernel.js';
 import { LOG_FILE_ID, META_DIR_ID, META_NAME, metaFileType, metaNodes, SUPERBLOCK_FILE_ID } from './metafiles.js';
+import { nodeXattrs } from './xattrs.js';
 
 
 const S_IFDIR = 0o040000;
@@ -517,16 +518,7 @@ export class FamfsFs implements FuseHandler {
   }
 
   private xattrs(n: AnyNode): Record<string, string> {
-    const x: Record<string, string> = {
-      'user.famfs.device': this.config.device,
-      'user.famfs.role': this.role,
-      'user.famfs.uuid': this.famfs.sb.uuid,
-      'user.famfs.pid': String(process.pid),
-      'user.famfs.data_path': this.dataPath,
-      'user.famfs.system_uuid': this.localUuid,
-    };
-    if (!('kind' in n) || n.kind === 'file') x['user.famfs.map'] = JSON.stringify((n as FileNode | Served).map);
-    return x;
+    return nodeXattrs(n, { device: this.config.device, role: this.role, uuid: this.famfs.sb.uuid, dataPath: this.dataPath, systemUuid: this.localUuid });
   }
 
   private status(): DaemonStatus {

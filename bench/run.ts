@@ -20,6 +20,7 @@ import type { BenchContext, BenchFn, BenchRow } from './types.js';
 const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
   startup: () => import('./startup.js'),
   replay: () => import('./replay.js'),
+  biglog: () => import('./biglog.js'),
   creat: () => import('./creat.js'),
   cp: () => import('./cp.js'),
   fuse: () => import('./fuse.js'), create: () => import('./create.js'),

@@ -271,6 +271,16 @@ export class Famfs {
     return this.replayer.applied;
   }
 
+  /** How many entries were applied so far (appliedEntries().length without decoding them). */
+  get appliedCount(): number {
+    return this.replayer.appliedCount;
+  }
+
+  /** The `i`-th applied entry (0 = first), decoded again from the log. */
+  appliedAt(i: number): AppliedEntry {
+    return this.replayer.appliedAt(i);
+  }
+
   /** The node id (inode number) of the node created by log slot `index`. */
   nodeIdOf(index: number): number {
     return idForEntry(index);
@@ -315,6 +325,11 @@ export class Famfs {
 
   get stats(): Readonly<ReplayStats> {
     return this.replayer.stats;
+  }
+
+  /** Slots replayed for good (a bad tail that may still become valid is not counted). */
+  get settledEntries(): number {
+    return this.replayer.settled;
   }
 
   get spaceHolders(): Replayer['spaceHolders'] {
@@ -490,8 +505,9 @@ export class Famfs {
   /** The sound file entries that hold space, live or pending (released ones left out), for `device`. */
   private markHeld(bitmap: AllocBitmap, device: number): number {
     let collisions = 0;
-    for (const { index, entry } of this.replayer.spaceHolders) {
-      if (entry.type === 'file' && !this.replayer.removedFiles.has(index)) collisions += bitmap.markMap(entry.map, device);
+    const { holderSlots, holderMaps, removedFiles } = this.replayer;
+    for (let i = 0; i < holderSlots.length; i++) {
+      if (!removedFiles.has(holderSlots[i]!)) collisions += bitmap.markMap(holderMaps[i]!, device);
     }
     if (this.replayer.pending.size) {
       const pending = this.pendingFrees;

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import { daxDriver, fsdevHint } from './daxmode.js';
-import { copyFileRange, fallocate, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
+import { copyFileRange, fallocate, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, flock, LOCK_EX, LOCK_NB, LOCK_UN, MADV_DONTNEED, madvise, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
 import { cacheOps, type CacheOps } from '../sys/fcc.js';
 import { simulatedCache, simOptionsFromEnv, type SimulatedCache } from './simcache.js';
 
@@ -406,6 +406,27 @@ export class Device implements DeviceInfo {
       if (this.sim) this.sim.invalidate(i, start, n);
       else if (this.coherence === 'cpu') this.cpu().invalidate(this.window(i).subarray(start, start + n));
     });
+  }
+
+  /**
+   * Done reading [offset, offset+length) for now: drop this process's page mappings of the
+   * whole pages inside it, so they leave its resident set (the bytes stay on the device; the
+   * next access maps them again). Replay calls it after copying each batch of log slots: a
+   * million-entry log is 544 MiB. Best effort, and only over mappings that already exist.
+   */
+  dropPages(offset: number, length: number): void {
+    if (this.memory || this.regions || this.sim || this.closed || length <= 0) return;
+    this.checkRange(offset, length);
+    try {
+      const head = this.headFor(offset, length);
+      if (head) return madvise(head.ptr, offset, length, MADV_DONTNEED);
+      this.eachWindow(offset, length, (i, start, n) => {
+        const w = this.windows[i];
+        if (w) madvise(w.ptr, start, n, MADV_DONTNEED);
+      });
+    } catch {
+      // Only memory accounting depends on it.
+    }
   }
 
   /**

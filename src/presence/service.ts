@@ -146,7 +146,8 @@ export class PresenceService {
     for (const p of pending) this.table.markRemoved(p.fileId);
     const held: Held[] = [];
     for (const p of pending) if (this.table.count(p.fileId) > 0) held.push({ fileId: p.fileId, deleteIndex: p.deleteIndex });
-    this.host.publish(this.famfs.stats.entries, held);
+    // Never past a bad tail: it may turn out to be a DELETE whose holds are not published yet.
+    this.host.publish(this.famfs.settledEntries, held);
   }
 
   /** Clean unmount: stop beating and free the slot. */

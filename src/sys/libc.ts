@@ -38,6 +38,7 @@ function bind() {
     mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
     munmap: libc.func('int munmap(void *addr, size_t len)'),
     msync: libc.func('int msync(uintptr_t addr, size_t len, int flags)'),
+    madvise: libc.func('int madvise(uintptr_t addr, size_t len, int advice)'),
     flock: libc.func('int flock(int fd, int op)'),
     ioctlU32: libc.func('int ioctl(int fd, unsigned long req, _Inout_ uint32_t *arg)'),
     umount2: libc.func('int umount2(const char *target, int flags)'),
@@ -59,6 +60,7 @@ export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
 export const MS_ASYNC = 1;
 export const MS_SYNC = 4;
+export const MADV_DONTNEED = 4;
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
@@ -109,6 +111,14 @@ export function munmap(p: NativePointer, length: number): void {
 /** A Buffer over native memory (no copy). Length must be at most buffer.constants.MAX_LENGTH. */
 export function viewOf(p: NativePointer, length: number): Buffer {
   return Buffer.from(koffi().view(p, length) as ArrayBuffer);
+}
+
+/** madvise(2) of the whole pages inside [offset, offset+length) of the mapping that starts at p. */
+export function madvise(p: NativePointer, offset: number, length: number, advice: number): void {
+  const start = Math.ceil(offset / 4096) * 4096;
+  const end = Math.floor((offset + length) / 4096) * 4096;
+  if (end <= start) return;
+  if (c().madvise(BigInt(koffi().address(p)) + BigInt(start), end - start, advice) !== 0) throw new LibcError('madvise', errno());
 }
 
 /** msync(2) of [offset, offset+length) inside the mapping that starts at p (offset rounded down to a page). */

@@ -118,6 +118,8 @@ export interface Preflight {
   allocUnit: number;
   /** The file system has the presence area (issue 14): this host joins it while mounted. */
   presence: boolean;
+  /** Bytes of the log (sizes the open-count table). */
+  logLen: number;
 }
 
 /** Validate everything that can be checked before mounting, and learn the role and device paths. */
@@ -148,11 +150,8 @@ export function preflight(req: MountRequest): Preflight {
   const extraUuids = probe.daxdevs.map((d) => d.uuid);
   const au = probe.sb.allocUnit;
   const presence = hasPresence(probe);
+  const logLen = probe.sb.logLen;
   probe.close();
-  // The presence area is written through a mapping of the device, which kernel mode gives up.
-  if (req.dataPath === 'kernel' && presence) {
-    throw new FamfsError(`${device}: this famfs has the presence area (delete/rename) and this version keeps it only in daemon mode; mount with --data-path daemon (auto chooses daemon)`, 'EINVAL');
-  }
   // The famfs kernel maps only 2 MiB-aligned extents (reference famfs-extensions.md §4) and has no READ fallback.
   if (req.dataPath === 'kernel' && au < ALLOC_UNIT) {
     throw new FamfsError(`${device}: this famfs uses ${au}-byte allocation units (small-units extension) and a famfs kernel maps only 2 MiB-aligned extents; mount it with --data-path daemon (auto chooses daemon)`, 'EINVAL');
@@ -163,7 +162,7 @@ export function preflight(req: MountRequest): Preflight {
   } catch (e) {
     throw new FamfsError((e as Error).message, 'EINVAL');
   }
-  return { device, mountpoint, role, devices, extraUuids, options, allocUnit: au, presence };
+  return { device, mountpoint, role, devices, extraUuids, options, allocUnit: au, presence, logLen };
 }
 
 export interface RunningMount {
@@ -180,7 +179,7 @@ export interface RunningMount {
 export async function startMount(req: MountRequest): Promise<RunningMount> {
   const log = req.log ?? ((m: string) => process.stderr.write(`famfs: ${m}\n`));
   // Devices not found on this host ('' in devices) make only the files on them fail (EIO/ENXIO).
-  const { device, mountpoint, role, devices, extraUuids, options, allocUnit, presence } = preflight(req);
+  const { device, mountpoint, role, devices, extraUuids, options, allocUnit, presence, logLen } = preflight(req);
   devices.forEach((p, i) => {
     if (i > 0) log(p ? `device ${i}: ${p}` : `device ${i} (uuid ${extraUuids[i - 1]}) not found on this host: files on it cannot be read`);
   });
@@ -201,7 +200,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   config.opStats = createOpStats(workers);
   // Kernel mode: copy superblock and log while the device is still devdax, then bind it to fsdev_dax.
   // Small allocation units cannot be mapped by a famfs kernel: auto serves them in daemon mode.
-  const kernelMode = allocUnit >= ALLOC_UNIT && !presence && kernelModeIntended(config.dataPath ?? 'auto', device);
+  const kernelMode = allocUnit >= ALLOC_UNIT && kernelModeIntended(config.dataPath ?? 'auto', device);
   config.famfsKernel = kernelMode || (config.dataPath === 'kernel' && famfsKernelPresent());
   if (kernelMode) {
     config.metaImage = snapshotMeta(device);
@@ -222,13 +221,26 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     return master.handle(call);
   }, (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
   // Join the presence area before any worker serves (workers count opens and check the lease).
+  // Kernel mode reaches the area only through the mount: the workers start "joining" (metadata
+  // only, no logged file opens) and the service joins right after mounting.
   let presenceSvc: PresenceService | undefined;
-  if (presence) {
+  let notifier: Notifier | undefined;
+  const presenceOpts = {
+    device, role, kernelMode, threads: workers, label: os.hostname(), log,
+    // The kernel's name and inode of a removed file go once this host no longer holds it.
+    onReleased: (_p: unknown, n?: { id: number; parent: number; name: string }) => {
+      if (n) notifier?.send({ kind: 'delete', parent: n.parent, child: n.id, name: n.name });
+    },
+  };
+  const kernelShared = presence && kernelMode ? PresenceService.sharedFor(logLen) : undefined;
+  if (kernelShared) config.presence = { control: kernelShared.control.sab, table: kernelShared.table.sab };
+  else if (presence) {
     try {
-      presenceSvc = await PresenceService.start({ device, role, kernelMode, threads: workers, label: os.hostname(), log });
+      presenceSvc = await PresenceService.start(presenceOpts);
     } catch (e) {
       rpc?.close();
       master?.close();
+      if (kernelMode) leaveKernelMode(device, false, log);
       throw asFamfsError(e);
     }
     config.presence = { control: presenceSvc.control.sab, table: presenceSvc.table.sab };
@@ -263,7 +275,8 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     }
     throw asFamfsError(e);
   }
-  const notifier = new Notifier(server.masterFd);
+  notifier = new Notifier(server.masterFd);
+  const notify = notifier;
   const madeHere = role === 'master' ? (id: number): boolean => master?.madeHere(id) ?? false : undefined;
   let watcher: LogWatcher;
   let detachTimer: NodeJS.Timeout | undefined;
@@ -271,28 +284,38 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     try {
       if (dataPath !== 'kernel') throw new FamfsError('the kernel did not take famfs kernel mode (FUSE_DAX_FMAP) at INIT; mount with --data-path daemon', 'EOPNOTSUPP');
       // Superblock and log through the mount itself (the device cannot be mapped in fsdev mode).
-      watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose, famfs: Famfs.openMounted(mountpoint, device), image: Buffer.from(config.metaImage!), madeHere });
+      watcher = new LogWatcher(device, notify, config.state, { log, verbose: req.verbose, famfs: Famfs.openMounted(mountpoint, device), image: Buffer.from(config.metaImage!), madeHere });
       watcher.mirror(); // entries logged since the snapshot
       if (role === 'master') master = new MasterService(device, { ...masterOpts, famfs: Famfs.openMounted(mountpoint, device, { writable: true }), afterAppend: () => watcher.mirror() });
+      if (kernelShared) presenceSvc = await PresenceService.start({ ...presenceOpts, kernel: { mountpoint, ...kernelShared } });
     } catch (e) {
       rpc?.close();
+      master?.close();
       await server.unmount({ lazy: true }).catch(() => undefined);
       leaveKernelMode(device, false, log);
       throw asFamfsError(e);
     }
     // Our own mappings of .meta keep the mount busy: `famfs umount` detaches it lazily, and
     // once it is gone from the mount table we let go of them so the connection can end.
+    // The presence slot (and its mapping) stays until no file here is counted open: after a
+    // lazy unmount, processes may still map files, and those the master deletes stay held.
+    let detached = false;
     detachTimer = setInterval(() => {
       if (famfsMounts().some((m) => m.mountpoint === mountpoint)) return;
+      if (!detached) {
+        detached = true;
+        log(`${mountpoint} was detached: releasing the .meta mappings${presenceSvc?.openCount() ? ` once no file is open here (${presenceSvc.openCount()} handles or mappings left)` : ''}`);
+        watcher.stop();
+        master?.close();
+        master = undefined;
+      }
+      if (presenceSvc?.openCount()) return;
       clearInterval(detachTimer);
-      log(`${mountpoint} was detached: releasing the .meta mappings`);
-      watcher.stop();
-      master?.close();
-      master = undefined;
+      void presenceSvc?.stop();
     }, 200);
     detachTimer.unref();
   } else {
-    watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose, madeHere });
+    watcher = new LogWatcher(device, notify, config.state, { log, verbose: req.verbose, madeHere });
   }
   watcher.start();
   void server.closed.then(() => {
@@ -301,7 +324,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     master?.close();
     watcher.stop();
     void presenceSvc?.stop();
-    void notifier.close();
+    void notify.close();
     if (kernelMode) leaveKernelMode(device, stillMounted(), log);
   });
 

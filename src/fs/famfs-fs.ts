@@ -10,6 +10,7 @@
  * EOF → EFBIG (a write crossing EOF is cut short); metadata changes on a
  * client → EROFS; anything after the device was re-formatted → ESTALE.
  */
+import fs from 'node:fs';
 import { ALLOC_UNIT } from '../format/constants.js';
 import type { FileMap } from '../format/types.js';
 import { Famfs, type Role } from '../api/famfs.js';
@@ -94,6 +95,14 @@ export class FamfsFs implements FuseHandler {
     if (config.presence) this.gate = new PresenceGate(config.presence, this.famfs.device);
   }
 
+  /**
+   * A request from one of this daemon's own threads (kernel mode with presence): the FUSE
+   * header carries the caller's thread id.
+   */
+  private ownPresenceWriter(req: Request): boolean {
+    return this.dataPath === 'kernel' && !!this.gate && req.pid > 0 && fs.existsSync(`/proc/self/task/${req.pid}`);
+  }
+
   /** The log slot that created a logged file (its id for holds), or undefined for .meta and new files. */
   private fileId(f: Served | FileNode): number | undefined {
     return 'meta' in f || this.isNew(f.id) ? undefined : f.entryIndex;
@@ -149,7 +158,9 @@ export class FamfsFs implements FuseHandler {
       return { ino: n.id, mode: S_IFLNK | 0o777, size: Buffer.byteLength(n.target), blocks: 0, nlink: 1, uid: n.uid, gid: n.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 4096 };
     }
     const f = n as FileNode | Served;
-    return { ino, mode: S_IFREG | f.mode, size: f.size, nlink: 1, uid: f.uid, gid: f.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 1 << 20 };
+    // A removed file (still open somewhere) has no name left: nlink 0 lets the kernel evict its
+    // inode, and a famfs kernel its cached map, after the last close and munmap.
+    return { ino, mode: S_IFREG | f.mode, size: f.size, nlink: 'removed' in f && f.removed ? 0 : 1, uid: f.uid, gid: f.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 1 << 20 };
   }
 
   private entry(n: AnyNode): EntryReply {
@@ -220,6 +231,8 @@ export class FamfsFs implements FuseHandler {
     if (('kind' in n && n.kind !== 'file') || this.isNew(nodeid)) return new FuseError(Errno.ENOENT, `GET_FMAP: node ${nodeid} has no fmap`);
     const f = n as FileNode | Served;
     const meta = 'meta' in f && f.meta;
+    const id = this.gate && this.fileId(f);
+    if (id !== undefined && this.gate && !this.gate.mayMap(id, !meta && !!(f as FileNode).removed)) return new FuseError(Errno.ENOENT, `GET_FMAP ${f.path}: deleted, and not held by an open on this host`);
     const problem = (meta ? undefined : mapProblem(f.map, f.size, this.famfs.geometry)) ?? fmapKernelProblem(f.map, f.size, { devindexZeroOnly: KERNEL_DEVINDEX_ZERO_ONLY });
     if (problem) return new FuseError(Errno.EIO, `GET_FMAP ${f.path}: ${problem}`);
     const type = metaFileType(f.id);
@@ -372,7 +385,7 @@ export class FamfsFs implements FuseHandler {
 
   // ---- data ----
 
-  open(_req: Request, nodeid: number, flags: number): OpenReply {
+  open(req: Request, nodeid: number, flags: number): OpenReply {
     this.sync();
     if (this.isNew(nodeid)) {
       if (!this.master().update('open', nodeid)) throw new FuseError(Errno.ESTALE);
@@ -383,12 +396,16 @@ export class FamfsFs implements FuseHandler {
     if ((acc === O_WRONLY || acc === O_RDWR) && f.id === LOG_FILE_ID && this.role !== 'master') {
       throw new FuseError(Errno.EACCES, 'only the master may write the log');
     }
-    // Root ignores the 0444 mode; nobody may write the superblock through a mount.
-    if ((acc === O_WRONLY || acc === O_RDWR) && f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES, 'the superblock is read-only');
-    // Kernel mode: the kernel maps the file from the GET_FMAP reply and serves it through DAX.
-    if (this.dataPath === 'kernel') return { fh: 0 };
+    // Root ignores the 0444 mode; nobody may write the superblock through a mount, except this
+    // daemon's own threads in kernel mode: their presence slot is in its second MiB.
+    if ((acc === O_WRONLY || acc === O_RDWR) && f.id === SUPERBLOCK_FILE_ID && !this.ownPresenceWriter(req)) throw new FuseError(Errno.EACCES, 'the superblock is read-only');
+    // Every open of a logged file is counted (file systems with presence): in kernel mode the
+    // count lasts until RELEASE, which comes after the last close AND the last munmap.
     const id = this.gate && this.fileId(f);
-    const fh = id !== undefined && this.gate ? this.gate.open(id) : 0;
+    const removedHere = !('meta' in f) && !!(f as FileNode).removed;
+    const fh = id !== undefined && this.gate ? this.gate.open(id, removedHere) : 0;
+    // Kernel mode: the kernel maps the file from the GET_FMAP reply and serves it through DAX.
+    if (this.dataPath === 'kernel') return { fh };
     return { fh, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
 

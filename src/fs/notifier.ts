@@ -7,11 +7,13 @@
  */
 import fs from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { encodeNotifyIncEpoch, encodeNotifyInvalEntry, encodeNotifyInvalInode } from '../fuse/encode.js';
+import { encodeNotifyDelete, encodeNotifyIncEpoch, encodeNotifyInvalEntry, encodeNotifyInvalInode } from '../fuse/encode.js';
 
 export type Notice =
   | { kind: 'entry'; parent: number; name: string }
   | { kind: 'inode'; nodeid: number }
+  /** A removed file: unhash its name and clear its nlink, so the inode goes at its last close/munmap. */
+  | { kind: 'delete'; parent: number; child: number; name: string }
   | { kind: 'epoch' };
 
 /** Main-thread handle on the notifier thread. */
@@ -35,7 +37,10 @@ export class Notifier {
 if (!isMainThread && (workerData as { fd?: number })?.fd !== undefined) {
   const fd = (workerData as { fd: number }).fd;
   parentPort!.on('message', (n: Notice) => {
-    const msg = n.kind === 'entry' ? encodeNotifyInvalEntry(n.parent, n.name) : n.kind === 'inode' ? encodeNotifyInvalInode(n.nodeid, -1, 0) : encodeNotifyIncEpoch();
+    const msg = n.kind === 'entry' ? encodeNotifyInvalEntry(n.parent, n.name)
+      : n.kind === 'inode' ? encodeNotifyInvalInode(n.nodeid, -1, 0)
+      : n.kind === 'delete' ? encodeNotifyDelete(n.parent, n.child, n.name)
+      : encodeNotifyIncEpoch();
     try {
       fs.writeSync(fd, msg);
     } catch {

@@ -17,6 +17,10 @@ import { PresenceHost, type Held } from './host.js';
 import { leaseMsOf } from './lease.js';
 import { OpenTable } from './holds.js';
 import { pendingFrees } from './pending.js';
+import { idForEntry, ROOT_ID } from '../meta/tree.js';
+import { mountedPresenceDevice, superblockFileOf } from './mounted-area.js';
+import type { BeatInit } from './beat-thread.js';
+import type { PendingFree } from '../alloc/reclaim.js';
 
 export interface PresenceStart {
   device: string;
@@ -27,6 +31,17 @@ export interface PresenceStart {
   label?: string;
   log: (msg: string) => void;
   pollMs?: number;
+  /**
+   * Kernel mode: the device is bound to fsdev_dax, so the log and the presence area are
+   * reached through this mount (`.meta/.log`, `.meta/.superblock`); the service starts after
+   * mounting, with the control and table the workers were given (`control.joining` set).
+   */
+  kernel?: { mountpoint: string; control: PresenceControl; table: OpenTable };
+  /**
+   * A removed file this host no longer holds (or never held): called once per file, after
+   * the publish that released it (the daemon tells the kernel to drop its cached inode).
+   */
+  onReleased?: (p: PendingFree, node?: { id: number; parent: number; name: string }) => void;
 }
 
 /** Whether a famfs has the presence area. */
@@ -35,8 +50,10 @@ export function hasPresence(famfs: Famfs): boolean {
 }
 
 export class PresenceService {
-  readonly control = new PresenceControl();
+  readonly control: PresenceControl;
   readonly table: OpenTable;
+  /** Removed files already reported to onReleased. */
+  private readonly dropped = new Set<number>();
   private famfs: Famfs;
   private timer?: NodeJS.Timeout;
   private beat?: Worker;
@@ -45,16 +62,40 @@ export class PresenceService {
 
   private constructor(readonly host: PresenceHost, private readonly areaDevice: Device, famfs: Famfs, private readonly opts: PresenceStart) {
     this.famfs = famfs;
-    this.table = OpenTable.create(logSlots(famfs.sb.logLen));
+    this.control = opts.kernel?.control ?? new PresenceControl();
+    this.table = opts.kernel?.table ?? OpenTable.create(logSlots(famfs.sb.logLen));
     this.control.leaseMs = host.leaseMs;
   }
 
-  static async start(opts: PresenceStart): Promise<PresenceService> {
-    const famfs = Famfs.open(opts.device);
+  /** Kernel mode: what the workers share with the service that starts after mounting. */
+  static sharedFor(logLen: number): { control: PresenceControl; table: OpenTable } {
+    const control = new PresenceControl();
+    control.joining = true;
+    return { control, table: OpenTable.create(logSlots(logLen)) };
+  }
+
+  private static openFamfs(opts: PresenceStart): Famfs {
+    return opts.kernel ? Famfs.openMounted(opts.kernel.mountpoint, opts.device) : Famfs.open(opts.device);
+  }
+
+  private static openArea(opts: PresenceStart): Device {
+    if (opts.kernel) return mountedPresenceDevice(opts.device, superblockFileOf(opts.kernel.mountpoint));
     const dev = Device.open(opts.device, { writable: true });
-    let svc: PresenceService | undefined;
     try {
       dev.mapHead(PRESENCE_OFFSET + PRESENCE_SIZE);
+    } catch (e) {
+      dev.close();
+      throw e;
+    }
+    return dev;
+  }
+
+  static async start(opts: PresenceStart): Promise<PresenceService> {
+    const famfs = PresenceService.openFamfs(opts);
+    let dev: Device | undefined;
+    let svc: PresenceService | undefined;
+    try {
+      dev = PresenceService.openArea(opts);
       const lease = leaseMsOf(famfs.features);
       const host = new PresenceHost(new PresenceArea(dev), lease, {
         role: opts.role, kernelMode: opts.kernelMode, systemUuid: trySystemUuid() ?? '', pid: process.pid,
@@ -71,7 +112,7 @@ export class PresenceService {
     } catch (e) {
       await svc?.beat?.terminate();
       famfs.close();
-      dev.close();
+      dev?.close();
       throw e;
     }
   }
@@ -81,7 +122,8 @@ export class PresenceService {
   }
 
   private async startBeat(): Promise<void> {
-    const beat = new Worker(new URL('./beat-thread.js', import.meta.url), { workerData: { device: this.opts.device, control: this.control.sab } });
+    const init: BeatInit = { device: this.opts.device, control: this.control.sab, superblockFile: this.opts.kernel && superblockFileOf(this.opts.kernel.mountpoint) };
+    const beat = new Worker(new URL('./beat-thread.js', import.meta.url), { workerData: init });
     this.beat = beat;
     await new Promise<void>((resolve, reject) => {
       beat.once('error', reject);
@@ -94,12 +136,29 @@ export class PresenceService {
     beat.unref();
   }
 
+  /** The beat thread unmaps its view of the area first (in kernel mode it keeps the mount busy). */
+  private async stopBeat(): Promise<void> {
+    const beat = this.beat;
+    if (!beat) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 1000);
+      beat.on('message', (m: { stopped?: boolean }) => {
+        if (m.stopped) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      beat.postMessage({ stop: true });
+    });
+    await beat.terminate();
+  }
+
   /** Join (or rejoin), replay from scratch, publish, then let the workers serve again. */
   private async incarnate(rejoin: boolean): Promise<void> {
     if (rejoin) {
       await this.host.rejoin();
       this.famfs.close();
-      this.famfs = Famfs.open(this.opts.device); // a replay from scratch
+      this.famfs = PresenceService.openFamfs(this.opts); // a replay from scratch
     } else await this.host.join();
     this.control.setIncarnation(this.host.slot, this.host.token);
     this.publish();
@@ -124,21 +183,38 @@ export class PresenceService {
     }
   }
 
-  /** Mark removals, then read the counts (Dekker), then publish held + replayed. */
+  /**
+   * Mark removals, then read the counts (Dekker), then publish held + replayed. A count of 0
+   * releases the file for good (OpenTable.stillHeld), and onReleased hears of it once.
+   */
   private publish(): void {
     const pending = pendingFrees(this.famfs);
     for (const p of pending) this.table.markRemoved(p.fileId);
     const held: Held[] = [];
-    for (const p of pending) if (this.table.count(p.fileId) > 0) held.push({ fileId: p.fileId, deleteIndex: p.deleteIndex });
+    const released: PendingFree[] = [];
+    for (const p of pending) {
+      if (this.table.stillHeld(p.fileId)) held.push({ fileId: p.fileId, deleteIndex: p.deleteIndex });
+      else if (!this.dropped.has(p.fileId)) released.push(p);
+    }
     this.host.publish(this.famfs.stats.entries, held);
+    for (const p of released) {
+      this.dropped.add(p.fileId);
+      const n = this.famfs.tree.byId.get(idForEntry(p.fileId));
+      this.opts.onReleased?.(p, n ? { id: n.id, parent: n.parent?.id ?? ROOT_ID, name: n.name } : undefined);
+    }
   }
 
   /** Clean unmount: stop beating and free the slot. */
+  /** Handles and kernel mappings this host counts on logged files. */
+  openCount(): number {
+    return this.table.total();
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
-    await this.beat?.terminate();
+    await this.stopBeat();
     this.host.leave();
     this.famfs.close();
     this.areaDevice.close();

@@ -227,8 +227,9 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   let notifier: Notifier | undefined;
   const presenceOpts = {
     device, role, kernelMode, threads: workers, label: os.hostname(), log,
-    // The kernel's name and inode of a removed file go once this host no longer holds it.
-    onReleased: (_p: unknown, n?: { id: number; parent: number; name: string }) => {
+    // A removed file's name goes at once and its nlink drops to 0: the kernel keeps the inode
+    // (and a famfs kernel its map) only while it is open or mapped, as after a local unlink.
+    onRemoved: (_p: unknown, n?: { id: number; parent: number; name: string }) => {
       if (n) notifier?.send({ kind: 'delete', parent: n.parent, child: n.id, name: n.name });
     },
   };
@@ -287,7 +288,13 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
       watcher = new LogWatcher(device, notify, config.state, { log, verbose: req.verbose, famfs: Famfs.openMounted(mountpoint, device), image: Buffer.from(config.metaImage!), madeHere });
       watcher.mirror(); // entries logged since the snapshot
       if (role === 'master') master = new MasterService(device, { ...masterOpts, famfs: Famfs.openMounted(mountpoint, device, { writable: true }), afterAppend: () => watcher.mirror() });
-      if (kernelShared) presenceSvc = await PresenceService.start({ ...presenceOpts, kernel: { mountpoint, ...kernelShared } });
+      if (kernelShared) {
+        try {
+          presenceSvc = await PresenceService.start({ ...presenceOpts, kernel: { mountpoint, ...kernelShared, image: Buffer.from(config.metaImage!) } });
+        } catch (e) {
+          throw new FamfsError(`kernel mode: could not join the presence area through ${mountpoint}/.meta/.superblock (${(e as Error).message}); mount with --data-path daemon`, (e as NodeJS.ErrnoException).code ?? 'EIO');
+        }
+      }
     } catch (e) {
       rpc?.close();
       master?.close();

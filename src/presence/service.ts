@@ -36,12 +36,14 @@ export interface PresenceStart {
    * reached through this mount (`.meta/.log`, `.meta/.superblock`); the service starts after
    * mounting, with the control and table the workers were given (`control.joining` set).
    */
-  kernel?: { mountpoint: string; control: PresenceControl; table: OpenTable };
+  kernel?: { mountpoint: string; control: PresenceControl; table: OpenTable; image?: Buffer };
   /**
-   * A removed file this host no longer holds (or never held): called once per file, after
-   * the publish that released it (the daemon tells the kernel to drop its cached inode).
+   * A file this host has just seen removed: called once per file, after the publish that
+   * counts its holds (the daemon tells the kernel its name is gone and its link count is 0,
+   * so the kernel evicts the inode, and a famfs kernel its cached map, at the last close and
+   * munmap, exactly when its RELEASE comes).
    */
-  onReleased?: (p: PendingFree, node?: { id: number; parent: number; name: string }) => void;
+  onRemoved?: (p: PendingFree, node?: { id: number; parent: number; name: string }) => void;
 }
 
 /** Whether a famfs has the presence area. */
@@ -52,8 +54,10 @@ export function hasPresence(famfs: Famfs): boolean {
 export class PresenceService {
   readonly control: PresenceControl;
   readonly table: OpenTable;
-  /** Removed files already reported to onReleased. */
-  private readonly dropped = new Set<number>();
+  /** Removed files already reported to onRemoved. */
+  private readonly announced = new Set<number>();
+  /** Deleted files this host held at the last publish (for the log). */
+  private heldSaid = new Set<number>();
   private famfs: Famfs;
   private timer?: NodeJS.Timeout;
   private beat?: Worker;
@@ -178,6 +182,7 @@ export class PresenceService {
     try {
       if (this.famfs.log.nextIndex() !== this.famfs.stats.entries) this.famfs.refresh();
       this.publish();
+      this.mirrorArea();
     } catch (e) {
       this.opts.log(`presence: ${(e as Error).message}`);
     }
@@ -185,26 +190,46 @@ export class PresenceService {
 
   /**
    * Mark removals, then read the counts (Dekker), then publish held + replayed. A count of 0
-   * releases the file for good (OpenTable.stillHeld), and onReleased hears of it once.
+   * releases the file for good (OpenTable.stillHeld). onRemoved hears of each removal once.
    */
   private publish(): void {
     const pending = pendingFrees(this.famfs);
     for (const p of pending) this.table.markRemoved(p.fileId);
     const held: Held[] = [];
-    const released: PendingFree[] = [];
-    for (const p of pending) {
-      if (this.table.stillHeld(p.fileId)) held.push({ fileId: p.fileId, deleteIndex: p.deleteIndex });
-      else if (!this.dropped.has(p.fileId)) released.push(p);
-    }
+    for (const p of pending) if (this.table.stillHeld(p.fileId)) held.push({ fileId: p.fileId, deleteIndex: p.deleteIndex });
     this.host.publish(this.famfs.stats.entries, held);
-    for (const p of released) {
-      this.dropped.add(p.fileId);
+    // Say when this host starts and stops holding a deleted file (in kernel mode: until the last munmap).
+    const now = new Set(held.map((h) => h.fileId));
+    for (const p of pending) {
+      if (now.has(p.fileId) && !this.heldSaid.has(p.fileId)) this.opts.log(`presence: holding deleted file ${p.path} (id ${p.fileId}): open or mapped here`);
+    }
+    for (const id of this.heldSaid) if (!now.has(id)) this.opts.log(`presence: released deleted file id ${id}: nothing here holds it any more`);
+    this.heldSaid = now;
+    for (const p of pending) {
+      if (this.announced.has(p.fileId)) continue;
+      this.announced.add(p.fileId);
       const n = this.famfs.tree.byId.get(idForEntry(p.fileId));
-      this.opts.onReleased?.(p, n ? { id: n.id, parent: n.parent?.id ?? ROOT_ID, name: n.name } : undefined);
+      this.opts.onRemoved?.(p, n ? { id: n.id, parent: n.parent?.id ?? ROOT_ID, name: n.name } : undefined);
     }
   }
 
   /** Clean unmount: stop beating and free the slot. */
+  private mirroredAt = 0;
+
+  /**
+   * Kernel mode: the workers' copy of the superblock and log also holds the presence area,
+   * which their statfs asks (pending frees count as used until every host let go). Refreshed
+   * every 100 ms while there are pending frees; a slot copied mid-update reads as unreadable,
+   * which holds everything (conservative).
+   */
+  private mirrorArea(): void {
+    const image = this.opts.kernel?.image;
+    const now = Date.now();
+    if (!image || now - this.mirroredAt < 100 || pendingFrees(this.famfs).length === 0) return;
+    this.mirroredAt = now;
+    this.areaDevice.view(PRESENCE_OFFSET, PRESENCE_SIZE).copy(image, PRESENCE_OFFSET);
+  }
+
   /** Handles and kernel mappings this host counts on logged files. */
   openCount(): number {
     return this.table.total();

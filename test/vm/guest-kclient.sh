@@ -1,7 +1,8 @@
 # A client of a kernel-mode master: on the famfs kernel (EXPECT_PATH=kernel, kernel mode too)
 # or on the stock kernel (EXPECT_PATH=daemon). Sees A's files by itself, reads and maps the
 # same bytes, stores into target.bin (through mmap in kernel mode, write(2) otherwise: a
-# daemon-mode mmap is page cache, not shared), verifies the interleaved file.
+# daemon-mode mmap is page cache, not shared), verifies the interleaved file; in kernel mode,
+# maps a file A then deletes (guest-kdelete.ts).
 # Expects: DEV MNT MANIFEST SEED WAIT TOFF MOFF EXPECT_PATH
 run gt wait-superblock "$DEV" "$WAIT"
 i=0
@@ -23,6 +24,11 @@ else
 fi
 run famfs verify -S "$SEED" "$MNT/big.rnd"
 printf '%s' "$ME-VRFY" | dd of="$MNT/tree/sync/mailbox" bs=1 seek=$((MOFF + 8)) conv=notrunc 2>/dev/null || die "writing the mailbox failed"
+if [ "$EXPECT_PATH" = kernel ]; then
+  # A deletes a file this guest maps: held until the munmap, not at the last close (guest-kdelete.ts).
+  run gt kdel-client "$MNT" "$WAIT"
+  grep 'presence:' "$DAEMON_LOG" | sed 's/^/    | /'
+fi
 run famfs umount "$MNT"
 if [ "$EXPECT_PATH" = kernel ]; then
   out=$(famfs daxdev "$DEV")

@@ -110,10 +110,14 @@ export class FamfsFs implements FuseHandler {
 
   // ---- helpers ----
 
-  /** Refuse everything once the device changed under us; pick up new log entries. */
-  private sync(): void {
+  /**
+   * Refuse everything once the device changed under us; pick up new log entries. `meta`: a
+   * request about `.meta` itself, which the lease does not gate (a kernel-mode daemon reaches
+   * its presence slot and the log through them, also to rejoin after going stale).
+   */
+  private sync(meta = false): void {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE, 'device was re-formatted');
-    this.gate?.check(() => this.famfs.replayFromScratch());
+    if (!meta) this.gate?.check(() => this.famfs.replayFromScratch());
     // A truncated device file would SIGBUS the header read below: one fstat first.
     const live = this.famfs.device.liveSize();
     if (live < this.famfs.device.size) {
@@ -127,6 +131,10 @@ export class FamfsFs implements FuseHandler {
   private master(): NewNodes {
     if (!this.fresh) throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
     return this.fresh;
+  }
+
+  private isMeta(id: number): boolean {
+    return id === META_DIR_ID || this.metaFiles.has(id);
   }
 
   private isNew(id: number): boolean {
@@ -242,7 +250,7 @@ export class FamfsFs implements FuseHandler {
   }
 
   private getFmap(nodeid: number): Buffer {
-    this.sync();
+    this.sync(this.isMeta(nodeid));
     const r = this.getFmapReply(nodeid);
     if (r instanceof FuseError) {
       if (r.errno === Errno.EIO) this.log(`refused to send a map: ${r.message}`);
@@ -276,7 +284,7 @@ export class FamfsFs implements FuseHandler {
   // ---- namespace ----
 
   lookup(_req: Request, parent: number, name: string): EntryReply | FuseError {
-    this.sync();
+    this.sync(parent === META_DIR_ID || (parent === ROOT_ID && name === META_NAME));
     const p = this.node(parent);
     if (!p || !('kind' in p) || p.kind !== 'dir') return new FuseError(Errno.ENOENT);
     if (parent === ROOT_ID && name === META_NAME) return this.entry(this.metaDir);
@@ -293,7 +301,7 @@ export class FamfsFs implements FuseHandler {
   }
 
   getattr(_req: Request, nodeid: number): AttrReply {
-    this.sync();
+    this.sync(this.isMeta(nodeid));
     return { attr: this.attr(this.nodeOrThrow(nodeid), nodeid), attrTimeout: this.timeout };
   }
 
@@ -386,7 +394,7 @@ export class FamfsFs implements FuseHandler {
   // ---- data ----
 
   open(req: Request, nodeid: number, flags: number): OpenReply {
-    this.sync();
+    this.sync(this.isMeta(nodeid));
     if (this.isNew(nodeid)) {
       if (!this.master().update('open', nodeid)) throw new FuseError(Errno.ESTALE);
       return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };

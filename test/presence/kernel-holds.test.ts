@@ -155,7 +155,7 @@ describe('kernel-mode holds (scripted famfs kernel)', () => {
     assert.deepEqual(k.publish([k.fileIds.b]), []);
   });
 
-  it('while joining: metadata and the meta files are served, logged files are not opened (ESTALE)', () => {
+  it('while joining: metadata and the meta files are served, logged files are not opened (ESTALE); while stale the meta files still are', () => {
     const k = session(false);
     assert.equal(k.send(Opcode.LOOKUP, 1, Buffer.from('c\0')).error, 0);
     assert.equal(k.open(k.ids.c).error, -Errno.ESTALE);
@@ -164,6 +164,12 @@ describe('kernel-mode holds (scripted famfs kernel)', () => {
     k.control.setIncarnation(0, 1n);
     k.control.serveAgain();
     assert.equal(k.open(k.ids.c).error, 0, 'served once joined');
+    // Stale (lease lapsed): files are refused, the meta files still open (the daemon rejoins through them).
+    k.control.markStale();
+    assert.equal(k.open(k.ids.c).error, -Errno.ESTALE);
+    assert.equal(k.send(Opcode.LOOKUP, 2, Buffer.from('.log\0')).error, 0);
+    assert.equal(k.open(3).error, 0, '.meta/.superblock while stale');
+    assert.equal(k.send(GET_FMAP, 4).error, 0, '.meta/.log while stale');
   });
 
   it('.meta/.superblock opens for writing only from the daemon itself (its presence slot is in there)', () => {

@@ -239,8 +239,9 @@ export class PresenceService {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
-    await this.stopBeat();
+    // Leave first: a host shutting down right after its unmount must not leave a live slot behind.
     this.host.leave();
+    await this.stopBeat();
     this.famfs.close();
     this.areaDevice.close();
   }

@@ -11,6 +11,7 @@ until out=$(famfs mount --log "$DAEMON_LOG" "$DEV" "$MNT" 2>&1); do
   sleep 0.3
 done
 status_is mountpoint "$MNT" role client dataPath "$EXPECT_PATH"
+DPID=$(famfs status --json 2>/dev/null | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' | head -1)
 run gt check-tree "$MANIFEST" "$MNT" "$WAIT"
 # A daemon-mode mmap needs FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+); the stock guest kernel is older.
 [ "$EXPECT_PATH" = kernel ] && run gt check-mmap "$MANIFEST" "$MNT"
@@ -30,6 +31,8 @@ if [ "$EXPECT_PATH" = kernel ]; then
   grep 'presence:' "$DAEMON_LOG" | sed 's/^/    | /'
 fi
 run famfs umount "$MNT"
+# The daemon leaves its presence slot on its way out: let it, before this guest powers off.
+i=0; while [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.2; i=$((i + 1)); done
 if [ "$EXPECT_PATH" = kernel ]; then
   out=$(famfs daxdev "$DEV")
   [ "$out" = "$DEV: devdax (driver device_dax)" ] && log "after umount: $out" || fail "after umount the device is not back in devdax: $out"

@@ -11,7 +11,8 @@
  *                                  the hold goes and the next file of its size gets that space
  *
  * They talk through del/mbox (stores through the mount reach the other guest through DAX):
- * B-MAPPED @0, A-DELETED @16, B-CLOSED @32, A-CHECKED @48, B-UNMAPD @64.
+ * A-READY @80 (victim written), B-MAPPED @0, A-DELETED @16, B-CLOSED @32, A-CHECKED @48,
+ * B-UNMAPD @64.
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -68,6 +69,7 @@ export async function kdelClient(mnt: string, seconds: number): Promise<number> 
   const { MAP_SHARED, mmap, munmap, PROT_READ, viewOf } = await import('../../src/sys/libc.js');
   const file = path.join(mnt, VICTIM);
   await until(`${file}`, seconds, () => fs.existsSync(file) && fs.existsSync(path.join(mnt, MBOX)), 100);
+  await waitMail(mnt, 80, 'A-READY', seconds); // A logs the file first and fills it afterwards
   const fd = fs.openSync(file, 'r');
   const ptr = mmap(VICTIM_SIZE, PROT_READ, MAP_SHARED, fd, 0);
   fs.closeSync(fd);
@@ -142,10 +144,11 @@ export async function kdelMaster(mnt: string, dev: string, seconds: number): Pro
   const creat = (name: string): boolean => {
     famfs('creat', '-s', String(VICTIM_SIZE), path.join(mnt, 'del', name));
     const o = overlaps(`del/${name}`);
-    console.log(`del/${name}: ${o ? 'REUSES' : 'does not touch'} the deleted file's space`);
+    console.log(`del/${name} at ${extents(`del/${name}`).map((e) => e.offset).join(',')}: ${o ? 'REUSES' : 'does not touch'} the deleted file's space`);
     return o;
   };
   console.log(`${VICTIM}: id ${fileId}, extents ${victim.map((e) => `${e.offset}+${e.length}`).join(',')}`);
+  post(mnt, 80, 'A-READY');
   await waitMail(mnt, 0, 'B-MAPPED', seconds);
   famfs('rm', path.join(mnt, VICTIM));
   const ms = await until('B to hold the deleted file', seconds, () => bHolds() === true);
@@ -163,7 +166,10 @@ export async function kdelMaster(mnt: string, dev: string, seconds: number): Pro
   const t0 = Date.now();
   await until('B to release the file after its munmap', seconds, () => bHolds() === false);
   console.log(`B released the file ${Date.now() - t0} ms after A saw its munmap marker`);
-  if (!creat('new3.bin')) bad.push('the space did not come back after the munmap');
+  if (!creat('new3.bin')) {
+    const slots = look((f) => new PresenceArea(f.device).readAll().filter((s) => s && s.state !== 'free'));
+    bad.push(`the space did not come back after the munmap; slots: ${JSON.stringify(slots.map((s) => s && { i: s.index, state: s.state, role: s.role, kernel: s.kernelMode, replayed: s.replayed, held: s.held, intents: s.intents }))}`);
+  }
   else {
     const zero = look((f) => f.slices(f.file('del/new3.bin'), 0, VICTIM_SIZE).every((b) => b.every((x) => x === 0)));
     console.log(`del/new3.bin reads ${zero ? 'all zeros' : 'OLD BYTES'}`);

@@ -241,7 +241,6 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     } catch (e) {
       rpc?.close();
       master?.close();
-      if (kernelMode) leaveKernelMode(device, false, log);
       throw asFamfsError(e);
     }
     config.presence = { control: presenceSvc.control.sab, table: presenceSvc.table.sab };

@@ -296,8 +296,11 @@ export class FamfsFs implements FuseHandler {
     return c ? this.entry(c) : new FuseError(Errno.ENOENT);
   }
 
-  forget(): void {
-    // Nodes are immortal: famfs has no delete, so there is nothing to free.
+  forget(_req: Request, nodeid: number): void {
+    // Nothing to free: node ids are never reused while mounted. A deleted file's FORGET says the
+    // kernel evicted its inode (and a famfs kernel its cached map): worth one log line.
+    const n = this.famfs.tree.byId.get(nodeid);
+    if (n?.removed && n.kind === 'file') this.log(`presence: the kernel dropped deleted file ${n.path} (node ${nodeid}): inode and cached map gone`);
   }
 
   getattr(_req: Request, nodeid: number): AttrReply {

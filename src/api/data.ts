@@ -18,9 +18,14 @@ export function randomize(famfs: Famfs, file: Mapped, seed: number): void {
 
 /** Offset of the first byte that differs from the PRNG stream, or -1. */
 export function verify(famfs: Famfs, file: FileNode, seed: number): number {
+  return verifyChunks(famfs.chunks(file), seed);
+}
+
+/** The same over any sequence of a file's bytes in order (e.g. reads through a mount). */
+export function verifyChunks(chunks: Iterable<Buffer>, seed: number): number {
   const rs = new RandomStream(seed);
   let base = 0;
-  for (const s of famfs.chunks(file)) {
+  for (const s of chunks) {
     const at = rs.compare(s);
     if (at >= 0) return base + at;
     base += s.length;

@@ -16,7 +16,10 @@ import { LogView } from '../meta/log.js';
 import { Replayer, type AppliedEntry, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
 import { dirname, normalizeRelpath, reservedProblem } from '../meta/paths.js';
 import { idForEntry, type DirNode, type FileNode, type Tree, type TreeNode } from '../meta/tree.js';
-import type { Geometry } from '../meta/validate.js';
+import { mapCapacity, type Geometry } from '../meta/validate.js';
+
+/** The page size a famfs kernel and mmap map files with. */
+const PAGE = 4096;
 import { resolveRange } from '../map/resolve.js';
 import { EXT_PATH_MAX, FM_ALL_HOSTS_RW } from '../format/constants.js';
 import { checkFeatureBlock, EXT_VERSION, FEATURE_BLOCK_END, FEATURE_BLOCK_OFFSET, hasFeature, leaseMsOf, LONG_NAMES, NO_FEATURES, PRESENCE, SYMLINKS, type Features } from '../format/features.js';
@@ -59,6 +62,16 @@ export interface CreateOptions extends Owner {
   interleave?: InterleaveParams;
   /** Multi-device file systems: interleave with one strip per device (chunk size in bytes). */
   acrossDevices?: { chunkSize: number };
+}
+
+/** Space one file holds: a live file's, or a deleted one's not released yet (`pending`). */
+export interface HeldSpace {
+  /** The log slot that created the file. */
+  index: number;
+  path: string;
+  size: number;
+  map: FileMap;
+  pending: boolean;
 }
 
 /** Read and check the superblock of an open device; throws FamfsError when it is not a usable famfs. */
@@ -403,6 +416,14 @@ export class Famfs {
     this.mounted?.zero(file.path, file.size, from);
   }
 
+  /** Zero bytes [from, to) of a map (clamped to what it allocates) and write them back. */
+  zeroRange(map: FileMap, from: number, to: number): void {
+    const cap = mapCapacity(map);
+    const end = Math.min(to, cap);
+    if (end <= from) return;
+    resolveRange(map, cap, from, end - from, (d, off, len) => this.deviceAt(d).zero(off, len));
+  }
+
   /** Zero every byte a map allocates (whole extents, past the file's size too). */
   zeroMap(map: FileMap): void {
     const pieces = map.kind === 'simple' ? map.extents : map.strips;
@@ -439,6 +460,23 @@ export class Famfs {
   /** Was the file created by log slot `index` deleted or replaced since? */
   isRemovedEntry(index: number): boolean {
     return this.replayer.removedFiles.has(index);
+  }
+
+  /**
+   * Every sound file entry that holds space now: live ones (including entries replay refused:
+   * their space stays taken), then deleted files the oracle has not released (`pending`).
+   */
+  heldSpace(): HeldSpace[] {
+    const out: HeldSpace[] = [];
+    for (const { index, entry } of this.replayer.spaceHolders) {
+      if (entry.type === 'file' && !this.replayer.removedFiles.has(index)) out.push({ index, path: entry.path, size: entry.size, map: entry.map, pending: false });
+    }
+    if (this.replayer.pending.size) {
+      const pending = this.pendingFrees;
+      const free = this.releaseOracle.releasable(pending);
+      for (const p of pending) if (!free.has(p.fileId)) out.push({ index: p.fileId, path: p.path, size: p.size, map: p.map, pending: true });
+    }
+    return out;
   }
 
   /** The sound file entries that hold space, live or pending (released ones left out), for `device`. */
@@ -594,8 +632,11 @@ export class Writer {
     const late = this.fs.throughMount;
     try {
       // Space may hold bytes of a file dropped before it was logged: a new file shows only zeros.
-      if (fill && !late) fill({ map, size });
-      else if (!late) this.fs.zeroMap(map);
+      if (fill && !late) {
+        // A famfs kernel and mmap show whole pages: the rest of the last one must not show a deleted file's bytes.
+        this.fs.zeroRange(map, size, Math.ceil(size / PAGE) * PAGE);
+        fill({ map, size });
+      } else if (!late) this.fs.zeroMap(map);
       this.fs.log.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o });
     } catch (e) {
       this.space.freeMap(map);

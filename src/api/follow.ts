@@ -1,8 +1,7 @@
 /**
  * Following a famfs as its master appends to the log: an async iterator of
- * events, one per applied entry, in log order. famfs logs only creations
- * today (files, directories, devices); deletion and rename events will join
- * this union when the log format has them.
+ * events, one per applied entry, in log order: creations, added devices, and
+ * (feature delete) removals and renames. Paths are as the entry logged them.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppliedEntry } from '../meta/replay.js';
@@ -11,7 +10,11 @@ import type { Famfs } from './famfs.js';
 
 export type LogEvent =
   | { type: 'created'; index: number; path: string; kind: 'file' | 'dir' | 'symlink'; stat: FamfsStat }
-  | { type: 'device-added'; index: number; device: number; uuid: string; size: number };
+  | { type: 'device-added'; index: number; device: number; uuid: string; size: number }
+  /** `id`: the removed node's creation slot (as `index` of its 'created' event). */
+  | { type: 'removed'; index: number; path: string; kind: 'file' | 'dir' | 'symlink'; id: number }
+  /** `replaced`: the creation slot of the file the rename replaced, if any. */
+  | { type: 'renamed'; index: number; from: string; to: string; kind: 'file' | 'dir' | 'symlink'; id: number; replaced?: number };
 
 export interface FollowOptions {
   /** Poll interval (ms, default 100): how often next_index is read. */
@@ -27,8 +30,10 @@ function toEvent(famfs: Famfs, a: AppliedEntry): LogEvent | undefined {
   if (e.type === 'file' || e.type === 'mkdir' || e.type === 'symlink') {
     const node = famfs.tree.byId.get(famfs.nodeIdOf(a.index));
     if (!node) return undefined;
-    return { type: 'created', index: a.index, path: node.path, kind: node.kind, stat: statOf(node) };
+    return { type: 'created', index: a.index, path: e.path, kind: node.kind, stat: statOf(node) };
   }
+  if (e.type === 'remove') return { type: 'removed', index: a.index, path: e.path, kind: e.kind, id: e.fileId };
+  if (e.type === 'rename') return { type: 'renamed', index: a.index, from: e.from, to: e.to, kind: e.kind, id: e.fileId, ...(e.replacedId !== undefined ? { replaced: e.replacedId } : {}) };
   if (e.type === 'add_daxdev') return { type: 'device-added', index: a.index, device: e.index, uuid: e.uuid, size: e.size };
   return undefined;
 }

@@ -1,7 +1,11 @@
 /** The fsck report: superblock, log and capacity, as upstream prints them, plus what replay refused. */
+import { PresenceOracle } from '../presence/oracle.js';
 import { ALLOC_UNIT, LOG_ENTRY_SIZE, LOG_HEADER_SIZE } from '../format/constants.js';
 import { featureNames } from '../format/features.js';
-import type { Famfs } from './famfs.js';
+import type { Famfs, HeldSpace } from './famfs.js';
+import type { Extent, FileMap } from '../format/types.js';
+
+const pieces = (m: FileMap): Extent[] => (m.kind === 'simple' ? m.extents : m.strips);
 import type { ReplayProblem } from '../meta/replay.js';
 import { fmapKernelProblem } from '../map/export/famfs.js';
 
@@ -28,6 +32,8 @@ export interface FsckReport {
   collisionPairs: CollisionPair[];
   /** Every device of the file system: recorded and real size, use; `problem` when it cannot hold its files. */
   devices: DeviceReport[];
+  /** Deleted files still holding space (the release oracle has not let them go). */
+  pending: PendingReport[];
   problems: ReplayProblem[];
   /**
    * Files a famfs kernel would refuse to map (GET_FMAP answers EIO for them, their open fails
@@ -55,8 +61,29 @@ export interface DeviceReport {
   realSize: number | null;
   capacity: number;
   allocated: number;
+  /** Bytes of deleted files not yet released (feature delete; part of `allocated`). */
+  pending: number;
   free: number;
   problem?: string;
+}
+
+/** A deleted or replaced file whose space is not reusable yet. */
+export interface PendingReport {
+  path: string;
+  /** Its creation slot (its id) and the slot of the DELETE/RENAME that removed it. */
+  fileId: number;
+  deleteIndex: number;
+  bytes: number;
+  /** Presence area: who keeps it (slot, host label, why: held, not replayed, write intent, kernel mapping). */
+  heldBy?: { slot: number; label: string; why: string }[];
+}
+
+/** The hosts that keep a pending free, when the file system's oracle is the presence area's. */
+function heldBy(fs: Famfs, fileId: number): PendingReport['heldBy'] {
+  const o = fs.releaseOracle;
+  if (!(o instanceof PresenceOracle)) return undefined;
+  const p = fs.pendingFrees.find((x) => x.fileId === fileId);
+  return p ? o.holders(p) : undefined;
 }
 
 export function fsck(fs: Famfs): FsckReport {
@@ -67,9 +94,10 @@ export function fsck(fs: Famfs): FsckReport {
   let collisions = collisions0;
   for (let d = 1; d < fs.geometry.ndevices; d++) collisions += fs.deviceBitmap(d).collisions;
   let fsizeSum = 0;
-  for (const { entry } of fs.spaceHolders) if (entry.type === 'file') fsizeSum += entry.size;
+  const held = fs.heldSpace();
+  for (const h of held) if (!h.pending) fsizeSum += h.size;
   const st = fs.stats;
-  const devices = deviceReports(fs, bitmap);
+  const devices = deviceReports(fs, bitmap, held);
   // Several devices: capacity counts all of them (one device: upstream's figures).
   const sum = (f: (d: DeviceReport) => number): number => devices.reduce((s, d) => s + f(d), 0);
   const allocated = sum((d) => d.allocated);
@@ -91,15 +119,16 @@ export function fsck(fs: Famfs): FsckReport {
       spaceAmplification: fsizeSum ? allocated / fsizeSum : 0,
       percentUsed: (100 * allocated) / capacity,
     },
-    files: st.files,
-    directories: st.dirs,
-    symlinks: st.symlinks,
+    files: fs.tree.files,
+    directories: fs.tree.dirs,
+    symlinks: fs.tree.symlinks,
     features: featureNames(fs.features.incompat | fs.features.rocompat),
     badEntries: st.badEntries,
     rejectedEntries: st.rejected,
     collisions,
     collisionPairs: collisions ? collisionPairs(fs) : [],
     devices,
+    pending: held.filter((h) => h.pending).map((h) => ({ path: h.path, fileId: h.index, deleteIndex: fs.pendingFrees.find((p) => p.fileId === h.index)?.deleteIndex ?? -1, bytes: pieces(h.map).reduce((n, e) => n + e.length, 0), heldBy: heldBy(fs, h.index) })),
     problems: [...fs.problems],
     kernelRefused: kernelRefused(fs),
     clean: collisions === 0 && st.badEntries === 0 && st.rejected === 0 && devices.every((d) => !d.problem),
@@ -112,10 +141,10 @@ export function fsck(fs: Famfs): FsckReport {
  */
 export function dataAmplification(fs: Famfs): { allocated: number; held: number; ratio: number } {
   let allocated = 0, held = 0;
-  for (const { entry } of fs.spaceHolders) {
-    if (entry.type !== 'file') continue;
-    held += entry.size;
-    for (const e of entry.map.kind === 'simple' ? entry.map.extents : entry.map.strips) allocated += e.length;
+  for (const h of fs.heldSpace()) {
+    if (h.pending) continue;
+    held += h.size;
+    for (const e of pieces(h.map)) allocated += e.length;
   }
   return { allocated, held, ratio: held ? allocated / held : 0 };
 }
@@ -129,11 +158,11 @@ export function collisionPairs(fs: Famfs): CollisionPair[] {
     if (!o) owners.set(d, (o = new Int32Array(Math.ceil((d === 0 ? fs.geometry.deviceSize : fs.geometry.deviceSizes?.[d] ?? 0) / au))));
     return o;
   };
-  const holders = fs.spaceHolders.filter((h) => h.entry.type === 'file');
+  const holders = fs.heldSpace();
+  const name = (h: HeldSpace): string => (h.pending ? `${h.path} (deleted, not released)` : h.path);
   const pairs = new Map<string, CollisionPair>();
-  for (const [i, { entry }] of holders.entries()) {
-    if (entry.type !== 'file') continue;
-    for (const e of entry.map.kind === 'simple' ? entry.map.extents : entry.map.strips) {
+  for (const [i, h] of holders.entries()) {
+    for (const e of pieces(h.map)) {
       const own = ownerOf(e.devindex);
       for (let u = e.offset / au; u < Math.min(own.length, (e.offset + e.length) / au); u++) {
         const prev = own[u]! - 1;
@@ -141,10 +170,10 @@ export function collisionPairs(fs: Famfs): CollisionPair[] {
           own[u] = i + 1;
           continue;
         }
-        const a = holders[prev]!.entry, key = `${prev}:${i}:${e.devindex}`;
+        const key = `${prev}:${i}:${e.devindex}`;
         const p = pairs.get(key);
         if (p) p.bytes += au;
-        else pairs.set(key, { a: 'path' in a ? a.path : `entry ${holders[prev]!.index}`, b: entry.path, device: e.devindex, bytes: au });
+        else pairs.set(key, { a: name(holders[prev]!), b: name(h), device: e.devindex, bytes: au });
       }
     }
   }
@@ -152,7 +181,7 @@ export function collisionPairs(fs: Famfs): CollisionPair[] {
 }
 
 /** Each device as recorded, as found on this host, and its use. */
-function deviceReports(fs: Famfs, bitmap0: { capacity: number; usedBytes: number; freeBytes: number }): DeviceReport[] {
+function deviceReports(fs: Famfs, bitmap0: { capacity: number; usedBytes: number; freeBytes: number }, held: HeldSpace[]): DeviceReport[] {
   const out: DeviceReport[] = [];
   for (let d = 0; d < fs.geometry.ndevices; d++) {
     const bm = d === 0 ? bitmap0 : fs.deviceBitmap(d).bitmap;
@@ -164,7 +193,9 @@ function deviceReports(fs: Famfs, bitmap0: { capacity: number; usedBytes: number
     } catch {
       realSize = null;
     }
-    const r: DeviceReport = { index: d, path, size, realSize, capacity: bm.capacity, allocated: bm.usedBytes, free: bm.freeBytes };
+    let pending = 0;
+    for (const h of held) if (h.pending) for (const e of pieces(h.map)) if (e.devindex === d) pending += e.length;
+    const r: DeviceReport = { index: d, path, size, realSize, capacity: bm.capacity, allocated: bm.usedBytes, pending, free: bm.freeBytes };
     // Device 0: replay already uses the smaller of the recorded and the real size (files past
     // the real end are refused entries). Devices 1..: their recorded size is what replay and the
     // allocator trust, so a shorter device is a problem in itself.
@@ -236,11 +267,13 @@ export function formatFsck(r: FsckReport, opts: { human?: boolean; verbose?: boo
   L.push(`  Free space:             ${num(r.capacity.freeSpace)}`);
   L.push(`  Space amplification:     ${r.capacity.spaceAmplification.toFixed(2)}`);
   L.push(`  Percent used:            ${r.capacity.percentUsed.toFixed(1)}%`);
-  if (r.devices.length > 1 || r.devices.some((d) => d.problem)) {
+  const deletes = r.features.includes('delete');
+  if (deletes) L.push(`  Pending (deleted):      ${num(r.pending.reduce((n, p) => n + p.bytes, 0))} in ${r.pending.length} files, reused once every host lets go`);
+  if (r.devices.length > 1 || r.devices.some((d) => d.problem) || deletes) {
     L.push('');
     L.push('Devices:');
     for (const d of r.devices) {
-      L.push(`  ${d.index}: ${d.path ?? '(not found on this host)'} size ${num(d.size)} allocated ${num(d.allocated)} free ${num(d.free)}`);
+      L.push(`  ${d.index}: ${d.path ?? '(not found on this host)'} size ${num(d.size)} allocated ${num(d.allocated)}${deletes ? ` (live ${num(d.allocated - d.pending)}, pending ${num(d.pending)})` : ''} free ${num(d.free)}`);
       if (d.problem) L.push(`    ERROR: device ${d.index} ${d.problem}`);
     }
   }
@@ -252,6 +285,15 @@ export function formatFsck(r: FsckReport, opts: { human?: boolean; verbose?: boo
   L.push(`  ${r.files} files`);
   L.push(`  ${r.directories} directories`);
   if (r.symlinks) L.push(`  ${r.symlinks} symbolic links`);
+  if (r.pending.length) {
+    L.push('');
+    L.push('Deleted files not released yet:');
+    for (const p of r.pending.slice(0, opts.verbose ? undefined : 50)) {
+      const by = p.heldBy?.length ? `; held by ${p.heldBy.map((h) => `slot ${h.slot} (${h.label || '?'}: ${h.why})`).join(', ')}` : '';
+      L.push(`  ${p.path}: ${p.bytes} bytes (file ${p.fileId}, removed by entry ${p.deleteIndex}${by})`);
+    }
+    if (!opts.verbose && r.pending.length > 50) L.push(`  ... ${r.pending.length - 50} more (use -v)`);
+  }
   if (r.problems.length) {
     L.push('');
     L.push('Problems:');

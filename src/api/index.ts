@@ -12,7 +12,11 @@ export { findMounted, famfsMountList, FAMFS_FSTYPE, type MountedPath } from './l
 export { mkfs, type MkfsOptions, type MkfsResult } from './mkfs.js';
 export { fsck, formatFsck, type FsckReport } from './fsck.js';
 export { copyIn, type CopyOptions, type CopyResult } from './copy.js';
-export { randomize, verify, copyFromHost } from './data.js';
+export { compact, type CompactResult } from './compact.js';
+export type { RemoveOptions, RenameOptions } from './removal.js';
+export type { PendingFree, ReleaseOracle } from '../alloc/reclaim.js';
+export { randomize, verify, verifyChunks, copyFromHost } from './data.js';
+export { MountReader, MAP_XATTR, INDEX_XATTR, type StatOptions } from './mountreader.js';
 export { systemUuid, systemUuidFile } from './sysuuid.js';
 export type { FileMap, SimpleMap, InterleaveMap, Extent } from '../format/types.js';
 export type { TreeNode, FileNode, DirNode } from '../meta/tree.js';

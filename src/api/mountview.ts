@@ -23,7 +23,7 @@ function readInto(file: string, into: Buffer, position: number): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
     const why = code === 'ENOENT' ? 'not found: is this a famfs mount?'
-      : code === 'EACCES' ? 'permission denied: the meta files are root-only unless the mount names a group that may read them (famfs mount -o meta_group=GID)'
+      : code === 'EACCES' ? 'permission denied: the meta files are root-only unless the mount names a group that may read them (famfs mount -o meta_group=GID); MountReader reads the mount as this user without them'
       : (e as Error).message;
     throw new FamfsError(`${file}: ${why}`, code);
   }

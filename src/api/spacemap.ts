@@ -32,9 +32,9 @@ export function spaceMaps(fs: Famfs): DeviceSpace[] {
     const claims = new Uint8Array(units);
     const reserved = Math.min(units, Math.ceil((d === 0 ? g.dataStart : SECONDARY_DATA_START) / au));
     claims.fill(1, 0, reserved);
-    for (const { entry } of fs.spaceHolders) {
-      if (entry.type !== 'file') continue;
-      for (const e of entry.map.kind === 'simple' ? entry.map.extents : entry.map.strips) {
+    // Live files and deleted ones not released yet (both hold their units).
+    for (const h of fs.heldSpace()) {
+      for (const e of h.map.kind === 'simple' ? h.map.extents : h.map.strips) {
         if (e.devindex !== d) continue;
         const first = Math.floor(e.offset / au), end = Math.min(units, Math.ceil((e.offset + e.length) / au));
         for (let u = first; u < end; u++) if (claims[u]! < 255) claims[u]!++;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { writeSync } from 'node:fs';
-import { withFamfs, type DeviceOption } from './context.js';
+import type { DeviceOption } from './context.js';
+import { withReader } from './reader.js';
 
 export function register(program: Command): void {
   program
@@ -9,9 +10,9 @@ export function register(program: Command): void {
     .argument('<PATH>', 'path in a mounted famfs, or relative to the root with --device')
     .option('-d, --device <DEV>', 'famfs device or image file')
     .action((path: string, o: DeviceOption) => {
-      withFamfs(o, path, {}, (fs, rel) => {
-        const f = fs.file(rel);
-        for (const s of fs.chunks(f)) {
+      withReader(o, path, (r, rel) => {
+        r.file(rel); // one clear line for a directory, a symlink or a file this user may not read
+        for (const s of r.chunks(rel)) {
           for (let off = 0; off < s.length; ) {
             try {
               off += writeSync(1, s, off, Math.min(s.length - off, 1 << 20));

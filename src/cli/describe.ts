@@ -1,6 +1,7 @@
 /** The JSON shape of files and directories shared by `ls --json` and `getmap --json`. */
 import type { FileMap } from '../format/types.js';
 import type { TreeNode } from '../meta/tree.js';
+import { statOf, type FamfsStat } from '../api/files.js';
 
 export interface NodeJson {
   path: string;
@@ -14,23 +15,22 @@ export interface NodeJson {
   target?: string;
 }
 
-export function nodeJson(n: TreeNode): NodeJson {
+/** The JSON of a stat record (from the log, or from a mount as a user sees it). */
+export function statJson(s: FamfsStat): NodeJson {
   return {
-    path: n.path,
-    type: n.kind,
-    size: n.kind === 'file' ? n.size : 0,
-    mode: n.mode,
-    uid: n.uid,
-    gid: n.gid,
-    map: n.kind === 'file' ? n.map : null,
-    ...(n.kind === 'symlink' ? { target: n.target } : {}),
+    path: s.path,
+    type: s.type,
+    size: s.type === 'file' ? s.size : 0,
+    mode: s.mode,
+    uid: s.uid,
+    gid: s.gid,
+    map: s.type === 'file' ? s.map : null,
+    ...(s.type === 'symlink' ? { target: s.target } : {}),
   };
 }
 
-export function modeString(n: TreeNode): string {
-  const r = ['---', '--x', '-w-', '-wx', 'r--', 'r-x', 'rw-', 'rwx'];
-  const m = n.mode;
-  return (n.kind === 'dir' ? 'd' : n.kind === 'symlink' ? 'l' : '-') + r[(m >> 6) & 7]! + r[(m >> 3) & 7]! + r[m & 7]!;
+export function nodeJson(n: TreeNode): NodeJson {
+  return statJson(statOf(n));
 }
 
 export function mapText(map: FileMap): string[] {

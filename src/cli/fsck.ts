@@ -4,6 +4,21 @@ import { printJson, targetOrDevice, withTarget, type DeviceOption } from './cont
 import { renderSvg, renderText, spaceMaps } from '../api/spacemap.js';
 import { FamfsError } from '../api/errors.js';
 import nodeFs from 'node:fs';
+import nodePath from 'node:path';
+
+/** Refuse an --svg FILE that cannot be written (missing or unwritable directory, a directory) up front. */
+function svgWritable(file: string): void {
+  const bad = (why: string, code: string): never => { throw new FamfsError(`--svg ${file}: ${why}`, code); };
+  if (file === '') bad('empty file name', 'EINVAL');
+  const st = nodeFs.statSync(file, { throwIfNoEntry: false });
+  if (st?.isDirectory()) bad('is a directory', 'EISDIR');
+  try {
+    nodeFs.accessSync(st ? file : nodePath.dirname(nodePath.resolve(file)), nodeFs.constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    bad(code === 'ENOENT' ? 'its directory does not exist' : code === 'EACCES' ? 'permission denied' : (e as Error).message, code);
+  }
+}
 
 export function register(program: Command): void {
   program
@@ -18,6 +33,7 @@ export function register(program: Command): void {
     .option('--svg <FILE>', 'write the same picture as SVG to FILE (one rect per run of units)')
     .action((path: string | undefined, o: DeviceOption & { json?: boolean; human?: boolean; verbose?: boolean; map?: boolean; svg?: string }) => {
       if (o.json && o.map) throw new FamfsError('--map draws text; it cannot be combined with --json (use --svg FILE)', 'EINVAL', 2);
+      if (o.svg !== undefined) svgWritable(o.svg); // before the report: a bad FILE is one line, nothing else
       withTarget(targetOrDevice(o, path), {}, (fs) => {
         const r = fsck(fs);
         if (o.json) printJson(r);

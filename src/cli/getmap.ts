@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
-import { mapText, nodeJson } from './describe.js';
-import { printJson, withFamfs, type DeviceOption } from './context.js';
+import { mapText, statJson } from './describe.js';
+import { printJson, type DeviceOption } from './context.js';
+import { withReader } from './reader.js';
 import { EXPORT_FORMATS, exportMap, isExportFormat, mapExportJson, type MapExport } from '../map/export/index.js';
 
 /** Text form of one export: the wire bytes as hex (16 bytes a line) or the table rows. */
@@ -30,15 +31,15 @@ export function register(program: Command): void {
     .addOption(new Option('--format <FMT>', 'export the map: famfs (GET_FMAP reply), extmap (FUSE_NOTIFY_MAP payload), bpf (blob), table (file-ordered rows); see docs/mapping.md').choices([...EXPORT_FORMATS]))
     .option('--json', 'one JSON document {path, type, size, mode, uid, gid, map}; with --format, {format, fileSize, size, hex | rows, problem, ...}')
     .action((path: string, o: DeviceOption & { json?: boolean; format?: string }) => {
-      withFamfs(o, path, {}, (fs, rel) => {
-        const f = fs.file(rel);
+      withReader(o, path, (r, rel) => {
+        const f = r.file(rel);
         if (o.format !== undefined && isExportFormat(o.format)) {
           const e = exportMap(o.format, f.map, f.size);
           if (o.json) return printJson({ path: f.path, ...mapExportJson(e) });
           process.stdout.write([`File: ${f.path}`, `  size: ${f.size}`, ...exportText(e)].join('\n') + '\n');
           return;
         }
-        if (o.json) return printJson(nodeJson(f));
+        if (o.json) return printJson(statJson(f));
         process.stdout.write([`File: ${f.path}`, `  size: ${f.size}`, ...mapText(f.map)].join('\n') + '\n');
       });
     });

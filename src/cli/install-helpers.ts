@@ -32,7 +32,7 @@ export function register(program: Command): void {
   program
     .command('install-helpers')
     .description('install the mount(8) helpers /sbin/mount.fuse.famfs and /sbin/mount.famfs, so fstab lines of type fuse.famfs (or famfs) work with mount, mount -a and systemd (root)')
-    .option('--dir <DIR>', 'where to put them (default /sbin; mount(8) looks there)', '/sbin')
+    .option('--dir <DIR>', 'where to put them (mount(8) looks in /sbin)', '/sbin')
     .option('--remove', 'remove the helpers this command installed')
     .option('--force', 'replace helpers that famfs did not write')
     .option('--json', 'one JSON document {installed | removed: [paths]}')

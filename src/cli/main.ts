@@ -25,6 +25,8 @@ const VERBS: [name: string, load: () => Promise<VerbModule>][] = [
   ['clone', () => import('./clone.js')],
   ['rm', () => import('./rm.js')],
   ['mv', () => import('./mv.js')],
+  ['hosts', () => import('./hosts.js')],
+  ['compact', () => import('./compact.js')],
   ['logplay', () => import('./logplay.js')],
   ['mount', () => import('./mount.js')],
   ['umount', () => import('./umount.js')],

@@ -78,6 +78,13 @@ function text(r: Row): string[] {
   }
   if (r.log) L.push(`  log: ${r.log.used} of ${r.log.capacity} entries used`);
   if (r.pendingNodes !== undefined) L.push(`  new nodes waiting for commit: ${r.pendingNodes}`);
+  if (r.presence) {
+    const p = r.presence;
+    const live = p.others.filter((o) => o.liveness === 'live'), gone = p.others.filter((o) => o.liveness === 'gone');
+    const who = (l: typeof live): string => (l.length ? ` (${l.map((o) => `${o.label || '?'} [slot ${o.slot}]`).join(', ')})` : '');
+    L.push(`  presence: slot ${p.slot}, lease ${p.leaseMs / 1000} s${p.stale ? ', STALE (rejoining; serving ESTALE)' : ''}`);
+    L.push(`  other hosts seen: ${live.length} live${who(live)}, ${gone.length} gone${who(gone)}`);
+  }
   if (r.requests?.length) {
     L.push('  requests:           count     avg µs     max µs');
     for (const q of r.requests) L.push(`    ${q.name.padEnd(14)} ${String(q.count).padStart(9)} ${q.avgUs.toFixed(1).padStart(10)} ${q.maxUs.toFixed(1).padStart(10)}`);

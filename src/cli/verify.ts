@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { verify } from '../api/data.js';
+import { verifyChunks } from '../api/data.js';
 import { parseSeed } from './args.js';
-import { withFamfs, type DeviceOption } from './context.js';
+import type { DeviceOption } from './context.js';
+import { withReader } from './reader.js';
 
 export function register(program: Command): void {
   program
@@ -11,9 +12,9 @@ export function register(program: Command): void {
     .option('-d, --device <DEV>', 'famfs device or image file')
     .requiredOption('-S, --seed <SEED>', 'PRNG seed', parseSeed)
     .action((path: string, o: DeviceOption & { seed: number }) => {
-      withFamfs(o, path, {}, (fs, rel) => {
-        const f = fs.file(rel);
-        const at = verify(fs, f, o.seed);
+      withReader(o, path, (r, rel) => {
+        const f = r.file(rel);
+        const at = verifyChunks(r.chunks(rel), o.seed);
         if (at < 0) process.stdout.write(`Success: verified ${f.size} bytes in file ${f.path}\n`);
         else {
           process.stdout.write(`Verify fail: ${f.path} at offset ${at} of ${f.size} bytes\n`);

@@ -11,7 +11,7 @@ import { FuseServer } from '../fuse/server.js';
 import { uringSupport, type TransportChoice } from '../fuse/uring.js';
 import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
-import { DEFAULT_LOCK_WAIT_MS, MasterService } from './master.js';
+import { DEFAULT_LOCK_WAIT_MS, MasterService } from './master-service.js';
 import { createRpcChannel, RpcServer } from './rpc.js';
 import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';
@@ -224,15 +224,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   // Kernel mode reaches the area only through the mount: the workers start "joining" (metadata
   // only, no logged file opens) and the service joins right after mounting.
   let presenceSvc: PresenceService | undefined;
-  let notifier: Notifier | undefined;
-  const presenceOpts = {
-    device, role, kernelMode, threads: workers, label: os.hostname(), log,
-    // A removed file's name goes at once and its nlink drops to 0: the kernel keeps the inode
-    // (and a famfs kernel its map) only while it is open or mapped, as after a local unlink.
-    onRemoved: (_p: unknown, n?: { id: number; parent: number; name: string }) => {
-      if (n) notifier?.send({ kind: 'delete', parent: n.parent, child: n.id, name: n.name });
-    },
-  };
+  const presenceOpts = { device, role, kernelMode, threads: workers, label: os.hostname(), log };
   const kernelShared = presence && kernelMode ? PresenceService.sharedFor(logLen) : undefined;
   if (kernelShared) config.presence = { control: kernelShared.control.sab, table: kernelShared.table.sab };
   else if (presence) {
@@ -275,8 +267,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     }
     throw asFamfsError(e);
   }
-  notifier = new Notifier(server.masterFd);
-  const notify = notifier;
+  const notify = new Notifier(server.masterFd);
   const madeHere = role === 'master' ? (id: number): boolean => master?.madeHere(id) ?? false : undefined;
   let watcher: LogWatcher;
   let detachTimer: NodeJS.Timeout | undefined;
@@ -324,6 +315,8 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     watcher = new LogWatcher(device, notify, config.state, { log, verbose: req.verbose, madeHere });
   }
   watcher.start();
+  // Deletes and renames reach this host's kernel through the notifier: it listens before the mount is announced.
+  await notify.ready;
   void server.closed.then(() => {
     clearInterval(detachTimer);
     rpc?.close();

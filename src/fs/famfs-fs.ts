@@ -4,8 +4,8 @@
  * instance with its own mapping of the device; they agree on node ids because
  * ids derive from log slots. Data is served straight from the mapping.
  *
- * Errnos (documented in docs/fuse.md): unlink/rmdir/rename/link → EPERM
- * (the log has no delete or rename); symlink → EPERM without the symlinks extension; mknod/create → EOPNOTSUPP; size changes
+ * Errnos (documented in docs/fuse.md): link → EPERM; unlink/rmdir/rename of logged
+ * nodes → EPERM unless the file system has the delete/rename features; symlink → EPERM without the symlinks extension; mknod/create → EOPNOTSUPP; size changes
  * and chmod/chown/utimes of logged nodes → EPERM; writes starting at or past
  * EOF → EFBIG (a write crossing EOF is cut short); metadata changes on a
  * client → EROFS; anything after the device was re-formatted → ESTALE.
@@ -23,6 +23,7 @@ import type { ReadArgs, SetattrArgs, WriteArgs } from '../fuse/decode.js';
 import type { AttrReply, CreateReply, DirEntry, DirEntryPlus, EntryReply, FuseAttr, FuseConnection, KernelInit, OpenReply, StatfsReply } from '../fuse/types.js';
 import { Errno, FOPEN_DIRECT_IO, FOPEN_PARALLEL_DIRECT_WRITES, InitFlag, FATTR_SIZE, FATTR_MODE, FATTR_UID, FATTR_GID } from '../fuse/protocol.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
+import { DELETE, hasFeature } from '../format/features.js';
 import { RpcClient } from './rpc.js';
 import { NewNodes, type AnyNode, type Served } from './newnodes.js';
 import { NEW_NODE_ID_BASE, type NewNodeAttr } from './master.js';
@@ -34,6 +35,7 @@ import { FUSE_DAX_FMAP, FUSE_GET_DAXDEV, FUSE_GET_FMAP, wantKernelMode, type Dat
 import { LOG_FILE_ID, META_DIR_ID, META_NAME, metaFileType, metaNodes, SUPERBLOCK_FILE_ID } from './metafiles.js';
 import { PresenceGate } from './presence-gate.js';
 import type { ReleaseArgs } from '../fuse/decode.js';
+import { nodeXattrs } from './xattrs.js';
 
 
 const S_IFDIR = 0o040000;
@@ -53,6 +55,7 @@ const O_ACCMODE = 3;
 const FUSE_SYNCFS = 50;
 const O_WRONLY = 1;
 const O_RDWR = 2;
+const RENAME_NOREPLACE = 1;
 
 /** `.meta` at the root is the meta directory: nothing else may take the name (EEXIST, as it exists). */
 function reservedName(parent: number, name: string): void {
@@ -297,8 +300,9 @@ export class FamfsFs implements FuseHandler {
   }
 
   forget(_req: Request, nodeid: number): void {
-    // Nothing to free: node ids are never reused while mounted. A deleted file's FORGET says the
-    // kernel evicted its inode (and a famfs kernel its cached map): worth one log line.
+    // Ids are log slots, never reused: a removed node stays in the tree (by id) for handles opened
+    // before. A deleted file's FORGET says the kernel evicted its inode (and a famfs kernel its
+    // cached map): worth one log line.
     const n = this.famfs.tree.byId.get(nodeid);
     if (n?.removed && n.kind === 'file') this.log(`presence: the kernel dropped deleted file ${n.path} (node ${nodeid}): inode and cached map gone`);
   }
@@ -354,22 +358,33 @@ export class FamfsFs implements FuseHandler {
   }
 
   mknod(): FuseError { return new FuseError(Errno.EOPNOTSUPP); }
-  /** Only new (unlogged) nodes can go: the log has no delete. */
+
+  /**
+   * unlink/rmdir/rename go to the master's main thread (master.ts): new nodes always, logged
+   * nodes with the delete/rename features. Without them: EPERM (the log cannot say it); on a
+   * client of a file system that has them: EROFS.
+   */
+  private changer(): NewNodes {
+    this.sync();
+    if (this.fresh) return this.fresh;
+    throw new FuseError(hasFeature(this.famfs.features, DELETE) ? Errno.EROFS : Errno.EPERM, 'clients cannot change a famfs');
+  }
+
   unlink(_req: Request, parent: number, name: string): void {
-    if (!this.fresh) throw new FuseError(Errno.EPERM);
-    this.fresh.call('unlink', { parent, name, dir: 0 });
+    this.changer().call('unlink', { parent, name, dir: 0 });
   }
 
   rmdir(_req: Request, parent: number, name: string): void {
-    if (!this.fresh) throw new FuseError(Errno.EPERM);
-    this.fresh.call('unlink', { parent, name, dir: 1 });
+    this.changer().call('unlink', { parent, name, dir: 1 });
   }
 
-  /** Only new (unlogged) files and empty directories can be renamed (rsync's temporary files). */
+  /** RENAME_NOREPLACE is honoured; RENAME_EXCHANGE (and WHITEOUT) are EINVAL: the log has no swap. */
   rename(_req: Request, parent: number, name: string, newParent: number, newName: string, flags: number): void {
-    if (!this.fresh || flags !== 0) throw new FuseError(Errno.EPERM);
+    const m = this.changer();
+    if (flags & ~RENAME_NOREPLACE) throw new FuseError(Errno.EINVAL, 'famfs has no RENAME_EXCHANGE or RENAME_WHITEOUT');
     reservedName(newParent, newName);
-    this.fresh.call('rename', { parent, name, newParent, newName });
+    if (parent === ROOT_ID && name === META_NAME) throw new FuseError(Errno.EPERM, `${META_NAME} cannot be renamed`);
+    m.call('rename', { parent, name, newParent, newName, noReplace: flags & RENAME_NOREPLACE ? 1 : 0 });
   }
   link(): FuseError { return new FuseError(Errno.EPERM); }
 
@@ -556,22 +571,13 @@ export class FamfsFs implements FuseHandler {
   }
 
   private xattrs(n: AnyNode): Record<string, string> {
-    const x: Record<string, string> = {
-      'user.famfs.device': this.config.device,
-      'user.famfs.role': this.role,
-      'user.famfs.uuid': this.famfs.sb.uuid,
-      'user.famfs.pid': String(process.pid),
-      'user.famfs.data_path': this.dataPath,
-      'user.famfs.system_uuid': this.localUuid,
-    };
-    if (!('kind' in n) || n.kind === 'file') x['user.famfs.map'] = JSON.stringify((n as FileNode | Served).map);
-    return x;
+    return nodeXattrs(n, { device: this.config.device, role: this.role, uuid: this.famfs.sb.uuid, dataPath: this.dataPath, systemUuid: this.localUuid });
   }
 
   private status(): DaemonStatus {
     return daemonStatus(this.famfs, {
       role: this.role, dataPath: this.dataPath, startedMs: this.config.mountTimeMs,
-      pending: Atomics.load(this.state, StateFlag.PENDING), devices: this.config.devices, opStats: this.config.opStats,
+      pending: Atomics.load(this.state, StateFlag.PENDING), devices: this.config.devices, opStats: this.config.opStats, presence: this.gate?.summary(),
     });
   }
 

@@ -27,6 +27,9 @@
  */
 import { EXT_PATH_MAX, FM_ALL_HOSTS_RW } from '../format/constants.js';
 import { hasFeature, SYMLINKS } from '../format/features.js';
+import type { NewLogEntry } from '../format/logentry.js';
+import { removeEntry } from '../api/removal.js';
+import type { TreeNode } from '../meta/tree.js';
 import { alignLargeFile } from './align.js';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
@@ -62,17 +65,18 @@ export interface MasterOptions {
   lockWaitMs?: number;
 }
 
-export class MasterService extends NewNodeTable {
+/** New nodes and their commits; master-service.ts adds unlink and rename (MasterService). */
+export class MasterBase extends NewNodeTable {
   /** Free space of every device while the lock is held; new files are placed by `opts.placement`. */
-  private bitmap?: DeviceSpace;
-  private readonly loglock: LogLock;
+  protected bitmap?: DeviceSpace;
+  protected readonly loglock: LogLock;
   private nextId = NEW_NODE_ID_BASE;
   private ticker?: NodeJS.Timeout;
   private lastActivity = 0;
   private lastWaiterCheck = 0;
   private readonly maxAgeMs: number;
 
-  constructor(device: string, private readonly opts: MasterOptions) {
+  constructor(device: string, protected readonly opts: MasterOptions) {
     super(opts.famfs ?? Famfs.open(device, { writable: true }));
     this.loglock = new LogLock(this.famfs.device, opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, opts.log);
     this.maxAgeMs = opts.maxAgeMs ?? MAX_AGE_MS;
@@ -103,7 +107,7 @@ export class MasterService extends NewNodeTable {
   }
 
   /** While new nodes exist, look for due nodes and lock waiters every tick. */
-  private schedule(): void {
+  protected schedule(): void {
     if (this.nodes.size === 0) {
       if (this.ticker) clearInterval(this.ticker);
       this.ticker = undefined;
@@ -149,20 +153,20 @@ export class MasterService extends NewNodeTable {
     this.unlockIfIdle(true);
   }
 
-  private unlockIfIdle(handover = false): void {
+  protected unlockIfIdle(handover = false): void {
     if (!this.loglock.held || this.nodes.size > 0) return;
     this.loglock.release(handover);
     this.bitmap = undefined;
   }
 
   /** After taking the lock: catch up with the log and rebuild the bitmap (CLI writers may have appended). */
-  private lockedSession(): void {
+  protected lockedSession(): void {
     if (this.bitmap) return;
     this.famfs.refresh();
     this.bitmap = this.famfs.space(this.opts.placement);
   }
 
-  private drop(n: NewNode): void {
+  protected drop(n: NewNode): void {
     if (n.kind === 'file' && this.bitmap) freeAll(this.bitmap, n);
     this.nodes.delete(n.id);
     this.published();
@@ -171,17 +175,24 @@ export class MasterService extends NewNodeTable {
 
   // ---- commit ----
 
-  /** Log one node whose parent is logged. Returns false when it was dropped instead. */
-  private commitNode(n: NewNode): boolean {
+  /**
+   * Log one node whose parent is logged. Returns false when it was dropped instead.
+   * `replaces`: a logged node at the same name that goes in the same commit (rename of a new
+   * node over a logged one: DELETE and the new entry become visible to every host at once).
+   */
+  protected commitNode(n: NewNode, replaces?: TreeNode): boolean {
     const parentId = this.canon(n.parentId);
     if (n.failed) {
       this.opts.log(`${n.path}: not committed (${n.failed}); dropped`);
       this.drop(n);
       return false;
     }
+    const before: NewLogEntry[] = replaces ? [removeEntry(replaces)] : [];
     try {
-      if (n.kind === 'dir') this.famfs.log.append({ type: 'mkdir', path: n.path, mode: n.mode, uid: n.uid, gid: n.gid });
-      else if (n.kind === 'symlink') this.famfs.log.append({ type: 'symlink', path: n.path, target: n.target!, uid: n.uid, gid: n.gid });
+      // Its logged parent may have been renamed since the node was made.
+      n.path = this.childPath(this.dir(parentId), n.name);
+      if (n.kind === 'dir') this.famfs.log.appendMany([...before, { type: 'mkdir', path: n.path, mode: n.mode, uid: n.uid, gid: n.gid }]);
+      else if (n.kind === 'symlink') this.famfs.log.appendMany([...before, { type: 'symlink', path: n.path, target: n.target!, uid: n.uid, gid: n.gid }]);
       else {
         // small-units: a closed file of 2 MiB or more moves once into one aligned extent (align.ts).
         const moved = n.opens === 0 ? alignLargeFile(this.famfs, this.bitmap!, n.map, n.size) : undefined;
@@ -193,7 +204,7 @@ export class MasterService extends NewNodeTable {
         n.map = { kind: 'simple', extents };
         // A famfs kernel maps whole pages: the bytes after EOF in the last one read as zero too.
         zeroRange(this.famfs, n, n.size, Math.ceil(Math.max(n.size, 1) / PAGE) * PAGE);
-        this.famfs.log.append({ type: 'file', path: n.path, size: n.size, flags: FM_ALL_HOSTS_RW, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map });
+        this.famfs.log.appendMany([...before, { type: 'file', path: n.path, size: n.size, flags: FM_ALL_HOSTS_RW, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map }]);
       }
     } catch (e) {
       n.failed = (e as { code?: string }).code ?? 'EIO';
@@ -204,7 +215,7 @@ export class MasterService extends NewNodeTable {
     this.opts.afterAppend?.();
     this.famfs.refresh();
     const logged = this.famfs.tree.lookup(n.path);
-    if (logged && logged.parent?.id === parentId) {
+    if (logged && logged.parent?.id === parentId && !logged.removed && logged !== replaces) {
       this.committed.set(n.id, logged.id);
       this.loggedHere.add(logged.id);
     }
@@ -215,7 +226,7 @@ export class MasterService extends NewNodeTable {
   }
 
   /** Commit a node now, with its new ancestors first. */
-  private commitChain(n: NewNode): void {
+  protected commitChain(n: NewNode): void {
     const chain: NewNode[] = [];
     for (let cur: NewNode | undefined = n; cur; cur = this.nodes.get(this.canon(cur.parentId))) chain.unshift(cur);
     for (const c of chain) {
@@ -237,6 +248,11 @@ export class MasterService extends NewNodeTable {
   }
 
   // ---- the calls workers make ----
+
+  /** A worker's call arrived (the idle window restarts). */
+  protected touch(): void {
+    this.lastActivity = Date.now();
+  }
 
   handle(call: RpcCall): unknown {
     const op = call.op;
@@ -266,8 +282,6 @@ export class MasterService extends NewNodeTable {
       case 'fsyncdir': r = this.fsyncdir(a.dir as number); break;
       case 'syncfs': this.commitWhere(() => true); r = null; break;
       case 'setattr': r = this.setattr(id, a); break;
-      case 'unlink': r = this.unlink(a.parent as number, a.name as string, a.dir === 1); break;
-      case 'rename': r = this.rename(a.parent as number, a.name as string, a.newParent as number, a.newName as string); break;
       default: throw new FamfsError(`unknown call ${op}`, 'ENOSYS');
     }
     this.schedule();
@@ -400,34 +414,5 @@ export class MasterService extends NewNodeTable {
     if (typeof a.size === 'number' && n.kind === 'file') this.resize(n, a.size);
     if (n.kind === 'dir') n.since = Date.now();
     return this.attr(n);
-  }
-
-  private unlink(parentId: number, name: string, dir: boolean): null {
-    const n = this.newChild(parentId, name);
-    if (!n) throw new FamfsError(`${name}: famfs cannot remove logged files or directories`, 'EPERM');
-    if (dir !== (n.kind === 'dir')) throw new FamfsError(name, dir ? 'ENOTDIR' : 'EISDIR');
-    if (n.kind === 'dir' && this.list(n.id).length) throw new FamfsError(name, 'ENOTEMPTY');
-    if (n.opens > 0) n.unlinked = true;
-    else this.drop(n);
-    return null;
-  }
-
-  private rename(parentId: number, name: string, newParentId: number, newName: string): null {
-    const n = this.newChild(parentId, name);
-    if (!n) throw new FamfsError(`${name}: famfs cannot rename logged files or directories`, 'EPERM');
-    if (n.kind === 'dir' && this.list(n.id).length) throw new FamfsError(`${name}: only empty new directories can be renamed`, 'EPERM');
-    const parent = this.dir(newParentId);
-    const target = this.newChild(parent.id, newName);
-    const tree = this.famfs.tree.byId.get(parent.id);
-    if (tree?.kind === 'dir' && tree.children.has(newName)) throw new FamfsError(`${newName}: a logged node cannot be replaced`, 'EPERM');
-    if (target && target !== n) {
-      if (target.kind === 'dir' || n.kind === 'dir') throw new FamfsError(newName, 'EEXIST');
-      if (target.opens > 0) target.unlinked = true;
-      else this.drop(target);
-    }
-    n.path = this.childPath(parent, newName);
-    n.parentId = parent.id;
-    n.name = newName;
-    return null;
   }
 }

@@ -79,7 +79,7 @@ export class NewNodeTable {
     }
     this.famfs.refresh();
     const d = this.famfs.tree.byId.get(id);
-    if (!d) throw new FamfsError('no such directory', 'ENOENT');
+    if (!d || d.removed) throw new FamfsError('no such directory', 'ENOENT');
     if (d.kind !== 'dir') throw new FamfsError('not a directory', 'ENOTDIR');
     return d;
   }
@@ -106,6 +106,7 @@ export class NewNodeTable {
 
   protected exists(parent: { id: number }, name: string): boolean {
     const d = this.famfs.tree.byId.get(parent.id);
+    if (d?.removed) throw new FamfsError('directory was removed', 'ENOENT');
     return (d?.kind === 'dir' && d.children.has(name)) || this.newChild(parent.id, name) !== undefined;
   }
 

@@ -20,9 +20,21 @@ export type Notice =
 export class Notifier {
   private readonly worker: Worker;
 
+  /** Settles once the thread listens (its start-up would otherwise delay the first invalidations). */
+  readonly ready: Promise<void>;
+
   constructor(fuseFd: number) {
     this.worker = new Worker(new URL(import.meta.url), { workerData: { fd: fuseFd } });
     this.worker.unref();
+    this.ready = new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 5000);
+      t.unref();
+      this.worker.once('message', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.worker.once('error', () => resolve());
+    });
   }
 
   send(n: Notice): void {
@@ -47,4 +59,5 @@ if (!isMainThread && (workerData as { fd?: number })?.fd !== undefined) {
       // ENOENT: the kernel had nothing cached; EBADF/ENODEV: unmounted. Nothing to do either way.
     }
   });
+  parentPort!.postMessage('ready');
 }

@@ -17,6 +17,15 @@ import type { Device } from '../device/device.js';
 import { FuseError } from '../fuse/handler.js';
 import { Errno } from '../fuse/protocol.js';
 
+/** What `famfs status` shows about presence. */
+export interface PresenceSummary {
+  slot: number;
+  leaseMs: number;
+  stale: boolean;
+  /** Other hosts with a live slot, as this host judges them (absent ones left out). */
+  others: { slot: number; label: string; role: string; pid: number; liveness: string }[];
+}
+
 export interface PresenceShared {
   control: SharedArrayBuffer;
   table: SharedArrayBuffer;
@@ -104,6 +113,16 @@ export class PresenceGate {
     const out = slices.map((s) => Buffer.from(s));
     if (!this.control.fresh()) throw new FuseError(Errno.ESTALE, STALE_MSG);
     return out;
+  }
+
+  summary(): PresenceSummary {
+    const me = this.control.slot;
+    const others: PresenceSummary['others'] = [];
+    this.area.readAll().forEach((s, i) => {
+      if (i === me || (s && s.state !== 'live')) return;
+      others.push({ slot: i, label: s?.label ?? '?', role: s?.role ?? '?', pid: s?.pid ?? 0, liveness: this.control.liveness(i) === 'gone' ? 'gone' : 'live' });
+    });
+    return { slot: me, leaseMs: this.control.leaseMs, stale: this.control.stale, others };
   }
 
   /** Run a write into file `fileId` with this thread's write-intent register set. */

@@ -8,6 +8,7 @@ import { VERSION } from '../api/version.js';
 import { summarizeOpStats, type OpStat } from '../fuse/opstats.js';
 import { opcodeName } from '../fuse/protocol.js';
 import { FUSE_GET_DAXDEV, FUSE_GET_FMAP } from './kernel.js';
+import type { PresenceSummary } from './presence-gate.js';
 
 export interface DeviceUse {
   index: number;
@@ -29,6 +30,8 @@ export interface DaemonStatus {
   /** Files and directories made through a master mount, not yet logged. */
   pendingNodes: number;
   requests: OpStat[];
+  /** File systems with the presence area: this host's slot and the other hosts it sees. */
+  presence?: PresenceSummary;
 }
 
 /** The root's xattr holding the JSON status. */
@@ -36,7 +39,7 @@ export const STATUS_XATTR = 'user.famfs.status';
 
 const famfsOpName = (op: number): string => (op === FUSE_GET_FMAP ? 'GET_FMAP' : op === FUSE_GET_DAXDEV ? 'GET_DAXDEV' : opcodeName(op));
 
-export function daemonStatus(famfs: Famfs, o: { role: string; dataPath: string; startedMs: number; pending: number; devices?: string[]; opStats?: SharedArrayBuffer }): DaemonStatus {
+export function daemonStatus(famfs: Famfs, o: { role: string; dataPath: string; startedMs: number; pending: number; devices?: string[]; opStats?: SharedArrayBuffer; presence?: PresenceSummary }): DaemonStatus {
   const h = famfs.log.readHeader();
   const use = (index: number, bm: { capacity: number; usedBytes: number; freeBytes: number }): DeviceUse => ({
     index, path: o.devices?.[index] || famfs.devicePath(index) || '', capacity: bm.capacity, used: bm.usedBytes, free: bm.freeBytes,
@@ -60,5 +63,6 @@ export function daemonStatus(famfs: Famfs, o: { role: string; dataPath: string; 
     log: { used: Math.min(h.nextIndex, h.lastIndex + 1), capacity: h.lastIndex + 1 },
     pendingNodes: o.pending,
     requests: o.opStats ? summarizeOpStats(o.opStats, famfsOpName) : [],
+    ...(o.presence ? { presence: o.presence } : {}),
   };
 }

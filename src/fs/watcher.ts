@@ -10,6 +10,8 @@ import { decodeLogHeader } from '../format/logheader.js';
 import { Famfs } from '../api/famfs.js';
 import type { Notifier } from './notifier.js';
 import { idForEntry, ROOT_ID } from '../meta/tree.js';
+import { basename, dirname } from '../meta/paths.js';
+import type { AppliedEntry } from '../meta/replay.js';
 import { StateFlag } from './config.js';
 
 export interface WatcherOptions {
@@ -89,6 +91,46 @@ export class LogWatcher {
     this.mirrored = n;
   }
 
+  /**
+   * Invalidate `name` in directory `parent` (unless it now names a node this mount made and
+   * logged itself). `removed`: the node the name lost (a delete, or a file a rename replaced):
+   * NOTIFY_DELETE also clears its nlink, so the kernel evicts the inode (and a famfs kernel
+   * its cached map) at the last close and munmap, as after a local unlink.
+   */
+  private dropName(parent: number, name: string, removed?: number): void {
+    const now = this.famfs.tree.byId.get(parent);
+    const node = now?.kind === 'dir' ? now.children.get(name) : undefined;
+    // Re-looking up a name made here would give it a new inode number (tar checks them).
+    if (node && this.opts.madeHere?.(node.id)) return;
+    this.notifier.send(removed === undefined ? { kind: 'entry', parent, name } : { kind: 'delete', parent, child: removed, name });
+  }
+
+  /** What the kernel must forget after one applied entry. */
+  private tellKernel({ index, entry }: AppliedEntry): void {
+    if (entry.type === 'remove' || entry.type === 'rename') {
+      const from = entry.type === 'remove' ? entry.path : entry.from;
+      const parents = [dirname(from)];
+      if (entry.type === 'rename') parents.push(dirname(entry.to));
+      const names = [basename(from), ...(entry.type === 'rename' ? [basename(entry.to)] : [])];
+      for (const [i, dir] of parents.entries()) {
+        const p = this.famfs.tree.lookup(dir);
+        if (!p) continue;
+        const removed = entry.type === 'remove' ? (i === 0 ? entry.fileId : undefined) : i === 1 ? entry.replacedId : undefined;
+        this.dropName(p.id, names[i]!, removed === undefined ? undefined : idForEntry(removed));
+        this.notifier.send({ kind: 'inode', nodeid: p.id });
+      }
+      // The moved or removed node's own attributes (nlink of a removed file: 0 from now on).
+      const node = this.famfs.tree.byId.get(idForEntry(entry.fileId));
+      if (node) this.notifier.send({ kind: 'inode', nodeid: node.id });
+      return;
+    }
+    const node = this.famfs.tree.byId.get(idForEntry(index));
+    if (!node) return;
+    const parent = node.parent?.id ?? ROOT_ID;
+    if (!this.opts.madeHere?.(node.id)) this.notifier.send({ kind: 'entry', parent, name: node.name });
+    this.notifier.send({ kind: 'inode', nodeid: parent });
+  }
+
   private look(force: boolean): void {
     if (this.stale) return;
     const dev = this.famfs.device;
@@ -100,14 +142,8 @@ export class LogWatcher {
     if (!force && this.famfs.log.nextIndex() === this.famfs.stats.entries) return;
     this.mirror();
     // New names: drop any cached negative dentry, and the parent's cached attributes (nlink, listing).
-    const fresh = this.famfs.refresh(({ index }) => {
-      const node = this.famfs.tree.byId.get(idForEntry(index));
-      if (!node) return;
-      const parent = node.parent?.id ?? ROOT_ID;
-      // Re-looking up a name made here would give it a new inode number (tar checks them).
-      if (!this.opts.madeHere?.(node.id)) this.notifier.send({ kind: 'entry', parent, name: node.name });
-      this.notifier.send({ kind: 'inode', nodeid: parent });
-    });
+    // Removed and renamed names: drop the kernel's dentry, so `ls` and lookups see the change now.
+    const fresh = this.famfs.refresh((a) => this.tellKernel(a));
     if (fresh && this.opts.verbose) this.opts.log(`log: ${fresh} new entries`);
     const problem = this.famfs.headerProblem;
     if (problem && !this.headerSaid) this.opts.log(`log header not valid right now (${problem}); keeping the last good view and looking again on every poll`);

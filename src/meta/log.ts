@@ -153,6 +153,22 @@ export class LogView {
     return starts;
   }
 
+  /**
+   * Empty the log (famfs compact, offline only): next_index, then next_seqnum, go to 0 first
+   * (every reader then sees an empty log), then the used slots are zeroed.
+   */
+  reset(): void {
+    const used = this.readHeader().nextIndex;
+    Atomics.store(this.counters, 2, 0);
+    Atomics.store(this.counters, 0, 0);
+    this.device.flush(LOG_OFFSET, LOG_HEADER_SIZE);
+    const len = used * LOG_ENTRY_SIZE;
+    if (len) {
+      for (const piece of this.device.slices(entryOffset(0), len)) piece.fill(0);
+      this.device.flush(entryOffset(0), len);
+    }
+  }
+
   /** Slots still free in the log. */
   freeSlots(): number {
     const h = this.readHeader();

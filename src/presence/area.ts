@@ -66,6 +66,22 @@ export class PresenceArea {
     this.flush(i, P.SEQ, 4);
   }
 
+  /**
+   * Owner at a clean unmount, or an administrator evicting a gone host: the whole slot reads
+   * as zeros again (what mkfs leaves; `famfs compact` takes only all-zero slots as free).
+   * SEQ goes odd first so that a reader copying meanwhile retries.
+   */
+  clear(i: number): void {
+    const live = this.live(i);
+    live.writeUInt32LE((live.readUInt32LE(P.SEQ) | 1) >>> 0, P.SEQ);
+    this.flush(i, P.SEQ, 4);
+    live.fill(0, P.SEQ + 4);
+    live.fill(0, 0, P.SEQ);
+    this.flush(i);
+    live.writeUInt32LE(0, P.SEQ);
+    this.flush(i, P.SEQ, 4);
+  }
+
   /** A single aligned u32 store outside the seqlock (heartbeat, write-intent registers). */
   storeWord(i: number, offset: number, value: number): void {
     const live = this.live(i);

@@ -4,16 +4,26 @@
  * stale flag (any thread may set it; only the main thread clears it, after a rejoin and a
  * replay from scratch) and the incarnation counter workers compare against their own.
  */
+import { PRESENCE_SLOTS } from '../format/constants.js';
 import { monoMs } from './lease.js';
+import type { Liveness } from './liveness.js';
 
 const LAST_BEAT = 0, TOKEN = 1, SLOT = 2, STALE = 3, EPOCH = 4, LEASE = 5, NEXT_REGISTER = 6, JOINING = 7, FIELDS = 8;
+/** After the fields: one Int32 per presence slot, how the main thread last judged it. */
+const LIVENESS: Liveness[] = ['absent', 'live', 'gone'];
 
 export class PresenceControl {
   private readonly a: BigInt64Array;
+  private readonly seen: Int32Array;
 
-  constructor(readonly sab: SharedArrayBuffer = new SharedArrayBuffer(FIELDS * 8)) {
-    this.a = new BigInt64Array(sab);
+  constructor(readonly sab: SharedArrayBuffer = new SharedArrayBuffer(FIELDS * 8 + PRESENCE_SLOTS * 4)) {
+    this.a = new BigInt64Array(sab, 0, FIELDS);
+    this.seen = new Int32Array(sab, FIELDS * 8, PRESENCE_SLOTS);
   }
+
+  /** Main thread: how it judges slot i (from watching heartbeats on its own clock). */
+  setLiveness(i: number, l: Liveness): void { Atomics.store(this.seen, i, LIVENESS.indexOf(l)); }
+  liveness(i: number): Liveness { return LIVENESS[Atomics.load(this.seen, i)] ?? 'absent'; }
 
   get leaseMs(): number { return Number(Atomics.load(this.a, LEASE)); }
   set leaseMs(v: number) { Atomics.store(this.a, LEASE, BigInt(v)); }

@@ -154,14 +154,10 @@ export class PresenceHost {
     });
   }
 
-  /** Clean unmount: the slot is free again. */
+  /** Clean unmount: the slot is all zeros again (free). */
   leave(): void {
     if (this.slot < 0 || !this.owns()) return;
-    this.area.update(this.slot, (buf) => {
-      buf.writeUInt32LE(0, P.STATE);
-      buf.writeUInt32LE(0, P.HELD_COUNT);
-      buf.writeUInt32LE(0, P.FLAGS);
-    });
+    this.area.clear(this.slot);
     this.slot = -1;
   }
 }

@@ -14,13 +14,12 @@ import { trySystemUuid } from '../api/sysuuid.js';
 import { PresenceArea } from './area.js';
 import { PresenceControl } from './control.js';
 import { PresenceHost, type Held } from './host.js';
-import { leaseMsOf } from './lease.js';
+import { beatMs, leaseMsOf, monoMs } from './lease.js';
+import { LivenessTracker } from './liveness.js';
 import { OpenTable } from './holds.js';
 import { pendingFrees } from './pending.js';
-import { idForEntry, ROOT_ID } from '../meta/tree.js';
 import { mountedPresenceDevice, superblockFileOf } from './mounted-area.js';
 import type { BeatInit } from './beat-thread.js';
-import type { PendingFree } from '../alloc/reclaim.js';
 
 export interface PresenceStart {
   device: string;
@@ -37,13 +36,6 @@ export interface PresenceStart {
    * mounting, with the control and table the workers were given (`control.joining` set).
    */
   kernel?: { mountpoint: string; control: PresenceControl; table: OpenTable; image?: Buffer };
-  /**
-   * A file this host has just seen removed: called once per file, after the publish that
-   * counts its holds (the daemon tells the kernel its name is gone and its link count is 0,
-   * so the kernel evicts the inode, and a famfs kernel its cached map, at the last close and
-   * munmap, exactly when its RELEASE comes).
-   */
-  onRemoved?: (p: PendingFree, node?: { id: number; parent: number; name: string }) => void;
 }
 
 /** Whether a famfs has the presence area. */
@@ -54,14 +46,15 @@ export function hasPresence(famfs: Famfs): boolean {
 export class PresenceService {
   readonly control: PresenceControl;
   readonly table: OpenTable;
-  /** Removed files already reported to onRemoved. */
-  private readonly announced = new Set<number>();
   /** Deleted files this host held at the last publish (for the log). */
   private heldSaid = new Set<number>();
   private famfs: Famfs;
   private timer?: NodeJS.Timeout;
   private beat?: Worker;
   private recovering = false;
+  /** Other hosts as this host sees them (for famfs status), judged on this host's clock. */
+  private readonly tracker: LivenessTracker;
+  private lastLook = 0;
   private stopped = false;
 
   private constructor(readonly host: PresenceHost, private readonly areaDevice: Device, famfs: Famfs, private readonly opts: PresenceStart) {
@@ -69,6 +62,17 @@ export class PresenceService {
     this.control = opts.kernel?.control ?? new PresenceControl();
     this.table = opts.kernel?.table ?? OpenTable.create(logSlots(famfs.sb.logLen));
     this.control.leaseMs = host.leaseMs;
+    this.tracker = new LivenessTracker(host.leaseMs);
+  }
+
+  /** Once a beat period: record which other hosts beat. */
+  private lookAround(): void {
+    const now = monoMs();
+    if (now - this.lastLook < beatMs(this.host.leaseMs)) return;
+    this.lastLook = now;
+    const slots = this.host.area.readAll();
+    this.tracker.observe(slots);
+    slots.forEach((s, i) => this.control.setLiveness(i, s ? this.tracker.judge(s) : 'live'));
   }
 
   /** Kernel mode: what the workers share with the service that starts after mounting. */
@@ -183,6 +187,7 @@ export class PresenceService {
       if (this.famfs.log.nextIndex() !== this.famfs.stats.entries) this.famfs.refresh();
       this.publish();
       this.mirrorArea();
+      this.lookAround();
     } catch (e) {
       this.opts.log(`presence: ${(e as Error).message}`);
     }
@@ -190,7 +195,7 @@ export class PresenceService {
 
   /**
    * Mark removals, then read the counts (Dekker), then publish held + replayed. A count of 0
-   * releases the file for good (OpenTable.stillHeld). onRemoved hears of each removal once.
+   * releases the file for good (OpenTable.stillHeld).
    */
   private publish(): void {
     const pending = pendingFrees(this.famfs);
@@ -205,12 +210,6 @@ export class PresenceService {
     }
     for (const id of this.heldSaid) if (!now.has(id)) this.opts.log(`presence: released deleted file id ${id}: nothing here holds it any more`);
     this.heldSaid = now;
-    for (const p of pending) {
-      if (this.announced.has(p.fileId)) continue;
-      this.announced.add(p.fileId);
-      const n = this.famfs.tree.byId.get(idForEntry(p.fileId));
-      this.opts.onRemoved?.(p, n ? { id: n.id, parent: n.parent?.id ?? ROOT_ID, name: n.name } : undefined);
-    }
   }
 
   /** Clean unmount: stop beating and free the slot. */
@@ -218,14 +217,14 @@ export class PresenceService {
 
   /**
    * Kernel mode: the workers' copy of the superblock and log also holds the presence area,
-   * which their statfs asks (pending frees count as used until every host let go). Refreshed
-   * every 100 ms while there are pending frees; a slot copied mid-update reads as unreadable,
-   * which holds everything (conservative).
+   * which their statfs (pending frees count as used until every host let go) and status ask.
+   * Refreshed every 100 ms while there are pending frees, else every second; a slot copied
+   * mid-update reads as unreadable, which holds everything (conservative).
    */
   private mirrorArea(): void {
     const image = this.opts.kernel?.image;
     const now = Date.now();
-    if (!image || now - this.mirroredAt < 100 || pendingFrees(this.famfs).length === 0) return;
+    if (!image || now - this.mirroredAt < (pendingFrees(this.famfs).length ? 100 : 1000)) return;
     this.mirroredAt = now;
     this.areaDevice.view(PRESENCE_OFFSET, PRESENCE_SIZE).copy(image, PRESENCE_OFFSET);
   }

@@ -4,15 +4,17 @@
  * ReleaseOracle, and every refused input changing nothing.
  */
 import { after, before, describe, it } from 'node:test';
+import fs from 'node:fs';
 import assert from 'node:assert/strict';
 import { mkfs } from '../../src/api/mkfs.js';
 import { Famfs } from '../../src/api/famfs.js';
-import { fsck } from '../../src/api/fsck.js';
+import { formatFsck, fsck } from '../../src/api/fsck.js';
 import { FamfsError } from '../../src/api/errors.js';
 import { ExtEntryType, LOG_OFFSET, PRESENCE_OFFSET, PRESENCE_SIZE, DEFAULT_LEASE_MS, CONT_PAYLOAD } from '../../src/format/constants.js';
 import { FEATURE_BLOCK_OFFSET, checkFeatureBlock, leaseMsOf } from '../../src/format/features.js';
 import { decodeLogEntry, encodeRecord, joinContSlots } from '../../src/format/logentry.js';
 import { RELEASE_ALL } from '../../src/alloc/release-all.js';
+import { HOLD_ALL } from '../../src/alloc/reclaim.js';
 import type { FileNode } from '../../src/meta/tree.js';
 import { asHost, crc32Ref, famfs, famfsOk, GiB, makeHost, MiB, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from './helpers.js';
 
@@ -158,6 +160,32 @@ describe('delete and rename', () => {
       });
     });
 
+    it('follow() yields removed and renamed events with the creation slots', async () => {
+      const dev = fresh('follow');
+      const fs = asHost(host, () => Famfs.open(dev, { writable: true }));
+      try {
+        fs.writer((w) => {
+          w.creat('a', 10);
+          w.creat('b', 10);
+        });
+        fs.writer((w) => {
+          w.rename('a', 'b');
+          w.remove('b');
+        });
+        const events = [];
+        const stop = new AbortController();
+        for await (const ev of fs.follow({ fromStart: true, intervalMs: 5, signal: stop.signal })) {
+          events.push(ev);
+          if (events.length === 4) stop.abort();
+        }
+        assert.deepEqual(events.map((e) => [e.type, 'path' in e ? e.path : `${(e as { from: string }).from}>${(e as { to: string }).to}`]), [['created', 'a'], ['created', 'b'], ['renamed', 'a>b'], ['removed', 'b']]);
+        assert.deepEqual(events[2], { type: 'renamed', index: 2, from: 'a', to: 'b', kind: 'file', id: 0, replaced: 1 });
+        assert.deepEqual(events[3], { type: 'removed', index: 3, path: 'b', kind: 'file', id: 0 });
+      } finally {
+        fs.close();
+      }
+    });
+
     it('a DELETE whose creation slot does not match the path is refused by replay (never guessed)', () => {
       const dev = fresh('mismatch');
       master(dev, (fs) => {
@@ -209,17 +237,35 @@ describe('delete and rename', () => {
     it('pending space stays allocated (HOLD_ALL); once released a new file reuses it and shows only zeros', () => {
       const dev = fresh('reuse');
       master(dev, (fs) => {
+        // No host is mounted, so the presence area's oracle would release at once: hold instead.
+        fs.releaseOracle = HOLD_ALL;
         fs.writer((w) => w.creat('big', 8 * MiB, {}, (f) => fs.write({ ...f, path: 'big' }, 0, Buffer.alloc(8 * MiB, 0x5a))));
         const used = fs.usage()[0]!.used;
         const big = fs.lookup('big') as FileNode;
         fs.writer((w) => w.remove('big'));
         assert.equal(fs.usage()[0]!.used, used, 'held until released');
+        const held = fsck(fs);
+        assert.deepEqual(held.pending.map((p) => [p.path, p.fileId, p.bytes]), [['big', big.entryIndex, 8 * MiB]]);
+        assert.equal(held.devices[0]!.pending, 8 * MiB);
+        assert.equal(held.files, 0);
+        assert.ok(held.clean);
+        assert.match(formatFsck(held), /Pending \(deleted\): +8388608 in 1 files/);
+        assert.match(formatFsck(held), /big: 8388608 bytes \(file 0, removed by entry 1\)/);
         fs.releaseOracle = RELEASE_ALL;
         assert.equal(fs.usage()[0]!.used, used - 8 * MiB);
         const n = fs.writer((w) => w.creat('new', 8 * MiB));
+        writeRange(dev, (n.map.kind === 'simple' ? n.map.extents[0]!.offset : 0), Buffer.alloc(8192, 0x77)); // old bytes for the next reuse
         assert.deepEqual(n.map, big.map, 'the first fit is the freed space');
         for (const v of fs.views(n)) assert.equal(v.indexOf(0x5a), -1, 'no old byte shows');
         assert.equal(fs.pendingFrees.length, 0, 'reused means released for good');
+        // A filled file (cp, creat -r) over reused space: the rest of its last page is zero too.
+        fs.writer((w) => w.remove('new'));
+        const small = fs.writer((w) => w.creat('small', 100, {}, (f) => fs.write({ ...f, path: 'small' }, 0, Buffer.alloc(100, 0x11))));
+        const off = small.map.kind === 'simple' ? small.map.extents[0]!.offset : -1;
+        assert.equal(off, (big.map.kind === 'simple' ? big.map.extents[0]!.offset : -2));
+        const page = readRange(dev, off, 4096);
+        assert.ok(page.subarray(0, 100).equals(Buffer.alloc(100, 0x11)));
+        assert.ok(page.subarray(100).equals(Buffer.alloc(3996)), 'no old byte in the last page');
         fs.releaseOracle = { releasable: () => new Set() };
         const r = fsck(fs);
         assert.equal(r.collisions, 0);
@@ -313,5 +359,57 @@ describe('delete and rename', () => {
       assert.equal(r.status, 1);
       assert.match(r.stderr, /only the master may change it/);
     });
+  });
+});
+
+describe('famfs compact', () => {
+  let h: Host;
+  before(() => {
+    h = makeHost('compact');
+  });
+  after(() => {
+    removeAllShm();
+    removeHost(h);
+  });
+
+  it('rewrites the log with only the live tree; maps and bytes stay, ids change; refusals change nothing', () => {
+    const dev = sparseFile('compact', 4 * GiB);
+    famfsOk(h, ['mkfs', '--features', 'delete', dev]);
+    famfsOk(h, ['mkdir', '-p', '-d', dev, 'a/b']);
+    for (let i = 0; i < 6; i++) famfsOk(h, ['creat', '-d', dev, '-s', String(MiB + i), '-r', '-S', String(i + 1), `a/b/f${i}`]);
+    famfsOk(h, ['rm', '-d', dev, 'a/b/f1', 'a/b/f3']);
+    famfsOk(h, ['mv', '-d', dev, 'a/b/f5', 'a/top']);
+    famfsOk(h, ['mv', '-d', dev, 'a/b/f4', 'a/b/f0']);
+    const before = asHost(h, () => Famfs.open(dev));
+    const maps = new Map(before.readdir('a/b').map((s) => [s.path, JSON.stringify((before.lookup(s.path) as FileNode).map)]));
+    before.close();
+    // A host in the presence area: refused, nothing written.
+    const slot = readRange(dev, PRESENCE_OFFSET + 3 * 0x4000, 64);
+    writeRange(dev, PRESENCE_OFFSET + 3 * 0x4000, Buffer.alloc(64, 1));
+    const m0 = meta(dev);
+    const busy = famfs(h, ['compact', dev]);
+    assert.equal(busy.status, 1);
+    assert.match(busy.stderr, /presence slot 3 is in use/);
+    assert.ok(meta(dev).equals(m0));
+    writeRange(dev, PRESENCE_OFFSET + 3 * 0x4000, slot);
+    const backup = `${dev}.backup`;
+    const r = famfsOk(h, ['compact', '--backup', backup, dev]);
+    assert.match(r.stdout, /log entries: 12 → 5; 3 deleted files' space released/);
+    assert.ok(readRange(backup, LOG_OFFSET, 48).equals(m0.subarray(LOG_OFFSET, LOG_OFFSET + 48)), 'the old log header is in the backup');
+    const after = asHost(h, () => Famfs.open(dev));
+    try {
+      assert.deepEqual(after.readdir('a/b').map((s) => s.name).sort(), ['f0', 'f2']);
+      for (const [p, m] of maps) assert.equal(JSON.stringify((after.lookup(p) as FileNode).map), m, p);
+      assert.equal(after.pendingFrees.length, 0);
+      const rep = fsck(after);
+      assert.ok(rep.clean);
+      assert.equal(rep.files, 3);
+    } finally {
+      after.close();
+    }
+    assert.equal(famfs(h, ['verify', '-d', dev, '-S', '5', 'a/b/f0']).status, 0, 'f4 renamed over f0 keeps its bytes');
+    assert.equal(famfs(h, ['verify', '-d', dev, '-S', '6', 'a/top']).status, 0);
+    assert.match(famfsOk(h, ['compact', dev]).stdout, /nothing to compact: all 5 log entries are live/);
+    fs.rmSync(backup, { force: true });
   });
 });

@@ -81,7 +81,12 @@ describe('fsck --map and --svg', () => {
     const bad = famfs(host, ['fsck', '-d', dev, '--svg', '/nonexistent-dir/x.svg']);
     assert.equal(bad.status, 1);
     assert.equal(bad.stderr.trim().split('\n').length, 1);
-    assert.match(bad.stderr, /^famfs fsck: --svg \/nonexistent-dir\/x\.svg: ENOENT/);
+    assert.equal(bad.stderr, 'famfs fsck: --svg /nonexistent-dir/x.svg: its directory does not exist\n');
+    assert.equal(bad.stdout, '', 'a bad FILE is refused before the report');
     assert.equal(fs.existsSync('/nonexistent-dir'), false);
+    const dir = famfs(host, ['fsck', '-d', dev, '--svg', host.dir]);
+    assert.equal(dir.status, 1);
+    assert.equal(dir.stdout, '');
+    assert.equal(dir.stderr, `famfs fsck: --svg ${host.dir}: is a directory\n`);
   });
 });

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { asHost, famfsOk, GiB, makeHost, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
 import { Famfs } from '../../src/api/famfs.js';
-import { MasterService, type NewNodeAttr } from '../../src/fs/master.js';
+import { MasterService, type NewNodeAttr } from '../../src/fs/master-service.js';
 import type { RpcCall } from '../../src/fs/rpc.js';
 
 const call = (op: string, args: Record<string, unknown>, claim = (): boolean => true): RpcCall => ({ op, args, claim });

@@ -1,8 +1,10 @@
 /**
  * A famfs mount used by someone who cannot open the device: the read-only
- * verbs and the library go through the mount's files (.meta/.superblock,
- * .meta/.log, the files themselves) and the root's status xattr. Run as
- * uid/gid 65534 against a device readable by root only.
+ * verbs and MountReader see exactly what the mount shows that user (readdir,
+ * lstat, the daemon's user.famfs.* xattrs, read(2)); the root-only .meta files
+ * stay closed to them. Run as uid/gid 65534 against a device readable by root
+ * only. The library's other fallback, Famfs.openPath through .meta/.superblock
+ * and .meta/.log, is tested on a mount that names a meta_group.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +15,12 @@ import path from 'node:path';
 import { Famfs, type LogEvent } from 'famfs';
 import { famfsOk, FAMFS_BIN, GiB, makeHost, MiB, REPO, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
 import { HAVE_FUSE, mount, NO_FUSE_REASON, umount, umountAll } from './mounted.js';
+import { getxattr } from '../../src/sys/libc.js';
+import { NEW_NODE_ID_BASE } from '../../src/fs/newtable.js';
+import { INDEX_XATTR, MAP_XATTR } from '../../src/fs/xattrs.js';
 
 const NOBODY = 65534;
+const LIB = path.join(REPO, 'dist/src/api/index.js');
 
 function asNobody(host: Host, cmd: string[], input?: string): { status: number; stdout: string; stderr: string; raw: Buffer } {
   const r = spawnSync(process.execPath, cmd, { env: host.env, cwd: '/', uid: NOBODY, gid: NOBODY, input, maxBuffer: 64 * MiB });
@@ -27,6 +33,15 @@ function okNobody(host: Host, args: string[]): { stdout: string; raw: Buffer } {
   if (r.status !== 0) throw new Error(`as uid ${NOBODY}: famfs ${args.join(' ')} → exit ${r.status}\n${r.stdout}\n${r.stderr}`);
   return r;
 }
+/** A refusal: exit 1, nothing on stdout, exactly one line on stderr matching `why`. */
+function refusedNobody(host: Host, args: string[], why: RegExp): void {
+  const r = famfsNobody(host, args);
+  assert.equal(r.status, 1, `famfs ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, r.stderr);
+  assert.match(r.stderr, why);
+}
+const libScript = (script: string): string[] => ['--input-type=module', '-e', script.replaceAll("from 'famfs'", `from ${JSON.stringify(LIB)}`)];
 
 describe('non-root users of a mount', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
   let host: Host;
@@ -40,11 +55,19 @@ describe('non-root users of a mount', { skip: HAVE_FUSE ? false : NO_FUSE_REASON
     famfsOk(host, ['mkdir', '-d', dev, 'd']);
     famfsOk(host, ['creat', '-d', dev, '-s', String(5 * MiB + 3), '-r', '-S', '77', 'd/rand']);
     famfsOk(host, ['creat', '-d', dev, '-s', String(8 * MiB), '-r', '-S', '78', '-N', '2', '-B', '2', '-C', '2m', 'd/striped']);
+    famfsOk(host, ['creat', '-d', dev, '-s', String(MiB), '-r', '-S', '80', '-m', '0600', 'd/secret']);
+    famfsOk(host, ['mkdir', '-d', dev, '-m', '0700', 'priv']);
+    famfsOk(host, ['creat', '-d', dev, '-s', '4096', '-m', '0644', 'priv/open']);
+    famfsOk(host, ['mkdir', '-d', dev, '-m', '0711', 'blind']); // searchable, not listable
+    famfsOk(host, ['creat', '-d', dev, '-s', String(2 * MiB), '-r', '-S', '81', 'blind/known']);
     fs.chmodSync(dev, 0o600);
-    // The meta files are root-only unless a group may read them (issue 11 item 9).
-    mp = mount(host, dev, 'nonroot', ['-o', `meta_group=${NOBODY}`]);
+    mp = mount(host, dev, 'nonroot'); // no meta_group: .meta stays root-only
     fs.chmodSync(mp, 0o755); // mkdtemp made it 0700; the mount's root is 0755 anyway
     assert.notEqual(famfsNobody(host, ['ls', '-d', dev]).status, 0, 'the device itself must be closed to uid 65534');
+    for (const f of ['.superblock', '.log']) {
+      const r = spawnSync('head', ['-c', '1', path.join(mp, '.meta', f)], { uid: NOBODY, gid: NOBODY });
+      assert.notEqual(r.status, 0, `.meta/${f} must stay closed to uid 65534`);
+    }
   });
 
   after(() => {
@@ -53,16 +76,38 @@ describe('non-root users of a mount', { skip: HAVE_FUSE ? false : NO_FUSE_REASON
     removeHost(host);
   });
 
-  test('ls, ls -l, cat, getmap, verify and status work as uid 65534 without opening the device', () => {
-    assert.deepEqual(okNobody(host, ['ls', path.join(mp, 'd')]).stdout.split('\n').filter(Boolean), ['rand', 'striped']);
-    assert.match(okNobody(host, ['ls', '-l', path.join(mp, 'd')]).stdout, /^-rw-r--r-- 1 root root 5242883 rand$/m);
+  test('the mount serves each readable file its map and log slot as read-only xattrs', () => {
+    const want = JSON.parse(famfsOk(host, ['getmap', '-d', dev, '--json', 'd/striped']).stdout) as { map: unknown };
+    assert.deepEqual(JSON.parse(getxattr(path.join(mp, 'd/striped'), MAP_XATTR)!), want.map);
+    assert.equal(getxattr(path.join(mp, 'd'), INDEX_XATTR), '0');
+    assert.equal(getxattr(path.join(mp, 'd/striped'), INDEX_XATTR), '2');
+    assert.equal(getxattr(path.join(mp, 'd'), MAP_XATTR), undefined, 'directories have no map');
+    assert.equal(NEW_NODE_ID_BASE, 2 ** 40, 'MountReader assumes new-node ids start at 2^40');
+  });
+
+  test('ls, ls -l, ls --json, cat, getmap, verify and status as uid 65534 match what root sees through the device', () => {
+    assert.deepEqual(okNobody(host, ['ls', path.join(mp, 'd')]).stdout.split('\n').filter(Boolean), ['rand', 'secret', 'striped']);
+    for (const args of [['-l'], ['-ln'], ['-lh'], ['-lR']]) {
+      assert.equal(okNobody(host, ['ls', ...args, path.join(mp, 'd')]).stdout, famfsOk(host, ['ls', ...args, '-d', dev, 'd']).stdout, `famfs ls ${args.join(' ')}`);
+    }
+    type N = { path: string; map: unknown };
+    const json = JSON.parse(famfsOk(host, ['ls', '--json', '-d', dev, 'd']).stdout) as N[];
+    json.find((n) => n.path === 'd/secret')!.map = null; // a file this user may not read: no map
+    assert.deepEqual(JSON.parse(okNobody(host, ['ls', '--json', path.join(mp, 'd')]).stdout), json);
+    assert.match(okNobody(host, ['ls', '-l', path.join(mp, 'd')]).stdout, /^-rw------- 1 root root 1048576 secret$/m, 'a file the user may not read is still listed, as ls -l does');
+    assert.equal(okNobody(host, ['ls', '-l', path.join(mp, 'blind/known')]).stdout, '-rw-r--r-- 1 root root 2097152 blind/known\n', 'a known name in a directory that may be searched but not listed');
     const viaRoot = famfsOk(host, ['cat', '-d', dev, 'd/striped'], { binary: true }).raw;
     const viaNobody = okNobody(host, ['cat', path.join(mp, 'd/striped')]).raw;
     assert.equal(viaNobody.length, 8 * MiB);
     assert.ok(viaNobody.equals(viaRoot), 'cat through the mount gives the same bytes');
-    assert.deepEqual(JSON.parse(okNobody(host, ['getmap', '--json', path.join(mp, 'd/rand')]).stdout), JSON.parse(famfsOk(host, ['getmap', '-d', dev, '--json', 'd/rand']).stdout));
+    for (const f of ['d/rand', 'd/striped']) {
+      assert.deepEqual(JSON.parse(okNobody(host, ['getmap', '--json', path.join(mp, f)]).stdout), JSON.parse(famfsOk(host, ['getmap', '-d', dev, '--json', f]).stdout));
+      assert.equal(okNobody(host, ['getmap', path.join(mp, f)]).stdout, famfsOk(host, ['getmap', '-d', dev, f]).stdout);
+      assert.equal(okNobody(host, ['getmap', '--format', 'famfs', path.join(mp, f)]).stdout, famfsOk(host, ['getmap', '--format', 'famfs', '-d', dev, f]).stdout);
+    }
     assert.match(okNobody(host, ['verify', '-S', '77', path.join(mp, 'd/rand')]).stdout, /Success: verified 5242883 bytes/);
     assert.match(okNobody(host, ['verify', '-S', '78', path.join(mp, 'd/striped')]).stdout, /Success/);
+    assert.match(okNobody(host, ['verify', '-S', '81', path.join(mp, 'blind/known')]).stdout, /Success/);
     const bad = famfsNobody(host, ['verify', '-S', '79', path.join(mp, 'd/rand')]);
     assert.equal(bad.status, 1);
     assert.match(bad.stdout, /Verify fail: d\/rand at offset 0/);
@@ -70,26 +115,84 @@ describe('non-root users of a mount', { skip: HAVE_FUSE ? false : NO_FUSE_REASON
     assert.equal(st.length, 1);
     assert.equal(st[0]!.mountpoint, mp);
     assert.equal(st[0]!.role, 'master');
-    assert.equal(st[0]!.log.used, 3);
+    assert.equal(st[0]!.log.used, 8);
+    assert.match(okNobody(host, ['status', path.join(mp, 'd')]).stdout, /^ {2}log: 8 of \d+ entries used$/m);
   });
 
-  test('the library as uid 65534: openPath falls back to the mount; views need the device, chunks and streams do not', () => {
+  test('as uid 65534: a file it may not read, a directory it may not search or list: one clear line, exit 1', () => {
+    for (const verb of [['cat'], ['getmap'], ['getmap', '--json'], ['verify', '-S', '80']]) {
+      refusedNobody(host, [...verb, path.join(mp, 'd/secret')], /^famfs (cat|getmap|verify): \S+\/d\/secret: permission denied \(this user may not read it\)$/m);
+      refusedNobody(host, [...verb, path.join(mp, 'priv/open')], /^famfs \w+: \S+\/priv\/open: permission denied \(a directory on the way may not be searched by this user\)$/m);
+    }
+    refusedNobody(host, ['ls', '-l', path.join(mp, 'priv')], /^famfs ls: \S+\/priv: permission denied \(this user may not list it\)$/m);
+    refusedNobody(host, ['ls', path.join(mp, 'blind')], /^famfs ls: \S+\/blind: permission denied \(this user may not list it\)$/m);
+    refusedNobody(host, ['ls', path.join(mp, 'd/nothing')], /^famfs ls: \S+\/d\/nothing: no such file or directory in famfs$/m);
+    refusedNobody(host, ['ls', path.join(mp, '.meta')], /no such file or directory in famfs/);
+    refusedNobody(host, ['cat', path.join(mp, 'd')], /^famfs cat: d: is a directory$/m);
+    // ls -R lists what it may and names each directory it may not, as ls(1) does.
+    const r = famfsNobody(host, ['ls', '-R', mp]);
+    assert.equal(r.status, 1);
+    assert.deepEqual(r.stdout.split('\n').filter(Boolean), ['blind', 'd', 'd/rand', 'd/secret', 'd/striped', 'priv']);
+    assert.deepEqual(r.stderr.split('\n').filter(Boolean).map((l) => l.replace(mp, 'MP')), [
+      'famfs ls: MP/blind: permission denied (this user may not list it)',
+      'famfs ls: MP/priv: permission denied (this user may not list it)',
+    ]);
+    assert.equal(famfsOk(host, ['ls', '-R', mp]).stdout, 'blind\nblind/known\nd\nd/rand\nd/secret\nd/striped\npriv\npriv/open\n', 'root lists everything');
+  });
+
+  test('the library as uid 65534: MountReader lists, stats, reads and refuses like the CLI', () => {
     const script = `
-      import { Famfs, isFamfsError } from 'famfs';
+      import { MountReader, isFamfsError } from 'famfs';
       import { createHash } from 'node:crypto';
-      const f = Famfs.openPath(${JSON.stringify(path.join(mp, 'd'))});
-      const rel = f.relative(${JSON.stringify(path.join(mp, 'd/striped'))});
+      const r = MountReader.open(${JSON.stringify(path.join(mp, 'd'))});
+      const rel = r.relative(${JSON.stringify(path.join(mp, 'd/striped'))});
       const h = createHash('sha256');
-      for await (const c of f.createReadStream(rel)) h.update(c);
-      let viewsCode = 'none';
-      try { f.views(rel); } catch (e) { viewsCode = isFamfsError(e) ? e.code : 'other'; }
-      console.log(JSON.stringify({ metadataOnly: f.device.metadataOnly, rel, names: f.readdir('d').map((s) => s.name), sha: h.digest('hex'), viewsCode }));
-      f.close();`;
-    const r = asNobody(host, ['--input-type=module', '-e', script.replaceAll("from 'famfs'", `from ${JSON.stringify(path.join(REPO, 'dist/src/api/index.js'))}`)]);
-    assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+      for await (const c of r.createReadStream(rel)) h.update(c);
+      const code = (fn) => { try { fn(); return 'none'; } catch (e) { return isFamfsError(e) ? e.code : 'other'; } };
+      const s = r.stat('d/striped');
+      console.log(JSON.stringify({ rel, names: r.readdir('d').map((s) => s.name), sha: h.digest('hex'),
+        striped: [s.type, s.size, s.index, s.map.kind], secret: r.stat('d/secret').map, root: r.readdir().map((s) => s.name),
+        light: (({ map, index }) => ({ map, index }))(r.stat('d/striped', { xattrs: false })),
+        walk: [...r.walk('', () => {})].map((s) => s.path),
+        secretFile: code(() => r.file('d/secret')), privOpen: code(() => r.stat('priv/open')), meta: code(() => r.stat('.meta/.log')) }));`;
+    const out = asNobody(host, libScript(script));
+    assert.equal(out.status, 0, out.stderr);
     const want = createHash('sha256').update(famfsOk(host, ['cat', '-d', dev, 'd/striped'], { binary: true }).raw).digest('hex');
-    assert.deepEqual(out, { metadataOnly: true, rel: 'd/striped', names: ['rand', 'striped'], sha: want, viewsCode: 'EACCES' });
+    assert.deepEqual(JSON.parse(out.stdout), {
+      rel: 'd/striped', names: ['rand', 'secret', 'striped'], sha: want,
+      striped: ['file', 8 * MiB, 2, 'interleave'], secret: null, root: ['blind', 'd', 'priv'],
+      light: { map: null, index: 2 }, // without xattrs: no map, the slot from the inode number
+      walk: ['blind', 'd', 'd/rand', 'd/secret', 'd/striped', 'priv'],
+      secretFile: 'EACCES', privOpen: 'EACCES', meta: 'ENOENT',
+    });
+  });
+
+  test('the library as a member of the meta group: openPath falls back to the .meta files; views need the device, chunks and streams do not', () => {
+    const dev2 = sparseFile('nonroot-grp', 4 * GiB);
+    famfsOk(host, ['mkfs', dev2]);
+    famfsOk(host, ['mkdir', '-d', dev2, 'd']);
+    famfsOk(host, ['creat', '-d', dev2, '-s', String(4 * MiB), '-r', '-S', '5', 'd/f']);
+    fs.chmodSync(dev2, 0o600);
+    const mp2 = mount(host, dev2, 'nonroot-grp', ['-o', `meta_group=${NOBODY}`]);
+    try {
+      const script = `
+        import { Famfs, isFamfsError } from 'famfs';
+        import { createHash } from 'node:crypto';
+        const f = Famfs.openPath(${JSON.stringify(path.join(mp2, 'd'))});
+        const rel = f.relative(${JSON.stringify(path.join(mp2, 'd/f'))});
+        const h = createHash('sha256');
+        for await (const c of f.createReadStream(rel)) h.update(c);
+        let viewsCode = 'none';
+        try { f.views(rel); } catch (e) { viewsCode = isFamfsError(e) ? e.code : 'other'; }
+        console.log(JSON.stringify({ metadataOnly: f.device.metadataOnly, rel, names: f.readdir('d').map((s) => s.name), sha: h.digest('hex'), viewsCode }));
+        f.close();`;
+      const r = asNobody(host, libScript(script));
+      assert.equal(r.status, 0, r.stderr);
+      const want = createHash('sha256').update(famfsOk(host, ['cat', '-d', dev2, 'd/f'], { binary: true }).raw).digest('hex');
+      assert.deepEqual(JSON.parse(r.stdout), { metadataOnly: true, rel: 'd/f', names: ['f'], sha: want, viewsCode: 'EACCES' });
+    } finally {
+      umount(host, mp2);
+    }
   });
 
   test('follow() through the mount sees what the master adds', async () => {

@@ -120,9 +120,11 @@ describe('PresenceOracle on a real presence area', () => {
 
   it('an unreadable slot (stuck mid-update) holds everything; free and left slots hold nothing', () => {
     const oracle = new PresenceOracle(area, new LivenessTracker(500, () => clock));
-    area.live(2).writeUInt32LE(1, P.SEQ);
+    put(2, { replayed: 100, held: [], token: 3n });
+    area.live(2).writeUInt32LE(area.live(2).readUInt32LE(P.SEQ) + 1, P.SEQ); // odd: an update that never ends
     assert.deepEqual(oracle.holders(pf(3, 5)).map((h) => `${h.slot}:${h.why}`), ['2:unreadable slot']);
-    area.live(2).writeUInt32LE(0, P.SEQ);
+    area.live(2).writeUInt32LE(area.live(2).readUInt32LE(P.SEQ) + 1, P.SEQ);
+    put(2, { state: 'free', replayed: 0, held: [3] });
     put(1, { state: 'left', replayed: 0, held: [3] });
     put(0, { state: 'free', replayed: 0, held: [3] });
     assert.equal(oracle.releasable(pending).size, 4);

@@ -66,6 +66,10 @@ describe('holds of deleted files on mounts', { skip: HAVE_FUSE ? false : NO_FUSE
     // The client replays the delete and publishes that it holds the file.
     await waitFor(() => area.read(clientSlot())!.held.includes(aId), 10_000);
     famfsOk(master, ['creat', '-d', dev, '-s', String(SIZE), '-r', '-S', '13', 'c']);
+    // fsck names the host that keeps it.
+    const report = JSON.parse(famfsOk(master, ['fsck', '--json', dev]).stdout) as { pending: { path: string; heldBy?: { slot: number; why: string }[] }[] };
+    assert.deepEqual(report.pending.find((p) => p.path === 'a')?.heldBy?.map((h) => [h.slot, h.why]), [[clientSlot(), 'held']]);
+    assert.match(famfsOk(master, ['fsck', dev]).stdout, new RegExp(`a: ${SIZE} bytes .*held by slot ${clientSlot()} \\(.*: held\\)`));
     assert.notEqual(offsetOf('c'), aOffset, 'space of a file open on a client is not reused');
     // The open file still reads its own bytes on the client, and df does not count it free.
     const again = Buffer.alloc(4096);

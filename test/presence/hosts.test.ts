@@ -14,7 +14,7 @@ import { Device } from '../../src/device/device.js';
 import { PresenceArea } from '../../src/presence/area.js';
 import { LivenessTracker } from '../../src/presence/liveness.js';
 import { PresenceOracle } from '../../src/presence/oracle.js';
-import { makeHost, removeAllShm, removeHost, type Host } from '../core/helpers.js';
+import { famfs, famfsOk, makeHost, removeAllShm, removeHost, type Host } from '../core/helpers.js';
 import { presenceDevice } from './fixtures.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'host-child.js');
@@ -110,14 +110,45 @@ describe('presence hosts as processes', () => {
     const slot = event(c, 'joined')!.joined as number;
     c.proc.kill('SIGKILL');
     await until('gone', () => { oracle.snapshot(); return oracle.tracker.judge(area.read(slot)!) === 'gone'; }, LEASE * 10);
+    // famfs hosts calls it gone only after watching a whole lease of silence.
+    const short = JSON.parse(famfsOk(master, ['hosts', '--json', dev]).stdout) as { slot: number; liveness: string; silentMs: number }[];
+    assert.equal(short.find((r) => r.slot === slot)?.liveness, 'live');
+    const long = JSON.parse(famfsOk(master, ['hosts', '--json', '--watch', String(LEASE + 200), dev]).stdout) as { slot: number; liveness: string }[];
+    assert.equal(long.find((r) => r.slot === slot)?.liveness, 'gone');
     const again = startHost(hosts[1]!, dev, 'host-1-again');
     children.push(again);
     const j = await until('rejoined after kill', () => event(again, 'joined'));
     assert.equal(j.joined, slot, 'a dead daemon of the same machine gives its slot back');
+    // famfs hosts: the new daemon shows live under its label.
+    const rows = JSON.parse(famfsOk(master, ['hosts', '--json', dev]).stdout) as { slot: number; liveness: string; label: string }[];
+    assert.deepEqual(rows.find((r) => r.slot === slot), { ...rows.find((r) => r.slot === slot)!, liveness: 'live', label: 'host-1-again' });
     const left = children[2]!;
     const lslot = event(left, 'joined')!.joined as number;
     left.proc.kill('SIGTERM');
     await new Promise((r) => left.proc.once('exit', r));
     assert.equal(area.read(lslot)!.state, 'free');
+    assert.ok(area.live(lslot).every((b) => b === 0), 'a clean leave zeroes the slot (famfs compact takes it as free)');
+  });
+
+  it('famfs hosts --evict: refuses a beating host; marks a silent one left, which then rejoins when it runs again', async () => {
+    const c = children[0]!;
+    const slot = event(c, 'joined')!.joined as number; // it took the same slot back when it rejoined
+    const busy = famfs(master, ['hosts', '--evict', String(slot), dev]);
+    assert.equal(busy.status, 1);
+    assert.match(busy.stderr, /not silent/);
+    assert.equal(area.read(slot)!.state, 'live');
+    c.proc.kill('SIGSTOP');
+    try {
+      const r = famfsOk(master, ['hosts', '--evict', String(slot), '--json', dev]);
+      assert.equal((JSON.parse(r.stdout) as { evicted: number }).evicted, slot);
+      assert.ok(area.live(slot).every((b) => b === 0), 'an evicted slot is all zeros (free)');
+      oracle.snapshot();
+      assert.equal(oracle.tracker.judge(area.read(slot)!), 'absent');
+    } finally {
+      c.proc.kill('SIGCONT');
+    }
+    const before = c.events.filter((e) => 'rejoined' in e).length;
+    await until('rejoined after eviction', () => c.events.filter((e) => 'rejoined' in e).length > before);
+    assert.equal(area.read(slot)!.state, 'live');
   });
 });

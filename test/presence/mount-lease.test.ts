@@ -15,6 +15,8 @@ import { PresenceOracle } from '../../src/presence/oracle.js';
 import { famfsOk, makeHost, MiB, removeAllShm, removeHost, type Host } from '../core/helpers.js';
 import { daemonPid, HAVE_FUSE, mount, NO_FUSE_REASON, umountAll, waitFor } from '../fs/mounted.js';
 import { presenceDevice } from './fixtures.js';
+import { getxattr } from '../../src/sys/libc.js';
+import { STATUS_XATTR } from '../../src/fs/status.js';
 
 const LEASE = 2000;
 
@@ -63,6 +65,18 @@ describe('presence lease on mounts', { skip: HAVE_FUSE ? false : NO_FUSE_REASON 
     assert.ok(live.some((s) => s.pid === daemonPid(client, mpC)));
   });
 
+  type StatusRow = { mountpoint: string; presence?: { slot: number; leaseMs: number; stale: boolean; others: { slot: number; liveness: string }[] } };
+  const presenceOf = (h: Host, mp: string): NonNullable<StatusRow['presence']> =>
+    (JSON.parse(famfsOk(h, ['status', '--json', mp]).stdout) as StatusRow[])[0]!.presence!;
+
+  test('famfs status shows the slot and the other hosts seen', () => {
+    const p = presenceOf(master, mpM);
+    assert.equal(p.leaseMs, LEASE);
+    assert.equal(p.stale, false);
+    assert.deepEqual(p.others.map((o) => o.liveness), ['live']);
+    assert.match(famfsOk(master, ['status', mpM]).stdout, /other hosts seen: 1 live/);
+  });
+
   test('SIGSTOP past the lease: gone for the others, ESTALE when it runs again, then it rejoins', async () => {
     const pid = daemonPid(client, mpC);
     const before = slots().find((s) => s.pid === pid)!;
@@ -74,6 +88,12 @@ describe('presence lease on mounts', { skip: HAVE_FUSE ? false : NO_FUSE_REASON 
     process.kill(pid, 'SIGSTOP');
     try {
       await waitFor(() => { oracle.snapshot(); return oracle.tracker.judge(area.read(before.slot)!) === 'gone'; }, LEASE * 10);
+      // The master's daemon says so too. (Only its own mount is asked: anything that looks at
+      // every mount, the CLI included, would wait on the stopped daemon's mount.)
+      await waitFor(() => {
+        const st = JSON.parse(getxattr(mpM, STATUS_XATTR)!) as StatusRow;
+        return st.presence!.others.some((o) => o.slot === before.slot && o.liveness === 'gone');
+      }, LEASE * 5);
     } finally {
       process.kill(pid, 'SIGCONT');
     }

@@ -1,0 +1,95 @@
+/**
+ * `famfs compact DEV`: rewrite the log without dead entries (deleted and replaced nodes, the
+ * DELETE/RENAME entries themselves, entries replay refused), offline only. Every live node is
+ * logged again, parents first, under its current path, with its map: file bytes do not move.
+ * Node ids are log slots, so ids (inode numbers) change: no host may have the file system
+ * mounted. Online compaction would need an id-remap entry (docs/format.md).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LOG_OFFSET, PRESENCE_OFFSET, PRESENCE_SLOT_SIZE, PRESENCE_SLOTS } from '../format/constants.js';
+import { hasFeature, PRESENCE } from '../format/features.js';
+import { entrySlots, type NewLogEntry } from '../format/logentry.js';
+import { Famfs } from './famfs.js';
+import { FamfsError, asFamfsError } from './errors.js';
+import { mountsUsing } from './inuse.js';
+
+export interface CompactResult {
+  /** Log slots in use before and after. */
+  before: number;
+  after: number;
+  /** Deleted files whose space became free. */
+  released: number;
+  /** Where the old superblock region and log were saved first ('' when nothing was to compact). */
+  backup: string;
+}
+
+/** Bytes of a presence slot that say whether a host uses it (zero: free). */
+const SLOT_HEADER = 64;
+
+/**
+ * A presence slot that is not free, or undefined. A slot counts as free only when its header is
+ * all zero (what mkfs and a clean unmount leave); anything else may be a live host or a host that
+ * still holds a deleted file, so compact refuses (`famfs hosts --evict` frees a gone host's slot).
+ */
+export function busyPresenceSlot(f: Famfs): number | undefined {
+  if (!hasFeature(f.features, PRESENCE)) return undefined;
+  for (let i = 0; i < PRESENCE_SLOTS; i++) {
+    const off = PRESENCE_OFFSET + i * PRESENCE_SLOT_SIZE;
+    f.device.invalidate(off, SLOT_HEADER);
+    if (f.device.view(off, SLOT_HEADER).some((b) => b !== 0)) return i;
+  }
+  return undefined;
+}
+
+/** The entries of a log holding exactly the live tree (devices first, then parents before children). */
+export function liveEntries(f: Famfs): NewLogEntry[] {
+  const out: NewLogEntry[] = f.daxdevs.map((d) => ({ type: 'add_daxdev', size: d.size, uuid: d.uuid, index: d.index }));
+  const walk = (dir = f.tree.root): void => {
+    for (const n of dir.order) {
+      if (!n) continue;
+      if (n.kind === 'dir') {
+        out.push({ type: 'mkdir', path: n.path, mode: n.mode, uid: n.uid, gid: n.gid });
+        walk(n);
+      } else if (n.kind === 'symlink') out.push({ type: 'symlink', path: n.path, target: n.target, uid: n.uid, gid: n.gid });
+      else out.push({ type: 'file', path: n.path, size: n.size, flags: n.flags, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map });
+    }
+  };
+  walk();
+  return out;
+}
+
+export function compact(devicePath: string, opts: { backup?: string } = {}): CompactResult {
+  const mounted = fs.existsSync(devicePath) ? mountsUsing(devicePath) : [];
+  if (mounted.length) throw new FamfsError(`${devicePath}: mounted at ${mounted.join(', ')}; compact runs only on an unmounted file system (node ids change)`, 'EBUSY');
+  const f = Famfs.open(devicePath, { writable: true });
+  try {
+    return f.writer(() => {
+      const slot = busyPresenceSlot(f);
+      if (slot !== undefined) throw new FamfsError(`${devicePath}: presence slot ${slot} is in use (a host has it mounted, or left without a clean unmount and may hold deleted files); unmount it everywhere first`, 'EBUSY');
+      if (f.headerProblem) throw new FamfsError(`${devicePath}: the log header is not valid (${f.headerProblem}); run famfs fsck`, 'EIO');
+      const before = f.log.readHeader().nextIndex;
+      const entries = liveEntries(f);
+      const need = entries.reduce((n, e) => n + entrySlots(e), 0);
+      const released = f.pendingFrees.length;
+      if (need >= before) return { before, after: before, released: 0, backup: '' };
+      const backup = opts.backup ?? path.join(os.tmpdir(), `famfs-compact-${f.sb.uuid}-${Date.now()}.img`);
+      // The old superblock region and used log, so a crash in the middle can be undone with dd.
+      const keep = LOG_OFFSET + 48 + before * 544;
+      try {
+        const copy = Buffer.alloc(keep);
+        let at = 0;
+        for (const piece of f.device.slices(0, keep)) at += piece.copy(copy, at);
+        fs.writeFileSync(backup, copy, { mode: 0o600, flag: 'wx' });
+      } catch (e) {
+        throw asFamfsError(e);
+      }
+      f.log.reset();
+      for (const e of entries) f.log.append(e);
+      return { before, after: f.log.readHeader().nextIndex, released, backup };
+    });
+  } finally {
+    f.close();
+  }
+}

@@ -1,8 +1,8 @@
 /**
  * `npm run torture`: the long versions of the reliability properties (the
  * short ones are in test/reliability). Each property runs in its own child
- * process under a time limit (a hang counts as a failure) and ends with one
- * summary line: tried, failed, lost.
+ * process; one that makes no progress within its limit counts as hung, a
+ * failure (lib/watchdog.ts). Each ends with one summary line: tried, failed, lost.
  *
  *   node dist/torture/run.js [--quick] [--only NAME[,NAME]] [--seed N]
  *
@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { cleanup, makeHost, shmDevice, summary } from './lib/common.js';
+import { cleanup, makeHost, onProgress, shmDevice, summary } from './lib/common.js';
 import { pointKills, randomKills } from './lib/crash.js';
 import { concurrentWriters } from './lib/concurrent.js';
 import { followWhileWriting } from './lib/follow.js';
@@ -22,6 +22,7 @@ import { reformatCycles } from './lib/reformat.js';
 import { shrinkGrowCycles } from './lib/shrink.js';
 import { newFilesProperty } from './lib/newfiles.js';
 import { bigLog } from './lib/biglog.js';
+import { PROGRESS_LINE, watchProgress } from './lib/watchdog.js';
 
 interface Outcome {
   tried: number;
@@ -33,6 +34,7 @@ interface Outcome {
 
 interface Property {
   name: string;
+  /** A hang: this long without progress (a case tried, a worker started or ended); the whole run may take up to HARD_CAP times as long on a loaded machine. */
   limitMin: number;
   run: (scale: number, seed: number) => Promise<Outcome>;
 }
@@ -177,8 +179,18 @@ const PROPERTIES: Property[] = [
   },
 ];
 
+/** How many times its no-progress limit a property may run in all, however steadily it progresses. */
+const HARD_CAP = 4;
+
 async function child(name: string, scale: number, seed: number): Promise<void> {
   const p = PROPERTIES.find((x) => x.name === name)!;
+  let last = 0;
+  onProgress(() => {
+    const now = Date.now();
+    if (now - last < 1000) return;
+    last = now;
+    process.stdout.write(`\n${PROGRESS_LINE}\n`);
+  });
   try {
     const o = await p.run(scale, seed);
     process.stdout.write(`\nRESULT ${JSON.stringify(o)}\n`);
@@ -193,16 +205,15 @@ function runChild(p: Property, scale: number, seed: number): Promise<Outcome> {
     let out = '';
     c.stdout.on('data', (d) => (out += d));
     const limit = Math.max(1, p.limitMin * Math.max(scale, 0.2)) * 60_000;
-    const timer = setTimeout(() => c.kill('SIGKILL'), limit);
+    const killedFor = watchProgress(c, limit, HARD_CAP * limit);
     c.on('close', (code, signal) => {
-      clearTimeout(timer);
       // a child killed on timeout could not clean up: remove its devices and host dirs
       for (const dir of ['/dev/shm', os.tmpdir()]) {
         for (const f of fs.readdirSync(dir)) if (f.startsWith('famfs-rel-') && f.includes(`-${c.pid}-`)) fs.rmSync(`${dir}/${f}`, { recursive: true, force: true });
       }
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
       if (line) resolve(JSON.parse(line.slice(7)) as Outcome);
-      else resolve({ tried: 0, failed: 1, lost: 0, extra: signal === 'SIGKILL' ? `HUNG: killed after ${limit / 60000} min` : `crashed (exit ${code ?? signal})`, errors: [out.slice(-2000)] });
+      else resolve({ tried: 0, failed: 1, lost: 0, extra: killedFor() ? `HUNG: ${killedFor()}` : `crashed (exit ${code ?? signal})`, errors: [out.split('\n').filter((l) => l && l !== PROGRESS_LINE).join('\n').slice(-2000)] });
     });
   });
 }

@@ -10,7 +10,26 @@ type Koffi = typeof import('koffi');
 /** koffi and libc are loaded on first use: CLI verbs that never touch a device start without them. */
 let koffiModule: Koffi | undefined;
 function koffi(): Koffi {
-  return (koffiModule ??= createRequire(import.meta.url)('koffi') as Koffi);
+  return (koffiModule ??= loadKoffi());
+}
+
+/**
+ * koffi's own entry point first loads its installer's helpers, and with them
+ * https, tls, crypto and zlib (about 10 ms of a CLI verb's start-up): take the
+ * prebuilt addon for this platform directly when it is there, else the entry point.
+ */
+function loadKoffi(): Koffi {
+  const req = createRequire(import.meta.url);
+  const arch = process.arch === 'arm' ? 'armhf' : process.arch;
+  for (const libc of process.platform === 'linux' ? ['linux', 'musl'] : [process.platform]) {
+    try {
+      const native = req(`koffi/build/koffi/${libc}_${arch}/koffi.node`) as Koffi & { version?: string };
+      if (native.version === (req('koffi/package.json') as { version: string }).version) return native;
+    } catch {
+      /* not built for this platform (or this libc): try the next */
+    }
+  }
+  return req('koffi') as Koffi;
 }
 
 function bind() {

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { famfs, famfsOk, type Host } from '../core/helpers.js';
+import { after } from 'node:test';
+import { famfs, famfsOk, makeHost, removeAllShm, removeHost, type Host } from '../core/helpers.js';
 import { abortConnection } from '../../src/cli/deadmount.js';
 import { findFuseMounts } from '../../src/fuse/mountinfo.js';
 import { umount2, MNT_DETACH } from '../../src/sys/libc.js';
@@ -49,16 +50,49 @@ export function daemonPid(host: Host, mp: string): number {
   return pid;
 }
 
-/** Task states of every thread of pid ('' if it is gone). */
+/** Task states of every thread of pid ('' if it is gone; a thread that ends while we look is left out). */
 export function taskStates(pid: number): string {
   let out = '';
+  let tids: string[];
   try {
-    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return ''; // gone
+  }
+  for (const t of tids) {
+    try {
       const stat = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
       out += stat.charAt(stat.lastIndexOf(')') + 2);
+    } catch {
+      /* this thread ended meanwhile */
     }
+  }
+  return out;
+}
+
+/** For a failure message: each thread's name, state and kernel stack, and who the parent is. */
+export function describeTask(pid: number): string {
+  const read = (f: string): string => {
+    try {
+      return fs.readFileSync(f, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const status = read(`/proc/${pid}/status`);
+  if (!status) return `pid ${pid}: gone`;
+  const field = (k: string): string => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '?';
+  let out = `pid ${pid} (${field('Name')}) state ${field('State')} ppid ${field('PPid')} threads ${field('Threads')} pending ${field('ShdPnd')}`;
+  let tids: string[] = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
   } catch {
     /* gone meanwhile */
+  }
+  for (const t of tids) {
+    const stat = read(`/proc/${pid}/task/${t}/stat`);
+    const stack = read(`/proc/${pid}/task/${t}/stack`).trim().split('\n').map((l) => l.replace(/^\[<0>\] /, '')).join(' < ');
+    out += `\n  ${t} ${stat.slice(stat.indexOf('('), stat.lastIndexOf(')') + 3)} ${stack}`;
   }
   return out;
 }
@@ -106,6 +140,22 @@ export function umountAll(host: Host): void {
   }
 }
 
+/**
+ * A master and a client host for the describe block that calls this (made at once, which is
+ * fine: a skipped block never runs its body); after it, everything mounted is unmounted and
+ * the hosts and /dev/shm devices are removed. Register cleanups that must come first before calling.
+ */
+export function twoHosts(tag: string): { master: Host; client: Host } {
+  const hosts = { master: makeHost(`${tag}-master`), client: makeHost(`${tag}-client`) };
+  after(() => {
+    umountAll(hosts.master);
+    removeAllShm();
+    removeHost(hosts.master);
+    removeHost(hosts.client);
+  });
+  return hosts;
+}
+
 export async function waitFor(cond: () => boolean, ms: number, stepMs = 5): Promise<number> {
   const t0 = performance.now();
   while (!cond()) {
@@ -115,11 +165,13 @@ export async function waitFor(cond: () => boolean, ms: number, stepMs = 5): Prom
   return performance.now() - t0;
 }
 
+/** The errno name fn failed with (undefined if it did not); Node 20 has no name for ESTALE (-116). */
 export function errnoOf(fn: () => unknown): string | undefined {
   try {
     fn();
     return undefined;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code;
+    const err = e as NodeJS.ErrnoException;
+    return err.errno === -116 ? 'ESTALE' : err.code;
   }
 }

@@ -15,8 +15,8 @@ import path from 'node:path';
 import { Famfs } from '../../src/api/famfs.js';
 import { FM_ALL_HOSTS_RW } from '../../src/format/constants.js';
 import { RandomStream } from '../../src/format/prng.js';
-import { asHost, famfs, famfsOk, GiB, makeHost, MiB, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
-import { HAVE_FUSE, NO_FUSE_REASON, mount, umountAll, waitFor } from './mounted.js';
+import { asHost, famfs, famfsOk, GiB, MiB, sparseFile } from '../core/helpers.js';
+import { HAVE_FUSE, mount, NO_FUSE_REASON, twoHosts, waitFor } from './mounted.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 /** Free space left on device 0 before the fill. */
@@ -28,7 +28,8 @@ interface MapJson {
 }
 
 describe('several devices: every create path places files on all of them', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
-  let master: Host, client: Host, dev0: string, dev1: string, src: string, mp: string, cmp: string;
+  const { master, client } = twoHosts('place');
+  let dev0: string, dev1: string, src: string, mp: string, cmp: string;
   const want = new Map<string, string>(); // famfs path → sha256
 
   function hostTree(name: string, sizes: number[], seed: number): string {
@@ -50,8 +51,6 @@ describe('several devices: every create path places files on all of them', { ski
   };
 
   before(() => {
-    master = makeHost('place-m');
-    client = makeHost('place-c');
     const list = path.join(master.dir, 'devices');
     master.env.FAMFS_DEVICE_LIST = list;
     client.env.FAMFS_DEVICE_LIST = list;
@@ -75,14 +74,7 @@ describe('several devices: every create path places files on all of them', { ski
     mp = mount(master, dev0, 'place-m', ['--commit-delay', '50']);
     cmp = mount(client, dev0, 'place-c');
   });
-  after(() => {
-    umountAll(master);
-    umountAll(client);
-    removeAllShm();
-    removeHost(master);
-    removeHost(client);
-    fs.rmSync(src, { recursive: true, force: true });
-  });
+  after(() => fs.rmSync(src, { recursive: true, force: true }));
 
   it('cp -r through the master mount fills device 0, then spills over to device 1', async () => {
     const tree = hostTree('bycp', [3 * MiB + 1, 1 * MiB, 5 * MiB + 7, 7, 4 * MiB], 100);

@@ -11,8 +11,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { famfs, famfsOk, GiB, makeHost, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
-import { HAVE_FUSE, mount, NO_FUSE_REASON, umountAll, waitFor } from './mounted.js';
+import { famfs, famfsOk, GiB, makeHost, removeHost, sparseFile } from '../core/helpers.js';
+import { HAVE_FUSE, mount, NO_FUSE_REASON, twoHosts, waitFor } from './mounted.js';
 import { hfCache, randomTree, treeSignature } from './treegen.js';
 
 function sh(cmd: string, args: string[], cwd?: string): void {
@@ -39,8 +39,7 @@ async function sameOnClient(src: string, dir: string, opts: { followLinks?: bool
 }
 
 describe('real trees through the mount', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
-  let master: Host;
-  let client: Host;
+  const { master, client } = twoHosts('trees');
   let dev: string;
   let M: string;
   let C: string;
@@ -48,8 +47,6 @@ describe('real trees through the mount', { skip: HAVE_FUSE ? false : NO_FUSE_REA
   let hf: string;
 
   before(() => {
-    master = makeHost('trees-m');
-    client = makeHost('trees-c');
     dev = sparseFile('trees', 8 * GiB);
     famfsOk(master, ['mkfs', '--features', 'all', dev]);
     M = mount(master, dev, 'trees-m', ['--commit-delay', '1000']);
@@ -59,14 +56,7 @@ describe('real trees through the mount', { skip: HAVE_FUSE ? false : NO_FUSE_REA
     hfCache(hf, { seed: 7, models: 2, smallFiles: 15, bigFiles: 2 });
   });
 
-  after(() => {
-    umountAll(master);
-    umountAll(client);
-    removeAllShm();
-    fs.rmSync(work, { recursive: true, force: true });
-    removeHost(master);
-    removeHost(client);
-  });
+  after(() => fs.rmSync(work, { recursive: true, force: true }));
 
   test('cp -a: links, long names and big files arrive on the client as on the source', async () => {
     sh('cp', ['-a', hf, path.join(M, 'cpa')]);

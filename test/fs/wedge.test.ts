@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FAMFS_BIN, famfsOk, GiB, makeHost, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
-import { daemonPid, HAVE_FUSE, isMounted, mount, NO_FUSE_REASON, pidAlive, taskStates, tempMountpoint, umount, umountAll, waitFor, waitGone } from './mounted.js';
+import { daemonPid, describeTask, HAVE_FUSE, isMounted, mount, NO_FUSE_REASON, pidAlive, taskStates, tempMountpoint, umount, umountAll, waitFor, waitGone } from './mounted.js';
 
 const CHILD = new URL('./wedge-child.js', import.meta.url).pathname;
 
@@ -91,7 +91,7 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
       const u = await famfsAsync(host, ['umount', mp], 3000);
       assert.equal(u.status, 0, u.stderr);
       assert.match(u.stderr, /^famfs: \S+: its daemon did not answer within \d+ ms; aborted FUSE connection \d+ and unmounted it\n$/);
-      assert.ok(await waitGone(pid, 10_000), 'the killed process finished exiting once its connection was aborted');
+      assert.ok(await waitGone(pid, 10_000), `the killed process finished exiting once its connection was aborted: ${describeTask(pid)}`);
       assert.notEqual(await creatorDone, 0, 'the blocked create failed (ENOTCONN)');
       assert.equal(isMounted(mp), false);
     } finally {
@@ -117,7 +117,7 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
       assert.equal(u.status, 0, u.stderr);
       if (!exited) assert.match(u.stderr, /did not answer within \d+ ms; aborted FUSE connection \d+ and unmounted it/);
       assert.equal(isMounted(mp), false, 'unmounted');
-      assert.ok(await waitGone(pid, 10_000), `daemon ${pid} finished exiting`);
+      assert.ok(await waitGone(pid, 10_000), `daemon ${pid} finished exiting: ${describeTask(pid)}`);
       await Promise.race([cpDone, sleep(10_000).then(() => assert.fail('cp still blocked after the abort'))]);
       umount(host, mp); // bookkeeping: removes the mount point
     }
@@ -125,8 +125,7 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
   });
 
   test('famfs mount onto a mount point whose daemon is stopped or gone clears it first', { timeout: 60_000 }, async () => {
-    const mp = tempMountpoint('wedge-re');
-    famfsOk(host, ['mount', dev, mp]);
+    const mp = mount(host, dev, 'wedge-re'); // after() unmounts it if an assertion fails
     const stopped = daemonPid(host, mp);
     process.kill(stopped, 'SIGSTOP'); // answers nothing, like a wedged daemon
     try {
@@ -137,13 +136,13 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
     } finally {
       process.kill(stopped, 'SIGKILL');
     }
-    assert.ok(await waitGone(stopped, 10_000));
+    assert.ok(await waitGone(stopped, 10_000), describeTask(stopped));
     const fresh = daemonPid(host, mp);
     assert.notEqual(fresh, stopped);
     assert.ok(fs.readdirSync(mp).length > 0, 'the new mount serves the earlier rounds');
     // Now a daemon that is simply gone: its connection is already aborted (ENOTCONN).
     process.kill(fresh, 'SIGKILL');
-    assert.ok(await waitGone(fresh, 10_000));
+    assert.ok(await waitGone(fresh, 10_000), describeTask(fresh));
     const r2 = await famfsAsync(host, ['mount', dev, mp], 3000);
     assert.equal(r2.status, 0, r2.stderr);
     assert.match(r2.stderr, /its daemon is gone; aborted FUSE connection \d+ and unmounted it/);
@@ -161,6 +160,6 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
     }
     famfsOk(host, ['umount', mp]);
     assert.equal(isMounted(mp), false);
-    fs.rmdirSync(mp);
+    umount(host, mp); // bookkeeping: removes the mount point
   });
 });

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { asHost, famfs, famfsOk, GiB, makeHost, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from '../core/helpers.js';
-import { errnoOf, HAVE_FUSE, isMounted, mount, NO_FUSE_REASON, tempMountpoint, umount, umountAll } from '../fs/mounted.js';
+import { asHost, famfs, famfsOk, GiB, readRange, sparseFile, writeRange } from '../core/helpers.js';
+import { errnoOf, HAVE_FUSE, isMounted, mount, NO_FUSE_REASON, tempMountpoint, twoHosts, umount } from '../fs/mounted.js';
 import { Famfs } from '../../src/api/famfs.js';
 import { Device } from '../../src/device/device.js';
 import { LOG_OFFSET } from '../../src/format/constants.js';
@@ -25,18 +25,7 @@ function asNobody(gid: number, ...args: string[]): { status: number | null; stdo
 }
 
 describe('exposure: reserved .meta, meta file permissions, nodefault_permissions', () => {
-  let master: Host, client: Host;
-  before(() => {
-    master = makeHost('exp-master');
-    client = makeHost('exp-client');
-  });
-  after(() => {
-    umountAll(master);
-    umountAll(client);
-    removeAllShm();
-    removeHost(master);
-    removeHost(client);
-  });
+  const { master, client } = twoHosts('exp');
 
   function fresh(tag: string): string {
     const dev = sparseFile(tag, 4 * GiB);

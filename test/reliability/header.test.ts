@@ -3,12 +3,12 @@
  * follower keeps its last good view, retries on the next poll, and writes off
  * no slot for good because of a header value (library, master and client mounts).
  */
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { asHost, famfs, famfsOk, GiB, makeHost, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from '../core/helpers.js';
-import { HAVE_FUSE, mount, NO_FUSE_REASON, umount, umountAll, waitFor } from '../fs/mounted.js';
+import { asHost, famfs, famfsOk, GiB, readRange, sparseFile, writeRange } from '../core/helpers.js';
+import { HAVE_FUSE, mount, NO_FUSE_REASON, twoHosts, umount, waitFor } from '../fs/mounted.js';
 import { Famfs } from '../../src/api/famfs.js';
 import { LOG_OFFSET } from '../../src/format/constants.js';
 import { NEXT_INDEX_OFFSET } from '../../src/format/logheader.js';
@@ -23,18 +23,7 @@ function u32(v: number): Buffer {
 }
 
 describe('a transient impossible log header', () => {
-  let master: Host, client: Host;
-  before(() => {
-    master = makeHost('hdr-master');
-    client = makeHost('hdr-client');
-  });
-  after(() => {
-    umountAll(master);
-    umountAll(client);
-    removeAllShm();
-    removeHost(master);
-    removeHost(client);
-  });
+  const { master, client } = twoHosts('hdr');
 
   function fresh(tag: string): string {
     const dev = sparseFile(tag, 4 * GiB);

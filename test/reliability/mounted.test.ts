@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { famfs, famfsOk, GiB, makeHost, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from '../core/helpers.js';
-import { errnoOf, HAVE_FUSE, isMounted, mount, NO_FUSE_REASON, umount, umountAll, waitFor } from '../fs/mounted.js';
+import { famfs, famfsOk, GiB, readRange, sparseFile, writeRange } from '../core/helpers.js';
+import { errnoOf, HAVE_FUSE, isMounted, mount, NO_FUSE_REASON, twoHosts, umount, waitFor } from '../fs/mounted.js';
 import { encodeLogEntry } from '../../src/format/logentry.js';
 import { encodeLogHeader } from '../../src/format/logheader.js';
 import { entryOffset, LOG_OFFSET } from '../../src/format/constants.js';
@@ -20,30 +20,8 @@ import { entryOffset, LOG_OFFSET } from '../../src/format/constants.js';
 const HAVE_SETPRIV = spawnSync('setpriv', ['--version']).status === 0;
 const LOG_BYTES = 48 + 64 * 544;
 
-/** errnoOf, but Node 20's libuv has no name for ESTALE (errno -116, "Unknown system error -116"). */
-function staleOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    return err.errno === -116 ? 'ESTALE' : err.code;
-  }
-}
-
 describe('mounted: re-format detection and permissions', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
-  let master: Host, client: Host;
-  before(() => {
-    master = makeHost('rel-master');
-    client = makeHost('rel-client');
-  });
-  after(() => {
-    umountAll(master);
-    umountAll(client);
-    removeAllShm();
-    removeHost(master);
-    removeHost(client);
-  });
+  const { master, client } = twoHosts('rel');
 
   function fresh(tag: string): string {
     const dev = sparseFile(tag, 4 * GiB);
@@ -63,11 +41,11 @@ describe('mounted: re-format detection and permissions', { skip: HAVE_FUSE ? fal
         assert.equal(fs.readFileSync(path.join(mp, 'd/f')).length, 5000);
         famfsOk(master, [...args, dev]);
         let last: string | undefined;
-        const ms = await waitFor(() => (last = staleOf(() => fs.readFileSync(path.join(mp, 'd/f')))) === 'ESTALE', 2000, 10).catch((e) => {
+        const ms = await waitFor(() => (last = errnoOf(() => fs.readFileSync(path.join(mp, 'd/f')))) === 'ESTALE', 2000, 10).catch((e) => {
           throw new Error(`${(e as Error).message}; last read: ${last}`);
         });
         assert.ok(ms < 2000);
-        assert.equal(staleOf(() => fs.readdirSync(path.join(mp, 'd'))), 'ESTALE');
+        assert.equal(errnoOf(() => fs.readdirSync(path.join(mp, 'd'))), 'ESTALE');
         await waitFor(() => fs.existsSync(logFile) && /superblock changed/.test(fs.readFileSync(logFile, 'utf8')), 2000, 20);
         assert.match(fs.readFileSync(logFile, 'utf8'), /re-formatted or destroyed by another host\); refusing to serve stale maps/);
       } finally {

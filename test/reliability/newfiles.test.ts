@@ -12,8 +12,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { asHost, famfs, famfsOk, GiB, makeHost, MiB, readRange, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
-import { errnoOf, HAVE_FUSE, mount, NO_FUSE_REASON, umount, umountAll, waitFor } from '../fs/mounted.js';
+import { asHost, famfs, famfsOk, GiB, MiB, readRange, sparseFile, type Host } from '../core/helpers.js';
+import { errnoOf, HAVE_FUSE, mount, NO_FUSE_REASON, twoHosts, umount, waitFor } from '../fs/mounted.js';
 import { Famfs } from '../../src/api/famfs.js';
 import type { FileNode } from '../../src/meta/tree.js';
 import { ALLOC_UNIT, FM_ALL_HOSTS_RW } from '../../src/format/constants.js';
@@ -24,21 +24,12 @@ const HAVE_SETPRIV = spawnSync('setpriv', ['--version']).status === 0;
 const HAVE_FLOCK = spawnSync('flock', ['--version']).status === 0;
 
 describe('new files on the master mount (issue 11)', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
-  let master: Host, client: Host;
   const kids: ChildProcess[] = [];
-  before(() => {
-    master = makeHost('nf-master');
-    client = makeHost('nf-client');
-  });
   after(() => {
     for (const k of kids) if (k.exitCode === null && k.signalCode === null) k.kill('SIGKILL');
-    umountAll(master);
-    umountAll(client);
-    removeAllShm();
-    removeHost(master);
-    removeHost(client);
-    tortureCleanup();
   });
+  const { master, client } = twoHosts('nf');
+  after(() => tortureCleanup());
 
   /** The logged node at `rel`, read straight from the device (undefined while not logged). */
   const logged = (dev: string, rel: string): FileNode | undefined => asHost(master, () => {

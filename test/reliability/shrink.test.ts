@@ -3,36 +3,16 @@
  * library user) must never kill the process with SIGBUS. Pieces past the
  * current end are refused with EIO; a mount then answers ESTALE and says why.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { asHost, famfs, famfsOk, GiB, makeHost, MiB, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
-import { HAVE_FUSE, mount, NO_FUSE_REASON, umount, umountAll, waitFor } from '../fs/mounted.js';
+import { asHost, famfs, famfsOk, GiB, MiB, sparseFile, type Host } from '../core/helpers.js';
+import { errnoOf, HAVE_FUSE, mount, NO_FUSE_REASON, pidAlive, twoHosts, umount, waitFor } from '../fs/mounted.js';
 import { Famfs } from '../../src/api/famfs.js';
 import { FM_ALL_HOSTS_RW } from '../../src/format/constants.js';
 import { getxattr } from '../../src/sys/libc.js';
 import { shrinkGrowCycles } from '../../torture/lib/shrink.js';
-
-/** The errno name of fn's failure; Node 20 has no name for ESTALE (-116). */
-function failure(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    return err.errno === -116 ? 'ESTALE' : err.code;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** An 8 GiB famfs with `low` (near the start) and `high` (an extent at 6 GiB), both 4 MiB. */
 export function shrinkFixture(master: Host, tag: string): string {
@@ -53,18 +33,7 @@ export function shrinkFixture(master: Host, tag: string): string {
 }
 
 describe('a device that shrinks under its users', () => {
-  let master: Host, client: Host;
-  before(() => {
-    master = makeHost('shr-master');
-    client = makeHost('shr-client');
-  });
-  after(() => {
-    umountAll(master);
-    umountAll(client);
-    removeAllShm();
-    removeHost(master);
-    removeHost(client);
-  });
+  const { master, client } = twoHosts('shr');
 
   test('library: reads, writes and flushes of pieces past the new end fail with EIO; pieces below still work', () => {
     const dev = shrinkFixture(master, 'lib');
@@ -106,7 +75,7 @@ describe('a device that shrinks under its users', () => {
         const pid = Number(getxattr(mp, 'user.famfs.pid'));
         assert.equal(fs.readFileSync(path.join(mp, 'high'))[0], 0x5a);
         fs.truncateSync(dev, 5 * GiB);
-        const w = failure(() => {
+        const w = errnoOf(() => {
           const fd = fs.openSync(path.join(mp, 'high'), 'r+');
           try {
             fs.writeSync(fd, Buffer.alloc(4096, 1), 0, 4096, 0);
@@ -115,10 +84,10 @@ describe('a device that shrinks under its users', () => {
           }
         });
         assert.ok(w === 'EIO' || w === 'ESTALE', `write past the end: ${w ?? 'succeeded'}`);
-        assert.ok(['EIO', 'ESTALE'].includes(failure(() => fs.readFileSync(path.join(mp, 'high'))) ?? 'ok'));
-        await waitFor(() => failure(() => fs.readFileSync(path.join(mp, 'low'))) === 'ESTALE', 2000, 10);
-        assert.equal(failure(() => fs.readdirSync(mp)), 'ESTALE');
-        assert.ok(alive(pid), 'the daemon died');
+        assert.ok(['EIO', 'ESTALE'].includes(errnoOf(() => fs.readFileSync(path.join(mp, 'high'))) ?? 'ok'));
+        await waitFor(() => errnoOf(() => fs.readFileSync(path.join(mp, 'low'))) === 'ESTALE', 2000, 10);
+        assert.equal(errnoOf(() => fs.readdirSync(mp)), 'ESTALE');
+        assert.ok(pidAlive(pid), 'the daemon died');
         await waitFor(() => /shrank/.test(fs.readFileSync(logFile, 'utf8')), 2000, 20);
         assert.match(fs.readFileSync(logFile, 'utf8'), /shrank from 8589934592 to 5368709120 bytes/);
         assert.doesNotMatch(fs.readFileSync(logFile, 'utf8'), /handler threw/);

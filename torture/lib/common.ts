@@ -116,7 +116,20 @@ export function parseAcks(file: string): Ack[] {
   return out;
 }
 
+let progressSink: () => void = () => undefined;
+
+/** Where progress() goes: the torture runner's child process sends it to the runner (a hang is no progress). */
+export function onProgress(sink: () => void): void {
+  progressSink = sink;
+}
+
+/** One more unit of work done (a worker started or ended, a case tried). */
+export function progress(): void {
+  progressSink();
+}
+
 export function spawnWorker(job: WorkerJob, host: Host): ChildProcess {
+  progress();
   return spawn(process.execPath, [WORKER, JSON.stringify(job)], { env: host.env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
@@ -125,7 +138,12 @@ export function waitChild(c: ChildProcess): Promise<{ code: number | null; signa
   let stdout = '', stderr = '';
   c.stdout?.on('data', (d) => (stdout += d));
   c.stderr?.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => c.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return new Promise((resolve) =>
+    c.on('close', (code, signal) => {
+      progress();
+      resolve({ code, signal, stdout, stderr });
+    }),
+  );
 }
 
 /** Resolves once the child printed "ready" (it has opened the device). */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Famfs } from '../../src/api/famfs.js';
 import { verify } from '../../src/api/data.js';
 import { mkfs } from '../../src/api/mkfs.js';
-import { asHost, CRASH_POINTS, GiB, inspect, parseAcks, prng, rawLogCheck, shmDevice, spawnWorker, waitChild, whenReady, type CrashPoint, type Host } from './common.js';
+import { asHost, CRASH_POINTS, GiB, inspect, parseAcks, prng, progress, rawLogCheck, shmDevice, spawnWorker, waitChild, whenReady, type CrashPoint, type Host } from './common.js';
 import { coherenceFromEnv } from '../../src/device/device.js';
 
 export interface CrashResult {
@@ -77,6 +77,7 @@ export async function randomKills(opts: { master: Host; cycles: number; seed: nu
   try {
     for (let c = 0; c < opts.cycles; c++) {
       res.tried++;
+      progress();
       const child = spawnWorker({ device, prefix: `c${c}`, ops: 1e9, ackFile, seed: Math.floor(rnd() * 2 ** 31), dirFraction: 0.25, fillFraction: 0.5, maxFill: 192 * 1024, batch: 1 + Math.floor(rnd() * 3) }, opts.master);
       const done = waitChild(child);
       await whenReady(child);
@@ -126,6 +127,7 @@ export async function pointKills(opts: { master: Host; rounds: number; seed: num
     for (let r = 0; r < opts.rounds; r++) {
       for (const point of opts.points ?? CRASH_POINTS) {
         res.tried++;
+        progress();
         k++;
         const ops = 1 + Math.floor(rnd() * 4);
         const errors: string[] = [];

@@ -12,7 +12,7 @@ import { FamfsFs } from '../../src/fs/famfs-fs.js';
 import type { FamfsMountConfig } from '../../src/fs/config.js';
 import { FuseError, type Request } from '../../src/fuse/handler.js';
 import { ROOT_ID } from '../../src/meta/tree.js';
-import { asHost, GiB, inspect, makeHost, shmDevice, spawnWorker, waitChild, type Host } from './common.js';
+import { asHost, GiB, inspect, makeHost, progress, shmDevice, spawnWorker, waitChild, type Host } from './common.js';
 
 export interface FollowResult {
   tried: number;
@@ -69,6 +69,7 @@ export async function followWhileWriting(opts: { master: Host; ops: number; seed
   };
   const check = (p: string): void => {
     seen++;
+    progress();
     refreshes++;
     reader.refresh();
     if (!reader.tree.lookup(p)) {

@@ -17,7 +17,7 @@ import type { FamfsMountConfig } from '../../src/fs/config.js';
 import { FuseSession, type FuseTransport } from '../../src/fuse/session.js';
 import { Opcode } from '../../src/fuse/protocol.js';
 import { RING_HEADER_SIZE, messageToRing, messageToRingRequest, payloadSizeFromInitOut, ringReplyToMessage, ringRequestToMessage } from '../../src/fuse/uring-frame.js';
-import { asHost, MiB, pieces, type Host } from './common.js';
+import { asHost, MiB, pieces, progress, type Host } from './common.js';
 import { fuzzDevice, DEV_SIZE } from './fuzz.js';
 
 const NO_REPLY = new Set<number>([Opcode.FORGET, Opcode.BATCH_FORGET, Opcode.INTERRUPT]);
@@ -289,6 +289,7 @@ export function fuzzFuse(opts: { master: Host; client: Host; messages: number; s
       const u = ++unique;
       const h = make(u);
       res.tried++;
+      progress();
       const desc = `${h.bytes.length}B/${h.nread} op ${h.bytes.length >= 8 ? h.bytes.readUInt32LE(4) : '?'}`;
       // Writes into d/a are legitimate data writes: the probe compares its bytes, so keep them out.
       // The master may write .meta/.log (4) by design: steered away too. Writes to

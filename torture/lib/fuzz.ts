@@ -30,7 +30,7 @@ import { LogView } from '../../src/meta/log.js';
 import type { Geometry } from '../../src/meta/validate.js';
 import type { FileNode, Tree } from '../../src/meta/tree.js';
 import { resolveRange } from '../../src/map/resolve.js';
-import { asHost, AU, GiB, MiB, overlappingFiles, pieces, shmDevice, type Host } from './common.js';
+import { asHost, AU, GiB, MiB, overlappingFiles, pieces, progress, shmDevice, type Host } from './common.js';
 
 /** The file is formatted at 4 GiB (mkfs's minimum) and then cut to this: smaller mappings, much less GC per open. */
 export const DEV_SIZE = 256 * MiB;
@@ -441,6 +441,7 @@ export function fuzzLog(opts: { host: Host; mutations: number; seed: number; max
         const area = Buffer.from(base.area);
         for (const m of muts) applyMutation(area, m, crafted);
         res.tried += muts.length;
+        progress();
         res.runs++;
         const verdict = judge(area, ctx, res.runs % fullEvery === 0);
         res.maxMs = Math.max(res.maxMs, verdict.ms);

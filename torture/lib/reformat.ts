@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { famfsOk, GiB, makeHost, removeHost, sparseFile, removeAllShm } from '../../test/core/helpers.js';
+import { progress } from './common.js';
 import { HAVE_FUSE, mount, umount, umountAll, waitFor } from '../../test/fs/mounted.js';
 
 export async function reformatCycles(cycles: number, deadlineMs = 2000): Promise<{ tried: number; failed: number; lost: number; maxMs: number; errors: string[]; skipped?: string }> {
@@ -15,6 +16,7 @@ export async function reformatCycles(cycles: number, deadlineMs = 2000): Promise
   try {
     for (let i = 0; i < cycles; i++) {
       res.tried++;
+      progress();
       famfsOk(master, ['mkfs', '--force', dev]);
       famfsOk(master, ['creat', '-d', dev, '-s', '4096', '-r', '-S', String(i + 1), 'f']);
       const mp = mount(client, dev, 'tort');

@@ -9,11 +9,11 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { asHost, famfsOk, GiB, makeHost, MiB, removeAllShm, removeHost, sparseFile, type Host } from '../../test/core/helpers.js';
-import { HAVE_FUSE, mount, umount, umountAll, waitFor } from '../../test/fs/mounted.js';
+import { HAVE_FUSE, mount, pidAlive, umount, umountAll, waitFor } from '../../test/fs/mounted.js';
 import { Famfs } from '../../src/api/famfs.js';
 import { FM_ALL_HOSTS_RW } from '../../src/format/constants.js';
 import { getxattr } from '../../src/sys/libc.js';
-import { prng } from './common.js';
+import { prng, progress } from './common.js';
 
 const DEVICE_SIZE = 8 * GiB;
 const FILE_SIZE = 4 * MiB;
@@ -88,15 +88,6 @@ function staleNow(mp: string): boolean {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function shrinkGrowCycles(cycles: number, seed: number, deadlineMs = 2000): Promise<ShrinkResult> {
   const res: ShrinkResult = { tried: 0, failed: 0, lost: 0, shrinks: 0, grows: 0, maxStaleMs: 0, ioOps: 0, errors: [] };
   if (!HAVE_FUSE) return { ...res, skipped: 'no /dev/fuse or not root' };
@@ -106,6 +97,7 @@ export async function shrinkGrowCycles(cycles: number, seed: number, deadlineMs 
   try {
     for (let i = 0; i < cycles; i++) {
       res.tried++;
+      progress();
       fs.truncateSync(dev, DEVICE_SIZE);
       famfsOk(master, ['mkfs', '--force', dev]);
       const names = populate(master, dev);
@@ -154,7 +146,7 @@ export async function shrinkGrowCycles(cycles: number, seed: number, deadlineMs 
         if (!['ok', 'EIO', 'ESTALE'].includes(k)) problems.push(`I/O answered ${k} ${v} times`);
       }
       pids.forEach((pid, k) => {
-        if (!alive(pid)) {
+        if (!pidAlive(pid)) {
           res.lost++;
           problems.push(`${k ? 'client' : 'master'} daemon ${pid} died`);
         }

@@ -86,6 +86,9 @@ function sleep(ms: number): void {
 interface Mount {
   mp: string;
   kind: 'famfs' | 'bindfs';
+  /** famfs: mount options and environment, kept for remount. */
+  extra?: string[];
+  env?: NodeJS.ProcessEnv;
   /** The daemon's pid (famfs: from its user.famfs.pid xattr), to wait for its exit. */
   pid?: number;
 }
@@ -111,16 +114,19 @@ export class Mounts {
     return d;
   }
 
-  /** `famfs mount DEV MP` (returns when the mount answers). */
-  famfs(dev: string, mp: string, extra: string[] = []): string {
-    timed(process.execPath, [path.join(this.ctx.repo, 'bin/famfs.js'), 'mount', ...extra, dev, mp], this.ctx.env);
+  /**
+   * `famfs mount DEV MP` (returns when the mount answers). `env` with another
+   * FAMFS_SYSTEM_UUID_FILE mounts the same device again as another (client) host.
+   */
+  famfs(dev: string, mp: string, extra: string[] = [], env: NodeJS.ProcessEnv = this.ctx.env): string {
+    timed(process.execPath, [path.join(this.ctx.repo, 'bin/famfs.js'), 'mount', ...extra, dev, mp], env);
     let pid: number | undefined;
     try {
       pid = Number(getxattr(mp, 'user.famfs.pid')) || undefined;
     } catch {
       /* pid only used to wait for the daemon's exit */
     }
-    this.live.set(mp, { mp, kind: 'famfs', pid });
+    this.live.set(mp, { mp, kind: 'famfs', pid, extra, env });
     return mp;
   }
 
@@ -139,7 +145,7 @@ export class Mounts {
     this.live.delete(mp);
     if (isMounted(mp)) {
       const r = m.kind === 'famfs'
-        ? spawnSync(process.execPath, [path.join(this.ctx.repo, 'bin/famfs.js'), 'umount', ...(lazy ? ['--lazy'] : []), mp], { env: this.ctx.env, stdio: ['ignore', 'ignore', 'pipe'] })
+        ? spawnSync(process.execPath, [path.join(this.ctx.repo, 'bin/famfs.js'), 'umount', ...(lazy ? ['--lazy'] : []), mp], { env: m.env ?? this.ctx.env, stdio: ['ignore', 'ignore', 'pipe'] })
         : spawnSync('fusermount', ['-u', ...(lazy ? ['-z'] : []), mp], { stdio: ['ignore', 'ignore', 'pipe'] });
       if (r.status !== 0 && isMounted(mp)) spawnSync('umount', ['-l', mp], { stdio: 'ignore' });
     }
@@ -147,11 +153,11 @@ export class Mounts {
   }
 
   /** Unmount and mount again (a fresh daemon: nothing mapped, nothing cached). */
-  remount(mp: string, dev: string, extra: string[] = []): void {
+  remount(mp: string, dev: string, extra?: string[]): void {
     const m = this.live.get(mp);
     this.unmount(mp);
     if (m?.kind === 'bindfs') this.bindfs(dev, mp);
-    else this.famfs(dev, mp, extra);
+    else this.famfs(dev, mp, extra ?? m?.extra, m?.env);
   }
 
   unmountAll(): void {

@@ -20,6 +20,7 @@ import type { BenchContext, BenchFn, BenchRow } from './types.js';
 const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
   startup: () => import('./startup.js'),
   replay: () => import('./replay.js'),
+  biglog: () => import('./biglog.js'),
   creat: () => import('./creat.js'),
   cp: () => import('./cp.js'),
   fuse: () => import('./fuse.js'), create: () => import('./create.js'),
@@ -47,7 +48,11 @@ function better(r: BenchRow): 'lower' | 'higher' {
 export function formatRow(r: BenchRow): string {
   const ratio = r.refValue ? r.value / r.refValue : NaN;
   const how = better(r) === 'higher' ? 'higher is better' : 'lower is better';
-  const line = `${r.name}: ${fmt(r.value, r.unit)} | ref: ${r.ref}: ${fmt(r.refValue, r.unit)} | ratio ${ratio.toFixed(2)} (${how})`;
+  let line = `${r.name}: ${fmt(r.value, r.unit)} | ref: ${r.ref}: ${fmt(r.refValue, r.unit)} | ratio ${ratio.toFixed(2)} (${how})`;
+  if (r.goal) {
+    const met = r.goal.op === '>=' ? ratio >= r.goal.ratio : ratio <= r.goal.ratio;
+    line += ` | goal ${r.goal.op === '>=' ? '≥' : '≤'} ${r.goal.ratio}: ${met ? 'met' : 'NOT met'}`;
+  }
   return r.note ? `${line}\n    ${r.note}` : line;
 }
 

@@ -14,6 +14,11 @@ export interface BenchRow {
   refValue: number;
   /** Whether a smaller or a larger value is better (default: from the unit; "/s" → higher). */
   better?: 'lower' | 'higher';
+  /**
+   * The goal for ratio = value / refValue (issue 15): '>=' for figures where higher is
+   * better, '<=' for times. Printed with the ratio, and whether this run met it.
+   */
+  goal?: { op: '>=' | '<='; ratio: number };
   /** Anything a reader needs to judge the figure (sizes, caveats). */
   note?: string;
 }

@@ -271,6 +271,16 @@ export class Famfs {
     return this.replayer.applied;
   }
 
+  /** How many entries were applied so far (appliedEntries().length without decoding them). */
+  get appliedCount(): number {
+    return this.replayer.appliedCount;
+  }
+
+  /** The `i`-th applied entry (0 = first), decoded again from the log. */
+  appliedAt(i: number): AppliedEntry {
+    return this.replayer.appliedAt(i);
+  }
+
   /** The node id (inode number) of the node created by log slot `index`. */
   nodeIdOf(index: number): number {
     return idForEntry(index);
@@ -315,6 +325,11 @@ export class Famfs {
 
   get stats(): Readonly<ReplayStats> {
     return this.replayer.stats;
+  }
+
+  /** Slots replayed for good (a bad tail that may still become valid is not counted). */
+  get settledEntries(): number {
+    return this.replayer.settled;
   }
 
   get spaceHolders(): Replayer['spaceHolders'] {
@@ -370,6 +385,19 @@ export class Famfs {
       this.deviceAt(dev).slices(off, len, out);
     });
     return out;
+  }
+
+  /** True when every byte of `file` can be stored through its devices' fds (Device.writesThroughFd). */
+  throughFd(file: { map: FileMap; size: number }): boolean {
+    if (this.mounted) return false;
+    let ok = true;
+    resolveRange(file.map, file.size, 0, file.size, (d) => { ok &&= this.deviceAt(d).writesThroughFd; });
+    return ok;
+  }
+
+  /** The device pieces of [offset, offset+length) of a file, in file order. */
+  pieces(file: { map: FileMap; size: number }, offset: number, length: number, fn: (dev: Device, offset: number, length: number) => void): void {
+    resolveRange(file.map, file.size, offset, length, (d, off, len) => fn(this.deviceAt(d), off, len));
   }
 
   /** Copy `data` into a file at `offset` and write it back; refuses to write past the file's size. Returns bytes written. */
@@ -482,8 +510,9 @@ export class Famfs {
   /** The sound file entries that hold space, live or pending (released ones left out), for `device`. */
   private markHeld(bitmap: AllocBitmap, device: number): number {
     let collisions = 0;
-    for (const { index, entry } of this.replayer.spaceHolders) {
-      if (entry.type === 'file' && !this.replayer.removedFiles.has(index)) collisions += bitmap.markMap(entry.map, device);
+    const { holderSlots, holderMaps, removedFiles } = this.replayer;
+    for (let i = 0; i < holderSlots.length; i++) {
+      if (!removedFiles.has(holderSlots[i]!)) collisions += bitmap.markMap(holderMaps[i]!, device);
     }
     if (this.replayer.pending.size) {
       const pending = this.pendingFrees;

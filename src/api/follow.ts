@@ -40,12 +40,11 @@ function toEvent(famfs: Famfs, a: AppliedEntry): LogEvent | undefined {
 
 export async function* followLog(famfs: Famfs, o: FollowOptions = {}): AsyncGenerator<LogEvent, void, undefined> {
   const interval = o.intervalMs ?? 100;
-  let seen = o.fromStart ? 0 : famfs.appliedEntries.length;
+  let seen = o.fromStart ? 0 : famfs.appliedCount;
   while (!o.signal?.aborted) {
     famfs.refresh();
-    const applied = famfs.appliedEntries;
-    while (seen < applied.length) {
-      const ev = toEvent(famfs, applied[seen++]!);
+    while (seen < famfs.appliedCount) {
+      const ev = toEvent(famfs, famfs.appliedAt(seen++));
       if (ev) yield ev;
       if (o.signal?.aborted) return;
     }

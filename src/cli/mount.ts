@@ -7,6 +7,7 @@ import { preflight, startMount, type MountRequest } from '../fs/daemon.js';
 import { countIn, parseCount, placementOption } from './args.js';
 import type { Placement } from '../alloc/space.js';
 import { clearDeadMount, famfsMountAt } from './deadmount.js';
+import { warmUp } from '../fs/warmup.js';
 
 /** Beyond this, more FUSE threads only cost memory (each maps the device); 100 made workers die. */
 export const MAX_WORKERS = 16;
@@ -29,6 +30,7 @@ interface MountOpts {
   device: string[];
   placement: Placement;
   transport: string;
+  cache?: boolean;
 }
 
 const BIN = fileURLToPath(new URL('../../../bin/famfs.js', import.meta.url));
@@ -42,6 +44,7 @@ async function foreground(req: MountRequest, readyFd: number | undefined): Promi
     if (readyFd !== undefined) fs.writeSync(readyFd, `error ${(e as Error).message}\n`);
     throw e;
   }
+  await warmUp(running.config.mountpoint); // the first requests after ready should not pay for the JIT
   if (readyFd !== undefined) {
     fs.writeSync(readyFd, 'ok\n');
     fs.closeSync(readyFd);
@@ -101,6 +104,7 @@ export function register(program: Command): void {
     .option('-c, --client', 'mount as a client even on the master host (no metadata changes through it)')
     .option('-t, --timeout <S>', 'kernel entry/attribute cache timeout in seconds (default: 1 year, as upstream)', parseCount)
     .option('-o, --option <OPTS>', 'mount options (allow_other and default_permissions are on by default; ro, noatime, noallow_other, nodefault_permissions (needs noallow_other), meta_group=GID (may read .meta/*))', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--cache', 'read logged files through the page cache and keep it across opens (-o cache; read-mostly data: docs/fuse.md)')
     .option('--commit-delay <MS>', `master: idle time before files and directories made through the mount are logged (0..${MAX_COMMIT_DELAY_MS}, default 300)`, countIn(0, MAX_COMMIT_DELAY_MS, '--commit-delay (ms)'))
     .addOption(new Option('--data-path <PATH>', 'where file data is served: auto (famfs kernel extensions when the kernel is famfs-enabled), kernel, daemon').choices([...DATA_PATHS]).default('auto'))
     .option('--device <PATH>', 'a candidate path for devices 1.. of a multi-device famfs (repeatable; besides $FAMFS_DEVICE_LIST or /etc/famfs/devices)', (v: string, prev: string[]) => [...prev, v], [] as string[])
@@ -111,6 +115,7 @@ export function register(program: Command): void {
     .option('--log <FILE>', 'daemon log file when not in the foreground (default: none)')
     .addOption(new Option('--ready-fd <FD>', 'internal: report readiness on this fd').hideHelp().argParser(parseCount))
     .action(async (device: string, mountpoint: string, o: MountOpts) => {
+      if (o.cache) o.option.push('cache');
       const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay, dataPath: isDataPathChoice(o.dataPath) ? o.dataPath : 'auto', devices: o.device, placement: o.placement, transport: o.transport as TransportChoice };
       // A famfs left on the mount point by a dead or wedged daemon: abort and detach it first (a stat there could hang).
       const stale = famfsMountAt(mountpoint);

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import { daxDriver, fsdevHint } from './daxmode.js';
-import { fallocate, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, flock, LOCK_EX, LOCK_NB, LOCK_UN, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
+import { copyFileRange, fallocate, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, flock, LOCK_EX, LOCK_NB, LOCK_UN, MADV_DONTNEED, madvise, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
 import { cacheOps, type CacheOps } from '../sys/fcc.js';
 import { simulatedCache, simOptionsFromEnv, type SimulatedCache } from './simcache.js';
 
@@ -288,6 +288,52 @@ export class Device implements DeviceInfo {
     return out;
   }
 
+  /**
+   * True when bytes can be stored through the device's fd (a regular file shared through one
+   * kernel's page cache) rather than through the mapping: bulk copies then cost no page fault
+   * per 4 KiB and map no 1 GiB window. A DAX device has no write(2); a simulated cache must
+   * see every store.
+   */
+  get writesThroughFd(): boolean {
+    return this.kind === 'file' && this.writable && this.fd >= 0 && !this.memory && !this.regions && this.coherence === 'coherent';
+  }
+
+  private cfrWorks = true;
+
+  /**
+   * Copy `length` bytes of the host file `srcFd` (from `srcOffset`) to device bytes
+   * [offset, offset+length) through the device fd: copy_file_range (inside the kernel), or
+   * pread + pwrite through one buffer where the kernel refuses it (another file system type).
+   * Returns the bytes copied: fewer only when the source ended first.
+   */
+  writeFromFile(srcFd: number, srcOffset: number, offset: number, length: number): number {
+    this.checkRange(offset, length);
+    if (!this.writesThroughFd) throw new DeviceError(`${this.path}: cannot be written through its descriptor`, 'EINVAL');
+    this.checkLive(offset, length);
+    let done = 0;
+    while (this.cfrWorks && done < length) {
+      let n: number;
+      try {
+        n = copyFileRange(srcFd, srcOffset + done, this.fd, offset + done, length - done);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EXDEV' && code !== 'EINVAL' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw e;
+        this.cfrWorks = false; // e.g. a source on another file system type: plain copies from now on
+        break;
+      }
+      if (n === 0) return done;
+      done += n;
+    }
+    const buf = done < length ? Buffer.allocUnsafe(Math.min(8 << 20, length - done)) : undefined;
+    while (buf && done < length) {
+      const n = fs.readSync(srcFd, buf, 0, Math.min(buf.length, length - done), srcOffset + done);
+      if (n === 0) return done;
+      for (let w = 0; w < n; ) w += fs.writeSync(this.fd, buf, w, n - w, offset + done + w);
+      done += n;
+    }
+    return done;
+  }
+
   /** Run fn over [offset, offset+length) split at window boundaries (window index, start in it, length). */
   private eachWindow(offset: number, length: number, fn: (i: number, start: number, n: number) => void): void {
     this.checkRange(offset, length);
@@ -327,7 +373,15 @@ export class Device implements DeviceInfo {
       if (this.kind !== 'dax') msync(head.ptr, offset, length);
       return;
     }
+    let synced = false;
     this.eachWindow(offset, length, (i, start, n) => {
+      // Nothing stored through a window this process never mapped: the bytes came through the
+      // fd (writeFromFile) and sit in the page cache; fdatasync does what msync would.
+      if (!this.windows[i] && !this.sim && this.coherence !== 'cpu') {
+        if (this.kind !== 'dax' && !synced) fs.fdatasyncSync(this.fd);
+        synced = true;
+        return;
+      }
       const w = this.window(i);
       if (this.sim) this.sim.writeBack(i, start, n);
       else if (this.coherence === 'cpu') this.cpu().writeBack(w.subarray(start, start + n));
@@ -352,6 +406,27 @@ export class Device implements DeviceInfo {
       if (this.sim) this.sim.invalidate(i, start, n);
       else if (this.coherence === 'cpu') this.cpu().invalidate(this.window(i).subarray(start, start + n));
     });
+  }
+
+  /**
+   * Done reading [offset, offset+length) for now: drop this process's page mappings of the
+   * whole pages inside it, so they leave its resident set (the bytes stay on the device; the
+   * next access maps them again). Replay calls it after copying each batch of log slots: a
+   * million-entry log is 544 MiB. Best effort, and only over mappings that already exist.
+   */
+  dropPages(offset: number, length: number): void {
+    if (this.memory || this.regions || this.sim || this.closed || length <= 0) return;
+    this.checkRange(offset, length);
+    try {
+      const head = this.headFor(offset, length);
+      if (head) return madvise(head.ptr, offset, length, MADV_DONTNEED);
+      this.eachWindow(offset, length, (i, start, n) => {
+        const w = this.windows[i];
+        if (w) madvise(w.ptr, start, n, MADV_DONTNEED);
+      });
+    } catch {
+      // Only memory accounting depends on it.
+    }
   }
 
   /**

@@ -108,16 +108,17 @@ function readFileMap(buf: Buffer): FileMap {
   const count = buf.readUInt32LE(FMAP_COUNT);
   if (extType === ExtentType.SIMPLE) {
     if (count > MAX_SIMPLE_EXTENTS) throw new EntryDecodeError(`nextents ${count} > ${MAX_SIMPLE_EXTENTS}`);
-    const extents: Extent[] = [];
-    for (let i = 0; i < count; i++) extents.push(readExtent(buf, FMAP_EXTENTS + i * EXTENT_SIZE));
+    // Sized up front: a pushed-to empty array reserves 17 slots, and replay keeps one per file.
+    const extents: Extent[] = count === 1 ? [readExtent(buf, FMAP_EXTENTS)] : new Array<Extent>(count);
+    for (let i = count === 1 ? 1 : 0; i < count; i++) extents[i] = readExtent(buf, FMAP_EXTENTS + i * EXTENT_SIZE);
     return { kind: 'simple', extents };
   }
   if (extType === ExtentType.INTERLEAVE) {
     if (count !== 1) throw new EntryDecodeError(`interleaved extent count ${count} (must be 1)`);
     const nstrips = readU64(buf, IE_NSTRIPS);
     if (nstrips > MAX_STRIPS) throw new EntryDecodeError(`nstrips ${nstrips} > ${MAX_STRIPS}`);
-    const strips: Extent[] = [];
-    for (let i = 0; i < nstrips; i++) strips.push(readExtent(buf, IE_STRIPS + i * EXTENT_SIZE));
+    const strips = new Array<Extent>(nstrips);
+    for (let i = 0; i < nstrips; i++) strips[i] = readExtent(buf, IE_STRIPS + i * EXTENT_SIZE);
     return { kind: 'interleave', chunkSize: readU64(buf, IE_CHUNK), strips };
   }
   throw new EntryDecodeError(`unknown extent type ${extType}`);

@@ -30,6 +30,13 @@ export interface FamfsMountConfig {
   metaImage?: SharedArrayBuffer;
   /** Local paths of the devices by index (index 0 = `device`); multi-device file systems. */
   devices?: string[];
+  /**
+   * -o cache: logged files are read through this host's page cache and kept there across
+   * opens (FOPEN_KEEP_CACHE) instead of FOPEN_DIRECT_IO; see docs/fuse.md for when that is right.
+   */
+  cache?: boolean;
+  /** FUSE max_pages to ask for (the kernel caps it at fs.fuse.max_pages_limit); default from max_write. */
+  maxPages?: number;
   /** File systems with the presence area: this host's presence state and open-count table (issue 14). */
   presence?: import('../fs/presence-gate.js').PresenceShared;
   /** Per-opcode request statistics the FUSE workers record (for `famfs status`). */

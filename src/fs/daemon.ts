@@ -8,6 +8,7 @@ import os from 'node:os';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError, asFamfsError } from '../api/errors.js';
 import { FuseServer } from '../fuse/server.js';
+import { kernelMaxPagesLimit } from '../fuse/negotiate.js';
 import { uringSupport, type TransportChoice } from '../fuse/uring.js';
 import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
@@ -67,6 +68,8 @@ export interface ParsedOptions {
   mount: MountOptions;
   /** meta_group=GID: this group may read the .meta files. */
   metaGroup?: number;
+  /** cache: logged files are read through the page cache (FamfsMountConfig.cache). */
+  cache?: boolean;
 }
 
 /**
@@ -77,6 +80,7 @@ export interface ParsedOptions {
 export function parseMountOptions(opts: string[] = []): ParsedOptions {
   const o: MountOptions = { allowOther: true, defaultPermissions: true, extra: [] };
   let metaGroup: number | undefined;
+  let cache: boolean | undefined;
   for (const raw of opts.flatMap((s) => s.split(',')).filter(Boolean)) {
     if (raw === 'allow_other') o.allowOther = true;
     else if (raw === 'noallow_other') o.allowOther = false;
@@ -84,6 +88,8 @@ export function parseMountOptions(opts: string[] = []): ParsedOptions {
     else if (raw === 'nodefault_permissions') o.defaultPermissions = false;
     else if (raw === 'ro') o.readOnly = true;
     else if (raw === 'noatime') o.noatime = true;
+    else if (raw === 'cache') cache = true;
+    else if (raw === 'nocache') cache = false;
     else if (raw.startsWith('meta_group=')) {
       const v = raw.slice('meta_group='.length);
       if (!/^\d{1,10}$/.test(v) || Number(v) > 0xfffffffe) throw new FamfsError(`-o ${raw}: meta_group takes a numeric group id (0..4294967294)`, 'EINVAL', 2);
@@ -93,7 +99,7 @@ export function parseMountOptions(opts: string[] = []): ParsedOptions {
   if (!o.defaultPermissions && o.allowOther) {
     throw new FamfsError('-o nodefault_permissions needs noallow_other: without default_permissions nothing checks file modes, so other users would read and write every file', 'EINVAL', 2);
   }
-  return { mount: o, metaGroup };
+  return { mount: o, metaGroup, cache };
 }
 
 function mountHostUuid(mountpoint: string): string | undefined {
@@ -195,6 +201,10 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     devices,
     metaGroup: options.metaGroup,
     famfsKernel: false,
+    cache: options.cache,
+    // As many pages per READ as the kernel allows (fewer round trips for large reads). Not over
+    // io_uring, where every ring entry is allocated at that size.
+    maxPages: (req.transport ?? 'dev') === 'dev' ? kernelMaxPagesLimit() : undefined,
   };
   const workers = req.workers ?? Math.max(2, Math.min(4, os.cpus().length));
   config.opStats = createOpStats(workers);

@@ -21,7 +21,7 @@ import { basename } from '../meta/paths.js';
 import { FuseError, type FuseHandler, type InitWishes, type Request } from '../fuse/handler.js';
 import type { ReadArgs, SetattrArgs, WriteArgs } from '../fuse/decode.js';
 import type { AttrReply, CreateReply, DirEntry, DirEntryPlus, EntryReply, FuseAttr, FuseConnection, KernelInit, OpenReply, StatfsReply } from '../fuse/types.js';
-import { Errno, FOPEN_DIRECT_IO, FOPEN_PARALLEL_DIRECT_WRITES, InitFlag, FATTR_SIZE, FATTR_MODE, FATTR_UID, FATTR_GID } from '../fuse/protocol.js';
+import { Errno, FOPEN_CACHE_DIR, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE, FOPEN_PARALLEL_DIRECT_WRITES, InitFlag, FATTR_SIZE, FATTR_MODE, FATTR_UID, FATTR_GID } from '../fuse/protocol.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
 import { DELETE, hasFeature } from '../format/features.js';
 import { RpcClient } from './rpc.js';
@@ -205,7 +205,7 @@ export class FamfsFs implements FuseHandler {
     // and never for small allocation units (a famfs kernel maps only 2 MiB-aligned extents).
     if (this.famfs.sb.allocUnit >= ALLOC_UNIT && wantKernelMode(this.config.dataPath ?? 'auto', !!this.config.famfsKernel, kernel.flags)) add |= FUSE_DAX_FMAP | InitFlag.INIT_EXT;
     // flock stays in the kernel (per host, exactly POSIX semantics); no writeback cache.
-    return { addFlags: add, removeFlags: InitFlag.FLOCK_LOCKS | InitFlag.WRITEBACK_CACHE | InitFlag.POSIX_LOCKS, entryTimeout: this.timeout, attrTimeout: this.timeout };
+    return { addFlags: add, removeFlags: InitFlag.FLOCK_LOCKS | InitFlag.WRITEBACK_CACHE | InitFlag.POSIX_LOCKS, entryTimeout: this.timeout, attrTimeout: this.timeout, maxPages: this.config.maxPages };
   }
 
   init(conn: FuseConnection): void {
@@ -432,6 +432,9 @@ export class FamfsFs implements FuseHandler {
     const fh = id !== undefined && this.gate ? this.gate.open(id, removedHere) : 0;
     // Kernel mode: the kernel maps the file from the GET_FMAP reply and serves it through DAX.
     if (this.dataPath === 'kernel') return { fh };
+    // -o cache: a logged file never changes size, so its pages may stay cached across opens
+    // (the coherence rule is in docs/fuse.md). The .meta files change: always direct.
+    if (this.config.cache && !this.metaFiles.has(nodeid)) return { fh, openFlags: FOPEN_KEEP_CACHE };
     return { fh, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
 
@@ -507,6 +510,10 @@ export class FamfsFs implements FuseHandler {
     this.sync();
     const n = this.nodeOrThrow(nodeid);
     if (!('kind' in n) || n.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
+    // -o cache: the kernel may keep listings across opens. Changes through this mount reset them
+    // (the kernel bumps the directory's version); the watcher drops them when entries are logged,
+    // which it can only address to logged ids (a directory made through this mount keeps its new id).
+    if (this.config.cache && nodeid < NEW_NODE_ID_BASE) return { fh: 0, openFlags: FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE };
     return { fh: 0 };
   }
 

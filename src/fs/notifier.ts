@@ -11,7 +11,8 @@ import { encodeNotifyDelete, encodeNotifyIncEpoch, encodeNotifyInvalEntry, encod
 
 export type Notice =
   | { kind: 'entry'; parent: number; name: string }
-  | { kind: 'inode'; nodeid: number }
+  /** pages: drop the inode's cached pages too (a directory's cached listing, FOPEN_CACHE_DIR). */
+  | { kind: 'inode'; nodeid: number; pages?: boolean }
   /** A removed file: unhash its name and clear its nlink, so the inode goes at its last close/munmap. */
   | { kind: 'delete'; parent: number; child: number; name: string }
   | { kind: 'epoch' };
@@ -50,7 +51,7 @@ if (!isMainThread && (workerData as { fd?: number })?.fd !== undefined) {
   const fd = (workerData as { fd: number }).fd;
   parentPort!.on('message', (n: Notice) => {
     const msg = n.kind === 'entry' ? encodeNotifyInvalEntry(n.parent, n.name)
-      : n.kind === 'inode' ? encodeNotifyInvalInode(n.nodeid, -1, 0)
+      : n.kind === 'inode' ? encodeNotifyInvalInode(n.nodeid, n.pages ? 0 : -1, 0)
       : n.kind === 'delete' ? encodeNotifyDelete(n.parent, n.child, n.name)
       : encodeNotifyIncEpoch();
     try {

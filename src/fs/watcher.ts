@@ -117,7 +117,7 @@ export class LogWatcher {
         if (!p) continue;
         const removed = entry.type === 'remove' ? (i === 0 ? entry.fileId : undefined) : i === 1 ? entry.replacedId : undefined;
         this.dropName(p.id, names[i]!, removed === undefined ? undefined : idForEntry(removed));
-        this.notifier.send({ kind: 'inode', nodeid: p.id });
+        this.notifier.send({ kind: 'inode', nodeid: p.id, pages: true });
       }
       // The moved or removed node's own attributes (nlink of a removed file: 0 from now on).
       const node = this.famfs.tree.byId.get(idForEntry(entry.fileId));
@@ -128,7 +128,7 @@ export class LogWatcher {
     if (!node) return;
     const parent = node.parent?.id ?? ROOT_ID;
     if (!this.opts.madeHere?.(node.id)) this.notifier.send({ kind: 'entry', parent, name: node.name });
-    this.notifier.send({ kind: 'inode', nodeid: parent });
+    this.notifier.send({ kind: 'inode', nodeid: parent, pages: true });
   }
 
   private look(force: boolean): void {
@@ -141,7 +141,7 @@ export class LogWatcher {
     if (!this.sbLive.equals(this.sbCopy)) return this.goStale(`${dev.path}: the superblock changed (re-formatted or destroyed by another host); refusing to serve stale maps. Unmount and mount again.`);
     if (!force && this.famfs.log.nextIndex() === this.famfs.stats.entries) return;
     this.mirror();
-    // New names: drop any cached negative dentry, and the parent's cached attributes (nlink, listing).
+    // New names: drop any cached negative dentry, and the parent's cached attributes (nlink) and listing (FOPEN_CACHE_DIR pages).
     // Removed and renamed names: drop the kernel's dentry, so `ls` and lookups see the change now.
     const fresh = this.famfs.refresh((a) => this.tellKernel(a));
     if (fresh && this.opts.verbose) this.opts.log(`log: ${fresh} new entries`);

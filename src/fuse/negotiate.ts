@@ -2,12 +2,28 @@
  * INIT negotiation as a pure function: kernel offer + handler wishes → the
  * fuse_init_out we reply with and the resulting connection parameters.
  */
+import fs from 'node:fs';
 import { FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, InitFlag } from './protocol.js';
 import type { InitOut } from './encode.js';
 import type { FuseHandler, InitWishes } from './handler.js';
 import type { FuseConnection, KernelInit } from './types.js';
 
 export const DEFAULT_MAX_WRITE = 1024 * 1024;
+/** The kernel's FUSE_MAX_MAX_PAGES default, when the sysctl cannot be read. */
+const KERNEL_MAX_PAGES_LIMIT = 256;
+
+/**
+ * fs.fuse.max_pages_limit: the largest max_pages (pages per READ/WRITE request) the kernel
+ * grants at INIT. Root can raise it (sysctl fs.fuse.max_pages_limit=4096; README).
+ */
+export function kernelMaxPagesLimit(readFile: (p: string) => string = (p) => fs.readFileSync(p, 'utf8')): number {
+  try {
+    const v = Number(readFile('/proc/sys/fs/fuse/max_pages_limit').trim());
+    return Number.isInteger(v) && v >= 1 ? Math.min(v, 0xffff) : KERNEL_MAX_PAGES_LIMIT;
+  } catch {
+    return KERNEL_MAX_PAGES_LIMIT;
+  }
+}
 /** Kernel's max_pages when MAX_PAGES is not negotiated (FUSE_DEFAULT_MAX_PAGES_PER_REQ). */
 const KERNEL_DEFAULT_MAX_PAGES = 32;
 const PAGE = 4096;

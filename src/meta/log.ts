@@ -108,6 +108,11 @@ export class LogView {
     return out;
   }
 
+  /** Replay has its copy of slots [first, first+count): their pages may leave our resident set. */
+  releaseSlots(first: number, count: number): void {
+    this.device.dropPages(entryOffset(first), count * LOG_ENTRY_SIZE);
+  }
+
   /**
    * Append one entry (one record: an upstream slot, or an extension head and its
    * CONT slots). The caller holds the writer lock and is the master. Returns the

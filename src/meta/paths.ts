@@ -28,8 +28,9 @@ export const META_NAME = '.meta';
 
 /** Why a relpath names the reserved root `.meta` (or something below it), or undefined. */
 export function reservedProblem(path: string): string | undefined {
-  const first = path.split('/', 1)[0];
-  return first === META_NAME ? `"${META_NAME}" at the root is reserved for the famfs meta files` : undefined;
+  // No split(): replay checks every entry's path.
+  const reserved = path.startsWith(META_NAME) && (path.length === META_NAME.length || path.charCodeAt(META_NAME.length) === 0x2f);
+  return reserved ? `"${META_NAME}" at the root is reserved for the famfs meta files` : undefined;
 }
 
 /**

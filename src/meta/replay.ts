@@ -71,9 +71,20 @@ function slotIntact(buf: Buffer, index: number): boolean {
 export class Replayer {
   readonly tree: Tree;
   readonly problems: ReplayProblem[] = [];
-  readonly applied: AppliedEntry[] = [];
-  /** Every valid-CRC file entry whose map is sound, applied or not: the space they hold is in use. */
-  readonly spaceHolders: AppliedEntry[] = [];
+  /**
+   * Slots of the entries applied, in log order. The entries themselves are not kept (a
+   * million-entry log would hold a million decoded copies of what the tree already has):
+   * `appliedAt` decodes one again from the log, whose committed slots never change.
+   */
+  private appliedSlots = new Int32Array(1024);
+  /** How many entries were applied so far. */
+  appliedCount = 0;
+  /**
+   * Every valid-CRC file entry whose map is sound, applied or not: the space they hold is in
+   * use. Kept as slot and map only (the map object is the one the tree's node holds).
+   */
+  readonly holderSlots: number[] = [];
+  readonly holderMaps: FileMap[] = [];
   readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, symlinks: 0, daxdevs: 0, removals: 0, renames: 0, badEntries: 0, rejected: 0 };
   /**
    * Deleted or replaced files whose space no later FILE entry has taken yet, by fileId (their
@@ -116,6 +127,14 @@ export class Replayer {
   private tentativeFrom = 0;
 
   /**
+   * Every slot below this one is settled: applied, or refused for good. A bad tail is not
+   * settled (it may be a DELETE not visible yet), so a host must not claim to have replayed it.
+   */
+  get settled(): number {
+    return this.tentative ? this.tentativeFrom : this.position;
+  }
+
+  /**
    * Apply every committed entry not yet seen. Returns the entries applied by this call.
    * An impossible next_index means "not valid right now": nothing changes and the next
    * call looks again. Bad slots at the tail are reported but re-examined when next_index
@@ -146,6 +165,7 @@ export class Replayer {
       const first = this.position;
       const count = Math.min(raw - first, REPLAY_BATCH);
       const batch = this.log.copySlots(first, count);
+      this.log.releaseSlots(first, count);
       // An extension record moves position past its CONT slots (maybe past this batch).
       while (this.position < first + count) {
         const index = this.position++;
@@ -159,13 +179,50 @@ export class Replayer {
         } else this.tentative = 0;
         if (a) {
           n++;
-          this.applied.push(a);
+          this.noteApplied(a.index);
           onApplied?.(a);
         }
       }
     }
     this.stats.entries = this.position;
     return n;
+  }
+
+  private noteApplied(index: number): void {
+    if (this.appliedCount === this.appliedSlots.length) {
+      const bigger = new Int32Array(this.appliedSlots.length * 2);
+      bigger.set(this.appliedSlots);
+      this.appliedSlots = bigger;
+    }
+    this.appliedSlots[this.appliedCount++] = index;
+  }
+
+  /** The `i`-th entry applied (0 = the first), decoded again from its slots. */
+  appliedAt(i: number): AppliedEntry {
+    if (!(i >= 0 && i < this.appliedCount)) throw new RangeError(`applied entry ${i} of ${this.appliedCount}`);
+    const index = this.appliedSlots[i]!;
+    return { index, entry: this.entryAt(index) };
+  }
+
+  /** Every entry applied so far, in log order (decoded again: O(entries), for tools and tests). */
+  get applied(): AppliedEntry[] {
+    return Array.from({ length: this.appliedCount }, (_, i) => this.appliedAt(i));
+  }
+
+  /** Every sound file entry holding space, applied or not, decoded again (fsck, space maps). */
+  get spaceHolders(): AppliedEntry[] {
+    return this.holderSlots.map((index) => ({ index, entry: this.entryAt(index) }));
+  }
+
+  /**
+   * The entry a slot replay already accepted, decoded from the log once more. Committed
+   * slots are immutable, so this is the entry replay saw.
+   */
+  entryAt(index: number): LogEntry {
+    const head = this.log.slot(index);
+    const ncont = contSlots(head);
+    const strings = ncont > 0 ? joinContSlots(Array.from({ length: ncont }, (_, k) => this.log.slot(index + 1 + k))) : undefined;
+    return decodeLogEntry(head, strings);
   }
 
   private problem(index: number, kind: ProblemKind, message: string, path?: string): undefined {
@@ -246,7 +303,8 @@ export class Replayer {
       case 'file': {
         const mp = mapProblem(entry.map, entry.size, this.geometry);
         if (!mp) {
-          this.spaceHolders.push({ index, entry });
+          this.holderSlots.push(index);
+          this.holderMaps.push(entry.map);
           // The writer of this entry found that space releasable: a pending free it reuses is free for good.
           if (this.pending.size) this.releaseReused(entry.map);
         }
@@ -256,7 +314,7 @@ export class Replayer {
         const parent = this.parentFor(index, entry.path);
         if (!parent) return false;
         this.tree.add(parent, {
-          kind: 'file', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index,
+          kind: 'file', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index, pos: 0,
           mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, size: entry.size, flags: entry.flags, map: entry.map,
         });
         this.stats.files++;
@@ -268,7 +326,7 @@ export class Replayer {
         const parent = this.parentFor(index, entry.path);
         if (!parent) return false;
         this.tree.add(parent, {
-          kind: 'dir', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index,
+          kind: 'dir', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index, pos: 0,
           mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, children: new Map(), order: [], subdirs: 0,
         });
         this.stats.dirs++;
@@ -282,7 +340,7 @@ export class Replayer {
         const parent = this.parentFor(index, entry.path);
         if (!parent) return false;
         this.tree.add(parent, {
-          kind: 'symlink', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index,
+          kind: 'symlink', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index, pos: 0,
           mode: 0o777, uid: entry.uid, gid: entry.gid, target: entry.target,
         });
         this.stats.symlinks++;

@@ -202,7 +202,8 @@ export class PresenceService {
     for (const p of pending) this.table.markRemoved(p.fileId);
     const held: Held[] = [];
     for (const p of pending) if (this.table.stillHeld(p.fileId)) held.push({ fileId: p.fileId, deleteIndex: p.deleteIndex });
-    this.host.publish(this.famfs.stats.entries, held);
+    // Never past a bad tail: it may turn out to be a DELETE whose holds are not published yet.
+    this.host.publish(this.famfs.settledEntries, held);
     // Say when this host starts and stops holding a deleted file (in kernel mode: until the last munmap).
     const now = new Set(held.map((h) => h.fileId));
     for (const p of pending) {

@@ -38,10 +38,12 @@ function bind() {
     mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
     munmap: libc.func('int munmap(void *addr, size_t len)'),
     msync: libc.func('int msync(uintptr_t addr, size_t len, int flags)'),
+    madvise: libc.func('int madvise(uintptr_t addr, size_t len, int advice)'),
     flock: libc.func('int flock(int fd, int op)'),
     ioctlU32: libc.func('int ioctl(int fd, unsigned long req, _Inout_ uint32_t *arg)'),
     umount2: libc.func('int umount2(const char *target, int flags)'),
     fallocate: libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)'),
+    copyFileRange: libc.func('int64_t copy_file_range(int fd_in, _Inout_ int64_t *off_in, int fd_out, _Inout_ int64_t *off_out, size_t len, unsigned int flags)'),
     getxattr: libc.func('long getxattr(const char *path, const char *name, void *value, size_t size)'),
     errnoLocation: libc.func('int *__errno_location(void)'),
     strerror: libc.func('const char *strerror(int errnum)'),
@@ -58,6 +60,7 @@ export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
 export const MS_ASYNC = 1;
 export const MS_SYNC = 4;
+export const MADV_DONTNEED = 4;
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
@@ -70,7 +73,7 @@ export const FALLOC_FL_PUNCH_HOLE = 2;
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 4: 'EINTR', 5: 'EIO', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM',
   13: 'EACCES', 16: 'EBUSY', 19: 'ENODEV', 22: 'EINVAL', 25: 'ENOTTY', 28: 'ENOSPC',
-  38: 'ENOSYS', 95: 'EOPNOTSUPP', 107: 'ENOTCONN',
+  18: 'EXDEV', 38: 'ENOSYS', 95: 'EOPNOTSUPP', 107: 'ENOTCONN',
 };
 
 function errno(): number {
@@ -110,6 +113,14 @@ export function viewOf(p: NativePointer, length: number): Buffer {
   return Buffer.from(koffi().view(p, length) as ArrayBuffer);
 }
 
+/** madvise(2) of the whole pages inside [offset, offset+length) of the mapping that starts at p. */
+export function madvise(p: NativePointer, offset: number, length: number, advice: number): void {
+  const start = Math.ceil(offset / 4096) * 4096;
+  const end = Math.floor((offset + length) / 4096) * 4096;
+  if (end <= start) return;
+  if (c().madvise(BigInt(koffi().address(p)) + BigInt(start), end - start, advice) !== 0) throw new LibcError('madvise', errno());
+}
+
 /** msync(2) of [offset, offset+length) inside the mapping that starts at p (offset rounded down to a page). */
 export function msync(p: NativePointer, offset: number, length: number, flags = MS_SYNC): void {
   const start = offset - (offset % 4096);
@@ -135,6 +146,17 @@ export function ioctlU32(fd: number, request: number, value: number): number {
 /** fallocate(2); throws LibcError (EOPNOTSUPP where the file system or device can't). */
 export function fallocate(fd: number, mode: number, offset: number, length: number): void {
   if (c().fallocate(fd, mode, offset, length) !== 0) throw new LibcError('fallocate', errno());
+}
+
+/**
+ * copy_file_range(2): up to `length` bytes from fdIn at offIn to fdOut at offOut, copied
+ * inside the kernel (page cache to page cache, no user buffer, no page faults). Returns the
+ * bytes copied (0 at the source's end); throws LibcError (EXDEV across file system types, …).
+ */
+export function copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number {
+  const n = Number(c().copyFileRange(fdIn, [BigInt(offIn)], fdOut, [BigInt(offOut)], length, 0));
+  if (n < 0) throw new LibcError('copy_file_range', errno());
+  return n;
 }
 
 /** umount2(2). */

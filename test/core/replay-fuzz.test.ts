@@ -146,6 +146,10 @@ describe('replay under random log corruption (property)', () => {
           }
           assert.equal(r.stats.entries, N);
           assert.equal(r.applied.length + r.problems.length, N);
+          // A bad tail is not settled (it may still become valid, e.g. a DELETE a host must not claim to have seen)
+          assert.ok(r.settled <= N);
+          if (!slotValid(area, N - 1)) assert.ok(r.settled <= N - 1, `last slot bad but settled = ${r.settled}`);
+          if (r.settled < N) assert.equal(reported.get(r.settled), 'bad-entry', `settled stops at slot ${r.settled}, which is not a bad entry`);
           // everything in the tree came from an applied slot
           for (const node of r.tree.walk()) if (node !== r.tree.root) assert.ok(applied.has(node.entryIndex));
           // every file in the tree has a map inside the data area

@@ -439,6 +439,11 @@ export class Famfs {
     return this.slices(file, offset, length, out);
   }
 
+  /** Kernel mode: zero [from, end of the last page) of a logged file through the mount. */
+  zeroThroughMount(file: { size: number; path: string }, from: number): void {
+    this.mounted?.zero(file.path, file.size, from);
+  }
+
   /** Zero bytes [from, to) of a map (clamped to what it allocates) and write them back. */
   zeroRange(map: FileMap, from: number, to: number): void {
     const cap = mapCapacity(map);
@@ -668,7 +673,13 @@ export class Writer {
     }
     const node = this.applied(rel);
     if (node.kind !== 'file') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
-    if (fill && late) fill(node);
+    if (late) {
+      // Through a kernel-mode mount the space is reachable only now: whatever the fill does not
+      // write (all of it without one, and the rest of the last page, which a famfs kernel maps
+      // too) may hold a deleted file's bytes, so it is zeroed here.
+      if (fill) fill(node);
+      this.fs.zeroThroughMount(node, fill ? node.size : 0);
+    }
     return node;
   }
 

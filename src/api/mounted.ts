@@ -78,6 +78,7 @@ export function pokeDaemon(mountpoint: string): void {
   }
 }
 
+const PAGE = 4096;
 const sleep = (ms: number): void => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms) as unknown as void;
 
 /** Mappings of files in a kernel-mode mount, by path relative to its root (kept until close). */
@@ -110,6 +111,22 @@ export class MountedFiles {
       this.maps.set(rel, r);
     }
     return r.buf;
+  }
+
+  /**
+   * Zero [from, end of the file's last page): a famfs kernel maps whole pages, so the bytes
+   * after EOF in the last page are visible to every mapping of the file.
+   */
+  zero(rel: string, size: number, from: number): void {
+    const end = Math.ceil(size / PAGE) * PAGE;
+    if (end <= from) return;
+    this.file(rel, size); // waits until the daemon shows the name
+    const r = mapFile(nodePath.join(this.mountpoint, rel), end, true);
+    try {
+      r.buf.fill(0, from);
+    } finally {
+      r.release?.();
+    }
   }
 
   close(): void {

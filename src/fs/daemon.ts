@@ -124,6 +124,8 @@ export interface Preflight {
   allocUnit: number;
   /** The file system has the presence area (issue 14): this host joins it while mounted. */
   presence: boolean;
+  /** Bytes of the log (sizes the open-count table). */
+  logLen: number;
 }
 
 /** Validate everything that can be checked before mounting, and learn the role and device paths. */
@@ -154,11 +156,8 @@ export function preflight(req: MountRequest): Preflight {
   const extraUuids = probe.daxdevs.map((d) => d.uuid);
   const au = probe.sb.allocUnit;
   const presence = hasPresence(probe);
+  const logLen = probe.sb.logLen;
   probe.close();
-  // The presence area is written through a mapping of the device, which kernel mode gives up.
-  if (req.dataPath === 'kernel' && presence) {
-    throw new FamfsError(`${device}: this famfs has the presence area (delete/rename) and this version keeps it only in daemon mode; mount with --data-path daemon (auto chooses daemon)`, 'EINVAL');
-  }
   // The famfs kernel maps only 2 MiB-aligned extents (reference famfs-extensions.md §4) and has no READ fallback.
   if (req.dataPath === 'kernel' && au < ALLOC_UNIT) {
     throw new FamfsError(`${device}: this famfs uses ${au}-byte allocation units (small-units extension) and a famfs kernel maps only 2 MiB-aligned extents; mount it with --data-path daemon (auto chooses daemon)`, 'EINVAL');
@@ -169,7 +168,7 @@ export function preflight(req: MountRequest): Preflight {
   } catch (e) {
     throw new FamfsError((e as Error).message, 'EINVAL');
   }
-  return { device, mountpoint, role, devices, extraUuids, options, allocUnit: au, presence };
+  return { device, mountpoint, role, devices, extraUuids, options, allocUnit: au, presence, logLen };
 }
 
 export interface RunningMount {
@@ -186,7 +185,7 @@ export interface RunningMount {
 export async function startMount(req: MountRequest): Promise<RunningMount> {
   const log = req.log ?? ((m: string) => process.stderr.write(`famfs: ${m}\n`));
   // Devices not found on this host ('' in devices) make only the files on them fail (EIO/ENXIO).
-  const { device, mountpoint, role, devices, extraUuids, options, allocUnit, presence } = preflight(req);
+  const { device, mountpoint, role, devices, extraUuids, options, allocUnit, presence, logLen } = preflight(req);
   devices.forEach((p, i) => {
     if (i > 0) log(p ? `device ${i}: ${p}` : `device ${i} (uuid ${extraUuids[i - 1]}) not found on this host: files on it cannot be read`);
   });
@@ -211,7 +210,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   config.opStats = createOpStats(workers);
   // Kernel mode: copy superblock and log while the device is still devdax, then bind it to fsdev_dax.
   // Small allocation units cannot be mapped by a famfs kernel: auto serves them in daemon mode.
-  const kernelMode = allocUnit >= ALLOC_UNIT && !presence && kernelModeIntended(config.dataPath ?? 'auto', device);
+  const kernelMode = allocUnit >= ALLOC_UNIT && kernelModeIntended(config.dataPath ?? 'auto', device);
   config.famfsKernel = kernelMode || (config.dataPath === 'kernel' && famfsKernelPresent());
   if (kernelMode) {
     config.metaImage = snapshotMeta(device);
@@ -232,10 +231,15 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     return master.handle(call);
   }, (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
   // Join the presence area before any worker serves (workers count opens and check the lease).
+  // Kernel mode reaches the area only through the mount: the workers start "joining" (metadata
+  // only, no logged file opens) and the service joins right after mounting.
   let presenceSvc: PresenceService | undefined;
-  if (presence) {
+  const presenceOpts = { device, role, kernelMode, threads: workers, label: os.hostname(), log };
+  const kernelShared = presence && kernelMode ? PresenceService.sharedFor(logLen) : undefined;
+  if (kernelShared) config.presence = { control: kernelShared.control.sab, table: kernelShared.table.sab };
+  else if (presence) {
     try {
-      presenceSvc = await PresenceService.start({ device, role, kernelMode, threads: workers, label: os.hostname(), log });
+      presenceSvc = await PresenceService.start(presenceOpts);
     } catch (e) {
       rpc?.close();
       master?.close();
@@ -273,7 +277,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     }
     throw asFamfsError(e);
   }
-  const notifier = new Notifier(server.masterFd);
+  const notify = new Notifier(server.masterFd);
   const madeHere = role === 'master' ? (id: number): boolean => master?.madeHere(id) ?? false : undefined;
   let watcher: LogWatcher;
   let detachTimer: NodeJS.Timeout | undefined;
@@ -281,39 +285,55 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     try {
       if (dataPath !== 'kernel') throw new FamfsError('the kernel did not take famfs kernel mode (FUSE_DAX_FMAP) at INIT; mount with --data-path daemon', 'EOPNOTSUPP');
       // Superblock and log through the mount itself (the device cannot be mapped in fsdev mode).
-      watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose, famfs: Famfs.openMounted(mountpoint, device), image: Buffer.from(config.metaImage!), madeHere });
+      watcher = new LogWatcher(device, notify, config.state, { log, verbose: req.verbose, famfs: Famfs.openMounted(mountpoint, device), image: Buffer.from(config.metaImage!), madeHere });
       watcher.mirror(); // entries logged since the snapshot
       if (role === 'master') master = new MasterService(device, { ...masterOpts, famfs: Famfs.openMounted(mountpoint, device, { writable: true }), afterAppend: () => watcher.mirror() });
+      if (kernelShared) {
+        try {
+          presenceSvc = await PresenceService.start({ ...presenceOpts, kernel: { mountpoint, ...kernelShared, image: Buffer.from(config.metaImage!) } });
+        } catch (e) {
+          throw new FamfsError(`kernel mode: could not join the presence area through ${mountpoint}/.meta/.superblock (${(e as Error).message}); mount with --data-path daemon`, (e as NodeJS.ErrnoException).code ?? 'EIO');
+        }
+      }
     } catch (e) {
       rpc?.close();
+      master?.close();
       await server.unmount({ lazy: true }).catch(() => undefined);
       leaveKernelMode(device, false, log);
       throw asFamfsError(e);
     }
     // Our own mappings of .meta keep the mount busy: `famfs umount` detaches it lazily, and
     // once it is gone from the mount table we let go of them so the connection can end.
+    // The presence slot (and its mapping) stays until no file here is counted open: after a
+    // lazy unmount, processes may still map files, and those the master deletes stay held.
+    let detached = false;
     detachTimer = setInterval(() => {
       if (famfsMounts().some((m) => m.mountpoint === mountpoint)) return;
+      if (!detached) {
+        detached = true;
+        log(`${mountpoint} was detached: releasing the .meta mappings${presenceSvc?.openCount() ? ` once no file is open here (${presenceSvc.openCount()} handles or mappings left)` : ''}`);
+        watcher.stop();
+        master?.close();
+        master = undefined;
+      }
+      if (presenceSvc?.openCount()) return;
       clearInterval(detachTimer);
-      log(`${mountpoint} was detached: releasing the .meta mappings`);
-      watcher.stop();
-      master?.close();
-      master = undefined;
+      void presenceSvc?.stop();
     }, 200);
     detachTimer.unref();
   } else {
-    watcher = new LogWatcher(device, notifier, config.state, { log, verbose: req.verbose, madeHere });
+    watcher = new LogWatcher(device, notify, config.state, { log, verbose: req.verbose, madeHere });
   }
   watcher.start();
   // Deletes and renames reach this host's kernel through the notifier: it listens before the mount is announced.
-  await notifier.ready;
+  await notify.ready;
   void server.closed.then(() => {
     clearInterval(detachTimer);
     rpc?.close();
     master?.close();
     watcher.stop();
     void presenceSvc?.stop();
-    void notifier.close();
+    void notify.close();
     if (kernelMode) leaveKernelMode(device, stillMounted(), log);
   });
 

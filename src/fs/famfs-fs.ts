@@ -10,6 +10,7 @@
  * EOF → EFBIG (a write crossing EOF is cut short); metadata changes on a
  * client → EROFS; anything after the device was re-formatted → ESTALE.
  */
+import fs from 'node:fs';
 import { ALLOC_UNIT } from '../format/constants.js';
 import type { FileMap } from '../format/types.js';
 import { Famfs, type Role } from '../api/famfs.js';
@@ -97,6 +98,14 @@ export class FamfsFs implements FuseHandler {
     if (config.presence) this.gate = new PresenceGate(config.presence, this.famfs.device);
   }
 
+  /**
+   * A request from one of this daemon's own threads (kernel mode with presence): the FUSE
+   * header carries the caller's thread id.
+   */
+  private ownPresenceWriter(req: Request): boolean {
+    return this.dataPath === 'kernel' && !!this.gate && req.pid > 0 && fs.existsSync(`/proc/self/task/${req.pid}`);
+  }
+
   /** The log slot that created a logged file (its id for holds), or undefined for .meta and new files. */
   private fileId(f: Served | FileNode): number | undefined {
     return 'meta' in f || this.isNew(f.id) ? undefined : f.entryIndex;
@@ -104,10 +113,14 @@ export class FamfsFs implements FuseHandler {
 
   // ---- helpers ----
 
-  /** Refuse everything once the device changed under us; pick up new log entries. */
-  private sync(): void {
+  /**
+   * Refuse everything once the device changed under us; pick up new log entries. `meta`: a
+   * request about `.meta` itself, which the lease does not gate (a kernel-mode daemon reaches
+   * its presence slot and the log through them, also to rejoin after going stale).
+   */
+  private sync(meta = false): void {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE, 'device was re-formatted');
-    this.gate?.check(() => this.famfs.replayFromScratch());
+    if (!meta) this.gate?.check(() => this.famfs.replayFromScratch());
     // A truncated device file would SIGBUS the header read below: one fstat first.
     const live = this.famfs.device.liveSize();
     if (live < this.famfs.device.size) {
@@ -121,6 +134,10 @@ export class FamfsFs implements FuseHandler {
   private master(): NewNodes {
     if (!this.fresh) throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
     return this.fresh;
+  }
+
+  private isMeta(id: number): boolean {
+    return id === META_DIR_ID || this.metaFiles.has(id);
   }
 
   private isNew(id: number): boolean {
@@ -152,6 +169,8 @@ export class FamfsFs implements FuseHandler {
       return { ino: n.id, mode: S_IFLNK | 0o777, size: Buffer.byteLength(n.target), blocks: 0, nlink: 1, uid: n.uid, gid: n.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 4096 };
     }
     const f = n as FileNode | Served;
+    // A removed file (still open somewhere) has no name left: nlink 0 lets the kernel evict its
+    // inode, and a famfs kernel its cached map, after the last close and munmap.
     return { ino, mode: S_IFREG | f.mode, size: f.size, nlink: 'removed' in f && f.removed ? 0 : 1, uid: f.uid, gid: f.gid, atimeMs: t, mtimeMs: t, ctimeMs: t, blksize: 1 << 20 };
   }
 
@@ -223,6 +242,8 @@ export class FamfsFs implements FuseHandler {
     if (('kind' in n && n.kind !== 'file') || this.isNew(nodeid)) return new FuseError(Errno.ENOENT, `GET_FMAP: node ${nodeid} has no fmap`);
     const f = n as FileNode | Served;
     const meta = 'meta' in f && f.meta;
+    const id = this.gate && this.fileId(f);
+    if (id !== undefined && this.gate && !this.gate.mayMap(id, !meta && !!(f as FileNode).removed)) return new FuseError(Errno.ENOENT, `GET_FMAP ${f.path}: deleted, and not held by an open on this host`);
     const problem = (meta ? undefined : mapProblem(f.map, f.size, this.famfs.geometry)) ?? fmapKernelProblem(f.map, f.size, { devindexZeroOnly: KERNEL_DEVINDEX_ZERO_ONLY });
     if (problem) return new FuseError(Errno.EIO, `GET_FMAP ${f.path}: ${problem}`);
     const type = metaFileType(f.id);
@@ -232,7 +253,7 @@ export class FamfsFs implements FuseHandler {
   }
 
   private getFmap(nodeid: number): Buffer {
-    this.sync();
+    this.sync(this.isMeta(nodeid));
     const r = this.getFmapReply(nodeid);
     if (r instanceof FuseError) {
       if (r.errno === Errno.EIO) this.log(`refused to send a map: ${r.message}`);
@@ -266,7 +287,7 @@ export class FamfsFs implements FuseHandler {
   // ---- namespace ----
 
   lookup(_req: Request, parent: number, name: string): EntryReply | FuseError {
-    this.sync();
+    this.sync(parent === META_DIR_ID || (parent === ROOT_ID && name === META_NAME));
     const p = this.node(parent);
     if (!p || !('kind' in p) || p.kind !== 'dir') return new FuseError(Errno.ENOENT);
     if (parent === ROOT_ID && name === META_NAME) return this.entry(this.metaDir);
@@ -278,12 +299,16 @@ export class FamfsFs implements FuseHandler {
     return c ? this.entry(c) : new FuseError(Errno.ENOENT);
   }
 
-  forget(): void {
-    // Ids are log slots, never reused: a removed node stays in the tree (by id) for handles opened before.
+  forget(_req: Request, nodeid: number): void {
+    // Ids are log slots, never reused: a removed node stays in the tree (by id) for handles opened
+    // before. A deleted file's FORGET says the kernel evicted its inode (and a famfs kernel its
+    // cached map): worth one log line.
+    const n = this.famfs.tree.byId.get(nodeid);
+    if (n?.removed && n.kind === 'file') this.log(`presence: the kernel dropped deleted file ${n.path} (node ${nodeid}): inode and cached map gone`);
   }
 
   getattr(_req: Request, nodeid: number): AttrReply {
-    this.sync();
+    this.sync(this.isMeta(nodeid));
     return { attr: this.attr(this.nodeOrThrow(nodeid), nodeid), attrTimeout: this.timeout };
   }
 
@@ -386,8 +411,8 @@ export class FamfsFs implements FuseHandler {
 
   // ---- data ----
 
-  open(_req: Request, nodeid: number, flags: number): OpenReply {
-    this.sync();
+  open(req: Request, nodeid: number, flags: number): OpenReply {
+    this.sync(this.isMeta(nodeid));
     if (this.isNew(nodeid)) {
       if (!this.master().update('open', nodeid)) throw new FuseError(Errno.ESTALE);
       return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
@@ -397,12 +422,16 @@ export class FamfsFs implements FuseHandler {
     if ((acc === O_WRONLY || acc === O_RDWR) && f.id === LOG_FILE_ID && this.role !== 'master') {
       throw new FuseError(Errno.EACCES, 'only the master may write the log');
     }
-    // Root ignores the 0444 mode; nobody may write the superblock through a mount.
-    if ((acc === O_WRONLY || acc === O_RDWR) && f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES, 'the superblock is read-only');
-    // Kernel mode: the kernel maps the file from the GET_FMAP reply and serves it through DAX.
-    if (this.dataPath === 'kernel') return { fh: 0 };
+    // Root ignores the 0444 mode; nobody may write the superblock through a mount, except this
+    // daemon's own threads in kernel mode: their presence slot is in its second MiB.
+    if ((acc === O_WRONLY || acc === O_RDWR) && f.id === SUPERBLOCK_FILE_ID && !this.ownPresenceWriter(req)) throw new FuseError(Errno.EACCES, 'the superblock is read-only');
+    // Every open of a logged file is counted (file systems with presence): in kernel mode the
+    // count lasts until RELEASE, which comes after the last close AND the last munmap.
     const id = this.gate && this.fileId(f);
-    const fh = id !== undefined && this.gate ? this.gate.open(id) : 0;
+    const removedHere = !('meta' in f) && !!(f as FileNode).removed;
+    const fh = id !== undefined && this.gate ? this.gate.open(id, removedHere) : 0;
+    // Kernel mode: the kernel maps the file from the GET_FMAP reply and serves it through DAX.
+    if (this.dataPath === 'kernel') return { fh };
     // -o cache: a logged file never changes size, so its pages may stay cached across opens
     // (the coherence rule is in docs/fuse.md). The .meta files change: always direct.
     if (this.config.cache && !this.metaFiles.has(nodeid)) return { fh, openFlags: FOPEN_KEEP_CACHE };

@@ -7,12 +7,14 @@
  */
 import fs from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { encodeNotifyIncEpoch, encodeNotifyInvalEntry, encodeNotifyInvalInode } from '../fuse/encode.js';
+import { encodeNotifyDelete, encodeNotifyIncEpoch, encodeNotifyInvalEntry, encodeNotifyInvalInode } from '../fuse/encode.js';
 
 export type Notice =
   | { kind: 'entry'; parent: number; name: string }
   /** pages: drop the inode's cached pages too (a directory's cached listing, FOPEN_CACHE_DIR). */
   | { kind: 'inode'; nodeid: number; pages?: boolean }
+  /** A removed file: unhash its name and clear its nlink, so the inode goes at its last close/munmap. */
+  | { kind: 'delete'; parent: number; child: number; name: string }
   | { kind: 'epoch' };
 
 /** Main-thread handle on the notifier thread. */
@@ -48,7 +50,10 @@ export class Notifier {
 if (!isMainThread && (workerData as { fd?: number })?.fd !== undefined) {
   const fd = (workerData as { fd: number }).fd;
   parentPort!.on('message', (n: Notice) => {
-    const msg = n.kind === 'entry' ? encodeNotifyInvalEntry(n.parent, n.name) : n.kind === 'inode' ? encodeNotifyInvalInode(n.nodeid, n.pages ? 0 : -1, 0) : encodeNotifyIncEpoch();
+    const msg = n.kind === 'entry' ? encodeNotifyInvalEntry(n.parent, n.name)
+      : n.kind === 'inode' ? encodeNotifyInvalInode(n.nodeid, n.pages ? 0 : -1, 0)
+      : n.kind === 'delete' ? encodeNotifyDelete(n.parent, n.child, n.name)
+      : encodeNotifyIncEpoch();
     try {
       fs.writeSync(fd, msg);
     } catch {

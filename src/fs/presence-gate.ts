@@ -66,6 +66,7 @@ export class PresenceGate {
 
   /** ESTALE unless this host may serve; on a new incarnation, `replay` (from scratch) first. */
   check(replay: () => void): void {
+    if (this.control.joining) return; // kernel mode before its join: metadata only (see open)
     if (!this.control.fresh()) throw new FuseError(Errno.ESTALE, STALE_MSG);
     const e = this.control.epoch;
     if (e !== this.epoch) {
@@ -74,10 +75,27 @@ export class PresenceGate {
     }
   }
 
-  /** Count an open of logged file `fileId`; the fh to hand out (odd: counted, and its incarnation). */
-  open(fileId: number): number {
+  /**
+   * Count an open of logged file `fileId`; the fh to hand out (odd: counted, and its
+   * incarnation). `removedHere`: this thread's replay already removed it (the main thread
+   * may not have marked it yet; marking twice is harmless).
+   */
+  open(fileId: number, removedHere = false): number {
+    if (this.control.joining) throw new FuseError(Errno.ESTALE, 'this host is still joining the presence area');
+    if (removedHere) this.table.markRemoved(fileId);
     if (!this.table.open(fileId)) throw new FuseError(Errno.ENOENT, `file ${fileId} was deleted`);
     return countedFh(fileId, this.epoch);
+  }
+
+  /**
+   * GET_FMAP of logged file `fileId`: a removed file's map goes only to an open this host
+   * counted (the OPEN before it, or a mapping still held); never to a new open after the
+   * delete, which OPEN already refused.
+   */
+  mayMap(fileId: number, removedHere: boolean): boolean {
+    if (this.control.joining) return false;
+    if (!removedHere && !this.table.isRemoved(fileId)) return true;
+    return this.table.count(fileId) > 0;
   }
 
   /** A handle from an earlier incarnation (or one not counted while it should have been) gets ESTALE. */

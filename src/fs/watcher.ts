@@ -91,13 +91,18 @@ export class LogWatcher {
     this.mirrored = n;
   }
 
-  /** Invalidate `name` in directory `parent` (unless it now names a node this mount made and logged itself). */
-  private dropName(parent: number, name: string): void {
+  /**
+   * Invalidate `name` in directory `parent` (unless it now names a node this mount made and
+   * logged itself). `removed`: the node the name lost (a delete, or a file a rename replaced):
+   * NOTIFY_DELETE also clears its nlink, so the kernel evicts the inode (and a famfs kernel
+   * its cached map) at the last close and munmap, as after a local unlink.
+   */
+  private dropName(parent: number, name: string, removed?: number): void {
     const now = this.famfs.tree.byId.get(parent);
     const node = now?.kind === 'dir' ? now.children.get(name) : undefined;
     // Re-looking up a name made here would give it a new inode number (tar checks them).
     if (node && this.opts.madeHere?.(node.id)) return;
-    this.notifier.send({ kind: 'entry', parent, name });
+    this.notifier.send(removed === undefined ? { kind: 'entry', parent, name } : { kind: 'delete', parent, child: removed, name });
   }
 
   /** What the kernel must forget after one applied entry. */
@@ -110,7 +115,8 @@ export class LogWatcher {
       for (const [i, dir] of parents.entries()) {
         const p = this.famfs.tree.lookup(dir);
         if (!p) continue;
-        this.dropName(p.id, names[i]!);
+        const removed = entry.type === 'remove' ? (i === 0 ? entry.fileId : undefined) : i === 1 ? entry.replacedId : undefined;
+        this.dropName(p.id, names[i]!, removed === undefined ? undefined : idForEntry(removed));
         this.notifier.send({ kind: 'inode', nodeid: p.id, pages: true });
       }
       // The moved or removed node's own attributes (nlink of a removed file: 0 from now on).

@@ -9,22 +9,30 @@ import { PRESENCE_OFFSET, PRESENCE_SIZE } from '../format/constants.js';
 import { P } from '../format/presence.js';
 import { Device } from '../device/device.js';
 import { PresenceArea } from './area.js';
+import { mountedPresenceDevice } from './mounted-area.js';
 import { PresenceControl } from './control.js';
 import { beatMs, monoMs } from './lease.js';
 
 export interface BeatInit {
   device: string;
   control: SharedArrayBuffer;
+  /** Kernel mode: the mount's `.meta/.superblock`, mapped writable instead of the device. */
+  superblockFile?: string;
 }
 
 const d = workerData as BeatInit;
 const ctl = new PresenceControl(d.control);
-const dev = Device.open(d.device, { writable: true });
-dev.mapHead(PRESENCE_OFFSET + PRESENCE_SIZE);
-const area = new PresenceArea(dev);
+const area = new PresenceArea(openArea());
+
+function openArea(): Device {
+  if (d.superblockFile) return mountedPresenceDevice(d.device, d.superblockFile);
+  const dev = Device.open(d.device, { writable: true });
+  dev.mapHead(PRESENCE_OFFSET + PRESENCE_SIZE);
+  return dev;
+}
 
 function tick(): void {
-  if (ctl.stale) return;
+  if (ctl.stale || ctl.joining || ctl.lastBeat === 0) return; // not incarnated yet
   const slot = ctl.slot;
   // Nothing to beat for until the main thread has joined (lastBeat 0: no incarnation yet).
   if (slot < 0 || ctl.lastBeat === 0) return;
@@ -42,5 +50,11 @@ function tick(): void {
   ctl.beat(now);
 }
 
-setInterval(tick, beatMs(ctl.leaseMs));
+const timer = setInterval(tick, beatMs(ctl.leaseMs));
+parentPort?.on('message', (m: { stop?: boolean }) => {
+  if (!m.stop) return;
+  clearInterval(timer);
+  area.device.close();
+  parentPort?.postMessage({ stopped: true });
+});
 parentPort?.postMessage({ ready: true });

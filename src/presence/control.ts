@@ -8,7 +8,7 @@ import { PRESENCE_SLOTS } from '../format/constants.js';
 import { monoMs } from './lease.js';
 import type { Liveness } from './liveness.js';
 
-const LAST_BEAT = 0, TOKEN = 1, SLOT = 2, STALE = 3, EPOCH = 4, LEASE = 5, NEXT_REGISTER = 6, FIELDS = 8;
+const LAST_BEAT = 0, TOKEN = 1, SLOT = 2, STALE = 3, EPOCH = 4, LEASE = 5, NEXT_REGISTER = 6, JOINING = 7, FIELDS = 8;
 /** After the fields: one Int32 per presence slot, how the main thread last judged it. */
 const LIVENESS: Liveness[] = ['absent', 'live', 'gone'];
 
@@ -32,6 +32,12 @@ export class PresenceControl {
   get epoch(): number { return Number(Atomics.load(this.a, EPOCH)); }
   get lastBeat(): number { return Number(Atomics.load(this.a, LAST_BEAT)); }
   get stale(): boolean { return Atomics.load(this.a, STALE) !== 0n; }
+  /**
+   * Kernel mode joins only after mounting (its presence area is reached through the mount's
+   * `.meta/.superblock`): until then metadata is served, but no logged file is opened.
+   */
+  get joining(): boolean { return Atomics.load(this.a, JOINING) !== 0n; }
+  set joining(v: boolean) { Atomics.store(this.a, JOINING, v ? 1n : 0n); }
 
   /** A new incarnation holds the slot: beats start from now. */
   setIncarnation(slot: number, token: bigint): void {
@@ -53,6 +59,7 @@ export class PresenceControl {
     Atomics.add(this.a, EPOCH, 1n);
     Atomics.store(this.a, LAST_BEAT, BigInt(monoMs()));
     Atomics.store(this.a, STALE, 0n);
+    Atomics.store(this.a, JOINING, 0n);
   }
 
   /**

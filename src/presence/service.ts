@@ -18,6 +18,8 @@ import { beatMs, leaseMsOf, monoMs } from './lease.js';
 import { LivenessTracker } from './liveness.js';
 import { OpenTable } from './holds.js';
 import { pendingFrees } from './pending.js';
+import { mountedPresenceDevice, superblockFileOf } from './mounted-area.js';
+import type { BeatInit } from './beat-thread.js';
 
 export interface PresenceStart {
   device: string;
@@ -28,6 +30,12 @@ export interface PresenceStart {
   label?: string;
   log: (msg: string) => void;
   pollMs?: number;
+  /**
+   * Kernel mode: the device is bound to fsdev_dax, so the log and the presence area are
+   * reached through this mount (`.meta/.log`, `.meta/.superblock`); the service starts after
+   * mounting, with the control and table the workers were given (`control.joining` set).
+   */
+  kernel?: { mountpoint: string; control: PresenceControl; table: OpenTable; image?: Buffer };
 }
 
 /** Whether a famfs has the presence area. */
@@ -36,8 +44,10 @@ export function hasPresence(famfs: Famfs): boolean {
 }
 
 export class PresenceService {
-  readonly control = new PresenceControl();
+  readonly control: PresenceControl;
   readonly table: OpenTable;
+  /** Deleted files this host held at the last publish (for the log). */
+  private heldSaid = new Set<number>();
   private famfs: Famfs;
   private timer?: NodeJS.Timeout;
   private beat?: Worker;
@@ -49,7 +59,8 @@ export class PresenceService {
 
   private constructor(readonly host: PresenceHost, private readonly areaDevice: Device, famfs: Famfs, private readonly opts: PresenceStart) {
     this.famfs = famfs;
-    this.table = OpenTable.create(logSlots(famfs.sb.logLen));
+    this.control = opts.kernel?.control ?? new PresenceControl();
+    this.table = opts.kernel?.table ?? OpenTable.create(logSlots(famfs.sb.logLen));
     this.control.leaseMs = host.leaseMs;
     this.tracker = new LivenessTracker(host.leaseMs);
   }
@@ -64,12 +75,35 @@ export class PresenceService {
     slots.forEach((s, i) => this.control.setLiveness(i, s ? this.tracker.judge(s) : 'live'));
   }
 
-  static async start(opts: PresenceStart): Promise<PresenceService> {
-    const famfs = Famfs.open(opts.device);
+  /** Kernel mode: what the workers share with the service that starts after mounting. */
+  static sharedFor(logLen: number): { control: PresenceControl; table: OpenTable } {
+    const control = new PresenceControl();
+    control.joining = true;
+    return { control, table: OpenTable.create(logSlots(logLen)) };
+  }
+
+  private static openFamfs(opts: PresenceStart): Famfs {
+    return opts.kernel ? Famfs.openMounted(opts.kernel.mountpoint, opts.device) : Famfs.open(opts.device);
+  }
+
+  private static openArea(opts: PresenceStart): Device {
+    if (opts.kernel) return mountedPresenceDevice(opts.device, superblockFileOf(opts.kernel.mountpoint));
     const dev = Device.open(opts.device, { writable: true });
-    let svc: PresenceService | undefined;
     try {
       dev.mapHead(PRESENCE_OFFSET + PRESENCE_SIZE);
+    } catch (e) {
+      dev.close();
+      throw e;
+    }
+    return dev;
+  }
+
+  static async start(opts: PresenceStart): Promise<PresenceService> {
+    const famfs = PresenceService.openFamfs(opts);
+    let dev: Device | undefined;
+    let svc: PresenceService | undefined;
+    try {
+      dev = PresenceService.openArea(opts);
       const lease = leaseMsOf(famfs.features);
       const host = new PresenceHost(new PresenceArea(dev), lease, {
         role: opts.role, kernelMode: opts.kernelMode, systemUuid: trySystemUuid() ?? '', pid: process.pid,
@@ -86,7 +120,7 @@ export class PresenceService {
     } catch (e) {
       await svc?.beat?.terminate();
       famfs.close();
-      dev.close();
+      dev?.close();
       throw e;
     }
   }
@@ -96,7 +130,8 @@ export class PresenceService {
   }
 
   private async startBeat(): Promise<void> {
-    const beat = new Worker(new URL('./beat-thread.js', import.meta.url), { workerData: { device: this.opts.device, control: this.control.sab } });
+    const init: BeatInit = { device: this.opts.device, control: this.control.sab, superblockFile: this.opts.kernel && superblockFileOf(this.opts.kernel.mountpoint) };
+    const beat = new Worker(new URL('./beat-thread.js', import.meta.url), { workerData: init });
     this.beat = beat;
     await new Promise<void>((resolve, reject) => {
       beat.once('error', reject);
@@ -109,12 +144,29 @@ export class PresenceService {
     beat.unref();
   }
 
+  /** The beat thread unmaps its view of the area first (in kernel mode it keeps the mount busy). */
+  private async stopBeat(): Promise<void> {
+    const beat = this.beat;
+    if (!beat) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 1000);
+      beat.on('message', (m: { stopped?: boolean }) => {
+        if (m.stopped) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      beat.postMessage({ stop: true });
+    });
+    await beat.terminate();
+  }
+
   /** Join (or rejoin), replay from scratch, publish, then let the workers serve again. */
   private async incarnate(rejoin: boolean): Promise<void> {
     if (rejoin) {
       await this.host.rejoin();
       this.famfs.close();
-      this.famfs = Famfs.open(this.opts.device); // a replay from scratch
+      this.famfs = PresenceService.openFamfs(this.opts); // a replay from scratch
     } else await this.host.join();
     this.control.setIncarnation(this.host.slot, this.host.token);
     this.publish();
@@ -134,29 +186,62 @@ export class PresenceService {
     try {
       if (this.famfs.log.nextIndex() !== this.famfs.stats.entries) this.famfs.refresh();
       this.publish();
+      this.mirrorArea();
       this.lookAround();
     } catch (e) {
       this.opts.log(`presence: ${(e as Error).message}`);
     }
   }
 
-  /** Mark removals, then read the counts (Dekker), then publish held + replayed. */
+  /**
+   * Mark removals, then read the counts (Dekker), then publish held + replayed. A count of 0
+   * releases the file for good (OpenTable.stillHeld).
+   */
   private publish(): void {
     const pending = pendingFrees(this.famfs);
     for (const p of pending) this.table.markRemoved(p.fileId);
     const held: Held[] = [];
-    for (const p of pending) if (this.table.count(p.fileId) > 0) held.push({ fileId: p.fileId, deleteIndex: p.deleteIndex });
+    for (const p of pending) if (this.table.stillHeld(p.fileId)) held.push({ fileId: p.fileId, deleteIndex: p.deleteIndex });
     // Never past a bad tail: it may turn out to be a DELETE whose holds are not published yet.
     this.host.publish(this.famfs.settledEntries, held);
+    // Say when this host starts and stops holding a deleted file (in kernel mode: until the last munmap).
+    const now = new Set(held.map((h) => h.fileId));
+    for (const p of pending) {
+      if (now.has(p.fileId) && !this.heldSaid.has(p.fileId)) this.opts.log(`presence: holding deleted file ${p.path} (id ${p.fileId}): open or mapped here`);
+    }
+    for (const id of this.heldSaid) if (!now.has(id)) this.opts.log(`presence: released deleted file id ${id}: nothing here holds it any more`);
+    this.heldSaid = now;
   }
 
   /** Clean unmount: stop beating and free the slot. */
+  private mirroredAt = 0;
+
+  /**
+   * Kernel mode: the workers' copy of the superblock and log also holds the presence area,
+   * which their statfs (pending frees count as used until every host let go) and status ask.
+   * Refreshed every 100 ms while there are pending frees, else every second; a slot copied
+   * mid-update reads as unreadable, which holds everything (conservative).
+   */
+  private mirrorArea(): void {
+    const image = this.opts.kernel?.image;
+    const now = Date.now();
+    if (!image || now - this.mirroredAt < (pendingFrees(this.famfs).length ? 100 : 1000)) return;
+    this.mirroredAt = now;
+    this.areaDevice.view(PRESENCE_OFFSET, PRESENCE_SIZE).copy(image, PRESENCE_OFFSET);
+  }
+
+  /** Handles and kernel mappings this host counts on logged files. */
+  openCount(): number {
+    return this.table.total();
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
-    await this.beat?.terminate();
+    // Leave first: a host shutting down right after its unmount must not leave a live slot behind.
     this.host.leave();
+    await this.stopBeat();
     this.famfs.close();
     this.areaDevice.close();
   }

@@ -155,10 +155,19 @@ describe('OpenTable (shared open counts, Dekker with the removed mark)', () => {
     assert.equal(t.open(5), true);
     t.markRemoved(5);
     assert.equal(t.count(5), 1, 'publisher sees the earlier open');
-    assert.equal(t.open(5), false, 'an open after the mark fails');
-    assert.equal(t.count(5), 1);
+    assert.equal(t.open(5), true, 'a reopen while this host still holds it is counted (/proc/self/fd)');
+    assert.equal(t.count(5), 2);
+    t.close(5);
     t.close(5);
     assert.equal(t.count(5), 0);
+    assert.equal(t.stillHeld(5), false, 'the publisher releases it for good');
+    assert.equal(t.open(5), false, 'an open after the release fails');
+    t.open(6);
+    t.markRemoved(6);
+    t.markRemoved(7);
+    assert.equal(t.open(7), false, 'an open after the mark of an unheld file fails');
+    assert.equal(t.stillHeld(7), false);
+    assert.equal(t.stillHeld(6), true);
     assert.equal(t.open(9999), true, 'ids beyond the table are not tracked');
   });
 

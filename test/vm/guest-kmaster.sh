@@ -1,9 +1,11 @@
 # Host A on the famfs kernel, master in kernel mode: format, mount (auto picks kernel mode and
 # binds the device to fsdev_dax), populate through the CLI (data through the mounted files, the
 # log through .meta/.log), wait for the clients, read back what they stored, unmount (the
-# device goes back to device_dax).
-# Expects: DEV MNT FIX MANIFEST SEED BIG_SIZE CLIENTS WAIT NFILES NDIRS TARGET_SHA, CLIENT_<name>_MOFF.
-run famfs mkfs "$DEV" >/dev/null
+# device goes back to device_dax). The file system has deletes (and so the presence area); with a kernel-mode
+# client (KCLIENTS) A deletes a file that client maps (guest-kdelete.ts).
+# Expects: DEV MNT FIX MANIFEST SEED BIG_SIZE CLIENTS KCLIENTS WAIT NFILES NDIRS TARGET_SHA, CLIENT_<name>_MOFF.
+# A long lease: TCG guests on a loaded machine may stall for seconds.
+run famfs mkfs --features delete --lease 60s "$DEV" >/dev/null
 run famfs mount --log "$DAEMON_LOG" "$DEV" "$MNT"
 status_is mountpoint "$MNT" role master dataPath kernel daxDriver fsdev_dax
 expect_fail "bound to fsdev_dax.*famfs daxdev --mode devdax" famfs ls --device "$DEV"
@@ -26,10 +28,19 @@ for want in "role of this node: Owner" "No allocation errors found" "$NFILES fil
   printf '%s\n' "$out" | grep -qE "^ *$want\$" || fail "famfs fsck: no '$want' in: $out"
 done
 [ -e "$MNT/nope" ] && fail "nope exists"
+if [ -n "$KCLIENTS" ]; then
+  run famfs mkdir "$MNT/del"
+  run famfs creat -s 2097152 "$MNT/del/mbox"
+  run famfs creat -s 4194304 -r -S 77 "$MNT/del/victim.bin"
+fi
 for c in $CLIENTS; do
   eval "moff=\$CLIENT_${c}_MOFF"
   run gt wait-bytes "$MNT/tree/sync/mailbox" $((moff + 8)) "$c-VRFY" "$WAIT"
 done
+if [ -n "$KCLIENTS" ]; then
+  run gt kdel-master "$MNT" "$DEV" "$WAIT"
+  grep 'presence:' "$DAEMON_LOG" | sed 's/^/    | /'
+fi
 run famfs umount "$MNT"
 out=$(famfs daxdev "$DEV")
 [ "$out" = "$DEV: devdax (driver device_dax)" ] && log "after umount: $out" || fail "after umount the device is not back in devdax: $out"

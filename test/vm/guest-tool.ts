@@ -18,6 +18,7 @@
  *                                        and refused (a 4 GiB interleave chunk: no u32 for the kernel)
  *   readbench FILE SECONDS               sequential 1 MiB reads, then 4 KiB random reads: MB/s and IOPS as JSON
  *   replace-loop …, stream-gens …        the replace phase (issue 14): see guest-replace.ts
+ *   kdel-client MNT SECONDS / kdel-master MNT DEV SECONDS   the kernel-mode delete case (guest-kdelete.ts)
  *
  * Without a verb it does nothing (node --test runs every .js under dist/test/).
  */
@@ -76,6 +77,10 @@ async function main(argv: string[]): Promise<number> {
   switch (verb) {
     case undefined:
       return 0;
+    case 'kdel-client':
+      return (await import('./guest-kdelete.js')).kdelClient(a[0]!, Number(a[1]));
+    case 'kdel-master':
+      return (await import('./guest-kdelete.js')).kdelMaster(a[0]!, a[1]!, Number(a[2]));
     case 'wait-superblock': {
       const [dev, secs] = a as [string, string];
       // Imported lazily: only this verb needs the native mmap bindings.

@@ -64,7 +64,7 @@ export async function runKernelScenario(o: KernelScenarioOptions): Promise<Scena
     const guests: GuestSpec[] = [
       {
         name: 'A', vmlinux: famfsKernel,
-        script: guestScript({ ...common, ME: 'A', SYSTEM_UUID: randomUUID(), BIG_SIZE: bigSize, CLIENTS: names.join(' '), NFILES: fx.nfiles, NDIRS: fx.ndirs, TARGET_SHA: fx.targetSha, ...perClient }, ['guest-lib.sh', 'guest-kmaster.sh']),
+        script: guestScript({ ...common, ME: 'A', SYSTEM_UUID: randomUUID(), BIG_SIZE: bigSize, CLIENTS: names.join(' '), KCLIENTS: o.clients.filter((c) => c.kernel === 'famfs').map((c) => c.name).join(' '), NFILES: fx.nfiles, NDIRS: fx.ndirs, TARGET_SHA: fx.targetSha, ...perClient }, ['guest-lib.sh', 'guest-kmaster.sh']),
       },
       ...o.clients.map((c) => ({
         name: c.name, vmlinux: c.kernel === 'famfs' ? famfsKernel : undefined,

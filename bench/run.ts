@@ -28,6 +28,7 @@ const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
   coherency: () => import('./coherency.js'),
   kernel: () => import('./kernel.js'),
   uring: () => import('./uring.js'),
+  reclaim: () => import('./reclaim.js'),
 };
 /** Modules run only when named (`npm run bench kernel`): they boot VM guests. */
 const ON_REQUEST = new Set(['kernel']);

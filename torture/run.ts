@@ -22,6 +22,7 @@ import { reformatCycles } from './lib/reformat.js';
 import { shrinkGrowCycles } from './lib/shrink.js';
 import { newFilesProperty } from './lib/newfiles.js';
 import { bigLog } from './lib/biglog.js';
+import { reuseProperty } from './lib/reuse.js';
 import { PROGRESS_LINE, watchProgress } from './lib/watchdog.js';
 
 interface Outcome {
@@ -177,8 +178,29 @@ const PROPERTIES: Property[] = [
       };
     },
   },
+  {
+    name: '10 delete/reuse across hosts',
+    limitMin: 10,
+    run: async (s, seed) => {
+      const rounds = Math.max(1, Math.round(10 * s));
+      const r = await reuseProperty({ ops: Math.max(1000, Math.ceil(11_000 * s)), rounds, seed, clients: 2, leaseMs: 1000, chaos: true });
+      return {
+        tried: r.tried, failed: r.failed, lost: r.violations, errors: r.errors,
+        extra: `steps on 3 hosts (master writer + a reader per host) in ${rounds} rounds, ${r.violations} wrong bytes; ${r.reused} files placed on reused space; ${r.checkedOpens} client opens checked against the log; ${r.stops} SIGSTOPs past the lease, ${r.kills} SIGKILLs; features: ${r.features}${r.unsupported.length ? `; not in this build: ${r.unsupported.join(', ')}` : ''}; ${opsLine(r.counts)}`,
+      };
+    },
+  },
 ];
 
+/** "op ok/other…" per op kind, short. */
+function opsLine(counts: Record<string, number>): string {
+  const by = new Map<string, string[]>();
+  for (const [k, v] of Object.entries(counts).sort()) {
+    const [op, outcome] = k.split(':') as [string, string];
+    by.set(op, [...(by.get(op) ?? []), `${outcome} ${v}`]);
+  }
+  return [...by].map(([op, xs]) => `${op}: ${xs.join(' ')}`).join('; ');
+}
 /** How many times its no-progress limit a property may run in all, however steadily it progresses. */
 const HARD_CAP = 4;
 

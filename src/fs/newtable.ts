@@ -156,7 +156,9 @@ export class NewNodeTable {
 
   get(id: number): NewNodeAttr | Committed {
     const n = this.nodes.get(id);
-    if (n && !n.unlinked) return this.attr(n);
+    // An unlinked node still open somewhere is served to its holders (POSIX: unlink does not
+    // revoke open files or mappings); it is dropped at its last release.
+    if (n) return this.attr(n);
     const c = this.committed.get(id);
     if (c !== undefined) return { committedId: c };
     throw new FamfsError('stale node', 'ESTALE');

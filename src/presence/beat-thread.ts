@@ -34,7 +34,8 @@ function openArea(): Device {
 function tick(): void {
   if (ctl.stale || ctl.joining || ctl.lastBeat === 0) return; // not incarnated yet
   const slot = ctl.slot;
-  if (slot < 0) return;
+  // Nothing to beat for until the main thread has joined (lastBeat 0: no incarnation yet).
+  if (slot < 0 || ctl.lastBeat === 0) return;
   const now = monoMs();
   if (now - ctl.lastBeat > ctl.leaseMs / 2) {
     if (ctl.markStale()) parentPort?.postMessage({ stale: `no heartbeat for ${now - ctl.lastBeat} ms (more than half the ${ctl.leaseMs} ms lease): this host was paused or starved` });

@@ -33,6 +33,11 @@ status_is() {
   done
   log "famfs status: $(printf '%s' "$st" | tr -d ' \n' | cut -c1-200)"
 }
+# sha256 of the superblock (below the presence area at 1 MiB, where every host's heartbeat
+# ticks on a file system with deletes) and of the log: what only the master may change
+meta_sum() {
+  { head -c 1048576 "$MNT/.meta/.superblock" && cat "$MNT/.meta/.log"; } | sha256sum | cut -d' ' -f1
+}
 finish() {
   if [ "$FAILS" -ne 0 ]; then log "$FAILS check(s) failed"; show_daemon_log; exit 1; fi
   log "all checks passed"

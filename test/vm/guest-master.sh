@@ -2,13 +2,13 @@
 # they wrote and that they changed nothing else; re-format under them.
 # Expects (from the harness): DEV MNT FIX MANIFEST SEED BIG_SIZE CLIENTS WAIT
 #   NFILES NDIRS TARGET_SHA and per client CLIENT_<name>_TOFF / _MOFF.
-run famfs mkfs "$DEV" >/dev/null
+run famfs mkfs $MKFS_ARGS "$DEV" >/dev/null
 run famfs mount --log "$DAEMON_LOG" "$DEV" "$MNT"
 run famfs mkdir -p "$MNT/x/y/z"
 run famfs cp -r -u 1001 -g 1002 "$FIX/tree" "$MNT/"
 run famfs creat -s "$BIG_SIZE" -r -S "$SEED" -N 2 -B 4 "$MNT/big.rnd"
 log "file system populated; waiting for: $CLIENTS"
-meta_before=$(sha256sum "$MNT/.meta/.superblock" "$MNT/.meta/.log") || die "cannot read .meta"
+meta_before=$(meta_sum) || die "cannot read .meta"
 status_is mountpoint "$MNT" device "$DEV" role master
 
 # 3. the clients write into tree/target.bin, then post "<name>-DONE" in tree/sync/mailbox
@@ -29,7 +29,7 @@ got=$(famfs cat "$MNT/tree/target.bin" | sha256sum | cut -d' ' -f1)
 [ "$got" = "$TARGET_SHA" ] && log "famfs cat tree/target.bin has every client's bytes" || fail "famfs cat target.bin: sha256 $got, expected $TARGET_SHA"
 
 # 4. the clients changed no metadata
-meta_after=$(sha256sum "$MNT/.meta/.superblock" "$MNT/.meta/.log")
+meta_after=$(meta_sum)
 [ "$meta_before" = "$meta_after" ] && log ".meta/.superblock and .meta/.log unchanged" || fail ".meta changed while the clients ran: $meta_before -> $meta_after"
 out=$(famfs fsck "$MNT" 2>&1) || fail "famfs fsck failed: $out"
 for want in "role of this node: Owner" "No allocation errors found" "$NFILES files" "$NDIRS directories" "0 bad log entries detected" "0 entries refused by replay"; do
@@ -43,6 +43,18 @@ for c in $CLIENTS; do
   eval "moff=\$CLIENT_${c}_MOFF"
   run gt wait-bytes "$MNT/tree/sync/mailbox" $((moff + 8)) "$c-VRFY" "$WAIT"
 done
+
+# 6. (issue 14, when this build has deletes) replace model.bin REPLACE_COUNT times with
+#    `write new + rename over` while every client streams reads of the copy it has open
+if [ "$REPLACE_COUNT" -gt 0 ]; then
+  waits=""
+  for c in $CLIENTS; do
+    eval "moff=\$CLIENT_${c}_MOFF"
+    waits="$waits${waits:+,}$((2048 + moff)):$c-OPEN"
+  done
+  run gt replace-loop "$MNT" model.bin "$REPLACE_COUNT" "$REPLACE_SIZE" "$MNT/tree/sync/mailbox" "$waits" 3072 "$WAIT"
+  out=$(famfs fsck "$MNT" 2>&1) || fail "famfs fsck after the replaces failed: $out"
+fi
 run famfs umount "$MNT"
 run famfs mkfs --force "$DEV" >/dev/null
 log "re-formatted $DEV under the clients"

@@ -17,6 +17,7 @@
  *                                        many (16 one-unit extents, the log's maximum, PRNG seed 2)
  *                                        and refused (a 4 GiB interleave chunk: no u32 for the kernel)
  *   readbench FILE SECONDS               sequential 1 MiB reads, then 4 KiB random reads: MB/s and IOPS as JSON
+ *   replace-loop …, stream-gens …        the replace phase (issue 14): see guest-replace.ts
  *   kdel-client MNT SECONDS / kdel-master MNT DEV SECONDS   the kernel-mode delete case (guest-kdelete.ts)
  *
  * Without a verb it does nothing (node --test runs every .js under dist/test/).
@@ -254,6 +255,10 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'replace-loop':
+      return (await import('./guest-replace.js')).replaceLoop(a);
+    case 'stream-gens':
+      return (await import('./guest-replace.js')).streamGens(a, process.env.ME ?? 'B');
     default:
       console.error(`guest-tool: unknown verb ${verb}`);
       return 2;

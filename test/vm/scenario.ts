@@ -5,6 +5,7 @@
  * the manifest to appear in their mounts; A waits for each client's "<name>-DONE"
  * in the famfs file tree/sync/mailbox. See guest-master.sh and guest-client.sh.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -141,6 +142,18 @@ export function guestScript(vars: Record<string, string | number>, body: string[
   return lines.join('\n') + '\n';
 }
 
+/**
+ * The replace phase (issue 14) needs deletes: on when the CLI of `repo` knows the `delete`
+ * feature. FAMFS_VM_REPLACES (default 20) and FAMFS_VM_REPLACE_MB size it: 64 MiB as issue 14 asks
+ * when FAMFS_VM_REPLACE_MB=64; 4 MiB by default, to keep `npm test` within its time on a
+ * loaded 2-core machine (TCG guests move 64 MiB through FUSE in tens of seconds).
+ */
+export function replacePhase(repo: string): { count: number; size: number; mkfsArgs: string } {
+  const help = spawnSync(process.execPath, [path.join(repo, 'bin/famfs.js'), 'help', 'mkfs'], { encoding: 'utf8' }).stdout ?? '';
+  if (!/\bdelete\b/.test(help)) return { count: 0, size: 0, mkfsArgs: '' };
+  return { count: Number(process.env.FAMFS_VM_REPLACES ?? 20), size: Number(process.env.FAMFS_VM_REPLACE_MB ?? 4) * 1024 * 1024, mkfsArgs: '--features delete' };
+}
+
 /** Run the scenario once; always tears the guests down and removes the shared file. */
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const log = o.log ?? (() => {});
@@ -161,7 +174,10 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   try {
     const fx = makeFixture(path.join(workDir, 'fixture'), o.clients, bigSize);
     await prepareSharedFile(assets, shared, log);
+    const rp = replacePhase(cliRepo);
+    log(rp.count ? `replace phase: ${rp.count} replaces of ${rp.size} bytes` : 'replace phase off: this build has no deletes');
     const common = {
+      REPLACE_COUNT: rp.count, REPLACE_SIZE: rp.size, MKFS_ARGS: rp.mkfsArgs,
       REPO: cliRepo, DEV, MNT, FIX: path.dirname(fx.dir), MANIFEST: fx.manifest, SEED: 4242, WAIT: wait,
       FAMFS_SYSTEM_UUID_FILE: '/run/famfs/system_uuid', FAMFS_INIT_TIMEOUT_MS: 120_000, FAMFS_STATUS_TIMEOUT_MS: 120_000,
     };

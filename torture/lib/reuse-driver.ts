@@ -1,0 +1,478 @@
+/**
+ * One process of the space-reuse property (issue 14): works on one host's mount point
+ * until its budget is spent or SIGTERM. Every host reads: it opens files, keeps up to
+ * POOL of them open (and some mapped, some mapped after close) across other hosts'
+ * deletes and replaces, and checks every byte it reads against the (key, gen) it saw at
+ * open (stamp.ts). The writer (on the master's mount) also creates, writes, deletes,
+ * renames and replaces. Findings go to `obs` as JSON lines, written at once (writeSync),
+ * so they survive a SIGBUS from a mapping whose daemon went away.
+ *
+ *   node reuse-driver.js '{"mp":…,"host":…,"writer":bool,"seed":N,"ops":N,"obs":FILE,"client":bool}'
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { prng } from '../../test/core/helpers.js';
+import { Famfs } from '../../src/api/famfs.js';
+import { MAP_SHARED, mmap, munmap, PROT_READ, viewOf, type NativePointer } from '../../src/sys/libc.js';
+import { content, identOf, mismatch, SECTOR, type Ident } from './stamp.js';
+
+export interface DriverJob {
+  mp: string;
+  host: string;
+  writer: boolean;
+  /** A client host: its inode numbers are log-derived, so its opens are checked against the log afterwards. */
+  client: boolean;
+  seed: number;
+  ops: number;
+  obs: string;
+  /** First key this writer hands out (a respawned writer continues above the old ones). */
+  firstKey?: number;
+  maxFileBytes?: number;
+  maxFiles?: number;
+  /** The device: the writer also deletes and renames through the library, as `famfs rm` / `famfs mv` do. */
+  device?: string;
+  /** Checker self-test: "delete" by overwriting the file in place with another file's bytes, as a premature reuse would. */
+  injectReuse?: boolean;
+}
+
+const POOL = 6;
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+const PAGE = 4096;
+
+/** Errors a reader may see (the file went away, or its host went stale or died). */
+export const ALLOWED = new Set(['ESTALE', 'ENOENT', 'ENOTCONN', 'ECONNABORTED']);
+
+export function errName(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err.errno === -116 || err.errno === 116) return 'ESTALE';
+  if (err.errno === -103 || err.errno === 103) return 'ECONNABORTED';
+  return err.code ?? String(err.message).slice(0, 60);
+}
+
+interface Handle {
+  fd: number | undefined;
+  path: string;
+  ino: number;
+  id: Ident;
+  map?: { ptr: NativePointer; len: number; view: Buffer };
+}
+
+interface WFile {
+  path: string;
+  gen: number;
+  size: number;
+}
+
+class Driver {
+  private readonly rnd: () => number;
+  private readonly obsFd: number;
+  private readonly pool: Handle[] = [];
+  readonly counts: Record<string, number> = {};
+  readonly errnos: Record<string, number> = {};
+  private readonly files = new Map<number, WFile>();
+  private nextKey: number;
+  private renames = 0;
+  private readonly disabled = new Set<string>();
+  ops = 0;
+
+  constructor(readonly job: DriverJob) {
+    this.rnd = prng(job.seed);
+    this.obsFd = fs.openSync(job.obs, 'a');
+    this.nextKey = job.firstKey ?? 1;
+  }
+
+  private int(n: number): number {
+    return Math.floor(this.rnd() * n);
+  }
+
+  note(rec: Record<string, unknown>): void {
+    fs.writeSync(this.obsFd, `${JSON.stringify({ host: this.job.host, t: Date.now(), ...rec })}\n`);
+  }
+
+  private count(op: string, outcome: string): void {
+    const k = `${op}:${outcome}`;
+    this.counts[k] = (this.counts[k] ?? 0) + 1;
+    if (outcome !== 'ok') this.errnos[outcome] = (this.errnos[outcome] ?? 0) + 1;
+  }
+
+  /** Run op; an error is counted (allowed or not) and, for a handle, drops it. */
+  private attempt(op: string, fn: () => void, h?: Handle, key?: number): void {
+    const t0 = Date.now();
+    try {
+      fn();
+      this.count(op, 'ok');
+    } catch (e) {
+      const name = errName(e);
+      this.count(op, name);
+      if (h) this.drop(h);
+      // The writer's file went away with a killed master's uncommitted nodes.
+      if (key !== undefined && name === 'ENOENT') this.files.delete(key);
+      // No daemon behind the mount (killed, being remounted): do not spin through the budget.
+      // (ENOENT from create: tmp/ is missing, i.e. the mount point is bare while the master is mounted again.)
+      if (name === 'ENOTCONN' || name === 'ECONNABORTED' || (name === 'ENOENT' && op === 'create')) Atomics.wait(PAUSE, 0, 0, 20);
+      if (!ALLOWED.has(name) && !this.writerErrno(op, name)) this.note({ kind: 'errno', op, errno: name, path: h?.path, msg: String((e as Error).message).slice(0, 200) });
+    } finally {
+      const ms = Date.now() - t0;
+      if (ms > 1000) this.note({ kind: 'slow', op, ms });
+    }
+  }
+
+  /** Writer errnos that are outcomes, not faults: a full device, an op this build does not offer yet. */
+  private writerErrno(op: string, name: string): boolean {
+    if (name === 'ENOSPC') return true;
+    if (name === 'EPERM' && ['delete', 'rename', 'replace', 'clobber', 'lib-delete', 'lib-rename', 'lib-clobber'].includes(op)) {
+      if (!this.disabled.has(op)) this.note({ kind: 'unsupported', op });
+      this.disabled.add(op);
+      return true;
+    }
+    return false;
+  }
+
+  private drop(h: Handle): void {
+    const i = this.pool.indexOf(h);
+    if (i >= 0) this.pool.splice(i, 1);
+    if (h.fd !== undefined) {
+      try {
+        fs.closeSync(h.fd);
+      } catch {
+        /* a dead connection */
+      }
+    }
+    if (h.map) munmap(h.map.ptr, h.map.len);
+  }
+
+  // ---- reading (every host) ----
+
+  private open(): void {
+    if (this.pool.length >= POOL) {
+      this.drop(this.pool[this.int(this.pool.length)]!);
+      this.count('close', 'ok');
+    }
+    const dir = path.join(this.job.mp, 'd');
+    let names: string[] = [];
+    this.attempt('readdir', () => {
+      names = fs.readdirSync(dir);
+    });
+    if (names.length === 0) return;
+    const p = path.join(dir, names[this.int(names.length)]!);
+    this.attempt('open', () => {
+      const fd = fs.openSync(p, 'r');
+      try {
+        const st = fs.fstatSync(fd);
+        const s0 = Buffer.alloc(SECTOR);
+        const n = fs.readSync(fd, s0, 0, SECTOR, 0);
+        const id = identOf(s0.subarray(0, n));
+        if (!id) {
+          this.violation('open', p, st.ino, undefined, 0, `sector 0 carries no stamp (${s0.subarray(0, 20).toString('hex')}), size ${st.size}`);
+          throw Object.assign(new Error('no stamp'), { code: 'VIOLATION' });
+        }
+        if (st.size !== id.size) this.violation('open', p, st.ino, id, 0, `fstat size ${st.size} ≠ stamped size ${id.size}`);
+        if (this.job.client) this.note({ kind: 'open', ino: st.ino, key: id.key, gen: id.gen });
+        this.pool.push({ fd, path: p, ino: st.ino, id });
+      } catch (e) {
+        fs.closeSync(fd);
+        throw e;
+      }
+    });
+  }
+
+  private violation(op: string, p: string, ino: number, id: Ident | undefined, offset: number, what: string): void {
+    this.count(op, 'VIOLATION');
+    this.note({ kind: 'violation', op, path: p, ino, key: id?.key, gen: id?.gen, offset, what });
+  }
+
+  private read(): void {
+    const open = this.pool.filter((x) => x.fd !== undefined);
+    const h = open[this.int(open.length)];
+    if (!h || h.fd === undefined) return this.open();
+    const off = this.int(h.id.size);
+    const len = Math.min(h.id.size - off, 1 + this.int(256 * 1024));
+    this.attempt('read', () => {
+      const b = Buffer.alloc(len);
+      const n = fs.readSync(h.fd!, b, 0, len, off);
+      const bad = n !== len ? `short read ${n} of ${len}` : mismatch(h.id, off, b);
+      if (bad) this.violation('read', h.path, h.ino, h.id, off, bad);
+    }, h);
+  }
+
+  /** Map (or use the mapping of) a held file and compare a range; sometimes close the fd and keep only the mapping. */
+  private mapRead(): void {
+    const h = this.pool[this.int(Math.max(1, this.pool.length))];
+    if (!h) return this.open();
+    this.attempt('mmap', () => {
+      if (!h.map) {
+        if (h.fd === undefined) return;
+        const len = Math.ceil(h.id.size / PAGE) * PAGE;
+        const ptr = mmap(len, PROT_READ, MAP_SHARED, h.fd, 0);
+        h.map = { ptr, len, view: viewOf(ptr, len) };
+      }
+      const off = this.int(h.id.size);
+      const len = Math.min(h.id.size - off, 1 + this.int(256 * 1024));
+      // A mapping whose daemon is gone or stale faults with SIGBUS: say so first, so the parent can tell.
+      this.note({ kind: 'touch', path: h.path, ino: h.ino, key: h.id.key, gen: h.id.gen, fdOpen: h.fd !== undefined, off, len });
+      const got = Buffer.from(h.map.view.subarray(off, off + len));
+      this.note({ kind: 'touched' });
+      const bad = mismatch(h.id, off, got);
+      if (bad) this.violation('mmap', h.path, h.ino, h.id, off, bad);
+      if (h.fd !== undefined && this.rnd() < 0.3) {
+        fs.closeSync(h.fd);
+        h.fd = undefined;
+      }
+    }, h);
+  }
+
+  // ---- writing (the master's writer) ----
+
+  private pick(): [number, WFile] | undefined {
+    const keys = [...this.files.keys()];
+    if (keys.length === 0) return undefined;
+    const k = keys[this.int(keys.length)]!;
+    return [k, this.files.get(k)!];
+  }
+
+  private size(): number {
+    const max = this.job.maxFileBytes ?? 3 * 1024 * 1024;
+    return SECTOR * (1 + this.int(max / SECTOR));
+  }
+
+  /** Write generation gen of key in tmp/, then move it into d/ under `to` (a new name or over an old file). */
+  private publish(op: string, key: number, gen: number, to: string): boolean {
+    const size = this.size();
+    const tmp = path.join(this.job.mp, 'tmp', `k${key}.g${gen}`);
+    let ok = false;
+    this.attempt(op, () => {
+      // Names this generation may be logged under (noted before, so a kill cannot lose one).
+      this.named(key, gen, `tmp/k${key}.g${gen}`, to);
+      const fd = fs.openSync(tmp, 'wx');
+      // Half the time the move happens while the new file is still open (it is logged at its final path then).
+      const early = this.rnd() < 0.5;
+      let moved = false;
+      try {
+        for (let off = 0; off < size; off += 1 << 20) fs.writeSync(fd, content({ key, gen, size }, off, Math.min(1 << 20, size - off)), 0, undefined, off);
+        if (early) {
+          this.move(tmp, to);
+          moved = true;
+          if (this.rnd() < 0.3) fs.fsyncSync(fd);
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+      if (!moved) this.move(tmp, to);
+      this.files.set(key, { path: to, gen, size });
+      ok = true;
+    });
+    return ok;
+  }
+
+  /** rename(tmp, to); if that fails, remove tmp (it was never published). */
+  private move(tmp: string, to: string): void {
+    try {
+      fs.renameSync(tmp, path.join(this.job.mp, to));
+    } catch (e) {
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        /* logged meanwhile and no deletes yet: it stays in tmp/, which no one reads */
+      }
+      throw e;
+    }
+  }
+
+  /** A file that is still new when renamed is logged under its last name: say which names (key, gen) may carry. */
+  private named(key: number, gen: number, ...paths: string[]): void {
+    this.note({ kind: 'name', key, gen, paths });
+  }
+
+  private create(): void {
+    if (this.files.size >= (this.job.maxFiles ?? 40)) return this.remove();
+    const key = this.nextKey++;
+    this.publish('create', key, 0, `d/k${key}.g0`);
+  }
+
+  private replace(): void {
+    const f = this.pick();
+    if (!f || this.disabled.has('replace')) return this.create();
+    const [key, w] = f;
+    this.publish('replace', key, w.gen + 1, w.path);
+  }
+
+  private rename(): void {
+    const a = this.pick();
+    if (!a || this.disabled.has('rename')) return this.create();
+    const [key, w] = a;
+    const b = this.rnd() < 0.3 ? this.pick() : undefined;
+    if (b && b[0] !== key && !this.disabled.has('clobber')) {
+      // Rename over another logical file: that one is deleted by the rename.
+      this.attempt('clobber', () => {
+        this.named(key, w.gen, b[1].path);
+        fs.renameSync(path.join(this.job.mp, w.path), path.join(this.job.mp, b[1].path));
+        this.files.delete(b[0]);
+        w.path = b[1].path;
+      }, undefined, key);
+      return;
+    }
+    const to = `d/r${this.job.seed % 1000}-${++this.renames}`;
+    this.attempt('rename', () => {
+      this.named(key, w.gen, to);
+      fs.renameSync(path.join(this.job.mp, w.path), path.join(this.job.mp, to));
+      w.path = to;
+    }, undefined, key);
+  }
+
+  private remove(): void {
+    const f = this.pick();
+    if (!f || this.disabled.has('delete')) return;
+    if (this.job.injectReuse) {
+      const [key, w] = f;
+      return this.attempt('delete', () => {
+        const fd = fs.openSync(path.join(this.job.mp, w.path), 'r+');
+        try {
+          fs.writeSync(fd, content({ key: key + 500_000, gen: 0, size: w.size }, 0, w.size), 0, w.size, 0);
+        } finally {
+          fs.closeSync(fd);
+        }
+        this.files.delete(key);
+      }, undefined, key);
+    }
+    this.attempt('delete', () => {
+      fs.unlinkSync(path.join(this.job.mp, f[1].path));
+      this.files.delete(f[0]);
+    }, undefined, f[0]);
+  }
+
+  /** Delete or rename through the library (what `famfs rm` / `famfs mv` do), not through the mount. */
+  private library(): void {
+    const a = this.pick();
+    if (!a || !this.job.device) return this.create();
+    const [key, w] = a;
+    const b = this.rnd() < 0.3 ? this.pick() : undefined;
+    const del = this.rnd() < 0.5;
+    const op = del ? 'lib-delete' : b && b[0] !== key ? 'lib-clobber' : 'lib-rename';
+    if (this.disabled.has(op)) return this.create();
+    const to = op === 'lib-clobber' ? b![1].path : `d/l${this.job.seed % 1000}-${++this.renames}`;
+    this.attempt(op, () => {
+      const f = Famfs.open(this.job.device!, { writable: true });
+      try {
+        f.writer((wr) => {
+          if (del) wr.remove(w.path);
+          else wr.rename(w.path, to);
+        });
+      } finally {
+        f.close();
+      }
+      if (del) this.files.delete(key);
+      else {
+        if (op === 'lib-clobber') this.files.delete(b![0]);
+        w.path = to;
+      }
+    }, undefined, key);
+  }
+
+  /** Rewrite a range of a live file with its own bytes: a write that lands anywhere else shows up in someone's read. */
+  private write(): void {
+    const f = this.pick();
+    if (!f) return this.create();
+    const [key, w] = f;
+    const off = this.int(w.size);
+    const len = Math.min(w.size - off, 1 + this.int(128 * 1024));
+    this.attempt('write', () => {
+      const fd = fs.openSync(path.join(this.job.mp, w.path), 'r+');
+      try {
+        fs.writeSync(fd, content({ key, gen: w.gen, size: w.size }, off, len), 0, len, off);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }, undefined, key);
+  }
+
+  step(): void {
+    this.ops++;
+    const r = this.rnd();
+    if (!this.job.writer) {
+      if (r < 0.25) this.open();
+      else if (r < 0.75) this.read();
+      else if (r < 0.92) this.mapRead();
+      else if (this.pool.length) {
+        this.drop(this.pool[this.int(this.pool.length)]!);
+        this.count('close', 'ok');
+      }
+      return;
+    }
+    if (r < 0.14) this.create();
+    else if (r < 0.25) this.replace();
+    else if (r < 0.33) this.rename();
+    else if (r < 0.45) this.remove();
+    // Through the library (as `famfs rm`/`famfs mv`) only when asked: such a writer waits for the writer lock,
+    // which the master's daemon keeps while root holds a new file open — and the readers nearly always do.
+    else if (r < 0.5 && this.job.device) this.library();
+    else if (r < 0.6) this.write();
+    else if (r < 0.7) this.open();
+    else if (r < 0.9) this.read();
+    else this.mapRead();
+  }
+
+  setup(): void {
+    if (!this.job.writer) return;
+    // d/ and tmp/ exist in the file system from the start (made before mounting): the writer never
+    // makes them, so nothing it does can land in the bare mount point while the master is away.
+    // A respawned writer takes over what is in d/ now (names say key and generation only until renamed).
+    let names: string[] | undefined;
+    for (let tries = 0; !names; tries++) {
+      try {
+        names = fs.readdirSync(path.join(this.job.mp, 'd'));
+      } catch (e) {
+        // The master is being mounted again (a respawned writer): wait for it.
+        if (tries > 3000 || !ALLOWED.has(errName(e))) throw e;
+        Atomics.wait(PAUSE, 0, 0, 20);
+      }
+    }
+    for (const name of names) {
+      try {
+        const fd = fs.openSync(path.join(this.job.mp, 'd', name), 'r');
+        const s0 = Buffer.alloc(SECTOR);
+        fs.readSync(fd, s0, 0, SECTOR, 0);
+        fs.closeSync(fd);
+        const id = identOf(s0);
+        if (id) {
+          this.files.set(id.key, { path: `d/${name}`, gen: id.gen, size: id.size });
+          this.nextKey = Math.max(this.nextKey, id.key + 1);
+        }
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  }
+
+  summary(): string {
+    return JSON.stringify({ ops: this.ops, counts: this.counts, errnos: this.errnos, nextKey: this.nextKey, disabled: [...this.disabled] });
+  }
+
+  close(): void {
+    for (const h of [...this.pool]) this.drop(h);
+  }
+}
+
+function main(): void {
+  const job = JSON.parse(process.argv[2]!) as DriverJob;
+  const d = new Driver(job);
+  let stop = false;
+  process.on('SIGTERM', () => (stop = true));
+  d.setup();
+  process.stdout.write('ready\n');
+  let noted = 0;
+  const loop = (): void => {
+    const end = Date.now() + 20;
+    while (!stop && d.ops < job.ops && Date.now() < end) d.step();
+    if (d.ops - noted >= 200) d.note({ kind: 'ops', ops: (noted = d.ops) });
+    if (stop || d.ops >= job.ops) {
+      d.close();
+      d.note({ kind: 'ops', ops: d.ops });
+      process.stdout.write(`${d.summary()}\n`);
+      return;
+    }
+    setImmediate(loop);
+  };
+  loop();
+}
+
+main();

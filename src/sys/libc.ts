@@ -73,7 +73,7 @@ export const FALLOC_FL_PUNCH_HOLE = 2;
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 4: 'EINTR', 5: 'EIO', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM',
   13: 'EACCES', 16: 'EBUSY', 19: 'ENODEV', 22: 'EINVAL', 25: 'ENOTTY', 28: 'ENOSPC',
-  18: 'EXDEV', 38: 'ENOSYS', 95: 'EOPNOTSUPP', 107: 'ENOTCONN',
+  18: 'EXDEV', 38: 'ENOSYS', 95: 'EOPNOTSUPP', 61: 'ENODATA', 107: 'ENOTCONN', 116: 'ESTALE',
 };
 
 function errno(): number {

@@ -112,7 +112,17 @@ function mkfs(h: Host, dev: string, leaseMs: number): string {
 function mountOn(m: Mount, dev: string): void {
   const r = famfs(m.host, ['mount', '--data-path', 'daemon', '--log', m.logFile, ...(m.client ? ['--client'] : []), dev, m.mp]);
   if (r.status !== 0) throw new Error(`mount ${m.name}: ${r.stderr.trim()}`);
-  m.pid = Number(getxattr(m.mp, 'user.famfs.pid'));
+  // A daemon remounted after a kill may still be joining the presence area: ESTALE until then.
+  const until = Date.now() + 10_000;
+  for (;;) {
+    try {
+      m.pid = Number(getxattr(m.mp, 'user.famfs.pid'));
+      return;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ESTALE' || Date.now() > until) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  }
 }
 
 function unmount(m: Mount): void {

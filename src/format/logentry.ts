@@ -7,6 +7,7 @@ import { crc32 } from './crc32.js';
 import { decodeUtf8, readCString, readU64, writeU64 } from './bytes.js';
 import { uuidFromBytes, uuidToBytes } from './uuid.js';
 import type { Extent, FileMap } from './types.js';
+import { encodeContSlots } from './contslots.js';
 import { decodeRemoval, encodeRemoval, isRemovalType, RemovalDecodeError, removalSlots, type RemovalEntry, type RemoveEntry, type RenameEntry } from './removal.js';
 
 export type { RemoveEntry, RenameEntry, RemovalEntry, RemovedKind } from './removal.js';
@@ -282,17 +283,7 @@ export function encodeRecord(entry: NewLogEntry, seqnum: number): Buffer[] {
   }
   head.writeUInt32LE(ncont, EXT_NCONT);
   writeU64(head, LOG_ENTRY_CRC_OFFSET, entryCrc(head));
-  const out = [head];
-  for (let i = 0; i < ncont; i++) {
-    const c = Buffer.alloc(LOG_ENTRY_SIZE);
-    writeU64(c, 0, seqnum + 1 + i);
-    c.writeUInt32LE(ExtEntryType.CONT, 8);
-    c.writeUInt32LE(i + 1, 12);
-    strings.copy(c, 16, i * CONT_PAYLOAD, Math.min(strings.length, (i + 1) * CONT_PAYLOAD));
-    writeU64(c, LOG_ENTRY_CRC_OFFSET, entryCrc(c));
-    out.push(c);
-  }
-  return out;
+  return [head, ...encodeContSlots(strings, seqnum, ncont)];
 }
 
 /** Encode an entry into a zero-filled 544-byte buffer, seqnum and CRC included. */

@@ -12,6 +12,7 @@
  */
 import { CONT_PAYLOAD, ExtEntryType, LOG_ENTRY_CRC_OFFSET, LOG_ENTRY_SIZE } from './constants.js';
 import { crc32 } from './crc32.js';
+import { encodeContSlots } from './contslots.js';
 import { decodeUtf8, readU64, writeU64 } from './bytes.js';
 
 export type RemovedKind = 'file' | 'dir' | 'symlink';
@@ -89,16 +90,7 @@ export function encodeRemoval(e: NewRemoval, seqnum: number): Buffer[] {
   }
   const ncont = Math.ceil(strings.length / CONT_PAYLOAD);
   head.writeUInt32LE(ncont, 12);
-  const out = [seal(head)];
-  for (let i = 0; i < ncont; i++) {
-    const c = Buffer.alloc(LOG_ENTRY_SIZE);
-    writeU64(c, 0, seqnum + 1 + i);
-    c.writeUInt32LE(ExtEntryType.CONT, 8);
-    c.writeUInt32LE(i + 1, 12);
-    strings.copy(c, 16, i * CONT_PAYLOAD, Math.min(strings.length, (i + 1) * CONT_PAYLOAD));
-    out.push(seal(c));
-  }
-  return out;
+  return [seal(head), ...encodeContSlots(strings, seqnum, ncont)];
 }
 
 function str(strings: Buffer, start: number, len: number, what: string): string {

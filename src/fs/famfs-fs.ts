@@ -34,6 +34,7 @@ import { daemonStatus, STATUS_XATTR, type DaemonStatus } from './status.js';
 import { FUSE_DAX_FMAP, FUSE_GET_DAXDEV, FUSE_GET_FMAP, wantKernelMode, type DataPath } from './kernel.js';
 import { LOG_FILE_ID, META_DIR_ID, META_NAME, metaFileType, metaNodes, SUPERBLOCK_FILE_ID } from './metafiles.js';
 import { PresenceGate } from './presence-gate.js';
+import { createSharedStatfs, SharedStatfs } from './shared-statfs.js';
 import type { ReleaseArgs } from '../fuse/decode.js';
 import { nodeXattrs } from './xattrs.js';
 
@@ -69,7 +70,8 @@ export class FamfsFs implements FuseHandler {
   private readonly metaDir: DirNode;
   private readonly metaFiles: Map<number, Served>;
   private readonly timeout: number;
-  private statfsCache?: { at: number; reply: StatfsReply };
+  /** The statfs figure every thread of this daemon answers from (shared-statfs.ts). */
+  private readonly space: SharedStatfs;
   /** This host's system UUID ('' if unreadable): tells simulated hosts on one machine apart. */
   private readonly localUuid: string;
   /** The master's new nodes, through calls to the main thread (master mounts only). */
@@ -96,6 +98,7 @@ export class FamfsFs implements FuseHandler {
     this.metaDir = meta.dir;
     this.metaFiles = meta.files;
     if (config.presence) this.gate = new PresenceGate(config.presence, this.famfs.device);
+    this.space = new SharedStatfs(config.statfs ?? createSharedStatfs());
   }
 
   /**
@@ -415,7 +418,8 @@ export class FamfsFs implements FuseHandler {
     this.sync(this.isMeta(nodeid));
     if (this.isNew(nodeid)) {
       if (!this.master().update('open', nodeid)) throw new FuseError(Errno.ESTALE);
-      return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
+      // Logged since this thread last looked: open the logged file it became (counted below).
+      if (this.isNew(nodeid)) return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
     }
     const f = this.served(nodeid);
     const acc = flags & O_ACCMODE;
@@ -488,7 +492,9 @@ export class FamfsFs implements FuseHandler {
   }
 
   release(_req: Request, nodeid: number, args?: ReleaseArgs): void {
-    if (this.isNew(nodeid)) this.master().call('release', { id: nodeid });
+    // A handle opened while the file was new (fh 0) goes back to the master even once it is
+    // logged: the master counted it, and carried it into the open-count table at the commit.
+    if (this.isNew(nodeid) || (this.gate && this.fresh && nodeid >= NEW_NODE_ID_BASE && !args?.fh)) this.master().call('release', { id: nodeid });
     if (args) this.gate?.release(args.fh);
   }
 
@@ -558,11 +564,15 @@ export class FamfsFs implements FuseHandler {
   statfs(): StatfsReply {
     this.sync();
     const now = Date.now();
-    if (this.statfsCache && now - this.statfsCache.at < 100) return this.statfsCache.reply;
-    // Every device counts (a multi-device famfs is one pool of space).
-    const use = this.famfs.usage();
-    const capacity = use.reduce((n, d) => n + d.capacity, 0);
-    const free = use.reduce((n, d) => n + d.free, 0);
+    const entries = this.famfs.stats.entries;
+    let fig = this.space.recent(entries, now, 100);
+    if (!fig) {
+      // Every device counts (a multi-device famfs is one pool of space).
+      const use = this.famfs.usage();
+      fig = { entries, at: now, capacity: use.reduce((n, d) => n + d.capacity, 0), free: use.reduce((n, d) => n + d.free, 0) };
+      this.space.publish(fig);
+    }
+    const { capacity, free } = fig;
     const h = this.famfs.log.readHeader();
     const bsize = 4096;
     const reply: StatfsReply = {
@@ -573,7 +583,6 @@ export class FamfsFs implements FuseHandler {
       files: h.lastIndex + 1,
       ffree: h.lastIndex + 1 - h.nextIndex,
     };
-    this.statfsCache = { at: now, reply };
     return reply;
   }
 

@@ -63,7 +63,21 @@ export interface MasterOptions {
   afterAppend?: () => void;
   maxAgeMs?: number;
   lockWaitMs?: number;
+  /**
+   * The daemon's open-count table (file systems with the presence area): a new file logged
+   * while open carries its open handles into it, so a later delete finds it held.
+   */
+  openTable?: () => CountTable | undefined;
 }
+
+/** The part of the presence OpenTable a commit needs. */
+export interface CountTable {
+  open(id: number): boolean;
+  close(id: number): void;
+}
+
+/** How often, at most, a create asks again which deleted files' space came back (ms). */
+const RECLAIM_LOOK_MS = 200;
 
 /** New nodes and their commits; master-service.ts adds unlink and rename (MasterService). */
 export class MasterBase extends NewNodeTable {
@@ -75,6 +89,10 @@ export class MasterBase extends NewNodeTable {
   private lastActivity = 0;
   private lastWaiterCheck = 0;
   private readonly maxAgeMs: number;
+  /** When the bitmap last took in released deleted files (lockedSession). */
+  private spaceAt = 0;
+  /** Handles opened while new on nodes logged since: new-node id → logged id and handles left. */
+  private readonly carried = new Map<number, { id: number; left: number }>();
 
   constructor(device: string, protected readonly opts: MasterOptions) {
     super(opts.famfs ?? Famfs.open(device, { writable: true }));
@@ -161,9 +179,43 @@ export class MasterBase extends NewNodeTable {
 
   /** After taking the lock: catch up with the log and rebuild the bitmap (CLI writers may have appended). */
   protected lockedSession(): void {
-    if (this.bitmap) return;
+    if (this.bitmap) {
+      if (Date.now() - this.spaceAt >= RECLAIM_LOOK_MS) this.reclaimSpace();
+      return;
+    }
     this.famfs.refresh();
     this.bitmap = this.famfs.space(this.opts.placement);
+    this.spaceAt = Date.now();
+  }
+
+  /**
+   * The lock stays held as long as new nodes exist (on a busy master: for good), so the
+   * bitmap built when it was taken would never see deleted files whose holders let go since.
+   * Rebuild it from the log and the release oracle, and mark what new files hold (their space
+   * is not logged yet). Returns whether any space came back.
+   */
+  protected reclaimSpace(): boolean {
+    this.spaceAt = Date.now();
+    if (!this.bitmap) return false;
+    this.famfs.refresh();
+    if (this.famfs.pendingFrees.length === 0) return false;
+    const before = this.bitmap.freeBytes;
+    const space = this.famfs.space(this.opts.placement);
+    for (const n of this.nodes.values()) {
+      if (n.kind === 'file') for (const e of n.map.extents) space.bitmaps[e.devindex]?.mark(e.offset, e.length);
+    }
+    this.bitmap = space;
+    return space.freeBytes > before;
+  }
+
+  /** Room for a new file's bytes; when out of space, once more after taking in released deleted files. */
+  protected room(f: NewNode, end: number): void {
+    try {
+      ensureCapacity(this.bitmap!, f, end);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOSPC' || !this.reclaimSpace()) throw e;
+      ensureCapacity(this.bitmap!, f, end);
+    }
   }
 
   protected drop(n: NewNode): void {
@@ -220,9 +272,24 @@ export class MasterBase extends NewNodeTable {
       this.loggedHere.add(logged.id);
     }
     else this.opts.log(`${n.path}: logged but refused by replay`);
+    if (n.kind === 'file' && n.opens > 0 && logged && this.committed.has(n.id)) this.carry(n, logged.entryIndex);
     this.nodes.delete(n.id);
     this.published();
     return true;
+  }
+
+  /**
+   * A file logged while open (fsync, mv over a logged file, a lock hand-over): its handles,
+   * opened while it was new, become holds of the logged file in the open-count table, given
+   * back at their RELEASE (release()). Else a delete would find it unheld and its space could
+   * be reused under them.
+   */
+  private carry(n: NewNode, loggedId: number): void {
+    const table = this.opts.openTable?.();
+    if (!table) return;
+    let left = 0;
+    while (left < n.opens && table.open(loggedId)) left++;
+    if (left) this.carried.set(n.id, { id: loggedId, left });
   }
 
   /** Commit a node now, with its new ancestors first. */
@@ -328,7 +395,7 @@ export class MasterBase extends NewNodeTable {
       ...(kind === 'symlink' ? { target } : {}),
     };
     // A file takes its first unit now: a full file system fails the create, not a later commit.
-    if (kind === 'file') ensureCapacity(this.bitmap!, n, 1);
+    if (kind === 'file') this.room(n, 1);
     this.nodes.set(n.id, n);
     this.published();
     return this.attr(n);
@@ -352,7 +419,7 @@ export class MasterBase extends NewNodeTable {
   private resize(f: NewNode, size: number): void {
     if (size > f.size) {
       try {
-        ensureCapacity(this.bitmap!, f, size);
+        this.room(f, size);
       } catch (e) {
         f.failed = (e as { code?: string }).code ?? 'EIO';
         throw e;
@@ -372,7 +439,14 @@ export class MasterBase extends NewNodeTable {
   /** The last reference to an open file went away; it is logged after the idle window, or within the max age. */
   private release(id: number): null {
     const f = this.nodes.get(id);
-    if (!f) return null;
+    if (!f) {
+      const c = this.carried.get(id);
+      if (c) {
+        this.opts.openTable?.()?.close(c.id);
+        if (--c.left === 0) this.carried.delete(id);
+      }
+      return null;
+    }
     f.opens = Math.max(0, f.opens - 1);
     if (f.opens > 0) return null;
     f.since = Date.now();

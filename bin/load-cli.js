@@ -34,7 +34,12 @@ function loadBundle() {
   });
   const mod = { exports: {}, filename: BUNDLE, id: BUNDLE };
   script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(BUNDLE), mod, BUNDLE, CLI);
-  if (warm) mod.exports.__famfsCodeCache = () => fs.writeFileSync(warm, script.createCachedData());
+  if (warm) {
+    mod.exports.__famfsCodeCache = () => {
+      fs.writeFileSync(`${warm}.tmp`, script.createCachedData());
+      fs.renameSync(`${warm}.tmp`, warm);
+    };
+  }
   return mod.exports;
 }
 

@@ -42,7 +42,8 @@ const LAZY_CHILD_PROCESS = {
 };
 
 const id = randomBytes(8).toString('hex');
-await build({
+const built = await build({
+  write: false,
   entryPoints: [path.join(CLI, 'main.js')],
   outfile: OUT,
   bundle: true,
@@ -56,6 +57,9 @@ await build({
   plugins: [LAZY_CHILD_PROCESS],
   logLevel: 'warning',
 });
+// Renamed into place: a CLI starting meanwhile reads the old bundle or the new one, never half of one.
+fs.writeFileSync(`${OUT}.tmp`, built.outputFiles[0].contents);
+fs.renameSync(`${OUT}.tmp`, OUT);
 
 // The code cache: compiled by a run that loads every verb (help) and the device path (ls).
 for (const f of fs.readdirSync(CLI)) if (/^famfs\.cjs\.[0-9a-f]+\.cache$/.test(f)) fs.rmSync(path.join(CLI, f));

@@ -33,6 +33,13 @@ describe('bundled CLI', () => {
     assert.ok(fs.statSync(path.join(CLI, `famfs.cjs.${id}.cache`)).size > 0, 'code cache of this build');
   });
 
+  it('every file the bundle names relative to itself exists (worker entry points, helpers, package.json)', () => {
+    const src = fs.readFileSync(path.join(CLI, 'famfs.cjs'), 'utf8');
+    const named = [...src.matchAll(/new URL\("([^"]+)", __famfsBundleUrl\)/g)].map((m) => m[1]!);
+    for (const f of ['../fuse/worker.js', '../fs/handler-module.js', '../presence/beat-thread.js', '../../../package.json']) assert.ok(named.includes(f), `${f} not named`);
+    for (const f of named) assert.ok(fs.existsSync(path.join(CLI, f)), `${f}: named by the bundle, missing beside it`);
+  });
+
   it('famfs ls of a real device runs from the bundle: no ES module of dist/src loaded, same output', () => {
     const dev = sparseFile('bundle', 4 * GiB);
     try {

@@ -42,7 +42,7 @@ describe('mount and umount wait for the presence slot', { skip: HAVE_FUSE ? fals
 
   const liveSlotsOf = (pid: number): number[] => area.readAll().flatMap((s) => (s && s.state === 'live' && s.pid === pid ? [s.index] : []));
 
-  test('a daemon stopped past half a lease just before it reports ready: mount returns once it rejoined, the first read answers', { timeout: 60_000 }, async () => {
+  test('a daemon stopped past half a lease just before it reports ready: mount returns once it rejoined, the first read answers', { timeout: 60_000 }, async (t) => {
     const mp = tempMountpoint('mr-stop');
     // The foreground daemon is this child: its pid is known, and fd 3 says when it is ready.
     const child = spawn(process.execPath, [FAMFS_BIN, 'mount', '--foreground', '--ready-fd', '3', '--data-path', 'daemon', dev, mp], { env: host.env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
@@ -55,8 +55,14 @@ describe('mount and umount wait for the presence slot', { skip: HAVE_FUSE ? fals
       await waitFor(() => /mounted .* as master/.test(log), 30_000);
       assert.match(log, /presence: slot \d+/, 'the daemon joined');
       child.kill('SIGSTOP'); // joined and mounted, not reported ready yet: its beats stop
+      const early = ready.length > 0;
       await new Promise((r) => setTimeout(r, LEASE / 2 + 600));
       child.kill('SIGCONT');
+      if (early) {
+        // This process was too slow: the daemon said ready before the stop. Nothing to check.
+        t.skip('the daemon reported ready before it was stopped (loaded machine)');
+        return;
+      }
       await waitFor(() => ready.length > 0, 30_000);
       assert.equal(ready.trim(), 'ok');
       // The first request after ready, at once.
@@ -68,8 +74,8 @@ describe('mount and umount wait for the presence slot', { skip: HAVE_FUSE ? fals
         }
       })();
       assert.equal(first, 'read', `first read after mount: ${first}\n${log}`);
-      assert.match(log, /no heartbeat for \d+ ms/, 'the stop made it stale (else this test proves nothing)');
-      assert.match(log, /rejoined as slot/);
+      // A worker or the heartbeat thread noticed first (only the latter logs it): the rejoin shows it.
+      assert.match(log, /rejoined as slot/, 'the stop made it stale (else this test proves nothing)');
     } finally {
       if (isMounted(mp)) umount(host, mp);
       child.kill('SIGCONT');

@@ -419,10 +419,7 @@ export class FamfsFs implements FuseHandler {
   }
 
   flush(_req: Request, nodeid: number): void {
-    // A new file's size has one owner, the main thread: a write asks it unless the file's shared
-    // slot lets it raise the size itself (newslots.ts). A size cached here would miss a truncate.
-    if (this.nodes.isNew(nodeid)) f = this.master().writeFast(nodeid, args.offset + data.length) ?? this.nodes.servedNode(this.master().update('extend', nodeid, { offset: args.offset, length: data.length }));
-    else f = this.nodes.served(nodeid);
+    if (this.nodes.isNew(nodeid) && !this.master().flushQuiet(nodeid)) this.master().call('flush', { id: nodeid });
   }
 
   release(_req: Request, nodeid: number, args?: ReleaseArgs): void {

@@ -292,11 +292,8 @@ export class MasterBase extends NewNodeTable {
 
   /** Commit a node now, with its new ancestors first. */
   protected commitChain(n: NewNode): void {
-    const chain = this.chainOf(n);
-    const done = this.commitMany(chain);
-    if (!done.includes(n)) {
-      const bad = chain.find((c) => !done.includes(c));
-      throw new FamfsError(`${n.path}: not committed`, bad?.failed ?? 'EIO');
+    for (const c of this.chainOf(n)) {
+      if (this.commitMany([c]).length !== 1) throw new FamfsError(`${n.path}: not committed`, c.failed ?? 'EIO');
     }
   }
 

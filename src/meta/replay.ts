@@ -3,7 +3,7 @@
  * one. Incremental, so a follower applies only what is new. A bad entry is
  * reported and skipped; it never stops the entries after it from replaying.
  */
-import { contSlots, decodeLogEntry, entryCrcOk, entrySeqnum, joinContSlots, type LogEntry } from '../format/logentry.js';
+import { contSlots, decodeLogEntry, entryCrcOk, entrySeqnum, joinContSlots, type FileEntry, type LogEntry } from '../format/logentry.js';
 import { EXT_PATH_MAX, MAX_RECORD_SLOTS } from '../format/constants.js';
 import { DELETE, hasFeature, LONG_NAMES, NO_FEATURES, RENAME, SYMLINKS, type Features } from '../format/features.js';
 import type { RemoveEntry, RenameEntry } from '../format/removal.js';
@@ -11,6 +11,7 @@ import type { FileMap } from '../format/types.js';
 import type { PendingFree } from '../alloc/reclaim.js';
 import { basename, dirname, relpathProblem, reservedProblem } from './paths.js';
 import { idForEntry, Tree, type DirNode, type TreeNode } from './tree.js';
+import { AttrsTable, makeDir, makeFile, makeSymlink, type NodeInit } from './nodes.js';
 import { mapProblem, type Geometry } from './validate.js';
 import type { LogView } from './log.js';
 import { LOG_ENTRY_SIZE, logSlots } from '../format/constants.js';
@@ -80,11 +81,10 @@ export class Replayer {
   /** How many entries were applied so far. */
   appliedCount = 0;
   /**
-   * Every valid-CRC file entry whose map is sound, applied or not: the space they hold is in
-   * use. Kept as slot and map only (the map object is the one the tree's node holds).
+   * Every valid-CRC file entry whose map is sound, applied or not, holds space. The applied
+   * ones are the tree's file nodes (removed ones included); these are the ones replay refused.
    */
-  readonly holderSlots: number[] = [];
-  readonly holderMaps: FileMap[] = [];
+  private readonly strayHolders: { index: number; map: FileMap }[] = [];
   readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, symlinks: 0, daxdevs: 0, removals: 0, renames: 0, badEntries: 0, rejected: 0 };
   /**
    * Deleted or replaced files whose space no later FILE entry has taken yet, by fileId (their
@@ -160,6 +160,7 @@ export class Replayer {
     }
     this.headerProblem = undefined;
     let n = 0;
+    this.tree.byId.reserve(idForEntry(raw));
     this.log.invalidateSlots(this.position, raw);
     while (this.position < raw) {
       const first = this.position;
@@ -211,7 +212,21 @@ export class Replayer {
 
   /** Every sound file entry holding space, applied or not, decoded again (fsck, space maps). */
   get spaceHolders(): AppliedEntry[] {
-    return this.holderSlots.map((index) => ({ index, entry: this.entryAt(index) }));
+    const out: AppliedEntry[] = [];
+    this.forEachHolder((index) => out.push({ index, entry: this.entryAt(index) }));
+    return out;
+  }
+
+  /** Slot and map of every sound file entry, applied or not, in log order. */
+  forEachHolder(fn: (index: number, map: FileMap) => void): void {
+    const strays = this.strayHolders;
+    let k = 0;
+    for (const n of this.tree.byId.values()) {
+      if (n.kind !== 'file') continue;
+      for (; k < strays.length && strays[k]!.index < n.entryIndex; k++) fn(strays[k]!.index, strays[k]!.map);
+      fn(n.entryIndex, n.map);
+    }
+    for (; k < strays.length; k++) fn(strays[k]!.index, strays[k]!.map);
   }
 
   /**
@@ -302,33 +317,18 @@ export class Replayer {
     switch (entry.type) {
       case 'file': {
         const mp = mapProblem(entry.map, entry.size, this.geometry);
-        if (!mp) {
-          this.holderSlots.push(index);
-          this.holderMaps.push(entry.map);
-          // The writer of this entry found that space releasable: a pending free it reuses is free for good.
-          if (this.pending.size) this.releaseReused(entry.map);
-        }
-        const bad = relpathProblem(entry.path, this.longNames) ?? reservedProblem(entry.path);
-        if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
-        if (mp) return !!this.problem(index, 'bad-map', `${entry.path}: ${mp}`, entry.path);
-        const parent = this.parentFor(index, entry.path);
-        if (!parent) return false;
-        this.tree.add(parent, {
-          kind: 'file', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index, pos: 0,
-          mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, size: entry.size, flags: entry.flags, map: entry.map,
-        });
-        this.stats.files++;
-        return true;
+        // The writer of this entry found that space releasable: a pending free it reuses is free for good.
+        if (!mp && this.pending.size) this.releaseReused(entry.map);
+        const applied = this.applyFile(index, entry, mp);
+        if (!mp && !applied) this.strayHolders.push({ index, map: entry.map });
+        return applied;
       }
       case 'mkdir': {
         const bad = relpathProblem(entry.path, this.longNames) ?? reservedProblem(entry.path);
         if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
         const parent = this.parentFor(index, entry.path);
         if (!parent) return false;
-        this.tree.add(parent, {
-          kind: 'dir', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index, pos: 0,
-          mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, children: new Map(), order: [], subdirs: 0,
-        });
+        this.tree.add(parent, makeDir(this.nodeInit(parent, index, entry.path, entry.mode & 0o7777, entry.uid, entry.gid, 0), entry.path));
         this.stats.dirs++;
         return true;
       }
@@ -339,10 +339,7 @@ export class Replayer {
         if (entry.target === '' || Buffer.byteLength(entry.target) > EXT_PATH_MAX) return !!this.problem(index, 'bad-path', `${entry.path}: symlink target of ${Buffer.byteLength(entry.target)} bytes`, entry.path);
         const parent = this.parentFor(index, entry.path);
         if (!parent) return false;
-        this.tree.add(parent, {
-          kind: 'symlink', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index, pos: 0,
-          mode: 0o777, uid: entry.uid, gid: entry.gid, target: entry.target,
-        });
+        this.tree.add(parent, makeSymlink(this.nodeInit(parent, index, entry.path, 0o777, entry.uid, entry.gid, 0), entry.target));
         this.stats.symlinks++;
         return true;
       }
@@ -367,6 +364,29 @@ export class Replayer {
         // DELETE and INVALID are recognised and, as upstream, ignored.
         return true;
     }
+  }
+
+  private applyFile(index: number, entry: FileEntry, mp: string | undefined): boolean {
+    const bad = relpathProblem(entry.path, this.longNames) ?? reservedProblem(entry.path);
+    if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
+    if (mp) return !!this.problem(index, 'bad-map', `${entry.path}: ${mp}`, entry.path);
+    const parent = this.parentFor(index, entry.path);
+    if (!parent) return false;
+    this.tree.add(parent, makeFile(this.nodeInit(parent, index, entry.path, entry.mode & 0o7777, entry.uid, entry.gid, entry.flags), entry.size, entry.map));
+    this.stats.files++;
+    return true;
+  }
+
+  private readonly attrs = new AttrsTable();
+
+  /**
+   * A new node's attributes. Its name is a string of its own: a slice of the entry's path
+   * (what V8 makes of a slice of 13 characters or more) would keep the whole path alive.
+   */
+  private nodeInit(parent: DirNode, entryIndex: number, path: string, mode: number, uid: number, gid: number, flags: number): NodeInit {
+    let name = basename(path);
+    if (name.length >= 13) name = Buffer.from(name, 'utf8').toString('utf8');
+    return { name, parent, entryIndex, attrs: this.attrs.get(mode, uid, gid, flags) };
   }
 
   /** Pending frees that overlap a new file's map were released by its writer. */
@@ -434,3 +454,4 @@ export function mapsOverlap(a: FileMap, b: FileMap): boolean {
   for (const x of pa) for (const y of pb) if (x.devindex === y.devindex && x.offset < y.offset + y.length && y.offset < x.offset + x.length) return true;
   return false;
 }
+

@@ -48,8 +48,8 @@ export interface FileNode extends NodeBase {
   readonly kind: 'file';
   size: number;
   flags: number;
-  /** The file's neutral map. May be built on each call: read it, don't keep or change it. */
-  readonly map: FileMap;
+  /** The file's neutral map. May be built on each read: don't change the object you get (assign a new map instead). */
+  map: FileMap;
 }
 
 /** A symbolic link (extension): its target exactly as given, resolved by whoever follows it. */
@@ -176,6 +176,16 @@ class File extends Leaf implements FileNode {
   constructor(init: NodeInit, size: number, map: FileMap) {
     super(init);
     this.size = size;
+    this.pg = 0;
+    this.ext = map;
+    this.map = map;
+  }
+
+  get map(): FileMap {
+    const x = this.ext;
+    return typeof x === 'number' ? { kind: 'simple', extents: [{ devindex: 0, offset: this.pg * PAGE, length: x * PAGE }] } : x;
+  }
+  set map(map: FileMap) {
     const e = map.kind === 'simple' && map.extents.length === 1 ? map.extents[0]! : undefined;
     if (e && e.devindex === 0 && e.offset % PAGE === 0 && e.length % PAGE === 0 && e.offset / PAGE <= MAX_PAGES && e.length / PAGE <= MAX_PAGES) {
       this.pg = e.offset / PAGE;
@@ -184,11 +194,6 @@ class File extends Leaf implements FileNode {
       this.pg = 0;
       this.ext = map;
     }
-  }
-
-  get map(): FileMap {
-    const x = this.ext;
-    return typeof x === 'number' ? { kind: 'simple', extents: [{ devindex: 0, offset: this.pg * PAGE, length: x * PAGE }] } : x;
   }
 
   get flags(): number {

@@ -28,6 +28,9 @@ export interface DaxdevInfo {
 /** Device table slots (the famfs V10 kernel's per-connection table holds 24). */
 export const MAX_DAXDEVS = 24;
 
+/** Directories replay remembers by path at most (see parentFor). */
+const MAX_CACHED_PARENTS = 4096;
+
 /** Slots copied out of shared memory at a time (2 MiB): one copy per batch, bounded memory. */
 const REPLAY_BATCH = 4096;
 
@@ -95,6 +98,11 @@ export class Replayer {
   readonly removedFiles = new Set<number>();
   /** Devices added by ADD_DAXDEV entries (index ≥ 1), dense and in order; device 0 is the superblock's. */
   readonly daxdevs: DaxdevInfo[] = [];
+  /**
+   * The batch buffer, reused: fresh 2 MiB buffers would each be faulted in page by page.
+   * Nothing keeps a slot's bytes past its batch (entries are decoded into new values).
+   */
+  private scratch: Buffer | undefined;
   /** Next slot to look at. */
   position = 0;
 
@@ -165,7 +173,8 @@ export class Replayer {
     while (this.position < raw) {
       const first = this.position;
       const count = Math.min(raw - first, REPLAY_BATCH);
-      const batch = this.log.copySlots(first, count);
+      const batch = this.log.copySlots(first, count, this.scratch);
+      if (count === REPLAY_BATCH) this.scratch = batch;
       this.log.releaseSlots(first, count);
       // An extension record moves position past its CONT slots (maybe past this batch).
       while (this.position < first + count) {
@@ -298,16 +307,26 @@ export class Replayer {
     return this.applyEntry(index, entry) ? { index, entry } : undefined;
   }
 
-  /** The last parent found: logs usually create many files in one directory in a row. */
-  private lastParent: DirNode | undefined;
+  /**
+   * Directories found so far, by path (logs create files in a few directories, often in turn):
+   * one hash lookup instead of a walk from the root. Emptied whenever a node is removed or moved.
+   */
+  private readonly parents = new Map<string, DirNode>();
+
+  private forgetParents(): void {
+    this.parents.clear();
+  }
 
   private parentFor(index: number, path: string): DirNode | undefined {
     const dir = dirname(path);
-    const cached = this.lastParent;
-    const parent = cached && cached.path === dir ? cached : this.tree.lookup(dir);
+    const cached = this.parents.get(dir);
+    const parent = cached ?? this.tree.lookup(dir);
     if (!parent) return this.problem(index, 'no-parent', `parent directory of ${path} does not exist`, path);
     if (parent.kind !== 'dir') return this.problem(index, 'no-parent', `parent of ${path} is a ${parent.kind === 'file' ? 'file' : 'symlink'}`, path);
-    this.lastParent = parent;
+    if (!cached) {
+      if (this.parents.size >= MAX_CACHED_PARENTS) this.parents.clear();
+      this.parents.set(parent.path, parent);
+    }
     const existing = parent.children.get(basename(path));
     if (existing) return this.problem(index, 'exists', `${path} already exists as ${{ dir: 'a directory', file: 'a file', symlink: 'a symlink' }[existing.kind]}`, path);
     return parent;
@@ -407,7 +426,7 @@ export class Replayer {
   /** Take a node out of the tree; a file's space becomes a pending free. */
   private takeOut(index: number, node: TreeNode): void {
     this.tree.remove(node);
-    this.lastParent = undefined;
+    this.forgetParents();
     if (node.kind !== 'file') return;
     this.removedFiles.add(node.entryIndex);
     this.pending.set(node.entryIndex, { fileId: node.entryIndex, deleteIndex: index, map: node.map, size: node.size, path: node.path });
@@ -441,7 +460,7 @@ export class Replayer {
     } else if (e.replacedId !== undefined) return !!this.problem(index, 'bad-removal', `${e.to} does not exist to be replaced`, e.to);
     if (existing) this.takeOut(index, existing);
     this.tree.move(node, parent, basename(e.to));
-    this.lastParent = undefined;
+    this.forgetParents();
     this.stats.renames++;
     return true;
   }

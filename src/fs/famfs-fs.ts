@@ -178,8 +178,18 @@ export class FamfsFs implements FuseHandler {
     return { nodeid: n.id, attr: this.attr(n), entryTimeout: this.timeout, attrTimeout: this.timeout };
   }
 
+  /**
+   * The file a READ/WRITE/FSYNC names. Each worker replays on its own and only sync() catches
+   * it up: a file logged since this worker's last catch-up (opened through another worker) is
+   * unknown here until it does — without this, ENOENT, and SIGBUS for a mapping's page fault.
+   */
   private served(id: number): Served | FileNode {
-    return this.servedNode(this.nodeOrThrow(id));
+    let n = this.node(id);
+    if (!n) {
+      this.sync(this.isMeta(id));
+      n = this.node(id);
+    }
+    return this.servedNode(n);
   }
 
   private servedNode(n: AnyNode | undefined): Served | FileNode {

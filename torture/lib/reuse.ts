@@ -249,9 +249,9 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
             d.done = true;
             return resolve();
           }
-          // A SIGBUS while touching a mapping is how a dead or stale daemon answers a page fault: allowed, start again.
-          if (signal === 'SIGBUS' && last?.kind === 'touch' && d.respawns < 50 && !(d !== drivers[0] && drivers[0]!.done)) {
-            d.respawns++;
+          // A SIGBUS while touching a mapping is how a dead or stale daemon answers a page fault: allowed
+          // (checked against the episodes below), and the driver starts again unless the round is ending.
+          if (signal === 'SIGBUS' && last?.kind === 'touch') {
             res.counts['mmap:SIGBUS'] = (res.counts['mmap:SIGBUS'] ?? 0) + 1;
             log(`SIGBUS in ${d.job.host} touching ${JSON.stringify(last)}`);
             sigbus.push({ host: d.job.host, at: Number(last.t), touch: last });
@@ -260,10 +260,17 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
             const done = marks.reduce((m, x) => Math.max(m, Number(x.ops)), 0);
             d.before += done;
             d.beforeOk += marks.reduce((m, x) => Math.max(m, Number(x.ok ?? 0)), 0);
-            // A new writer hands out keys far above the old ones: a (key, gen) is never written twice.
-            d.job = { ...d.job, ops: Math.max(1, d.job.ops - done), seed: d.job.seed + 7919, firstKey: d.job.writer ? d.respawns * 1_000_000 + 1 : undefined };
-            void start(d).then(resolve);
-            return;
+            if (d.respawns < 50 && !(d !== drivers[0] && drivers[0]!.done)) {
+              d.respawns++;
+              // A new writer hands out keys far above the old ones: a (key, gen) is never written twice.
+              d.job = { ...d.job, ops: Math.max(1, d.job.ops - done), seed: d.job.seed + 7919, firstKey: d.job.writer ? d.respawns * 1_000_000 + 1 : undefined };
+              void start(d).then(resolve);
+              return;
+            }
+            // The writer is done (readers are being stopped now), or too many respawns.
+            if (d.respawns >= 50) problems.push(`${d.job.host}: more than 50 SIGBUS respawns`);
+            d.done = true;
+            return resolve();
           }
           problems.push(`${d.job.host} driver exit ${code ?? signal}: ${(err.match(/^\w*Error.*$/m)?.[0] ?? "").slice(0, 300)} … ${err.slice(-300)}`);
           d.done = true;

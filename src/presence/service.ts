@@ -251,6 +251,8 @@ export class PresenceService {
     this.stopped = true;
     clearInterval(this.timer);
     // Leave first: a host shutting down right after its unmount must not leave a live slot behind.
+    // (The heartbeat thread may still see the slot free before it stops: not an episode to log.)
+    this.staleSaid = true;
     this.host.leave();
     await this.stopBeat();
     this.famfs.close();

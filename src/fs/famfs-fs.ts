@@ -139,6 +139,16 @@ export class FamfsFs implements FuseHandler {
     return { nodeid: n.id, attr: this.attr(n), entryTimeout: this.timeout, attrTimeout: this.timeout };
   }
 
+  /**
+   * The file a READ/WRITE/FSYNC names. Each worker replays on its own and only sync() catches
+   * it up: a file logged since this worker's last catch-up (opened through another worker) is
+   * unknown here until it does — without this, ENOENT, and SIGBUS for a mapping's page fault.
+   */
+  private served(id: number): Served | FileNode {
+    if (!this.nodes.get(id)) this.sync(this.nodes.isMeta(id));
+    return this.nodes.served(id);
+  }
+
   // ---- INIT ----
 
   initWishes(kernel: KernelInit): InitWishes {
@@ -346,7 +356,7 @@ export class FamfsFs implements FuseHandler {
       if (!this.master().update('open', nodeid)) throw new FuseError(Errno.ESTALE);
       return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
     }
-    const f = this.nodes.served(nodeid);
+    const f = this.served(nodeid);
     const acc = flags & O_ACCMODE;
     if ((acc === O_WRONLY || acc === O_RDWR) && f.id === LOG_FILE_ID && this.role !== 'master') {
       throw new FuseError(Errno.EACCES, 'only the master may write the log');
@@ -372,7 +382,7 @@ export class FamfsFs implements FuseHandler {
       this.gate.check(() => this.famfs.replayFromScratch());
       this.gate.checkHandle(args.fh);
     }
-    const f = this.nodes.served(nodeid);
+    const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
     // Any host may have written these bytes since we last read them (docs/coherency.md: the READ rule).
     const slices = this.shrinkGuard(() => this.famfs.freshSlices(f, args.offset, args.size));
@@ -399,7 +409,7 @@ export class FamfsFs implements FuseHandler {
     // A new file's size has one owner, the main thread: every write asks it (a size cached here
     // would miss another thread's truncate).
     if (this.nodes.isNew(nodeid)) f = this.nodes.servedNode(this.master().update('extend', nodeid, { offset: args.offset, length: data.length }));
-    else f = this.nodes.served(nodeid);
+    else f = this.served(nodeid);
     if ((f.id === LOG_FILE_ID && this.role !== 'master') || f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
     if (room <= 0) throw new FuseError(Errno.EFBIG, 'famfs files cannot grow');
@@ -422,7 +432,7 @@ export class FamfsFs implements FuseHandler {
 
   fsync(_req: Request, nodeid: number): void {
     if (this.nodes.isNew(nodeid)) this.master().call('fsync', { id: nodeid });
-    const f = this.nodes.served(nodeid);
+    const f = this.served(nodeid);
     this.shrinkGuard(() => this.famfs.flushFile(f));
   }
 

@@ -16,11 +16,10 @@ import { FM_ALL_HOSTS_RW } from '../../src/format/constants.js';
 import type { FileMap } from '../../src/format/types.js';
 import { FamfsFs } from '../../src/fs/famfs-fs.js';
 import type { FamfsMountConfig } from '../../src/fs/config.js';
-import { Errno, Opcode } from '../../src/fuse/codec.js';
-import { FuseSession, type FuseTransport } from '../../src/fuse/session.js';
+import { Errno } from '../../src/fuse/codec.js';
 import { asHost, famfs, famfsOk, GiB, makeHost, MiB, readRange, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
-import { initIn, parseReply, request } from '../fuse/wire.js';
 import { HAVE_FUSE, NO_FUSE_REASON, mount, umountAll } from './mounted.js';
+import { FAMFS_INIT, GET_DAXDEV, GET_FMAP, scriptedKernel } from './scripted-kernel.js';
 
 describe('multi-device famfs', () => {
   let master: Host, dev0: string, dev1: string, dev2: string;
@@ -157,26 +156,18 @@ describe('multi-device famfs', () => {
     const client = makeHost('md-c');
     const handler = asHost(client, () => new FamfsFs(config));
     removeHost(client);
-    const replies: Buffer[] = [];
-    const t: FuseTransport = { read: () => 0, writev: (b) => void replies.push(Buffer.concat(b)) };
-    const s = new FuseSession(t, handler, { log: () => undefined });
-    const send = (m: Buffer) => {
-      replies.length = 0;
-      m.copy(s.buffer);
-      s.processMessage(s.buffer, m.length);
-      return parseReply(replies[0]!);
-    };
-    assert.equal(send(request(Opcode.INIT, 0, initIn(7, 46, 0x20000, 0x73fffffb, 0xdfd), { unique: 1 })).error, 0);
+    const kernel = scriptedKernel(handler);
+    assert.equal(kernel.init(FAMFS_INIT()).error, 0);
     for (const [i, p] of [dev0, dev1, dev2].entries()) {
-      const r = send(request(55, i, Buffer.alloc(0), { unique: 10 + i }));
+      const r = kernel.send(GET_DAXDEV, i);
       assert.equal(r.payload.length, 280);
       assert.equal(r.payload.readUInt16LE(0), i);
       assert.equal(r.payload.subarray(24, 24 + p.length).toString(), p);
       assert.equal(r.payload[24 + p.length], 0);
     }
-    assert.equal(send(request(55, 3, Buffer.alloc(0), { unique: 20 })).error, -Errno.EINVAL);
+    assert.equal(kernel.send(GET_DAXDEV, 3).error, -Errno.EINVAL);
     const s1 = handler.famfs.file('s1').id;
-    assert.equal(send(request(54, s1, Buffer.alloc(0), { unique: 21 })).error, -Errno.EIO);
+    assert.equal(kernel.send(GET_FMAP, s1).error, -Errno.EIO);
     handler.famfs.close();
   });
 

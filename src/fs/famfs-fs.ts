@@ -32,7 +32,7 @@ import { FUSE_DAX_FMAP, FUSE_GET_DAXDEV, FUSE_GET_FMAP, wantKernelMode, type Dat
 import { LOG_FILE_ID, META_DIR_ID, META_NAME, metaFileType, metaNodes, SUPERBLOCK_FILE_ID } from './metafiles.js';
 import { PresenceGate } from './presence-gate.js';
 import type { ReleaseArgs } from '../fuse/decode.js';
-import { nodeXattrs } from './xattrs.js';
+import { FAMFS_XATTR_PREFIX, nodeXattr, nodeXattrNames, type MountFacts } from './xattrs.js';
 import { daxdevReply, fmapReply, KERNEL_DEVINDEX_ZERO_ONLY } from './kernel-replies.js';
 import { nodeAttr, statfsReply } from './attrs.js';
 import { listDir, type DirListEntry } from './dirlist.js';
@@ -46,6 +46,8 @@ const FUSE_SYNCFS = 50;
 const O_WRONLY = 1;
 const O_RDWR = 2;
 const RENAME_NOREPLACE = 1;
+/** The most frequent answer of all (two per file in `ls -l`): one shared instance. */
+const NO_SUCH_XATTR = new FuseError(Errno.ENODATA);
 
 /** `.meta` at the root is the meta directory: nothing else may take the name (EEXIST, as it exists). */
 function reservedName(parent: number, name: string): void {
@@ -492,8 +494,8 @@ export class FamfsFs implements FuseHandler {
     return reply;
   }
 
-  private xattrs(n: AnyNode): Record<string, string> {
-    return nodeXattrs(n, { device: this.config.device, role: this.role, uuid: this.famfs.sb.uuid, dataPath: this.dataPath, systemUuid: this.localUuid });
+  private facts(): MountFacts {
+    return { device: this.config.device, role: this.role, uuid: this.famfs.sb.uuid, dataPath: this.dataPath, systemUuid: this.localUuid };
   }
 
   private status(): DaemonStatus {
@@ -504,15 +506,21 @@ export class FamfsFs implements FuseHandler {
   }
 
   getxattr(_req: Request, nodeid: number, name: string): string | FuseError {
+    // `ls -l` asks security.selinux and system.posix_acl_access of every file: names famfs never
+    // has, answered without the log check, the device size check or the tree.
+    if (!name.startsWith(FAMFS_XATTR_PREFIX)) {
+      if (Atomics.load(this.state, StateFlag.STALE)) return new FuseError(Errno.ESTALE, 'device was re-formatted');
+      return NO_SUCH_XATTR;
+    }
     this.sync();
     if (name === STATUS_XATTR && nodeid === ROOT_ID) return JSON.stringify(this.status()); // built on demand: it walks the bitmap
-    const v = this.xattrs(this.nodes.orThrow(nodeid))[name];
-    return v === undefined ? new FuseError(Errno.ENODATA) : v;
+    const v = nodeXattr(this.nodes.orThrow(nodeid), this.facts(), name);
+    return v === undefined ? NO_SUCH_XATTR : v;
   }
 
   listxattr(_req: Request, nodeid: number): string[] {
     this.sync();
-    const names = Object.keys(this.xattrs(this.nodes.orThrow(nodeid)));
+    const names = nodeXattrNames(this.nodes.orThrow(nodeid));
     return nodeid === ROOT_ID ? [...names, STATUS_XATTR] : names;
   }
 

@@ -10,6 +10,7 @@ import type { RemoveEntry, RenameEntry } from '../format/removal.js';
 import type { FileMap } from '../format/types.js';
 import type { PendingFree } from '../alloc/reclaim.js';
 import { basename, dirname, relpathProblem, reservedProblem } from './paths.js';
+import { daxdevProblem, type DaxdevInfo } from './daxdevs.js';
 import { idForEntry, Tree, type DirNode, type TreeNode } from './tree.js';
 import { AttrsTable, makeDir, makeFile, makeSymlink, type NodeInit } from './nodes.js';
 import { mapProblem, type Geometry } from './validate.js';
@@ -18,15 +19,7 @@ import { LOG_ENTRY_SIZE, logSlots } from '../format/constants.js';
 
 export type ProblemKind = 'bad-entry' | 'bad-path' | 'bad-map' | 'no-parent' | 'exists' | 'bad-daxdev' | 'bad-removal';
 
-/** One device of a multi-device file system (index 0 = the superblock's). */
-export interface DaxdevInfo {
-  index: number;
-  uuid: string;
-  size: number;
-}
-
-/** Device table slots (the famfs V10 kernel's per-connection table holds 24). */
-export const MAX_DAXDEVS = 24;
+export { MAX_DAXDEVS, type DaxdevInfo } from './daxdevs.js';
 
 /** Directories replay remembers by path at most (see parentFor). */
 const MAX_CACHED_PARENTS = 4096;
@@ -146,10 +139,12 @@ export class Replayer {
    * Apply every committed entry not yet seen. Returns the entries applied by this call.
    * An impossible next_index means "not valid right now": nothing changes and the next
    * call looks again. Bad slots at the tail are reported but re-examined when next_index
-   * moves, so no slot is written off for good because of a header value.
+   * moves, so no slot is written off for good because of a header value. `upTo`: stop at
+   * that slot for now.
    */
-  catchUp(onApplied?: (a: AppliedEntry) => void): number {
-    const raw = this.log.nextIndex();
+  catchUp(onApplied?: (a: AppliedEntry) => void, upTo?: number): number {
+    // upTo: a committed next_index seen before (records never straddle one).
+    const raw = upTo === undefined ? this.log.nextIndex() : Math.min(upTo, this.log.nextIndex());
     const slots = logSlots(this.log.logLen);
     if (raw === this.position && this.headerProblem === undefined) return 0;
     if (raw > slots) {
@@ -364,11 +359,9 @@ export class Replayer {
       }
       case 'add_daxdev': {
         // Upstream's accumulation rules (famfs_daxdev_table_add): dense and in order, unique uuid, bounded.
+        const bad = daxdevProblem(this.daxdevs, entry, this.primaryUuid);
+        if (bad) return !!this.problem(index, 'bad-daxdev', bad);
         const want = this.daxdevs.length + 1;
-        if (entry.index !== want) return !!this.problem(index, 'bad-daxdev', `ADD_DAXDEV index ${entry.index}, expected ${want}`);
-        if (want >= MAX_DAXDEVS) return !!this.problem(index, 'bad-daxdev', `more than ${MAX_DAXDEVS} devices`);
-        if (entry.uuid === this.primaryUuid || this.daxdevs.some((d) => d.uuid === entry.uuid)) return !!this.problem(index, 'bad-daxdev', `device uuid ${entry.uuid} is already in the table`);
-        if (!Number.isSafeInteger(entry.size) || entry.size <= 0) return !!this.problem(index, 'bad-daxdev', `device size ${entry.size}`);
         this.daxdevs.push({ index: entry.index, uuid: entry.uuid, size: entry.size });
         this.geometry.ndevices = want + 1;
         (this.geometry.deviceSizes ??= [])[entry.index] = entry.size;

@@ -516,10 +516,10 @@ export class Famfs {
   /** The sound file entries that hold space, live or pending (released ones left out), for `device`. */
   private markHeld(bitmap: AllocBitmap, device: number): number {
     let collisions = 0;
-    const { holderSlots, holderMaps, removedFiles } = this.replayer;
-    for (let i = 0; i < holderSlots.length; i++) {
-      if (!removedFiles.has(holderSlots[i]!)) collisions += bitmap.markMap(holderMaps[i]!, device);
-    }
+    const { removedFiles } = this.replayer;
+    this.replayer.forEachHolder((index, map) => {
+      if (!removedFiles.has(index)) collisions += bitmap.markMap(map, device);
+    });
     if (this.replayer.pending.size) {
       const pending = this.pendingFrees;
       const free = this.releaseOracle.releasable(pending);

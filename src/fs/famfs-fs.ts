@@ -32,7 +32,7 @@ import { FUSE_DAX_FMAP, FUSE_GET_DAXDEV, FUSE_GET_FMAP, wantKernelMode, type Dat
 import { LOG_FILE_ID, META_DIR_ID, META_NAME, metaFileType, metaNodes, SUPERBLOCK_FILE_ID } from './metafiles.js';
 import { PresenceGate } from './presence-gate.js';
 import type { ReleaseArgs } from '../fuse/decode.js';
-import { nodeXattrs } from './xattrs.js';
+import { FAMFS_XATTR_PREFIX, nodeXattr, nodeXattrNames, type MountFacts } from './xattrs.js';
 import { daxdevReply, fmapReply, KERNEL_DEVINDEX_ZERO_ONLY } from './kernel-replies.js';
 import { nodeAttr, statfsReply } from './attrs.js';
 import { listDir, type DirListEntry } from './dirlist.js';
@@ -46,6 +46,8 @@ const FUSE_SYNCFS = 50;
 const O_WRONLY = 1;
 const O_RDWR = 2;
 const RENAME_NOREPLACE = 1;
+/** The most frequent answer of all (two per file in `ls -l`): one shared instance. */
+const NO_SUCH_XATTR = new FuseError(Errno.ENODATA);
 
 /** `.meta` at the root is the meta directory: nothing else may take the name (EEXIST, as it exists). */
 function reservedName(parent: number, name: string): void {
@@ -137,6 +139,16 @@ export class FamfsFs implements FuseHandler {
 
   private entry(n: AnyNode): EntryReply {
     return { nodeid: n.id, attr: this.attr(n), entryTimeout: this.timeout, attrTimeout: this.timeout };
+  }
+
+  /**
+   * The file a READ/WRITE/FSYNC names. Each worker replays on its own and only sync() catches
+   * it up: a file logged since this worker's last catch-up (opened through another worker) is
+   * unknown here until it does — without this, ENOENT, and SIGBUS for a mapping's page fault.
+   */
+  private served(id: number): Served | FileNode {
+    if (!this.nodes.get(id)) this.sync(this.nodes.isMeta(id));
+    return this.nodes.served(id);
   }
 
   // ---- INIT ----
@@ -353,7 +365,7 @@ export class FamfsFs implements FuseHandler {
       if (!this.master().update('open', nodeid)) throw new FuseError(Errno.ESTALE);
       return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
     }
-    const f = this.nodes.served(nodeid);
+    const f = this.served(nodeid);
     const acc = flags & O_ACCMODE;
     if ((acc === O_WRONLY || acc === O_RDWR) && f.id === LOG_FILE_ID && this.role !== 'master') {
       throw new FuseError(Errno.EACCES, 'only the master may write the log');
@@ -379,7 +391,7 @@ export class FamfsFs implements FuseHandler {
       this.gate.check(() => this.famfs.replayFromScratch());
       this.gate.checkHandle(args.fh);
     }
-    const f = this.nodes.served(nodeid);
+    const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
     // Any host may have written these bytes since we last read them (docs/coherency.md: the READ rule).
     const slices = this.shrinkGuard(() => this.famfs.freshSlices(f, args.offset, args.size));
@@ -406,7 +418,7 @@ export class FamfsFs implements FuseHandler {
     // A new file's size has one owner, the main thread: a write asks it unless the file's shared
     // slot lets it raise the size itself (newslots.ts). A size cached here would miss a truncate.
     if (this.nodes.isNew(nodeid)) f = this.master().writeFast(nodeid, args.offset + data.length) ?? this.nodes.servedNode(this.master().update('extend', nodeid, { offset: args.offset, length: data.length }));
-    else f = this.nodes.served(nodeid);
+    else f = this.served(nodeid);
     if ((f.id === LOG_FILE_ID && this.role !== 'master') || f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
     if (room <= 0) throw new FuseError(Errno.EFBIG, 'famfs files cannot grow');
@@ -429,7 +441,7 @@ export class FamfsFs implements FuseHandler {
 
   fsync(_req: Request, nodeid: number): void {
     if (this.nodes.isNew(nodeid)) this.master().call('fsync', { id: nodeid });
-    const f = this.nodes.served(nodeid);
+    const f = this.served(nodeid);
     this.shrinkGuard(() => this.famfs.flushFile(f));
   }
 
@@ -489,8 +501,8 @@ export class FamfsFs implements FuseHandler {
     return reply;
   }
 
-  private xattrs(n: AnyNode): Record<string, string> {
-    return nodeXattrs(n, { device: this.config.device, role: this.role, uuid: this.famfs.sb.uuid, dataPath: this.dataPath, systemUuid: this.localUuid });
+  private facts(): MountFacts {
+    return { device: this.config.device, role: this.role, uuid: this.famfs.sb.uuid, dataPath: this.dataPath, systemUuid: this.localUuid };
   }
 
   private status(): DaemonStatus {
@@ -501,15 +513,21 @@ export class FamfsFs implements FuseHandler {
   }
 
   getxattr(_req: Request, nodeid: number, name: string): string | FuseError {
+    // `ls -l` asks security.selinux and system.posix_acl_access of every file: names famfs never
+    // has, answered without the log check, the device size check or the tree.
+    if (!name.startsWith(FAMFS_XATTR_PREFIX)) {
+      if (Atomics.load(this.state, StateFlag.STALE)) return new FuseError(Errno.ESTALE, 'device was re-formatted');
+      return NO_SUCH_XATTR;
+    }
     this.sync();
     if (name === STATUS_XATTR && nodeid === ROOT_ID) return JSON.stringify(this.status()); // built on demand: it walks the bitmap
-    const v = this.xattrs(this.nodes.orThrow(nodeid))[name];
-    return v === undefined ? new FuseError(Errno.ENODATA) : v;
+    const v = nodeXattr(this.nodes.orThrow(nodeid), this.facts(), name);
+    return v === undefined ? NO_SUCH_XATTR : v;
   }
 
   listxattr(_req: Request, nodeid: number): string[] {
     this.sync();
-    const names = Object.keys(this.xattrs(this.nodes.orThrow(nodeid)));
+    const names = nodeXattrNames(this.nodes.orThrow(nodeid));
     return nodeid === ROOT_ID ? [...names, STATUS_XATTR] : names;
   }
 

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Famfs } from '../../src/api/famfs.js';
+import { probeFamfs } from '../../src/api/probe.js';
 import { listedDevices, readDevHeader } from '../../src/api/devices.js';
 import { FM_ALL_HOSTS_RW } from '../../src/format/constants.js';
 import type { FileMap } from '../../src/format/types.js';
@@ -186,6 +187,29 @@ describe('multi-device famfs', () => {
     assert.ok(famfsOk(master, ['cat', '-d', dev0, 'il'], { binary: true }).raw.equals(data.il));
     // chunk 3 (file 6..8 MiB) lives on device 0's strip, stripe 1; chunk 2 (4..6 MiB) on device 2's strip, stripe 0
     assert.ok(readRange(dev2, 2 * MiB + MiB, MiB).equals(data.il.subarray(5 * MiB, 6 * MiB)));
+  });
+
+  it('the mount\'s probe (no replay) finds the device table and paths a replay finds, refused ADD_DAXDEV entries included', () => {
+    const f = asHost(master, () => Famfs.open(dev0));
+    try {
+      const p = asHost(master, () => probeFamfs(dev0));
+      assert.ok(f.problems.some((x) => x.kind === 'bad-daxdev'));
+      assert.deepEqual(p.daxdevs, f.daxdevs);
+      assert.deepEqual(p.devicePaths, [f.devicePath(0), f.devicePath(1), f.devicePath(2)]);
+      assert.deepEqual(p.devicePaths.slice(1), [dev1, dev2]);
+      assert.equal(p.role, 'master');
+      assert.equal(p.nextIndex, f.stats.entries);
+      assert.equal(p.sb.uuid, f.sb.uuid);
+    } finally {
+      f.close();
+    }
+    const other = makeHost('md-p');
+    try {
+      assert.equal(asHost(other, () => probeFamfs(dev0)).role, 'client');
+    } finally {
+      removeHost(other);
+    }
+    assert.throws(() => probeFamfs('/dev/shm/no-such-famfs-device'), /no such|ENOENT/i);
   });
 
   it('fsck counts allocation collisions on devices ≥ 1 too', () => {

@@ -13,6 +13,7 @@ import { uringSupport, type TransportChoice } from '../fuse/uring.js';
 import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
 import { DEFAULT_LOCK_WAIT_MS, MasterService } from './master-service.js';
+import { createNewFileSlots } from './newslots.js';
 import { createRpcChannel, RpcServer } from './rpc.js';
 import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';
@@ -203,6 +204,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     mountTimeMs: Date.now(),
     state: new SharedArrayBuffer(16),
     rpc: createRpcChannel(),
+    newFiles: createNewFileSlots(),
     dataPath: req.dataPath ?? 'auto',
     devices,
     metaGroup: options.metaGroup,
@@ -229,7 +231,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   const stillMounted = (): boolean => famfsMounts().some((m) => m.device === device);
   if (config.dataPath === 'kernel' && !config.famfsKernel) log('--data-path kernel, but /proc/kallsyms has no famfs_fuse_iomap_begin: the mount fails unless the kernel offers FUSE_DAX_FMAP');
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
-  const masterOpts = { log, placement: req.placement, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs() };
+  const masterOpts = { log, placement: req.placement, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs(), newFiles: config.newFiles };
   // In kernel mode the master writes the log through the mount, so it starts once mounted.
   let master = role === 'master' && !kernelMode ? new MasterService(device, masterOpts) : undefined;
   const rpc = role === 'master' ? new RpcServer(config.rpc, (call) => {

@@ -81,7 +81,7 @@ export class FamfsFs implements FuseHandler {
     this.role = config.forceClient ? 'client' : this.famfs.role;
     this.localUuid = trySystemUuid() ?? '';
     this.state = new Int32Array(config.state);
-    if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc), () => Atomics.load(this.state, StateFlag.PENDING));
+    if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc), () => Atomics.load(this.state, StateFlag.PENDING), config.newFiles);
     this.timeout = config.timeout;
     this.log = (m) => process.stderr.write(`famfs: ${m}\n`);
     const meta = metaNodes(this.famfs.tree.root, this.famfs.sb.logLen, this.role === 'master', config.metaGroup);
@@ -229,6 +229,11 @@ export class FamfsFs implements FuseHandler {
 
   lookup(_req: Request, parent: number, name: string): EntryReply | FuseError {
     this.sync(parent === META_DIR_ID || (parent === ROOT_ID && name === META_NAME));
+    // In a new directory: one call answers (its logged children too, once it is logged).
+    if (this.nodes.isNew(parent) && this.fresh!.active) {
+      const c = this.fresh!.lookup(parent, name);
+      return c ? this.entry(c) : new FuseError(Errno.ENOENT);
+    }
     const p = this.nodes.get(parent);
     if (!p || !('kind' in p) || p.kind !== 'dir') return new FuseError(Errno.ENOENT);
     if (parent === ROOT_ID && name === META_NAME) return this.entry(this.nodes.metaDir);
@@ -275,12 +280,18 @@ export class FamfsFs implements FuseHandler {
     return { attr: a, attrTimeout: this.timeout };
   }
 
-  mkdir(_req: Request, parent: number, name: string, mode: number, umask: number): EntryReply {
-    this.sync();
-    if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
+  /** A directory to make `name` in. A new one is checked by the main thread with the create (no call here). */
+  private parentDir(parent: number, name: string): void {
+    if (this.nodes.isNew(parent)) return;
     const p = this.nodes.orThrow(parent);
     if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
     reservedName(parent, name);
+  }
+
+  mkdir(_req: Request, parent: number, name: string, mode: number, umask: number): EntryReply {
+    this.sync();
+    if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
+    this.parentDir(parent, name);
     const n = this.master().adopt(this.master().call<NewNodeAttr>('mkdir', { parent, name, mode: mode & ~umask & 0o7777, uid: _req.uid, gid: _req.gid }));
     return this.entry(n!);
   }
@@ -291,9 +302,7 @@ export class FamfsFs implements FuseHandler {
     if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
     // Kernel mode maps each file once at open; a file that grows while open has no fixed map.
     if (this.dataPath === 'kernel') throw new FuseError(Errno.EOPNOTSUPP, 'kernel mode: make files with famfs creat / famfs cp');
-    const p = this.nodes.orThrow(parent);
-    if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
-    reservedName(parent, name);
+    this.parentDir(parent, name);
     const n = this.master().adopt(this.master().call<NewNodeAttr>('create', { parent, name, mode: mode & ~umask & 0o7777, uid: req.uid, gid: req.gid }))!;
     return { ...this.entry(n), fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
@@ -333,9 +342,7 @@ export class FamfsFs implements FuseHandler {
   symlink(req: Request, parent: number, name: string, target: string): EntryReply {
     this.sync();
     if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
-    const p = this.nodes.orThrow(parent);
-    if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
-    reservedName(parent, name);
+    this.parentDir(parent, name);
     const n = this.master().adopt(this.master().call<NewNodeAttr>('symlink', { parent, name, target, uid: req.uid, gid: req.gid }));
     return this.entry(n!);
   }
@@ -408,9 +415,9 @@ export class FamfsFs implements FuseHandler {
   write(_req: Request, nodeid: number, args: WriteArgs, data: Buffer): number {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
     let f: Served | FileNode;
-    // A new file's size has one owner, the main thread: every write asks it (a size cached here
-    // would miss another thread's truncate).
-    if (this.nodes.isNew(nodeid)) f = this.nodes.servedNode(this.master().update('extend', nodeid, { offset: args.offset, length: data.length }));
+    // A new file's size has one owner, the main thread: a write asks it unless the file's shared
+    // slot lets it raise the size itself (newslots.ts). A size cached here would miss a truncate.
+    if (this.nodes.isNew(nodeid)) f = this.master().writeFast(nodeid, args.offset + data.length) ?? this.nodes.servedNode(this.master().update('extend', nodeid, { offset: args.offset, length: data.length }));
     else f = this.served(nodeid);
     if ((f.id === LOG_FILE_ID && this.role !== 'master') || f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
@@ -424,7 +431,7 @@ export class FamfsFs implements FuseHandler {
   }
 
   flush(_req: Request, nodeid: number): void {
-    if (this.nodes.isNew(nodeid)) this.master().call('flush', { id: nodeid });
+    if (this.nodes.isNew(nodeid) && !this.master().flushQuiet(nodeid)) this.master().call('flush', { id: nodeid });
   }
 
   release(_req: Request, nodeid: number, args?: ReleaseArgs): void {

@@ -46,6 +46,28 @@ export function dropCaches(log?: (l: string) => void): boolean {
   }
 }
 
+/** user + system CPU seconds a process (all its threads) has used so far; 0 if unknown. */
+export function processCpu(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
+  } catch {
+    return 0;
+  }
+}
+
+/** The pid of the daemon serving mount point `mp` (famfs: its user.famfs.pid; bindfs: by command line). */
+export function daemonPid(mp: string, bindfsSrc?: string): number | undefined {
+  if (bindfsSrc) return Number(spawnSync('pgrep', ['-n', '-f', `^bindfs ${bindfsSrc} ${mp}$`]).stdout?.toString().trim()) || undefined;
+  try {
+    return Number(getxattr(mp, 'user.famfs.pid')) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function hasBindfs(): boolean {
   const r = spawnSync('bindfs', ['--version'], { stdio: 'ignore' });
   return !r.error && r.status === 0;

@@ -51,6 +51,11 @@ export interface OpenOptions {
   via?: 'auto' | 'device' | 'mount';
   /** Extra candidate paths for devices 1.. (besides this host's device list, see devices.ts). */
   devices?: string[];
+  /**
+   * open only: replay the slots below this index (a committed next_index seen earlier); the
+   * rest comes with the first refresh(), whose listener hears about each entry.
+   */
+  upTo?: number;
 }
 
 export interface Owner {
@@ -114,7 +119,7 @@ export class Famfs {
   /** Set when opened through a mount (openPath): host paths under it map to paths in the file system. */
   mountpoint?: string;
 
-  private constructor(device: Device, sb: Superblock, candidates: string[] = [], mounted?: MountedFiles) {
+  private constructor(device: Device, sb: Superblock, candidates: string[] = [], mounted?: MountedFiles, upTo?: number) {
     this.candidates = candidates;
     this.mounted = mounted;
     this.device = device;
@@ -133,7 +138,7 @@ export class Famfs {
       ndevices: 1,
     };
     this.replayer = new Replayer(this.log, this.geometry, { primaryUuid: sb.daxdev.uuid, features: this.features });
-    this.replayer.catchUp();
+    this.replayer.catchUp(undefined, upTo);
   }
 
   static open(devicePath: string, opts: OpenOptions = {}): Famfs {
@@ -148,7 +153,7 @@ export class Famfs {
       device.mapHead(LOG_OFFSET);
       const sb = readSuperblock(device);
       device.mapHead(LOG_OFFSET + sb.logLen);
-      return new Famfs(device, sb, opts.devices);
+      return new Famfs(device, sb, opts.devices, undefined, opts.upTo);
     } catch (e) {
       device.close();
       throw asFamfsError(e);
@@ -511,10 +516,10 @@ export class Famfs {
   /** The sound file entries that hold space, live or pending (released ones left out), for `device`. */
   private markHeld(bitmap: AllocBitmap, device: number): number {
     let collisions = 0;
-    const { holderSlots, holderMaps, removedFiles } = this.replayer;
-    for (let i = 0; i < holderSlots.length; i++) {
-      if (!removedFiles.has(holderSlots[i]!)) collisions += bitmap.markMap(holderMaps[i]!, device);
-    }
+    const { removedFiles } = this.replayer;
+    this.replayer.forEachHolder((index, map) => {
+      if (!removedFiles.has(index)) collisions += bitmap.markMap(map, device);
+    });
     if (this.replayer.pending.size) {
       const pending = this.pendingFrees;
       const free = this.releaseOracle.releasable(pending);

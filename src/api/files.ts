@@ -63,10 +63,22 @@ export interface RangeOptions {
   chunkSize?: number;
 }
 
-function range(file: FileNode, o: RangeOptions): [number, number] {
-  const start = o.start ?? 0, end = Math.min(o.end ?? file.size, file.size);
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) throw new FamfsError(`${file.path}: invalid range [${o.start}, ${o.end})`, 'EINVAL');
+/** [start, end) of a file of `size` bytes named `name` (end clipped to the size); a bad range is EINVAL. */
+export function byteRange(name: string, size: number, o: RangeOptions): [number, number] {
+  const start = o.start ?? 0, end = Math.min(o.end ?? size, size);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) throw new FamfsError(`${name}: invalid range [${o.start}, ${o.end})`, 'EINVAL');
   return [start, end];
+}
+
+/** [start, end) of the open file `fd` (at `host`) in fresh Buffers of up to `chunkSize` (default 1 MiB). */
+export function* readChunks(fd: number, host: string, start: number, end: number, chunkSize = 1 << 20): Generator<Buffer> {
+  for (let pos = start; pos < end; ) {
+    const buf = Buffer.allocUnsafe(Math.min(chunkSize, end - pos));
+    const n = fs.readSync(fd, buf, 0, buf.length, pos);
+    if (n === 0) throw new FamfsError(`${host}: ended at ${pos} of ${end} bytes`, 'EIO');
+    pos += n;
+    yield n === buf.length ? buf : buf.subarray(0, n);
+  }
 }
 
 /**
@@ -75,7 +87,7 @@ function range(file: FileNode, o: RangeOptions): [number, number] {
  * famfs.close()). Through a mount only: fresh Buffers read from the mount's file.
  */
 export function* fileChunks(famfs: Famfs, file: FileNode, o: RangeOptions = {}): Generator<Buffer> {
-  const [start, end] = range(file, o);
+  const [start, end] = byteRange(file.path, file.size, o);
   if (end === start) return;
   if (!famfs.device.metadataOnly) {
     // Another host may have written the bytes since this host last read them.
@@ -85,14 +97,7 @@ export function* fileChunks(famfs: Famfs, file: FileNode, o: RangeOptions = {}):
   const host = hostPath(famfs, file.path);
   const fd = fs.openSync(host, 'r');
   try {
-    const size = o.chunkSize ?? 1 << 20;
-    for (let pos = start; pos < end; ) {
-      const buf = Buffer.allocUnsafe(Math.min(size, end - pos));
-      const n = fs.readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) throw new FamfsError(`${host}: ended at ${pos} of ${end} bytes`, 'EIO');
-      pos += n;
-      yield n === buf.length ? buf : buf.subarray(0, n);
-    }
+    yield* readChunks(fd, host, start, end, o.chunkSize);
   } finally {
     fs.closeSync(fd);
   }

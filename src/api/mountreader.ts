@@ -18,7 +18,7 @@ import { META_NAME } from '../meta/paths.js';
 import { getxattr } from '../sys/libc.js';
 import { FamfsError } from './errors.js';
 import { findMounted, realish } from './locate.js';
-import type { FamfsStat, RangeOptions } from './files.js';
+import { byteRange, readChunks, type FamfsStat, type RangeOptions } from './files.js';
 
 /** A file's map as JSON (the FileMap of the library: extents, or an interleave). */
 export const MAP_XATTR = 'user.famfs.map';
@@ -180,17 +180,8 @@ export class MountReader {
       throw mountError(host, e, 'this user may not read it');
     }
     try {
-      const size = fs.fstatSync(fd).size;
-      const start = o.start ?? 0, end = Math.min(o.end ?? size, size);
-      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) throw new FamfsError(`${rel}: invalid range [${o.start}, ${o.end})`, 'EINVAL');
-      const chunk = o.chunkSize ?? 1 << 20;
-      for (let pos = start; pos < end; ) {
-        const buf = Buffer.allocUnsafe(Math.min(chunk, end - pos));
-        const n = fs.readSync(fd, buf, 0, buf.length, pos);
-        if (n === 0) throw new FamfsError(`${host}: ended at ${pos} of ${end} bytes`, 'EIO');
-        pos += n;
-        yield n === buf.length ? buf : buf.subarray(0, n);
-      }
+      const [start, end] = byteRange(rel, fs.fstatSync(fd).size, o);
+      yield* readChunks(fd, host, start, end, o.chunkSize);
     } finally {
       fs.closeSync(fd);
     }

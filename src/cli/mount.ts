@@ -57,6 +57,7 @@ async function foreground(req: MountRequest, readyFd: number | undefined): Promi
     fs.writeSync(readyFd, 'ok\n');
     fs.closeSync(readyFd);
   }
+  running.ready();
   const { server, watcher } = running;
   const stop = (): void => {
     server.unmount({ lazy: true }).catch(() => undefined);

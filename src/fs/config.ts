@@ -16,6 +16,8 @@ export interface FamfsMountConfig {
   state: SharedArrayBuffer;
   /** Calls to the main thread's metadata service (master mounts). */
   rpc: RpcChannel;
+  /** Master mounts: new files' sizes, written by workers without a call (newslots.ts). */
+  newFiles?: SharedArrayBuffer;
   /** Where file data is served: 'auto' (default), 'kernel' (famfs FUSE extensions) or 'daemon'. */
   dataPath?: DataPathChoice;
   /** The main thread found a famfs-enabled kernel (/proc/kallsyms). */

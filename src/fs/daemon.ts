@@ -13,6 +13,7 @@ import { uringSupport, type TransportChoice } from '../fuse/uring.js';
 import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
 import { DEFAULT_LOCK_WAIT_MS, MasterService } from './master-service.js';
+import { createNewFileSlots } from './newslots.js';
 import { createRpcChannel, RpcServer } from './rpc.js';
 import { LogWatcher } from './watcher.js';
 import { Notifier } from './notifier.js';
@@ -23,7 +24,9 @@ import { createOpStats } from '../fuse/opstats.js';
 import { famfsKernelPresent, FUSE_DAX_FMAP, type DataPath, type DataPathChoice } from './kernel.js';
 import { ensureDevdax, enterKernelMode, kernelModeIntended, leaveKernelMode, snapshotMeta } from './kernel-mount.js';
 import { daxMode } from '../device/daxmode.js';
-import { hasPresence, PresenceService } from '../presence/service.js';
+import { PresenceService } from '../presence/service.js';
+import { probeFamfs } from '../api/probe.js';
+import { hasFeature, PRESENCE } from '../format/features.js';
 import { createSharedStatfs } from './shared-statfs.js';
 
 export const FS_SUBTYPE = 'famfs';
@@ -127,6 +130,8 @@ export interface Preflight {
   presence: boolean;
   /** Bytes of the log (sizes the open-count table). */
   logLen: number;
+  /** Where the log stood, and the superblock's bytes, when probed. */
+  probe: { nextIndex: number; superblock: Buffer };
 }
 
 /** Validate everything that can be checked before mounting, and learn the role and device paths. */
@@ -151,14 +156,14 @@ export function preflight(req: MountRequest): Preflight {
     if (famfsMounts().some((m) => m.device === device)) throw new FamfsError(`${device} is bound to fsdev_dax for a famfs mount on this host; unmount it first`, 'EBUSY');
     ensureDevdax(device, req.log ?? ((m: string) => process.stderr.write(`famfs: ${m}\n`)));
   }
-  const probe = Famfs.open(device, { devices: req.devices }); // a clear error for a missing or invalid superblock/log
+  // A clear error for a missing or invalid superblock/log; no replay (the workers replay).
+  const probe = probeFamfs(device, { devices: req.devices });
   const role = req.forceClient ? 'client' : probe.role;
-  const devices = [device, ...probe.daxdevs.map((d) => probe.devicePath(d.index) ?? '')];
+  const devices = [device, ...probe.devicePaths.slice(1)];
   const extraUuids = probe.daxdevs.map((d) => d.uuid);
   const au = probe.sb.allocUnit;
-  const presence = hasPresence(probe);
+  const presence = hasFeature(probe.features, PRESENCE);
   const logLen = probe.sb.logLen;
-  probe.close();
   // The famfs kernel maps only 2 MiB-aligned extents (reference famfs-extensions.md §4) and has no READ fallback.
   if (req.dataPath === 'kernel' && au < ALLOC_UNIT) {
     throw new FamfsError(`${device}: this famfs uses ${au}-byte allocation units (small-units extension) and a famfs kernel maps only 2 MiB-aligned extents; mount it with --data-path daemon (auto chooses daemon)`, 'EINVAL');
@@ -169,7 +174,7 @@ export function preflight(req: MountRequest): Preflight {
   } catch (e) {
     throw new FamfsError((e as Error).message, 'EINVAL');
   }
-  return { device, mountpoint, role, devices, extraUuids, options, allocUnit: au, presence, logLen };
+  return { device, mountpoint, role, devices, extraUuids, options, allocUnit: au, presence, logLen, probe: { nextIndex: probe.nextIndex, superblock: probe.superblock } };
 }
 
 export interface RunningMount {
@@ -180,13 +185,15 @@ export interface RunningMount {
   dataPath: DataPath;
   /** This host's presence (file systems with the presence area). */
   presence?: PresenceService;
+  /** Call once the mount was announced: the log watcher replays then (a big log takes seconds). */
+  ready: () => void;
 }
 
 /** Mount and serve; resolves once the kernel has completed INIT. */
 export async function startMount(req: MountRequest): Promise<RunningMount> {
   const log = req.log ?? ((m: string) => process.stderr.write(`famfs: ${m}\n`));
   // Devices not found on this host ('' in devices) make only the files on them fail (EIO/ENXIO).
-  const { device, mountpoint, role, devices, extraUuids, options, allocUnit, presence, logLen } = preflight(req);
+  const { device, mountpoint, role, devices, extraUuids, options, allocUnit, presence, logLen, probe } = preflight(req);
   devices.forEach((p, i) => {
     if (i > 0) log(p ? `device ${i}: ${p}` : `device ${i} (uuid ${extraUuids[i - 1]}) not found on this host: files on it cannot be read`);
   });
@@ -199,6 +206,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     state: new SharedArrayBuffer(16),
     statfs: createSharedStatfs(),
     rpc: createRpcChannel(),
+    newFiles: createNewFileSlots(),
     dataPath: req.dataPath ?? 'auto',
     devices,
     metaGroup: options.metaGroup,
@@ -225,7 +233,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   const stillMounted = (): boolean => famfsMounts().some((m) => m.device === device);
   if (config.dataPath === 'kernel' && !config.famfsKernel) log('--data-path kernel, but /proc/kallsyms has no famfs_fuse_iomap_begin: the mount fails unless the kernel offers FUSE_DAX_FMAP');
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
-  const masterOpts = { log, placement: req.placement, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs(), openTable: () => presenceSvc?.table ?? kernelShared?.table };
+  const masterOpts = { log, placement: req.placement, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs(), newFiles: config.newFiles, openTable: () => presenceSvc?.table ?? kernelShared?.table };
   // In kernel mode the master writes the log through the mount, so it starts once mounted.
   let master = role === 'master' && !kernelMode ? new MasterService(device, masterOpts) : undefined;
   const rpc = role === 'master' ? new RpcServer(config.rpc, (call) => {
@@ -325,7 +333,9 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     }, 200);
     detachTimer.unref();
   } else {
-    watcher = new LogWatcher(device, notify, config.state, { log, verbose: req.verbose, madeHere });
+    // The watcher replays once the mount answers (RunningMount.ready), from where the probe
+    // saw the log: the workers' replays hold at least that, so nothing is missed.
+    watcher = new LogWatcher(device, notify, config.state, { log, verbose: req.verbose, madeHere, deferredFrom: { nextIndex: probe.nextIndex, superblock: probe.superblock } });
   }
   watcher.start();
   // Deletes and renames reach this host's kernel through the notifier: it listens before the mount is announced.
@@ -341,5 +351,5 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   });
 
   log(`mounted ${device} on ${mountpoint} as ${role}, data path: ${dataPath === 'kernel' ? 'kernel (famfs GET_FMAP/GET_DAXDEV, data through DAX)' : 'daemon'}, transport: ${server.transport === 'uring' ? 'io_uring' : '/dev/fuse'}`);
-  return { server, watcher, config, role, dataPath, presence: presenceSvc };
+  return { server, watcher, config, role, dataPath, presence: presenceSvc, ready: () => watcher.replayDeferred() };
 }

@@ -32,7 +32,7 @@ import { FUSE_DAX_FMAP, FUSE_GET_DAXDEV, FUSE_GET_FMAP, wantKernelMode, type Dat
 import { LOG_FILE_ID, META_DIR_ID, META_NAME, metaFileType, metaNodes, SUPERBLOCK_FILE_ID } from './metafiles.js';
 import { PresenceGate } from './presence-gate.js';
 import type { ReleaseArgs } from '../fuse/decode.js';
-import { nodeXattrs } from './xattrs.js';
+import { FAMFS_XATTR_PREFIX, nodeXattr, nodeXattrNames, type MountFacts } from './xattrs.js';
 import { daxdevReply, fmapReply, KERNEL_DEVINDEX_ZERO_ONLY } from './kernel-replies.js';
 import { nodeAttr, spaceOf, statfsReply } from './attrs.js';
 import { createSharedStatfs, SharedStatfs } from './shared-statfs.js';
@@ -47,6 +47,8 @@ const FUSE_SYNCFS = 50;
 const O_WRONLY = 1;
 const O_RDWR = 2;
 const RENAME_NOREPLACE = 1;
+/** The most frequent answer of all (two per file in `ls -l`): one shared instance. */
+const NO_SUCH_XATTR = new FuseError(Errno.ENODATA);
 
 /** `.meta` at the root is the meta directory: nothing else may take the name (EEXIST, as it exists). */
 function reservedName(parent: number, name: string): void {
@@ -81,7 +83,7 @@ export class FamfsFs implements FuseHandler {
     this.role = config.forceClient ? 'client' : this.famfs.role;
     this.localUuid = trySystemUuid() ?? '';
     this.state = new Int32Array(config.state);
-    if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc), () => Atomics.load(this.state, StateFlag.PENDING));
+    if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc), () => Atomics.load(this.state, StateFlag.PENDING), config.newFiles);
     this.timeout = config.timeout;
     this.log = (m) => process.stderr.write(`famfs: ${m}\n`);
     const meta = metaNodes(this.famfs.tree.root, this.famfs.sb.logLen, this.role === 'master', config.metaGroup);
@@ -140,6 +142,16 @@ export class FamfsFs implements FuseHandler {
 
   private entry(n: AnyNode): EntryReply {
     return { nodeid: n.id, attr: this.attr(n), entryTimeout: this.timeout, attrTimeout: this.timeout };
+  }
+
+  /**
+   * The file a READ/WRITE/FSYNC names. Each worker replays on its own and only sync() catches
+   * it up: a file logged since this worker's last catch-up (opened through another worker) is
+   * unknown here until it does — without this, ENOENT, and SIGBUS for a mapping's page fault.
+   */
+  private served(id: number): Served | FileNode {
+    if (!this.nodes.get(id)) this.sync(this.nodes.isMeta(id));
+    return this.nodes.served(id);
   }
 
   // ---- INIT ----
@@ -220,6 +232,11 @@ export class FamfsFs implements FuseHandler {
 
   lookup(_req: Request, parent: number, name: string): EntryReply | FuseError {
     this.sync(parent === META_DIR_ID || (parent === ROOT_ID && name === META_NAME));
+    // In a new directory: one call answers (its logged children too, once it is logged).
+    if (this.nodes.isNew(parent) && this.fresh!.active) {
+      const c = this.fresh!.lookup(parent, name);
+      return c ? this.entry(c) : new FuseError(Errno.ENOENT);
+    }
     const p = this.nodes.get(parent);
     if (!p || !('kind' in p) || p.kind !== 'dir') return new FuseError(Errno.ENOENT);
     if (parent === ROOT_ID && name === META_NAME) return this.entry(this.nodes.metaDir);
@@ -266,12 +283,18 @@ export class FamfsFs implements FuseHandler {
     return { attr: a, attrTimeout: this.timeout };
   }
 
-  mkdir(_req: Request, parent: number, name: string, mode: number, umask: number): EntryReply {
-    this.sync();
-    if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
+  /** A directory to make `name` in. A new one is checked by the main thread with the create (no call here). */
+  private parentDir(parent: number, name: string): void {
+    if (this.nodes.isNew(parent)) return;
     const p = this.nodes.orThrow(parent);
     if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
     reservedName(parent, name);
+  }
+
+  mkdir(_req: Request, parent: number, name: string, mode: number, umask: number): EntryReply {
+    this.sync();
+    if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
+    this.parentDir(parent, name);
     const n = this.master().adopt(this.master().call<NewNodeAttr>('mkdir', { parent, name, mode: mode & ~umask & 0o7777, uid: _req.uid, gid: _req.gid }));
     return this.entry(n!);
   }
@@ -282,9 +305,7 @@ export class FamfsFs implements FuseHandler {
     if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
     // Kernel mode maps each file once at open; a file that grows while open has no fixed map.
     if (this.dataPath === 'kernel') throw new FuseError(Errno.EOPNOTSUPP, 'kernel mode: make files with famfs creat / famfs cp');
-    const p = this.nodes.orThrow(parent);
-    if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
-    reservedName(parent, name);
+    this.parentDir(parent, name);
     const n = this.master().adopt(this.master().call<NewNodeAttr>('create', { parent, name, mode: mode & ~umask & 0o7777, uid: req.uid, gid: req.gid }))!;
     return { ...this.entry(n), fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
@@ -324,9 +345,7 @@ export class FamfsFs implements FuseHandler {
   symlink(req: Request, parent: number, name: string, target: string): EntryReply {
     this.sync();
     if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
-    const p = this.nodes.orThrow(parent);
-    if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
-    reservedName(parent, name);
+    this.parentDir(parent, name);
     const n = this.master().adopt(this.master().call<NewNodeAttr>('symlink', { parent, name, target, uid: req.uid, gid: req.gid }));
     return this.entry(n!);
   }
@@ -350,7 +369,7 @@ export class FamfsFs implements FuseHandler {
       // Logged since this thread last looked: open the logged file it became (counted below).
       if (this.nodes.isNew(nodeid)) return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
     }
-    const f = this.nodes.served(nodeid);
+    const f = this.served(nodeid);
     const acc = flags & O_ACCMODE;
     if ((acc === O_WRONLY || acc === O_RDWR) && f.id === LOG_FILE_ID && this.role !== 'master') {
       throw new FuseError(Errno.EACCES, 'only the master may write the log');
@@ -376,7 +395,7 @@ export class FamfsFs implements FuseHandler {
       this.gate.check(() => this.famfs.replayFromScratch());
       this.gate.checkHandle(args.fh);
     }
-    const f = this.nodes.served(nodeid);
+    const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
     // Any host may have written these bytes since we last read them (docs/coherency.md: the READ rule).
     const slices = this.shrinkGuard(() => this.famfs.freshSlices(f, args.offset, args.size));
@@ -400,10 +419,10 @@ export class FamfsFs implements FuseHandler {
   write(_req: Request, nodeid: number, args: WriteArgs, data: Buffer): number {
     if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
     let f: Served | FileNode;
-    // A new file's size has one owner, the main thread: every write asks it (a size cached here
-    // would miss another thread's truncate).
-    if (this.nodes.isNew(nodeid)) f = this.nodes.servedNode(this.master().update('extend', nodeid, { offset: args.offset, length: data.length }));
-    else f = this.nodes.served(nodeid);
+    // A new file's size has one owner, the main thread: a write asks it unless the file's shared
+    // slot lets it raise the size itself (newslots.ts). A size cached here would miss a truncate.
+    if (this.nodes.isNew(nodeid)) f = this.master().writeFast(nodeid, args.offset + data.length) ?? this.nodes.servedNode(this.master().update('extend', nodeid, { offset: args.offset, length: data.length }));
+    else f = this.served(nodeid);
     if ((f.id === LOG_FILE_ID && this.role !== 'master') || f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
     if (room <= 0) throw new FuseError(Errno.EFBIG, 'famfs files cannot grow');
@@ -416,7 +435,7 @@ export class FamfsFs implements FuseHandler {
   }
 
   flush(_req: Request, nodeid: number): void {
-    if (this.nodes.isNew(nodeid)) this.master().call('flush', { id: nodeid });
+    if (this.nodes.isNew(nodeid) && !this.master().flushQuiet(nodeid)) this.master().call('flush', { id: nodeid });
   }
 
   release(_req: Request, nodeid: number, args?: ReleaseArgs): void {
@@ -428,7 +447,7 @@ export class FamfsFs implements FuseHandler {
 
   fsync(_req: Request, nodeid: number): void {
     if (this.nodes.isNew(nodeid)) this.master().call('fsync', { id: nodeid });
-    const f = this.nodes.served(nodeid);
+    const f = this.served(nodeid);
     this.shrinkGuard(() => this.famfs.flushFile(f));
   }
 
@@ -492,8 +511,8 @@ export class FamfsFs implements FuseHandler {
     return reply;
   }
 
-  private xattrs(n: AnyNode): Record<string, string> {
-    return nodeXattrs(n, { device: this.config.device, role: this.role, uuid: this.famfs.sb.uuid, dataPath: this.dataPath, systemUuid: this.localUuid });
+  private facts(): MountFacts {
+    return { device: this.config.device, role: this.role, uuid: this.famfs.sb.uuid, dataPath: this.dataPath, systemUuid: this.localUuid };
   }
 
   private status(): DaemonStatus {
@@ -504,15 +523,21 @@ export class FamfsFs implements FuseHandler {
   }
 
   getxattr(_req: Request, nodeid: number, name: string): string | FuseError {
+    // `ls -l` asks security.selinux and system.posix_acl_access of every file: names famfs never
+    // has, answered without the log check, the device size check or the tree.
+    if (!name.startsWith(FAMFS_XATTR_PREFIX)) {
+      if (Atomics.load(this.state, StateFlag.STALE)) return new FuseError(Errno.ESTALE, 'device was re-formatted');
+      return NO_SUCH_XATTR;
+    }
     this.sync();
     if (name === STATUS_XATTR && nodeid === ROOT_ID) return JSON.stringify(this.status()); // built on demand: it walks the bitmap
-    const v = this.xattrs(this.nodes.orThrow(nodeid))[name];
-    return v === undefined ? new FuseError(Errno.ENODATA) : v;
+    const v = nodeXattr(this.nodes.orThrow(nodeid), this.facts(), name);
+    return v === undefined ? NO_SUCH_XATTR : v;
   }
 
   listxattr(_req: Request, nodeid: number): string[] {
     this.sync();
-    const names = Object.keys(this.xattrs(this.nodes.orThrow(nodeid)));
+    const names = nodeXattrNames(this.nodes.orThrow(nodeid));
     return nodeid === ROOT_ID ? [...names, STATUS_XATTR] : names;
   }
 

@@ -7,6 +7,7 @@
  * tell whether a CLI writer is waiting for it (/proc/locks), and after handing
  * the lock over it lets the waiter take it before trying again.
  */
+import fs from 'node:fs';
 import type { Device } from '../device/device.js';
 import { FamfsError } from '../api/errors.js';
 import { lockTarget, lockWaiters, type LockTarget } from './lockwaiters.js';
@@ -69,5 +70,17 @@ export class LogLock {
   /** Pids of famfs writers on this host blocked waiting for the lock. */
   waiters(): number[] {
     return this.held ? lockWaiters(this.target) : [];
+  }
+
+  /** waiters(), with /proc/locks read on libuv's thread pool (it can take milliseconds). */
+  async waitersAsync(): Promise<number[]> {
+    if (!this.held) return [];
+    let text: string;
+    try {
+      text = await fs.promises.readFile('/proc/locks', 'utf8');
+    } catch {
+      return [];
+    }
+    return lockWaiters(this.target, text);
   }
 }

@@ -12,11 +12,11 @@ import type { Famfs } from '../api/famfs.js';
 import { Tree, type TreeNode } from '../meta/tree.js';
 import type { RpcCall } from './rpc.js';
 import type { NewNode } from './newtable.js';
-import { MasterBase } from './master.js';
+import { MasterCalls } from './master-calls.js';
 
 export { DEFAULT_LOCK_WAIT_MS, MAX_AGE_MS, NEW_NODE_ID_BASE, isNewNodeId, type MasterOptions, type NewNodeAttr, type Committed } from './master.js';
 
-export class MasterService extends MasterBase {
+export class MasterService extends MasterCalls {
   override handle(call: RpcCall): unknown {
     const a = call.args as Record<string, number | string>;
     if (call.op === 'unlink' || call.op === 'rename') this.touch();
@@ -137,7 +137,7 @@ export class MasterService extends MasterBase {
     n.path = this.childPath(parent, newName);
     n.parentId = parent.id;
     n.name = newName;
-    if (n.opens > 0) this.opts.log(`${n.path}: renamed over a logged file while open; logged at its current size (${n.size} bytes)`);
+    if (n.opens > 0) this.opts.log(`${n.path}: renamed over a logged file while open; logged at its current size (${this.sizeOf(n)} bytes)`);
     if (!this.commitNode(n, target)) throw new FamfsError(`${n.path}: not committed`, n.failed ?? 'EIO');
   }
 

@@ -8,6 +8,7 @@ import type { Famfs } from '../api/famfs.js';
 import type { DirNode, SymlinkNode, TreeNode } from '../meta/tree.js';
 import { isNewNodeId, type Committed, type NewNodeAttr } from './master.js';
 import type { RpcClient } from './rpc.js';
+import { NewFileSlotsView } from './newslots.js';
 
 /** A file the daemon serves bytes of that is not in the tree: a .meta file or a new file. */
 export interface Served {
@@ -23,10 +24,51 @@ export interface Served {
 
 export type AnyNode = TreeNode | Served;
 
+/** A new file's map as this thread last heard of it (for writes past its first extent). */
+interface KnownMap {
+  map: FileMap;
+  /** Bytes the map covers (writes past it must ask: the file may have grown since). */
+  covered: number;
+}
+
+/** Forget every known map once this many are kept (they are only a shortcut). */
+const MAX_KNOWN = 1024;
+
 export class NewNodes {
   private readonly aliases = new Map<number, number>();
+  private readonly slots?: NewFileSlotsView;
+  private readonly known = new Map<number, KnownMap>();
 
-  constructor(private readonly famfs: Famfs, private readonly rpc: RpcClient, private readonly pendingCount: () => number) {}
+  constructor(private readonly famfs: Famfs, private readonly rpc: RpcClient, private readonly pendingCount: () => number, newFiles?: SharedArrayBuffer) {
+    if (newFiles) this.slots = new NewFileSlotsView(newFiles);
+  }
+
+  /**
+   * A new file ready for a write ending at `end` without a call (newslots.ts): the file (only its
+   * id, size and map) at a size covering `end`, or undefined when the main thread must be asked.
+   */
+  writeFast(id: number, end: number): Served | undefined {
+    if (!this.slots) return undefined;
+    const slot = this.slots.slotOf(id);
+    const k = this.known.get(id);
+    let map: FileMap;
+    if (k && end <= k.covered) map = k.map;
+    else {
+      const e = this.slots.firstExtent(slot, id);
+      if (!e || end > e.length) return undefined;
+      map = { kind: 'simple', extents: [e] };
+    }
+    const size = this.slots.reserve(slot, id, end);
+    if (size === undefined) return undefined;
+    return { id, size, map, mode: 0, uid: 0, gid: 0, path: '', meta: false };
+  }
+
+  /** close(2): true if the main thread has nothing to report (a live slot, not failed), so no call. */
+  flushQuiet(id: number): boolean {
+    if (!this.slots) return false;
+    const slot = this.slots.slotOf(id);
+    return this.slots.live(slot, id) && !this.slots.failed(slot);
+  }
 
   /** True while the main thread holds new nodes (else no call is needed for a miss). */
   get active(): boolean {
@@ -63,7 +105,12 @@ export class NewNodes {
       const l: SymlinkNode = { kind: 'symlink', id: r.id, name: r.name, path: r.name, mode: 0o777, uid: r.uid, gid: r.gid, parent: undefined, entryIndex: -1, target: r.target ?? '' };
       return l;
     }
-    return { id: r.id, size: r.size, mode: r.mode, uid: r.uid, gid: r.gid, map: r.map, path: r.name, meta: false };
+    const f: Served = { id: r.id, size: r.size, mode: r.mode, uid: r.uid, gid: r.gid, map: r.map, path: r.name, meta: false };
+    if (this.slots && r.map.extents.length > 1) {
+      if (this.known.size >= MAX_KNOWN) this.known.clear();
+      this.known.set(r.id, { map: r.map, covered: r.map.extents.reduce((n, e) => n + e.length, 0) });
+    }
+    return f;
   }
 
   /** The node for a new-node id (asking the main thread for its current state). */
@@ -79,7 +126,7 @@ export class NewNodes {
   }
 
   lookup(parent: number, name: string): AnyNode | undefined {
-    return this.active ? this.adopt(this.call<NewNodeAttr | null>('lookup', { parent, name })) : undefined;
+    return this.active ? this.adopt(this.call<NewNodeAttr | Committed | null>('lookup', { parent, name })) : undefined;
   }
 
   list(parent: number): AnyNode[] {

@@ -8,6 +8,7 @@ import type { SimpleMap } from '../format/types.js';
 import type { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
 import { relpathProblem } from '../meta/paths.js';
+import type { NewFileSlots } from './newslots.js';
 
 /** Node ids of nodes not yet in the log; far above any log-derived id. */
 export const NEW_NODE_ID_BASE = 2 ** 40;
@@ -44,6 +45,8 @@ export interface NewNode extends NewNodeAttr {
   since: number;
   /** A directory's mode was set after mkdir (see placeholder()). */
   modeSet?: boolean;
+  /** Files: the shared-memory slot workers write through without a call (newslots.ts); absent if none. */
+  slot?: number;
   /** Why it can no longer be committed (e.g. ENOSPC during a write). */
   failed?: string;
   unlinked?: boolean;
@@ -57,7 +60,19 @@ export class NewNodeTable {
   /** Log-derived ids of the nodes this service logged. */
   protected readonly loggedHere = new Set<number>();
 
-  constructor(readonly famfs: Famfs) {}
+  constructor(readonly famfs: Famfs, protected readonly slots?: NewFileSlots) {}
+
+  /** A new file's size now: workers raise it in its slot without telling this thread. */
+  protected sizeOf(n: NewNode): number {
+    return n.slot !== undefined && this.slots ? this.slots.current(n.slot) : n.size;
+  }
+
+  /** No more writes without a call: the size is final until this thread changes it. */
+  protected retireSlot(n: NewNode): void {
+    if (n.slot === undefined || !this.slots) return;
+    n.size = this.slots.retire(n.slot);
+    delete n.slot;
+  }
 
   get pending(): number {
     return this.nodes.size;
@@ -111,7 +126,7 @@ export class NewNodeTable {
   }
 
   protected attr(n: NewNode): NewNodeAttr {
-    return { id: n.id, kind: n.kind, name: n.name, size: n.size, mode: n.mode, uid: n.uid, gid: n.gid, map: n.map, ...(n.target !== undefined ? { target: n.target } : {}) };
+    return { id: n.id, kind: n.kind, name: n.name, size: this.sizeOf(n), mode: n.mode, uid: n.uid, gid: n.gid, map: n.map, ...(n.target !== undefined ? { target: n.target } : {}) };
   }
 
   /**
@@ -142,9 +157,19 @@ export class NewNodeTable {
     }
   }
 
-  lookup(parentId: number, name: string): NewNodeAttr | null {
+  /**
+   * `name` in directory `parentId` among the new nodes, or, for a new directory a worker does
+   * not know to be logged yet, among its logged children too (workers ask once, not twice).
+   */
+  lookup(parentId: number, name: string): NewNodeAttr | Committed | null {
     const n = this.newChild(parentId, name);
-    return n ? this.attr(n) : null;
+    if (n) return this.attr(n);
+    const logged = this.committed.get(parentId);
+    if (logged === undefined) return null;
+    this.famfs.refresh();
+    const d = this.famfs.tree.byId.get(logged);
+    const c = d?.kind === 'dir' && !d.removed ? d.children.get(name) : undefined;
+    return c ? { committedId: c.id } : null;
   }
 
   list(parentId: number): NewNodeAttr[] {

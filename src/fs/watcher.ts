@@ -24,37 +24,76 @@ export interface WatcherOptions {
   image?: Buffer;
   /** Nodes this mount created and logged itself: the kernel already knows them under their first id. */
   madeHere?: (id: number) => boolean;
+  /**
+   * Open and replay `device` only when replayDeferred() is called, up to this committed
+   * next_index (one every worker's replay holds); later entries are told to the kernel as
+   * new ones. Lets the mount answer before this thread's replay of a big log.
+   */
+  deferredFrom?: { nextIndex: number; superblock: Buffer };
 }
 
 export class LogWatcher {
-  private readonly famfs: Famfs;
-  private readonly sbCopy: Buffer;
-  private readonly sbLive: Buffer;
+  /** Undefined until a deferred open has replayed (WatcherOptions.deferredFrom). */
+  private famfs?: Famfs;
+  private sbCopy!: Buffer;
+  private sbLive!: Buffer;
   private readonly state: Int32Array;
   private timer?: NodeJS.Timeout;
+  private opening?: NodeJS.Immediate;
+  private stopped = false;
   /** Entries copied into the workers' image so far. */
-  private mirrored: number;
+  private mirrored = 0;
   stale = false;
   /** The current bad-header episode was logged (said once, not on every poll). */
   private headerSaid = false;
 
-  constructor(device: string, private readonly notifier: Notifier, state: SharedArrayBuffer, private readonly opts: WatcherOptions) {
-    this.famfs = opts.famfs ?? Famfs.open(device);
-    // The image holds what was committed when it was taken, which may be older than our replay.
-    this.mirrored = opts.image ? decodeLogHeader(opts.image.subarray(LOG_OFFSET, LOG_OFFSET + LOG_HEADER_SIZE)).nextIndex : this.famfs.stats.entries;
-    this.sbLive = this.famfs.device.view(0, SUPERBLOCK_STRUCT_SIZE);
-    this.sbCopy = Buffer.from(this.sbLive);
+  constructor(private readonly device: string, private readonly notifier: Notifier, state: SharedArrayBuffer, private readonly opts: WatcherOptions) {
     this.state = new Int32Array(state);
+    if (!opts.deferredFrom) this.attach(opts.famfs ?? Famfs.open(device), undefined);
   }
 
+  private attach(famfs: Famfs, superblock: Buffer | undefined): void {
+    this.famfs = famfs;
+    // The image holds what was committed when it was taken, which may be older than our replay.
+    this.mirrored = this.opts.image ? decodeLogHeader(this.opts.image.subarray(LOG_OFFSET, LOG_OFFSET + LOG_HEADER_SIZE)).nextIndex : famfs.stats.entries;
+    this.sbLive = famfs.device.view(0, SUPERBLOCK_STRUCT_SIZE);
+    this.sbCopy = superblock ? Buffer.from(superblock) : Buffer.from(this.sbLive);
+  }
+
+  /** The deferred open: replay up to the given index, then catch up (telling the kernel) at once. */
+  private openDeferred(): void {
+    this.opening = undefined;
+    const from = this.opts.deferredFrom!;
+    if (this.stopped || this.famfs) return;
+    let famfs: Famfs;
+    try {
+      famfs = Famfs.open(this.device, { upTo: from.nextIndex });
+    } catch (e) {
+      // Not the file system we mounted any more (or no longer readable).
+      this.goStale(`${this.device}: cannot follow the log (${(e as Error).message}); refusing to serve stale maps. Unmount and mount again.`);
+      return;
+    }
+    if (this.stopped) return famfs.close();
+    this.attach(famfs, from.superblock);
+    this.tick(true);
+  }
+
+  /** A deferred watcher: replay on the next turn of the event loop (call once the mount answers). */
+  replayDeferred(): void {
+    if (!this.famfs && !this.stopped && !this.opening) this.opening = setImmediate(() => this.openDeferred());
+  }
+
+  /** Poll the log (a deferred watcher looks only once replayDeferred() has replayed). */
   start(): void {
     this.timer = setInterval(() => this.tick(), this.opts.intervalMs ?? 10);
     this.timer.unref();
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    this.famfs.close();
+    if (this.opening) clearImmediate(this.opening);
+    this.famfs?.close();
   }
 
   private goStale(why: string): void {
@@ -79,13 +118,14 @@ export class LogWatcher {
    */
   mirror(): void {
     const image = this.opts.image;
-    if (!image) return;
-    const header = Buffer.from(this.famfs.device.view(LOG_OFFSET, LOG_HEADER_SIZE));
+    const famfs = this.famfs;
+    if (!image || !famfs) return;
+    const header = Buffer.from(famfs.device.view(LOG_OFFSET, LOG_HEADER_SIZE));
     const n = decodeLogHeader(header).nextIndex;
     if (n > this.mirrored) {
       const from = entryOffset(this.mirrored);
       const len = (n - this.mirrored) * LOG_ENTRY_SIZE;
-      this.famfs.device.view(from, len).copy(image, from);
+      famfs.device.view(from, len).copy(image, from);
     }
     header.copy(image, LOG_OFFSET);
     this.mirrored = n;
@@ -98,7 +138,8 @@ export class LogWatcher {
    * its cached map) at the last close and munmap, as after a local unlink.
    */
   private dropName(parent: number, name: string, removed?: number): void {
-    const now = this.famfs.tree.byId.get(parent);
+    const famfs = this.famfs!; // called from look() only
+    const now = famfs.tree.byId.get(parent);
     const node = now?.kind === 'dir' ? now.children.get(name) : undefined;
     // Re-looking up a name made here would give it a new inode number (tar checks them).
     if (node && this.opts.madeHere?.(node.id)) return;
@@ -107,24 +148,25 @@ export class LogWatcher {
 
   /** What the kernel must forget after one applied entry. */
   private tellKernel({ index, entry }: AppliedEntry): void {
+    const famfs = this.famfs!; // called from look() only
     if (entry.type === 'remove' || entry.type === 'rename') {
       const from = entry.type === 'remove' ? entry.path : entry.from;
       const parents = [dirname(from)];
       if (entry.type === 'rename') parents.push(dirname(entry.to));
       const names = [basename(from), ...(entry.type === 'rename' ? [basename(entry.to)] : [])];
       for (const [i, dir] of parents.entries()) {
-        const p = this.famfs.tree.lookup(dir);
+        const p = famfs.tree.lookup(dir);
         if (!p) continue;
         const removed = entry.type === 'remove' ? (i === 0 ? entry.fileId : undefined) : i === 1 ? entry.replacedId : undefined;
         this.dropName(p.id, names[i]!, removed === undefined ? undefined : idForEntry(removed));
         this.notifier.send({ kind: 'inode', nodeid: p.id, pages: true });
       }
       // The moved or removed node's own attributes (nlink of a removed file: 0 from now on).
-      const node = this.famfs.tree.byId.get(idForEntry(entry.fileId));
+      const node = famfs.tree.byId.get(idForEntry(entry.fileId));
       if (node) this.notifier.send({ kind: 'inode', nodeid: node.id });
       return;
     }
-    const node = this.famfs.tree.byId.get(idForEntry(index));
+    const node = famfs.tree.byId.get(idForEntry(index));
     if (!node) return;
     const parent = node.parent?.id ?? ROOT_ID;
     if (!this.opts.madeHere?.(node.id)) this.notifier.send({ kind: 'entry', parent, name: node.name });
@@ -132,20 +174,21 @@ export class LogWatcher {
   }
 
   private look(force: boolean): void {
-    if (this.stale) return;
-    const dev = this.famfs.device;
+    const famfs = this.famfs;
+    if (this.stale || !famfs) return; // not replayed yet (deferred): openDeferred looks first
+    const dev = famfs.device;
     // Size first: a truncated device file would SIGBUS the superblock compare below (and the invalidate).
     const live = dev.liveSize();
     if (live < dev.size) return this.goStale(`${dev.path}: the device shrank from ${dev.size} to ${live} bytes under the mount; pieces past its end are refused (EIO) and the mount answers ESTALE. Unmount and mount again.`);
     dev.invalidate(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: watcher-superblock-invalidate
     if (!this.sbLive.equals(this.sbCopy)) return this.goStale(`${dev.path}: the superblock changed (re-formatted or destroyed by another host); refusing to serve stale maps. Unmount and mount again.`);
-    if (!force && this.famfs.log.nextIndex() === this.famfs.stats.entries) return;
+    if (!force && famfs.log.nextIndex() === famfs.stats.entries) return;
     this.mirror();
     // New names: drop any cached negative dentry, and the parent's cached attributes (nlink) and listing (FOPEN_CACHE_DIR pages).
     // Removed and renamed names: drop the kernel's dentry, so `ls` and lookups see the change now.
-    const fresh = this.famfs.refresh((a) => this.tellKernel(a));
+    const fresh = famfs.refresh((a) => this.tellKernel(a));
     if (fresh && this.opts.verbose) this.opts.log(`log: ${fresh} new entries`);
-    const problem = this.famfs.headerProblem;
+    const problem = famfs.headerProblem;
     if (problem && !this.headerSaid) this.opts.log(`log header not valid right now (${problem}); keeping the last good view and looking again on every poll`);
     else if (!problem && this.headerSaid) this.opts.log('log header valid again; following the log');
     this.headerSaid = !!problem;

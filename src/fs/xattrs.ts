@@ -22,21 +22,42 @@ export interface MountFacts {
   systemUuid: string;
 }
 
-export function nodeXattrs(n: AnyNode, facts: MountFacts): Record<string, string> {
-  const x: Record<string, string> = {
-    'user.famfs.device': facts.device,
-    'user.famfs.role': facts.role,
-    'user.famfs.uuid': facts.uuid,
-    'user.famfs.pid': String(process.pid),
-    'user.famfs.data_path': facts.dataPath,
-    'user.famfs.system_uuid': facts.systemUuid,
-  };
+/** The prefix of every attribute a mount serves: any other name is ENODATA without a look at the tree. */
+export const FAMFS_XATTR_PREFIX = 'user.famfs.';
+
+const MOUNT_XATTRS = ['device', 'role', 'uuid', 'pid', 'data_path', 'system_uuid'].map((k) => FAMFS_XATTR_PREFIX + k);
+
+/** The names `n` carries (listxattr). */
+export function nodeXattrNames(n: AnyNode): string[] {
+  const names = [...MOUNT_XATTRS];
   if ('kind' in n) {
     const t = n as TreeNode;
-    if (t.entryIndex >= 0) x[INDEX_XATTR] = String(t.entryIndex);
-    if (t.kind === 'file') x[MAP_XATTR] = JSON.stringify(t.map);
-  } else {
-    x[MAP_XATTR] = JSON.stringify((n as Served).map);
+    if (t.entryIndex >= 0) names.push(INDEX_XATTR);
+    if (t.kind === 'file') names.push(MAP_XATTR);
+  } else names.push(MAP_XATTR);
+  return names;
+}
+
+/** One attribute of `n` (only the one asked for is built: a map's JSON costs more than the request). */
+export function nodeXattr(n: AnyNode, facts: MountFacts, name: string): string | undefined {
+  switch (name) {
+    case 'user.famfs.device': return facts.device;
+    case 'user.famfs.role': return facts.role;
+    case 'user.famfs.uuid': return facts.uuid;
+    case 'user.famfs.pid': return String(process.pid);
+    case 'user.famfs.data_path': return facts.dataPath;
+    case 'user.famfs.system_uuid': return facts.systemUuid;
   }
-  return x;
+  if ('kind' in n) {
+    const t = n as TreeNode;
+    if (name === INDEX_XATTR) return t.entryIndex >= 0 ? String(t.entryIndex) : undefined;
+    if (name === MAP_XATTR) return t.kind === 'file' ? JSON.stringify(t.map) : undefined;
+    return undefined;
+  }
+  return name === MAP_XATTR ? JSON.stringify((n as Served).map) : undefined;
+}
+
+/** Every attribute of `n` by name. */
+export function nodeXattrs(n: AnyNode, facts: MountFacts): Record<string, string> {
+  return Object.fromEntries(nodeXattrNames(n).map((k) => [k, nodeXattr(n, facts, k)!]));
 }

@@ -30,11 +30,19 @@ import type {
 
 /** An errno reply. `errno` is positive (e.g. Errno.ENOENT). */
 export class FuseError extends Error {
-  constructor(
-    readonly errno: number,
-    message?: string,
-  ) {
-    super(message ?? `FUSE error ${errnoName(errno)}`);
+  readonly errno: number;
+
+  constructor(errno: number, message?: string) {
+    // An answer (ENOENT, ENODATA, …), not a bug: no stack trace. Capturing one cost more than
+    // the rest of a GETXATTR request (docs/performance.md, "ls -lR").
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message ?? `FUSE error ${errnoName(errno)}`);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    this.errno = errno;
     this.name = 'FuseError';
   }
 }

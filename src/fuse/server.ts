@@ -53,8 +53,10 @@ export interface FuseServerOptions {
   debug?: boolean;
   /** Upper bound for max_write (read buffers are this + 64 KiB per worker). Default 1 MiB. */
   maxWrite?: number;
-  /** How long start() waits for INIT after mounting. Default 10 s. */
+  /** How long start() waits for INIT once the first worker has built its handler. Default 10 s. */
   initTimeoutMs?: number;
+  /** How long start() waits for the first worker to build its handler. Default 5 min. */
+  readyTimeoutMs?: number;
   /** Error / lifecycle log. Default: console.error. */
   log?: (msg: string) => void;
   /** How requests travel: 'dev' (/dev/fuse, default), 'uring' (FUSE over io_uring, or fail), 'auto'. */
@@ -139,6 +141,19 @@ export class FuseServer {
     let initReject!: (e: Error) => void;
     const initDone = new Promise<FuseConnection>((res, rej) => ((initResolve = res), (initReject = rej)));
     const errors: string[] = [];
+    // Building a handler may take long (famfs replays its whole log in every worker): the INIT
+    // wait starts once the first worker is ready, and until then the wait is readyTimeoutMs.
+    const timeoutMs = o.initTimeoutMs ?? 10_000;
+    const readyMs = Math.max(timeoutMs, o.readyTimeoutMs ?? 300_000);
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut!: (e: Error) => void;
+    const timeout = new Promise<never>((_, rej) => (timedOut = rej));
+    const arm = (ms: number, what: string): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => timedOut(new Error(what)), ms);
+    };
+    arm(readyMs, `no FUSE worker ready within ${readyMs} ms`);
+    let anyReady = false;
 
     for (let i = 0; i < n; i++) {
       const data: WorkerInit = {
@@ -156,7 +171,10 @@ export class FuseServer {
       const w = new Worker(new URL('../fuse/worker.js', import.meta.url), { workerData: data });
       const exit: WorkerExit = { index: i, reason: 'exited', exitCode: 0 };
       w.on('message', (m: WorkerMessage) => {
-        if (m.type === 'init') {
+        if (m.type === 'ready') {
+          if (!anyReady && !this.conn) arm(timeoutMs, `no FUSE INIT within ${timeoutMs} ms of the first worker being ready`);
+          anyReady = true;
+        } else if (m.type === 'init') {
           if (m.received) {
             this.conn = m.conn;
             initResolve(m.conn);
@@ -188,11 +206,6 @@ export class FuseServer {
       this.workers.push(w);
     }
 
-    const timeoutMs = o.initTimeoutMs ?? 10_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`no FUSE INIT within ${timeoutMs} ms`)), timeoutMs);
-    });
     try {
       const conn = await Promise.race([initDone, timeout]);
       if (this.uring) await this.settleTransport(o.transport === 'uring', Date.now() + timeoutMs);

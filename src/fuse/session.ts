@@ -235,6 +235,7 @@ export class FuseSession {
       const res = this.dispatch(h, r);
       payload = res.payload;
       counted = res.counted;
+      errno = res.errno ?? 0;
     } catch (e) {
       payload = EMPTY;
       errno = errnoOf(e) ?? -1;
@@ -338,15 +339,19 @@ export class FuseSession {
    * and the nodeids whose lookup count this reply added (to undo if it fails).
    * Throws FuseError / errno errors; handler results that are FuseErrors are thrown.
    */
-  private dispatch(h: InHeader, r: FuseRequest): { payload: Payload; counted: number[] | null } {
+  private dispatch(h: InHeader, r: FuseRequest): Dispatched {
     const H = this.handler;
     const req: Request = { unique: h.unique, opcode: h.opcode, nodeid: h.nodeid, uid: h.uid, gid: h.gid, pid: h.pid };
     const n = h.nodeid;
     const one = (b: Buffer) => ({ payload: [b], counted: null });
     const none = { payload: EMPTY, counted: null };
     switch (r.op) {
-      case 'lookup':
-        return this.entry(need(H.lookup).call(H, req, n, r.name));
+      case 'lookup': {
+        // Negative lookups and absent xattrs are frequent answers: returned, not thrown (a throw
+        // through dispatch cost more than the rest of the request).
+        const e = need(H.lookup).call(H, req, n, r.name);
+        return e instanceof FuseError ? failed(e) : this.entry(e);
+      }
       case 'forget':
         this.forget(req, n, r.nlookup);
         return { payload: NO_REPLY, counted: null };
@@ -411,7 +416,8 @@ export class FuseSession {
         ok(need(H.setxattr).call(H, req, n, r.name, r.value, r.flags));
         return none;
       case 'getxattr': {
-        const v = ok(need(H.getxattr).call(H, req, n, r.name));
+        const v = need(H.getxattr).call(H, req, n, r.name);
+        if (v instanceof FuseError) return failed(v);
         return one(sizedReply(typeof v === 'string' ? Buffer.from(v, 'utf8') : v, r.size));
       }
       case 'listxattr': {
@@ -474,7 +480,7 @@ export class FuseSession {
     }
   }
 
-  private entry(res: EntryReply | FuseError | undefined): { payload: Payload; counted: number[] | null } {
+  private entry(res: EntryReply | FuseError | undefined): Dispatched {
     const e = ok(res as EntryReply | FuseError);
     const counted = e.nodeid !== 0 ? [e.nodeid] : [];
     this.addLookups(counted);
@@ -566,6 +572,18 @@ function isNoReplyOp(op: number): boolean {
 function need<F>(f: F | undefined): F {
   if (!f) throw new FuseError(Errno.ENOSYS);
   return f;
+}
+
+/** What dispatch answers: a payload (or NO_REPLY), the lookups it counted, or an errno. */
+interface Dispatched {
+  payload: Payload;
+  counted: number[] | null;
+  errno?: number;
+}
+
+/** A FuseError the handler returned, answered without a throw. */
+function failed(e: FuseError): Dispatched {
+  return { payload: EMPTY, counted: null, errno: e.errno };
 }
 
 /** Unwrap a handler result: a returned FuseError is thrown. */

@@ -99,10 +99,10 @@ export class LogView {
   /**
    * A private copy of slots [first, first+count): one copy for a batch of
    * slots, so that checks and decode see stable bytes without one small
-   * allocation per slot.
+   * allocation per slot. `into`, when big enough, is reused (its old contents are gone).
    */
-  copySlots(first: number, count: number): Buffer {
-    const out = Buffer.allocUnsafe(count * LOG_ENTRY_SIZE);
+  copySlots(first: number, count: number, into?: Buffer): Buffer {
+    const out = into && into.length >= count * LOG_ENTRY_SIZE ? into.subarray(0, count * LOG_ENTRY_SIZE) : Buffer.allocUnsafe(count * LOG_ENTRY_SIZE);
     let at = 0;
     for (const part of this.device.slices(entryOffset(first), count * LOG_ENTRY_SIZE)) at += part.copy(out, at);
     return out;

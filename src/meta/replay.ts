@@ -3,29 +3,26 @@
  * one. Incremental, so a follower applies only what is new. A bad entry is
  * reported and skipped; it never stops the entries after it from replaying.
  */
-import { contSlots, decodeLogEntry, entryCrcOk, entrySeqnum, joinContSlots, type LogEntry } from '../format/logentry.js';
+import { contSlots, decodeLogEntry, entryCrcOk, entrySeqnum, joinContSlots, type FileEntry, type LogEntry } from '../format/logentry.js';
 import { EXT_PATH_MAX, MAX_RECORD_SLOTS } from '../format/constants.js';
 import { DELETE, hasFeature, LONG_NAMES, NO_FEATURES, RENAME, SYMLINKS, type Features } from '../format/features.js';
 import type { RemoveEntry, RenameEntry } from '../format/removal.js';
 import type { FileMap } from '../format/types.js';
 import type { PendingFree } from '../alloc/reclaim.js';
 import { basename, dirname, relpathProblem, reservedProblem } from './paths.js';
+import { daxdevProblem, type DaxdevInfo } from './daxdevs.js';
 import { idForEntry, Tree, type DirNode, type TreeNode } from './tree.js';
+import { AttrsTable, makeDir, makeFile, makeSymlink, type NodeInit } from './nodes.js';
 import { mapProblem, type Geometry } from './validate.js';
 import type { LogView } from './log.js';
 import { LOG_ENTRY_SIZE, logSlots } from '../format/constants.js';
 
 export type ProblemKind = 'bad-entry' | 'bad-path' | 'bad-map' | 'no-parent' | 'exists' | 'bad-daxdev' | 'bad-removal';
 
-/** One device of a multi-device file system (index 0 = the superblock's). */
-export interface DaxdevInfo {
-  index: number;
-  uuid: string;
-  size: number;
-}
+export { MAX_DAXDEVS, type DaxdevInfo } from './daxdevs.js';
 
-/** Device table slots (the famfs V10 kernel's per-connection table holds 24). */
-export const MAX_DAXDEVS = 24;
+/** Directories replay remembers by path at most (see parentFor). */
+const MAX_CACHED_PARENTS = 4096;
 
 /** Slots copied out of shared memory at a time (2 MiB): one copy per batch, bounded memory. */
 const REPLAY_BATCH = 4096;
@@ -80,11 +77,10 @@ export class Replayer {
   /** How many entries were applied so far. */
   appliedCount = 0;
   /**
-   * Every valid-CRC file entry whose map is sound, applied or not: the space they hold is in
-   * use. Kept as slot and map only (the map object is the one the tree's node holds).
+   * Every valid-CRC file entry whose map is sound, applied or not, holds space. The applied
+   * ones are the tree's file nodes (removed ones included); these are the ones replay refused.
    */
-  readonly holderSlots: number[] = [];
-  readonly holderMaps: FileMap[] = [];
+  private readonly strayHolders: { index: number; map: FileMap }[] = [];
   readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, symlinks: 0, daxdevs: 0, removals: 0, renames: 0, badEntries: 0, rejected: 0 };
   /**
    * Deleted or replaced files whose space no later FILE entry has taken yet, by fileId (their
@@ -95,6 +91,11 @@ export class Replayer {
   readonly removedFiles = new Set<number>();
   /** Devices added by ADD_DAXDEV entries (index ≥ 1), dense and in order; device 0 is the superblock's. */
   readonly daxdevs: DaxdevInfo[] = [];
+  /**
+   * The batch buffer, reused: fresh 2 MiB buffers would each be faulted in page by page.
+   * Nothing keeps a slot's bytes past its batch (entries are decoded into new values).
+   */
+  private scratch: Buffer | undefined;
   /** Next slot to look at. */
   position = 0;
 
@@ -138,10 +139,12 @@ export class Replayer {
    * Apply every committed entry not yet seen. Returns the entries applied by this call.
    * An impossible next_index means "not valid right now": nothing changes and the next
    * call looks again. Bad slots at the tail are reported but re-examined when next_index
-   * moves, so no slot is written off for good because of a header value.
+   * moves, so no slot is written off for good because of a header value. `upTo`: stop at
+   * that slot for now.
    */
-  catchUp(onApplied?: (a: AppliedEntry) => void): number {
-    const raw = this.log.nextIndex();
+  catchUp(onApplied?: (a: AppliedEntry) => void, upTo?: number): number {
+    // upTo: a committed next_index seen before (records never straddle one).
+    const raw = upTo === undefined ? this.log.nextIndex() : Math.min(upTo, this.log.nextIndex());
     const slots = logSlots(this.log.logLen);
     if (raw === this.position && this.headerProblem === undefined) return 0;
     if (raw > slots) {
@@ -160,11 +163,13 @@ export class Replayer {
     }
     this.headerProblem = undefined;
     let n = 0;
+    this.tree.byId.reserve(idForEntry(raw));
     this.log.invalidateSlots(this.position, raw);
     while (this.position < raw) {
       const first = this.position;
       const count = Math.min(raw - first, REPLAY_BATCH);
-      const batch = this.log.copySlots(first, count);
+      const batch = this.log.copySlots(first, count, this.scratch);
+      if (count === REPLAY_BATCH) this.scratch = batch;
       this.log.releaseSlots(first, count);
       // An extension record moves position past its CONT slots (maybe past this batch).
       while (this.position < first + count) {
@@ -211,7 +216,21 @@ export class Replayer {
 
   /** Every sound file entry holding space, applied or not, decoded again (fsck, space maps). */
   get spaceHolders(): AppliedEntry[] {
-    return this.holderSlots.map((index) => ({ index, entry: this.entryAt(index) }));
+    const out: AppliedEntry[] = [];
+    this.forEachHolder((index) => out.push({ index, entry: this.entryAt(index) }));
+    return out;
+  }
+
+  /** Slot and map of every sound file entry, applied or not, in log order. */
+  forEachHolder(fn: (index: number, map: FileMap) => void): void {
+    const strays = this.strayHolders;
+    let k = 0;
+    for (const n of this.tree.byId.values()) {
+      if (n.kind !== 'file') continue;
+      for (; k < strays.length && strays[k]!.index < n.entryIndex; k++) fn(strays[k]!.index, strays[k]!.map);
+      fn(n.entryIndex, n.map);
+    }
+    for (; k < strays.length; k++) fn(strays[k]!.index, strays[k]!.map);
   }
 
   /**
@@ -283,16 +302,26 @@ export class Replayer {
     return this.applyEntry(index, entry) ? { index, entry } : undefined;
   }
 
-  /** The last parent found: logs usually create many files in one directory in a row. */
-  private lastParent: DirNode | undefined;
+  /**
+   * Directories found so far, by path (logs create files in a few directories, often in turn):
+   * one hash lookup instead of a walk from the root. Emptied whenever a node is removed or moved.
+   */
+  private readonly parents = new Map<string, DirNode>();
+
+  private forgetParents(): void {
+    this.parents.clear();
+  }
 
   private parentFor(index: number, path: string): DirNode | undefined {
     const dir = dirname(path);
-    const cached = this.lastParent;
-    const parent = cached && cached.path === dir ? cached : this.tree.lookup(dir);
+    const cached = this.parents.get(dir);
+    const parent = cached ?? this.tree.lookup(dir);
     if (!parent) return this.problem(index, 'no-parent', `parent directory of ${path} does not exist`, path);
     if (parent.kind !== 'dir') return this.problem(index, 'no-parent', `parent of ${path} is a ${parent.kind === 'file' ? 'file' : 'symlink'}`, path);
-    this.lastParent = parent;
+    if (!cached) {
+      if (this.parents.size >= MAX_CACHED_PARENTS) this.parents.clear();
+      this.parents.set(parent.path, parent);
+    }
     const existing = parent.children.get(basename(path));
     if (existing) return this.problem(index, 'exists', `${path} already exists as ${{ dir: 'a directory', file: 'a file', symlink: 'a symlink' }[existing.kind]}`, path);
     return parent;
@@ -302,33 +331,18 @@ export class Replayer {
     switch (entry.type) {
       case 'file': {
         const mp = mapProblem(entry.map, entry.size, this.geometry);
-        if (!mp) {
-          this.holderSlots.push(index);
-          this.holderMaps.push(entry.map);
-          // The writer of this entry found that space releasable: a pending free it reuses is free for good.
-          if (this.pending.size) this.releaseReused(entry.map);
-        }
-        const bad = relpathProblem(entry.path, this.longNames) ?? reservedProblem(entry.path);
-        if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
-        if (mp) return !!this.problem(index, 'bad-map', `${entry.path}: ${mp}`, entry.path);
-        const parent = this.parentFor(index, entry.path);
-        if (!parent) return false;
-        this.tree.add(parent, {
-          kind: 'file', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index, pos: 0,
-          mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, size: entry.size, flags: entry.flags, map: entry.map,
-        });
-        this.stats.files++;
-        return true;
+        // The writer of this entry found that space releasable: a pending free it reuses is free for good.
+        if (!mp && this.pending.size) this.releaseReused(entry.map);
+        const applied = this.applyFile(index, entry, mp);
+        if (!mp && !applied) this.strayHolders.push({ index, map: entry.map });
+        return applied;
       }
       case 'mkdir': {
         const bad = relpathProblem(entry.path, this.longNames) ?? reservedProblem(entry.path);
         if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
         const parent = this.parentFor(index, entry.path);
         if (!parent) return false;
-        this.tree.add(parent, {
-          kind: 'dir', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index, pos: 0,
-          mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, children: new Map(), order: [], subdirs: 0,
-        });
+        this.tree.add(parent, makeDir(this.nodeInit(parent, index, entry.path, entry.mode & 0o7777, entry.uid, entry.gid, 0), entry.path));
         this.stats.dirs++;
         return true;
       }
@@ -339,20 +353,15 @@ export class Replayer {
         if (entry.target === '' || Buffer.byteLength(entry.target) > EXT_PATH_MAX) return !!this.problem(index, 'bad-path', `${entry.path}: symlink target of ${Buffer.byteLength(entry.target)} bytes`, entry.path);
         const parent = this.parentFor(index, entry.path);
         if (!parent) return false;
-        this.tree.add(parent, {
-          kind: 'symlink', id: idForEntry(index), name: basename(entry.path), path: entry.path, parent, entryIndex: index, pos: 0,
-          mode: 0o777, uid: entry.uid, gid: entry.gid, target: entry.target,
-        });
+        this.tree.add(parent, makeSymlink(this.nodeInit(parent, index, entry.path, 0o777, entry.uid, entry.gid, 0), entry.target));
         this.stats.symlinks++;
         return true;
       }
       case 'add_daxdev': {
         // Upstream's accumulation rules (famfs_daxdev_table_add): dense and in order, unique uuid, bounded.
+        const bad = daxdevProblem(this.daxdevs, entry, this.primaryUuid);
+        if (bad) return !!this.problem(index, 'bad-daxdev', bad);
         const want = this.daxdevs.length + 1;
-        if (entry.index !== want) return !!this.problem(index, 'bad-daxdev', `ADD_DAXDEV index ${entry.index}, expected ${want}`);
-        if (want >= MAX_DAXDEVS) return !!this.problem(index, 'bad-daxdev', `more than ${MAX_DAXDEVS} devices`);
-        if (entry.uuid === this.primaryUuid || this.daxdevs.some((d) => d.uuid === entry.uuid)) return !!this.problem(index, 'bad-daxdev', `device uuid ${entry.uuid} is already in the table`);
-        if (!Number.isSafeInteger(entry.size) || entry.size <= 0) return !!this.problem(index, 'bad-daxdev', `device size ${entry.size}`);
         this.daxdevs.push({ index: entry.index, uuid: entry.uuid, size: entry.size });
         this.geometry.ndevices = want + 1;
         (this.geometry.deviceSizes ??= [])[entry.index] = entry.size;
@@ -367,6 +376,29 @@ export class Replayer {
         // DELETE and INVALID are recognised and, as upstream, ignored.
         return true;
     }
+  }
+
+  private applyFile(index: number, entry: FileEntry, mp: string | undefined): boolean {
+    const bad = relpathProblem(entry.path, this.longNames) ?? reservedProblem(entry.path);
+    if (bad) return !!this.problem(index, 'bad-path', `${JSON.stringify(entry.path)}: ${bad}`, entry.path);
+    if (mp) return !!this.problem(index, 'bad-map', `${entry.path}: ${mp}`, entry.path);
+    const parent = this.parentFor(index, entry.path);
+    if (!parent) return false;
+    this.tree.add(parent, makeFile(this.nodeInit(parent, index, entry.path, entry.mode & 0o7777, entry.uid, entry.gid, entry.flags), entry.size, entry.map));
+    this.stats.files++;
+    return true;
+  }
+
+  private readonly attrs = new AttrsTable();
+
+  /**
+   * A new node's attributes. Its name is a string of its own: a slice of the entry's path
+   * (what V8 makes of a slice of 13 characters or more) would keep the whole path alive.
+   */
+  private nodeInit(parent: DirNode, entryIndex: number, path: string, mode: number, uid: number, gid: number, flags: number): NodeInit {
+    let name = basename(path);
+    if (name.length >= 13) name = Buffer.from(name, 'utf8').toString('utf8');
+    return { name, parent, entryIndex, attrs: this.attrs.get(mode, uid, gid, flags) };
   }
 
   /** Pending frees that overlap a new file's map were released by its writer. */
@@ -387,7 +419,7 @@ export class Replayer {
   /** Take a node out of the tree; a file's space becomes a pending free. */
   private takeOut(index: number, node: TreeNode): void {
     this.tree.remove(node);
-    this.lastParent = undefined;
+    this.forgetParents();
     if (node.kind !== 'file') return;
     this.removedFiles.add(node.entryIndex);
     this.pending.set(node.entryIndex, { fileId: node.entryIndex, deleteIndex: index, map: node.map, size: node.size, path: node.path });
@@ -421,7 +453,7 @@ export class Replayer {
     } else if (e.replacedId !== undefined) return !!this.problem(index, 'bad-removal', `${e.to} does not exist to be replaced`, e.to);
     if (existing) this.takeOut(index, existing);
     this.tree.move(node, parent, basename(e.to));
-    this.lastParent = undefined;
+    this.forgetParents();
     this.stats.renames++;
     return true;
   }
@@ -434,3 +466,4 @@ export function mapsOverlap(a: FileMap, b: FileMap): boolean {
   for (const x of pa) for (const y of pb) if (x.devindex === y.devindex && x.offset < y.offset + y.length && y.offset < x.offset + x.length) return true;
   return false;
 }
+

@@ -1,65 +1,20 @@
 /** The replayed namespace: directories and files with their maps, held in memory. */
-import type { FileMap } from '../format/types.js';
+import { freezePath, makeDir, ROOT_ID, type DirNode, type TreeNode } from './nodes.js';
+import { NodeIndex } from './nodeindex.js';
 
-/** Node ids are deterministic: every host and every daemon thread derives the same ones from the log. */
-export const ROOT_ID = 1;
-export const FIRST_ENTRY_ID = 16;
-
-export function idForEntry(index: number): number {
-  return FIRST_ENTRY_ID + index;
-}
-
-interface NodeBase {
-  id: number;
-  name: string;
-  path: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  parent: DirNode | undefined;
-  /** Log slot that created it (-1 for the root). */
-  entryIndex: number;
-  /** Its position in its parent's `order` (readdir cookies). */
-  pos?: number;
-  /** Deleted, or replaced by a rename (issue 14): no longer in any directory, still reachable by id. */
-  removed?: boolean;
-}
-
-export interface DirNode extends NodeBase {
-  kind: 'dir';
-  children: Map<string, TreeNode>;
-  /**
-   * Children in log order; append-only, so a directory listing's positions stay stable as it
-   * grows. A child that was removed or moved away leaves a null (its position is never reused).
-   */
-  order: (TreeNode | null)[];
-  subdirs: number;
-}
-
-export interface FileNode extends NodeBase {
-  kind: 'file';
-  size: number;
-  flags: number;
-  map: FileMap;
-}
-
-/** A symbolic link (extension): its target exactly as given, resolved by whoever follows it. */
-export interface SymlinkNode extends NodeBase {
-  kind: 'symlink';
-  target: string;
-}
-
-export type TreeNode = DirNode | FileNode | SymlinkNode;
+export { FIRST_ENTRY_ID, idForEntry, ROOT_ID } from './nodes.js';
+export type { DirNode, FileNode, NodeBase, SymlinkNode, TreeNode } from './nodes.js';
 
 export class Tree {
   readonly root: DirNode;
-  readonly byId = new Map<number, TreeNode>();
+  /** Every node ever added, removed ones too, by id. */
+  readonly byId = new NodeIndex();
   files = 0;
   dirs = 0;
   symlinks = 0;
 
   constructor(rootMode = 0o755, uid = 0, gid = 0) {
-    this.root = { kind: 'dir', id: ROOT_ID, name: '', path: '', mode: rootMode, uid, gid, parent: undefined, entryIndex: -1, children: new Map(), order: [], subdirs: 0 };
+    this.root = makeDir({ name: '', parent: undefined, entryIndex: -1, attrs: Object.freeze({ mode: rootMode, uid, gid, flags: 0 }) }, '');
     this.byId.set(ROOT_ID, this.root);
   }
 
@@ -76,6 +31,7 @@ export class Tree {
     return node;
   }
 
+  /** Add a node made for `parent` (its `parent` field is that directory). */
   add(parent: DirNode, node: TreeNode): void {
     this.link(parent, node);
     this.byId.set(node.id, node);
@@ -108,6 +64,7 @@ export class Tree {
    * byId, marked removed, so handles opened before keep working; its path is kept as it was.
    */
   remove(node: TreeNode): void {
+    freezePath(node);
     this.unlink(node);
     node.removed = true;
     this.count(node, -1);
@@ -119,12 +76,12 @@ export class Tree {
     node.name = name;
     node.parent = parent;
     this.link(parent, node);
-    const base = parent.path === '' ? name : `${parent.path}/${name}`;
-    const rebase = (n: TreeNode, path: string): void => {
-      n.path = path;
-      if (n.kind === 'dir') for (const c of n.children.values()) rebase(c, `${path}/${c.name}`);
+    // Files and symlinks compute their paths from their directory's: only directories store one.
+    const rebase = (d: DirNode, path: string): void => {
+      d.path = path;
+      for (const c of d.children.values()) if (c.kind === 'dir') rebase(c, `${path}/${c.name}`);
     };
-    rebase(node, base);
+    if (node.kind === 'dir') rebase(node, parent.path === '' ? name : `${parent.path}/${name}`);
   }
 
   /** Is `node` `dir` itself or below it? */

@@ -42,8 +42,12 @@ function tick(): void {
     return;
   }
   const s = area.read(slot);
-  if (!s || s.state !== 'live' || s.token !== ctl.token) {
-    if (ctl.markStale()) parentPort?.postMessage({ stale: `presence slot ${slot} is no longer ours (${s ? s.state : 'unreadable'}${s && s.token !== ctl.token ? ', another token' : ''})` });
+  // Unreadable: mostly our own main thread in the middle of publishing (a seqlock read gives up
+  // after a few microseconds; a loaded machine deschedules the writer for longer). Not a sign of
+  // losing the slot: no beat this tick, look again at the next (still stale after half a lease).
+  if (!s) return;
+  if (s.state !== 'live' || s.token !== ctl.token) {
+    if (ctl.markStale()) parentPort?.postMessage({ stale: `presence slot ${slot} is no longer ours (${s.state}${s.token !== ctl.token ? ', another token' : ''})` });
     return;
   }
   area.storeWord(slot, P.HEARTBEAT, area.loadWord(slot, P.HEARTBEAT) + 1);

@@ -52,6 +52,8 @@ export class PresenceService {
   private timer?: NodeJS.Timeout;
   private beat?: Worker;
   private recovering = false;
+  /** This stale episode was logged (by the heartbeat thread's reason, or by poll when a request found it). */
+  private staleSaid = false;
   /** Other hosts as this host sees them (for famfs status), judged on this host's clock. */
   private readonly tracker: LivenessTracker;
   private lastLook = 0;
@@ -153,7 +155,10 @@ export class PresenceService {
       beat.once('error', reject);
       beat.on('message', (m: { stale?: string; ready?: boolean }) => {
         if (m.ready) resolve();
-        if (m.stale) this.opts.log(`presence: ${m.stale}; serving ESTALE until this host rejoins`);
+        if (m.stale && !this.staleSaid) {
+          this.staleSaid = true;
+          this.opts.log(`presence: ${m.stale}; serving ESTALE until this host rejoins`);
+        }
       });
     });
     beat.on('error', (e) => this.opts.log(`presence: heartbeat thread failed: ${e.message}`));
@@ -192,9 +197,15 @@ export class PresenceService {
   private poll(): void {
     if (this.stopped || this.recovering) return;
     if (this.control.stale) {
+      // A request thread may have found it (its own fresh() check), before the heartbeat thread did.
+      if (!this.staleSaid) this.opts.log(`presence: a request found this host's last beat ${monoMs() - this.control.lastBeat} ms old (more than half the ${this.host.leaseMs} ms lease): this host was paused or starved; serving ESTALE until this host rejoins`);
+      this.staleSaid = true;
       this.recovering = true;
       this.incarnate(true)
-        .then(() => this.opts.log(`presence: rejoined as slot ${this.host.slot} (new incarnation, replayed from scratch)`))
+        .then(() => {
+          this.staleSaid = false;
+          this.opts.log(`presence: rejoined as slot ${this.host.slot} (new incarnation, replayed from scratch)`);
+        })
         .catch((e: Error) => this.opts.log(`presence: rejoin failed (${e.message}); still serving ESTALE, retrying`))
         .finally(() => { this.recovering = false; });
       return;
@@ -256,6 +267,8 @@ export class PresenceService {
     this.stopped = true;
     clearInterval(this.timer);
     // Leave first: a host shutting down right after its unmount must not leave a live slot behind.
+    // (The heartbeat thread may still see the slot free before it stops: not an episode to log.)
+    this.staleSaid = true;
     this.host.leave();
     await this.stopBeat();
     this.famfs.close();

@@ -12,33 +12,19 @@ import { FamfsFs } from '../../src/fs/famfs-fs.js';
 import type { FamfsMountConfig } from '../../src/fs/config.js';
 import { famfsKernelPresent, wantKernelMode } from '../../src/fs/kernel.js';
 import { Errno, InitFlag, Opcode, decodeInitOut } from '../../src/fuse/codec.js';
-import { FuseSession, type FuseTransport } from '../../src/fuse/session.js';
 import { encodeGetFmapReply } from '../../src/map/export/index.js';
 import { FM_ALL_HOSTS_RW } from '../../src/format/constants.js';
 import { fsck, formatFsck } from '../../src/api/fsck.js';
 import { asHost, GiB, makeHost, MiB, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
-import { initIn, parseReply, request } from '../fuse/wire.js';
+import { initIn, request } from '../fuse/wire.js';
 import { HAVE_FUSE, NO_FUSE_REASON, mount, tempMountpoint, umountAll, isMounted } from './mounted.js';
+import { FAMFS_INIT, GET_DAXDEV, GET_FMAP, scriptedKernel } from './scripted-kernel.js';
 import { famfs as famfsCli } from '../core/helpers.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const GET_FMAP = 54;
-const GET_DAXDEV = 55;
-/** flags / flags2 of the INIT the famfs kernel sent (§7): 0x00000dfd73fffffb, bit 43 = flags2 0x800. */
-const FAMFS_INIT = () => request(Opcode.INIT, 0, initIn(7, 46, 0x20000, 0x73fffffb, 0xdfd), { unique: 1 });
 const PLAIN_INIT = () => request(Opcode.INIT, 0, initIn(7, 45, 0x20000, 0x73fffffb, 0x5fd), { unique: 1 });
-
-class Script implements FuseTransport {
-  replies: Buffer[] = [];
-  read(): number {
-    throw Object.assign(new Error('unmounted'), { code: 'ENODEV' });
-  }
-  writev(bufs: Buffer[]): void {
-    this.replies.push(Buffer.concat(bufs));
-  }
-}
 
 /** Little-endian hex helpers for hand-written vectors. */
 const le16 = (n: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(n); return b.toString('hex'); };
@@ -93,25 +79,7 @@ describe('famfs kernel mode (GET_FMAP / GET_DAXDEV) against a scripted famfs ker
   function session(cfg: Partial<FamfsMountConfig>) {
     const config = { device, mountpoint: '/nonexistent', timeout: 1, forceClient: false, verbose: false, mountTimeMs: 0, state: new SharedArrayBuffer(64), ...cfg } as FamfsMountConfig;
     const handler = asHost(client, () => new FamfsFs(config));
-    const t = new Script();
-    const logs: string[] = [];
-    const s = new FuseSession(t, handler, { log: (m) => logs.push(m) });
-    let unique = 100;
-    const send = (opcode: number, nodeid: number, body = Buffer.alloc(0), u = ++unique) => {
-      t.replies = [];
-      const m = request(opcode, nodeid, body, { unique: u });
-      m.copy(s.buffer);
-      s.processMessage(s.buffer, m.length);
-      assert.equal(t.replies.length, 1, `one reply to opcode ${opcode}`);
-      return { raw: t.replies[0]!, ...parseReply(t.replies[0]!), unique: u };
-    };
-    const init = (msg: Buffer) => {
-      t.replies = [];
-      msg.copy(s.buffer);
-      s.processMessage(s.buffer, msg.length);
-      return parseReply(t.replies[0]!);
-    };
-    return { handler, send, init, logs };
+    return { handler, ...scriptedKernel(handler) };
   }
 
   it('famfs kernel offers bit 43 and --data-path kernel: accepted (INIT_EXT + flags2 bit 11)', () => {

@@ -2,8 +2,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after } from 'node:test';
-import { famfs, famfsOk, makeHost, removeAllShm, removeHost, type Host } from '../core/helpers.js';
+import { after, before } from 'node:test';
+import { asHost, famfs, famfsOk, GiB, makeHost, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
+import { mkfs, type MkfsOptions } from '../../src/api/mkfs.js';
 import { abortConnection } from '../../src/cli/deadmount.js';
 import { findFuseMounts } from '../../src/fuse/mountinfo.js';
 import { umount2, MNT_DETACH } from '../../src/sys/libc.js';
@@ -140,19 +141,54 @@ export function umountAll(host: Host): void {
   }
 }
 
+/** The file system twoHosts() makes, fills and mounts on both hosts. */
+export interface SharedDevice {
+  /** What the master's mkfs gets (e.g. `{ features: ['delete'], leaseMs: 2000 }`). */
+  mkfs: MkfsOptions;
+  /** Bytes of the /dev/shm file (default 4 GiB). */
+  size?: number;
+  /** Runs after mkfs, before the mounts (files made here are logged before any daemon starts). */
+  populate?: (dev: string, master: Host) => void;
+}
+
+export interface TwoHosts {
+  master: Host;
+  client: Host;
+}
+
+/** twoHosts() with a device: its path and both mount points, set by a before() hook. */
+export interface TwoMounts extends TwoHosts {
+  dev: string;
+  mpM: string;
+  mpC: string;
+}
+
 /**
  * A master and a client host for the describe block that calls this (made at once, which is
  * fine: a skipped block never runs its body); after it, everything mounted is unmounted and
  * the hosts and /dev/shm devices are removed. Register cleanups that must come first before calling.
+ * With `device`, a before() hook formats a device as the master, populates it and mounts it on
+ * both hosts (read dev, mpM and mpC in hooks and tests, not while the block is collected).
  */
-export function twoHosts(tag: string): { master: Host; client: Host } {
-  const hosts = { master: makeHost(`${tag}-master`), client: makeHost(`${tag}-client`) };
+export function twoHosts(tag: string): TwoHosts;
+export function twoHosts(tag: string, device: SharedDevice): TwoMounts;
+export function twoHosts(tag: string, device?: SharedDevice): TwoHosts | TwoMounts {
+  const hosts: TwoMounts = { master: makeHost(`${tag}-master`), client: makeHost(`${tag}-client`), dev: '', mpM: '', mpC: '' };
   after(() => {
     umountAll(hosts.master);
     removeAllShm();
     removeHost(hosts.master);
     removeHost(hosts.client);
   });
+  if (device) {
+    before(() => {
+      hosts.dev = sparseFile(tag, device.size ?? 4 * GiB);
+      asHost(hosts.master, () => mkfs(hosts.dev, device.mkfs));
+      device.populate?.(hosts.dev, hosts.master);
+      hosts.mpM = mount(hosts.master, hosts.dev, `${tag}-master`);
+      hosts.mpC = mount(hosts.client, hosts.dev, `${tag}-client`);
+    });
+  }
   return hosts;
 }
 

@@ -10,16 +10,16 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Famfs } from '../../src/api/famfs.js';
+import { probeFamfs } from '../../src/api/probe.js';
 import { listedDevices, readDevHeader } from '../../src/api/devices.js';
 import { FM_ALL_HOSTS_RW } from '../../src/format/constants.js';
 import type { FileMap } from '../../src/format/types.js';
 import { FamfsFs } from '../../src/fs/famfs-fs.js';
 import type { FamfsMountConfig } from '../../src/fs/config.js';
-import { Errno, Opcode } from '../../src/fuse/codec.js';
-import { FuseSession, type FuseTransport } from '../../src/fuse/session.js';
+import { Errno } from '../../src/fuse/codec.js';
 import { asHost, famfs, famfsOk, GiB, makeHost, MiB, readRange, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
-import { initIn, parseReply, request } from '../fuse/wire.js';
 import { HAVE_FUSE, NO_FUSE_REASON, mount, umountAll } from './mounted.js';
+import { FAMFS_INIT, GET_DAXDEV, GET_FMAP, scriptedKernel } from './scripted-kernel.js';
 
 describe('multi-device famfs', () => {
   let master: Host, dev0: string, dev1: string, dev2: string;
@@ -156,26 +156,18 @@ describe('multi-device famfs', () => {
     const client = makeHost('md-c');
     const handler = asHost(client, () => new FamfsFs(config));
     removeHost(client);
-    const replies: Buffer[] = [];
-    const t: FuseTransport = { read: () => 0, writev: (b) => void replies.push(Buffer.concat(b)) };
-    const s = new FuseSession(t, handler, { log: () => undefined });
-    const send = (m: Buffer) => {
-      replies.length = 0;
-      m.copy(s.buffer);
-      s.processMessage(s.buffer, m.length);
-      return parseReply(replies[0]!);
-    };
-    assert.equal(send(request(Opcode.INIT, 0, initIn(7, 46, 0x20000, 0x73fffffb, 0xdfd), { unique: 1 })).error, 0);
+    const kernel = scriptedKernel(handler);
+    assert.equal(kernel.init(FAMFS_INIT()).error, 0);
     for (const [i, p] of [dev0, dev1, dev2].entries()) {
-      const r = send(request(55, i, Buffer.alloc(0), { unique: 10 + i }));
+      const r = kernel.send(GET_DAXDEV, i);
       assert.equal(r.payload.length, 280);
       assert.equal(r.payload.readUInt16LE(0), i);
       assert.equal(r.payload.subarray(24, 24 + p.length).toString(), p);
       assert.equal(r.payload[24 + p.length], 0);
     }
-    assert.equal(send(request(55, 3, Buffer.alloc(0), { unique: 20 })).error, -Errno.EINVAL);
+    assert.equal(kernel.send(GET_DAXDEV, 3).error, -Errno.EINVAL);
     const s1 = handler.famfs.file('s1').id;
-    assert.equal(send(request(54, s1, Buffer.alloc(0), { unique: 21 })).error, -Errno.EIO);
+    assert.equal(kernel.send(GET_FMAP, s1).error, -Errno.EIO);
     handler.famfs.close();
   });
 
@@ -195,6 +187,29 @@ describe('multi-device famfs', () => {
     assert.ok(famfsOk(master, ['cat', '-d', dev0, 'il'], { binary: true }).raw.equals(data.il));
     // chunk 3 (file 6..8 MiB) lives on device 0's strip, stripe 1; chunk 2 (4..6 MiB) on device 2's strip, stripe 0
     assert.ok(readRange(dev2, 2 * MiB + MiB, MiB).equals(data.il.subarray(5 * MiB, 6 * MiB)));
+  });
+
+  it('the mount\'s probe (no replay) finds the device table and paths a replay finds, refused ADD_DAXDEV entries included', () => {
+    const f = asHost(master, () => Famfs.open(dev0));
+    try {
+      const p = asHost(master, () => probeFamfs(dev0));
+      assert.ok(f.problems.some((x) => x.kind === 'bad-daxdev'));
+      assert.deepEqual(p.daxdevs, f.daxdevs);
+      assert.deepEqual(p.devicePaths, [f.devicePath(0), f.devicePath(1), f.devicePath(2)]);
+      assert.deepEqual(p.devicePaths.slice(1), [dev1, dev2]);
+      assert.equal(p.role, 'master');
+      assert.equal(p.nextIndex, f.stats.entries);
+      assert.equal(p.sb.uuid, f.sb.uuid);
+    } finally {
+      f.close();
+    }
+    const other = makeHost('md-p');
+    try {
+      assert.equal(asHost(other, () => probeFamfs(dev0)).role, 'client');
+    } finally {
+      removeHost(other);
+    }
+    assert.throws(() => probeFamfs('/dev/shm/no-such-famfs-device'), /no such|ENOENT/i);
   });
 
   it('fsck counts allocation collisions on devices ≥ 1 too', () => {

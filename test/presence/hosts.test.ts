@@ -9,13 +9,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PRESENCE_OFFSET, PRESENCE_SIZE } from '../../src/format/constants.js';
-import { Device } from '../../src/device/device.js';
-import { PresenceArea } from '../../src/presence/area.js';
 import { LivenessTracker } from '../../src/presence/liveness.js';
 import { PresenceOracle } from '../../src/presence/oracle.js';
 import { famfs, famfsOk, makeHost, removeAllShm, removeHost, type Host } from '../core/helpers.js';
-import { presenceDevice } from './fixtures.js';
+import { presenceArea, presenceDevice } from './fixtures.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'host-child.js');
 const LEASE = 1500;
@@ -62,9 +59,7 @@ describe('presence hosts as processes', () => {
     removeAllShm();
   });
   const dev = presenceDevice(master, 'presence-hosts', LEASE);
-  const d = Device.open(dev);
-  d.mapHead(PRESENCE_OFFSET + PRESENCE_SIZE);
-  const area = new PresenceArea(d);
+  const area = presenceArea(dev);
   const oracle = new PresenceOracle(area, new LivenessTracker(LEASE));
 
   it('three hosts join distinct slots and beat', async () => {

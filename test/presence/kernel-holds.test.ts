@@ -13,27 +13,14 @@ import { Famfs } from '../../src/api/famfs.js';
 import { FamfsFs } from '../../src/fs/famfs-fs.js';
 import type { FamfsMountConfig } from '../../src/fs/config.js';
 import { Errno, Opcode } from '../../src/fuse/codec.js';
-import { FuseSession, type FuseTransport } from '../../src/fuse/session.js';
 import { PresenceControl } from '../../src/presence/control.js';
 import { OpenTable } from '../../src/presence/holds.js';
 import { logSlots } from '../../src/format/constants.js';
 import { asHost, makeHost, MiB, removeAllShm, removeHost, type Host } from '../core/helpers.js';
-import { initIn, parseReply, request } from '../fuse/wire.js';
+import { FAMFS_INIT, GET_FMAP, scriptedKernel } from '../fs/scripted-kernel.js';
 import { presenceDevice } from './fixtures.js';
 
-const GET_FMAP = 54;
-const FAMFS_INIT = () => request(Opcode.INIT, 0, initIn(7, 46, 0x20000, 0x73fffffb, 0xdfd), { unique: 1 });
 const O_RDWR = 2;
-
-class Script implements FuseTransport {
-  replies: Buffer[] = [];
-  read(): number {
-    throw Object.assign(new Error('unmounted'), { code: 'ENODEV' });
-  }
-  writev(bufs: Buffer[]): void {
-    this.replies.push(Buffer.concat(bufs));
-  }
-}
 
 describe('kernel-mode holds (scripted famfs kernel)', () => {
   let master: Host, client: Host, dev: string;
@@ -76,20 +63,10 @@ describe('kernel-mode holds (scripted famfs kernel)', () => {
       presence: { control: control.sab, table: table.sab },
     } as FamfsMountConfig;
     const handler = asHost(client, () => new FamfsFs(config));
-    const t = new Script();
-    const s = new FuseSession(t, handler, { log: () => undefined });
-    let unique = 100;
-    const send = (opcode: number, nodeid: number, body = Buffer.alloc(0), pid = 4242) => {
-      t.replies = [];
-      const m = request(opcode, nodeid, body, { unique: ++unique, pid, uid: 0, gid: 0 });
-      m.copy(s.buffer);
-      s.processMessage(s.buffer, m.length);
-      assert.equal(t.replies.length, 1, `one reply to opcode ${opcode}`);
-      return parseReply(t.replies[0]!);
-    };
-    t.replies = [];
-    FAMFS_INIT().copy(s.buffer);
-    s.processMessage(s.buffer, FAMFS_INIT().length);
+    const kernel = scriptedKernel(handler, { uid: 0, gid: 0 });
+    /** `pid`: the caller's thread id in the FUSE header. */
+    const send = (opcode: number, nodeid: number, body = Buffer.alloc(0), pid = 4242) => kernel.send(opcode, nodeid, body, { pid });
+    kernel.init(FAMFS_INIT());
     const open = (nodeid: number, flags = 0) => {
       const body = Buffer.alloc(8);
       body.writeUInt32LE(flags, 0);

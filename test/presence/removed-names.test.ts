@@ -9,12 +9,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Famfs } from '../../src/api/famfs.js';
-import { PRESENCE_OFFSET, PRESENCE_SIZE } from '../../src/format/constants.js';
-import { Device } from '../../src/device/device.js';
-import { PresenceArea } from '../../src/presence/area.js';
+import type { PresenceArea } from '../../src/presence/area.js';
 import { asHost, famfsOk, makeHost, MiB, removeAllShm, removeHost, type Host } from '../core/helpers.js';
 import { HAVE_FUSE, mount, NO_FUSE_REASON, umountAll, waitFor } from '../fs/mounted.js';
-import { presenceDevice } from './fixtures.js';
+import { presenceArea, presenceDevice } from './fixtures.js';
 
 describe('names and reopens of deleted files on a client', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
   let master: Host, client: Host, dev: string, mpC: string, area: PresenceArea;
@@ -25,9 +23,7 @@ describe('names and reopens of deleted files on a client', { skip: HAVE_FUSE ? f
     dev = presenceDevice(master, 'removed-names', 5000);
     famfsOk(master, ['creat', '-d', dev, '-s', String(4 * MiB), '-r', '-S', '21', 'a']);
     mpC = mount(client, dev, 'rn-c');
-    const d = Device.open(dev);
-    d.mapHead(PRESENCE_OFFSET + PRESENCE_SIZE);
-    area = new PresenceArea(d);
+    area = presenceArea(dev);
   });
 
   after(() => {

@@ -5,13 +5,7 @@
 # Mailbox (tree/sync/mailbox, 16 bytes per client at MOFF): "<ME>-DONE" once
 # our bytes are in target.bin, "<ME>-VRFY" at MOFF+8 once big.rnd is verified
 # (A re-formats only after every client verified).
-run gt wait-superblock "$DEV" "$WAIT"
-i=0
-until out=$(famfs mount --log "$DAEMON_LOG" "$DEV" "$MNT" 2>&1); do
-  i=$((i + 1)); [ $i -ge 10 ] && die "famfs mount: $out"
-  sleep 0.3
-done
-log "mounted (attempt $((i + 1)))"
+client_mount
 
 # 4a. (while A is still populating) the CLI refuses every metadata change on a client;
 #     A checks at the end that the log holds exactly its own entries
@@ -38,13 +32,11 @@ meta_after=$(meta_sum)
 [ "$meta_before" = "$meta_after" ] && log ".meta/.superblock and .meta/.log unchanged" || fail ".meta changed: $meta_before -> $meta_after"
 
 # 3. write into an existing file's bytes, then tell A
-printf '%s' "$ME was here" | dd of="$MNT/tree/target.bin" bs=1 seek="$TOFF" conv=notrunc 2>/dev/null || fail "writing target.bin failed"
-printf '%s' "$ME-DONE" | dd of="$MNT/tree/sync/mailbox" bs=1 seek="$MOFF" conv=notrunc 2>/dev/null || die "writing the mailbox failed"
+post_write
 log "wrote target.bin at $TOFF and posted $ME-DONE"
 
 # 2b. the interleaved random file
-run famfs verify -S "$SEED" "$MNT/big.rnd"
-printf '%s' "$ME-VRFY" | dd of="$MNT/tree/sync/mailbox" bs=1 seek=$((MOFF + 8)) conv=notrunc 2>/dev/null || die "writing the mailbox failed"
+post_verified
 
 # 6. (issue 14) stream whole reads of model.bin while A replaces it; only whole generations
 [ "$REPLACE_COUNT" -gt 0 ] && run gt stream-gens "$MNT/model.bin" "$MNT/tree/sync/mailbox" $((2048 + MOFF)) 3072 "$WAIT" "$REPLACE_COUNT"

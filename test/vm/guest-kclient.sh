@@ -4,12 +4,7 @@
 # daemon-mode mmap is page cache, not shared), verifies the interleaved file; in kernel mode,
 # maps a file A then deletes (guest-kdelete.ts).
 # Expects: DEV MNT MANIFEST SEED WAIT TOFF MOFF EXPECT_PATH
-run gt wait-superblock "$DEV" "$WAIT"
-i=0
-until out=$(famfs mount --log "$DAEMON_LOG" "$DEV" "$MNT" 2>&1); do
-  i=$((i + 1)); [ $i -ge 10 ] && die "famfs mount: $out"
-  sleep 0.3
-done
+client_mount
 status_is mountpoint "$MNT" role client dataPath "$EXPECT_PATH"
 DPID=$(famfs status --json 2>/dev/null | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' | head -1)
 run gt check-tree "$MANIFEST" "$MNT" "$WAIT"
@@ -20,11 +15,9 @@ if [ "$EXPECT_PATH" = kernel ]; then
   run gt mmap-write "$MNT/tree/target.bin" "$TOFF" "$ME was here"
   run gt mmap-write "$MNT/tree/sync/mailbox" "$MOFF" "$ME-DONE"
 else
-  printf '%s' "$ME was here" | dd of="$MNT/tree/target.bin" bs=1 seek="$TOFF" conv=notrunc 2>/dev/null || fail "writing target.bin failed"
-  printf '%s' "$ME-DONE" | dd of="$MNT/tree/sync/mailbox" bs=1 seek="$MOFF" conv=notrunc 2>/dev/null || die "writing the mailbox failed"
+  post_write
 fi
-run famfs verify -S "$SEED" "$MNT/big.rnd"
-printf '%s' "$ME-VRFY" | dd of="$MNT/tree/sync/mailbox" bs=1 seek=$((MOFF + 8)) conv=notrunc 2>/dev/null || die "writing the mailbox failed"
+post_verified
 if [ "$EXPECT_PATH" = kernel ]; then
   # A deletes a file this guest maps: held until the munmap, not at the last close (guest-kdelete.ts).
   run gt kdel-client "$MNT" "$WAIT"

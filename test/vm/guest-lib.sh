@@ -38,6 +38,26 @@ status_is() {
 meta_sum() {
   { head -c 1048576 "$MNT/.meta/.superblock" && cat "$MNT/.meta/.log"; } | sha256sum | cut -d' ' -f1
 }
+# client_mount: (a client) wait for A's superblock, then mount; A may still be formatting, so retry
+client_mount() {
+  run gt wait-superblock "$DEV" "$WAIT"
+  i=0
+  until out=$(famfs mount --log "$DAEMON_LOG" "$DEV" "$MNT" 2>&1); do
+    i=$((i + 1)); [ $i -ge 10 ] && die "famfs mount: $out"
+    sleep 0.3
+  done
+  log "mounted (attempt $((i + 1)))"
+}
+# post_write: (a client) write "<ME> was here" at TOFF of tree/target.bin with write(2), then post "<ME>-DONE"
+post_write() {
+  printf '%s' "$ME was here" | dd of="$MNT/tree/target.bin" bs=1 seek="$TOFF" conv=notrunc 2>/dev/null || fail "writing target.bin failed"
+  printf '%s' "$ME-DONE" | dd of="$MNT/tree/sync/mailbox" bs=1 seek="$MOFF" conv=notrunc 2>/dev/null || die "writing the mailbox failed"
+}
+# post_verified: (a client) verify big.rnd, then post "<ME>-VRFY" (A re-formats only after every client verified)
+post_verified() {
+  run famfs verify -S "$SEED" "$MNT/big.rnd"
+  printf '%s' "$ME-VRFY" | dd of="$MNT/tree/sync/mailbox" bs=1 seek=$((MOFF + 8)) conv=notrunc 2>/dev/null || die "writing the mailbox failed"
+}
 finish() {
   if [ "$FAILS" -ne 0 ]; then log "$FAILS check(s) failed"; show_daemon_log; exit 1; fi
   log "all checks passed"

@@ -8,12 +8,12 @@
  *       then COUNT times: write generation g to a new file in DIR and rename(2) it over
  *       NAME (what `mv new old` does), checking after each that the space in use (statfs)
  *       stays under 4 generations more than before; post "A-RDONE" at DONEOFF; then wait
- *       (SECONDS) for the space to come back to one generation once the reader let go.
+ *       (SECONDS, from then on) for the space to come back to one generation once the reader let go.
  *   stream-gens FILE MAILBOX OPENOFF DONEOFF SECONDS COUNT
  *       (client) open FILE, post "<ME>-OPEN" at OPENOFF, and read it whole again and again,
  *       holding each descriptor for 1-3 passes across the master's replaces: every pass
  *       must be one generation, the one the descriptor opened. Stops when "A-RDONE" is at
- *       DONEOFF; then the newest generation (COUNT) must become visible.
+ *       DONEOFF; then the newest generation (COUNT) must become visible (within SECONDS).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -69,7 +69,7 @@ export async function replaceLoop(a: string[]): Promise<number> {
   writeGen(`${target}.g0`, 0, size);
   fs.renameSync(`${target}.g0`, target);
   console.log(`generation 0 (${size} bytes) written; waiting for ${waits}`);
-  const deadline = Date.now() + Number(secs) * 1000;
+  let deadline = Date.now() + Number(secs) * 1000;
   // Every reader has the file open before the first replace.
   for (const w of waits.split(',')) {
     const [off, text] = w.split(':') as [string, string];
@@ -101,6 +101,8 @@ export async function replaceLoop(a: string[]): Promise<number> {
   // The reader closes its last descriptor after seeing A-RDONE: then one generation stays.
   let now = used(dir);
   const back = Date.now();
+  // The replaces themselves may take longer than SECONDS (large files under TCG): a fresh wait.
+  deadline = back + Number(secs) * 1000;
   while (now - before > size + 2 * CHUNK * 2) {
     if (Date.now() > deadline) {
       console.error(`guest-tool: space never came back: ${now - before} bytes over the start with one ${size}-byte generation left`);
@@ -126,7 +128,8 @@ function pass(fd: number, gen: number, size: number, buf: Buffer): string | unde
 
 export async function streamGens(a: string[], me: string): Promise<number> {
   const [file, mailbox, openOff, doneOff, secs, lastS] = a as [string, string, string, string, string, string];
-  const deadline = Date.now() + Number(secs) * 1000;
+  let deadline = Date.now() + Number(secs) * 1000;
+  let sawDone = false;
   const buf = Buffer.alloc(CHUNK);
   const seen = new Set<number>();
   let passes = 0, stalePasses = 0, announced = false, errors = 0;
@@ -134,6 +137,11 @@ export async function streamGens(a: string[], me: string): Promise<number> {
   const problems: string[] = [];
   while (problems.length === 0) {
     const done = mailboxHas(mailbox, Number(doneOff), 'A-RDONE');
+    // The replaces may outlast SECONDS: the newest generation gets its own wait from A-RDONE on.
+    if (done && !sawDone) {
+      deadline = Date.now() + Number(secs) * 1000;
+      sawDone = true;
+    }
     let fd: number;
     try {
       fd = fs.openSync(file, 'r');

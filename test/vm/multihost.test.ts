@@ -8,12 +8,14 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { killAllGuests } from './qemu.js';
-import { prepareAssets, removeRun, runScenario, vmSkipReason } from './scenario.js';
+import { prepareAssets, removeRun, replaceExtraMs, runScenario, vmSkipReason } from './scenario.js';
 
 const reason = vmSkipReason();
 if (reason) console.error(`\n*** ${reason} ***\n`);
 const THREE = process.env.FAMFS_VM_THREE === '1';
 const log = (s: string): void => console.error(`# vm: ${s}`);
+/** A replace phase larger than the default (FAMFS_VM_REPLACE_MB) gets the time it needs. */
+const EXTRA = replaceExtraMs();
 
 describe('famfs on several hosts (qemu guests sharing one devdax)', () => {
   let prepared: Error | undefined;
@@ -48,8 +50,8 @@ describe('famfs on several hosts (qemu guests sharing one devdax)', () => {
   };
 
   test('two hosts: master A formats and populates, client B follows the log, writes data, is refused metadata, sees the re-format as ESTALE',
-    { timeout: 960_000 }, scenario(['B'], 900_000));
+    { timeout: 960_000 + EXTRA }, scenario(['B'], 900_000 + EXTRA));
 
-  test('three hosts: master A, clients B and C (FAMFS_VM_THREE=1)', { timeout: 1_260_000, skip: THREE || reason ? false : 'set FAMFS_VM_THREE=1 to run the slower three-guest variant' },
-    scenario(['B', 'C'], 1_200_000));
+  test('three hosts: master A, clients B and C (FAMFS_VM_THREE=1)', { timeout: 1_260_000 + EXTRA, skip: THREE || reason ? false : 'set FAMFS_VM_THREE=1 to run the slower three-guest variant' },
+    scenario(['B', 'C'], 1_200_000 + EXTRA));
 });

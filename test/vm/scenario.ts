@@ -142,16 +142,38 @@ export function guestScript(vars: Record<string, string | number>, body: string[
   return lines.join('\n') + '\n';
 }
 
+const MiB = 1024 * 1024;
+const DEFAULT_REPLACE_MB = 4;
 /**
- * The replace phase (issue 14) needs deletes: on when the CLI of `repo` knows the `delete`
- * feature. FAMFS_VM_REPLACES (default 20) and FAMFS_VM_REPLACE_MB size it: 64 MiB as issue 14 asks
- * when FAMFS_VM_REPLACE_MB=64; 4 MiB by default, to keep `npm test` within its time on a
- * loaded 2-core machine (TCG guests move 64 MiB through FUSE in tens of seconds).
+ * Scenario time per MiB a replace phase moves beyond the default size. Observed under TCG on a
+ * loaded 2-core machine (A writes each generation, B reads it meanwhile): ~1 s per MiB at 16 MiB,
+ * ~0.5 s at 64 MiB (20 replaces in 584 s); 2 s leaves room for a heavier load.
  */
+const REPLACE_MS_PER_MIB = 2000;
+
+/**
+ * FAMFS_VM_REPLACES (default 20) and FAMFS_VM_REPLACE_MB (default 4, to keep `npm test` within
+ * its time; issue 14 asks for 64) size the replace phase. A bad value is one clear error.
+ */
+export function replaceSize(): { count: number; size: number } {
+  const count = Number(process.env.FAMFS_VM_REPLACES ?? 20);
+  const mb = Number(process.env.FAMFS_VM_REPLACE_MB ?? DEFAULT_REPLACE_MB);
+  if (!Number.isInteger(count) || count < 0) throw new Error(`FAMFS_VM_REPLACES=${process.env.FAMFS_VM_REPLACES}: not a count`);
+  if (!Number.isInteger(mb) || mb < 1 || mb > 1024) throw new Error(`FAMFS_VM_REPLACE_MB=${process.env.FAMFS_VM_REPLACE_MB}: not a size in MiB (1-1024)`);
+  return { count, size: mb * MiB };
+}
+
+/** The time a larger replace phase adds to the scenario's limit (0 at the default size). */
+export function replaceExtraMs(): number {
+  const { count, size } = replaceSize();
+  return count * Math.max(0, size / MiB - DEFAULT_REPLACE_MB) * REPLACE_MS_PER_MIB;
+}
+
+/** The replace phase (issue 14) needs deletes: on when the CLI of `repo` knows the `delete` feature. */
 export function replacePhase(repo: string): { count: number; size: number; mkfsArgs: string } {
   const help = spawnSync(process.execPath, [path.join(repo, 'bin/famfs.js'), 'help', 'mkfs'], { encoding: 'utf8' }).stdout ?? '';
   if (!/\bdelete\b/.test(help)) return { count: 0, size: 0, mkfsArgs: '' };
-  return { count: Number(process.env.FAMFS_VM_REPLACES ?? 20), size: Number(process.env.FAMFS_VM_REPLACE_MB ?? 4) * 1024 * 1024, mkfsArgs: '--features delete' };
+  return { ...replaceSize(), mkfsArgs: '--features delete' };
 }
 
 /** Run the scenario once; always tears the guests down and removes the shared file. */

@@ -66,7 +66,12 @@ function isTorn(device: string): boolean {
 }
 
 /** Random-time kills: `cycles` writers, each killed 0..maxDelayMs after it opened the device. */
-export async function randomKills(opts: { master: Host; cycles: number; seed: number; maxDelayMs: number; dir: string; onCycle?: (i: number, r: CrashResult) => void }): Promise<CrashResult> {
+/**
+ * `minEntries`: keep killing (up to 4× `cycles`) until the log holds more than
+ * this many entries — on a loaded machine a writer killed within `maxDelayMs` of
+ * start may not have logged anything yet, and a run that wrote nothing proves nothing.
+ */
+export async function randomKills(opts: { master: Host; cycles: number; seed: number; maxDelayMs: number; dir: string; minEntries?: number; onCycle?: (i: number, r: CrashResult) => void }): Promise<CrashResult> {
   // Sparse: only filled bytes use memory, and plain creates (up to 8 MiB each) don't run it out of space.
   const device = shmDevice('crash', 64 * GiB);
   asHost(opts.master, () => mkfs(device, { force: true }));
@@ -75,7 +80,8 @@ export async function randomKills(opts: { master: Host; cycles: number; seed: nu
   const res: CrashResult = { tried: 0, failed: 0, lost: 0, tornCounters: 0, entries: 0, errors: [] };
   let verified = 0;
   try {
-    for (let c = 0; c < opts.cycles; c++) {
+    const enough = (c: number): boolean => c >= opts.cycles && (c >= 4 * opts.cycles || rawLogCheck(device).nextIndex > (opts.minEntries ?? 0));
+    for (let c = 0; !enough(c); c++) {
       res.tried++;
       progress();
       const child = spawnWorker({ device, prefix: `c${c}`, ops: 1e9, ackFile, seed: Math.floor(rnd() * 2 ** 31), dirFraction: 0.25, fillFraction: 0.5, maxFill: 192 * 1024, batch: 1 + Math.floor(rnd() * 3) }, opts.master);

@@ -41,6 +41,12 @@ const PAGE = 4096;
 
 /** Errors a reader may see (the file went away, or its host went stale or died). */
 export const ALLOWED = new Set(['ESTALE', 'ENOENT', 'ENOTCONN', 'ECONNABORTED']);
+/**
+ * On a descriptor or mapping already held, the file cannot "go away": POSIX keeps it. Only a
+ * host that went stale or died may refuse (ENOENT there was a daemon bug: a worker that had
+ * not replayed the file yet).
+ */
+export const ALLOWED_ON_HANDLE = new Set(['ESTALE', 'ENOTCONN', 'ECONNABORTED']);
 
 export function errName(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
@@ -70,6 +76,8 @@ class Driver {
   readonly counts: Record<string, number> = {};
   readonly errnos: Record<string, number> = {};
   private readonly files = new Map<number, WFile>();
+  /** Next generation per key: every attempt takes a new one, so no (key, gen) and no tmp/ name is ever tried twice. */
+  private readonly nextGen = new Map<number, number>();
   private nextKey: number;
   private renames = 0;
   private readonly disabled = new Set<string>();
@@ -108,9 +116,9 @@ class Driver {
       // The writer's file went away with a killed master's uncommitted nodes.
       if (key !== undefined && name === 'ENOENT') this.files.delete(key);
       // No daemon behind the mount (killed, being remounted): do not spin through the budget.
-      // (ENOENT from create: tmp/ is missing, i.e. the mount point is bare while the master is mounted again.)
-      if (name === 'ENOTCONN' || name === 'ECONNABORTED' || (name === 'ENOENT' && op === 'create')) Atomics.wait(PAUSE, 0, 0, 20);
-      if (!ALLOWED.has(name) && !this.writerErrno(op, name)) this.note({ kind: 'errno', op, errno: name, path: h?.path, msg: String((e as Error).message).slice(0, 200) });
+      // (ENOENT from create or readdir: tmp/ or d/ is missing, i.e. the mount point is bare while its daemon is mounted again.)
+      if (name === 'ENOTCONN' || name === 'ECONNABORTED' || (name === 'ENOENT' && (op === 'create' || op === 'readdir'))) Atomics.wait(PAUSE, 0, 0, 20);
+      if (!(h ? ALLOWED_ON_HANDLE : ALLOWED).has(name) && !this.writerErrno(op, name)) this.note({ kind: 'errno', op, errno: name, path: h?.path, msg: String((e as Error).message).slice(0, 200) });
     } finally {
       const ms = Date.now() - t0;
       if (ms > 1000) this.note({ kind: 'slow', op, ms });
@@ -283,17 +291,32 @@ class Driver {
     this.note({ kind: 'name', key, gen, paths });
   }
 
+  /** A generation of `key` never tried before (a failed try may still have been committed, or left tmp/kK.gG behind). */
+  private takeGen(key: number): number {
+    const g = this.nextGen.get(key) ?? 0;
+    this.nextGen.set(key, g + 1);
+    return g;
+  }
+
+  /**
+   * A rename: whichever generation the name holds now may be logged under the new name. A
+   * replace whose answer was lost (its master killed) may have put any later-tried one there.
+   */
+  private namedAll(key: number, w: WFile, to: string): void {
+    for (let g = w.gen; g < Math.max(w.gen + 1, this.nextGen.get(key) ?? 0); g++) this.named(key, g, to);
+  }
+
   private create(): void {
     if (this.files.size >= (this.job.maxFiles ?? 40)) return this.remove();
     const key = this.nextKey++;
-    this.publish('create', key, 0, `d/k${key}.g0`);
+    this.publish('create', key, this.takeGen(key), `d/k${key}.g0`);
   }
 
   private replace(): void {
     const f = this.pick();
     if (!f || this.disabled.has('replace')) return this.create();
     const [key, w] = f;
-    this.publish('replace', key, w.gen + 1, w.path);
+    this.publish('replace', key, this.takeGen(key), w.path);
   }
 
   private rename(): void {
@@ -304,7 +327,7 @@ class Driver {
     if (b && b[0] !== key && !this.disabled.has('clobber')) {
       // Rename over another logical file: that one is deleted by the rename.
       this.attempt('clobber', () => {
-        this.named(key, w.gen, b[1].path);
+        this.namedAll(key, w, b[1].path);
         fs.renameSync(path.join(this.job.mp, w.path), path.join(this.job.mp, b[1].path));
         this.files.delete(b[0]);
         w.path = b[1].path;
@@ -313,7 +336,7 @@ class Driver {
     }
     const to = `d/r${this.job.seed % 1000}-${++this.renames}`;
     this.attempt('rename', () => {
-      this.named(key, w.gen, to);
+      this.namedAll(key, w, to);
       fs.renameSync(path.join(this.job.mp, w.path), path.join(this.job.mp, to));
       w.path = to;
     }, undefined, key);
@@ -373,12 +396,19 @@ class Driver {
     const f = this.pick();
     if (!f) return this.create();
     const [key, w] = f;
-    const off = this.int(w.size);
-    const len = Math.min(w.size - off, 1 + this.int(128 * 1024));
+    const pick = this.rnd(), pickLen = this.rnd();
     this.attempt('write', () => {
       const fd = fs.openSync(path.join(this.job.mp, w.path), 'r+');
       try {
-        fs.writeSync(fd, content({ key, gen: w.gen, size: w.size }, off, len), 0, len, off);
+        // The generation the name holds now, from its own stamp: a replace that failed here (its
+        // master killed) may still have been committed, and its bytes must not get another's.
+        const s0 = Buffer.alloc(SECTOR);
+        const id = identOf(s0.subarray(0, fs.readSync(fd, s0, 0, SECTOR, 0)));
+        if (!id || id.key !== key) throw Object.assign(new Error(`${w.path} holds ${id ? `key ${id.key}` : 'no stamp'}, not key ${key}`), { code: 'ENOENT' });
+        Object.assign(w, { gen: id.gen, size: id.size });
+        const off = Math.floor(pick * id.size);
+        const len = Math.min(id.size - off, 1 + Math.floor(pickLen * 128 * 1024));
+        fs.writeSync(fd, content(id, off, len), 0, len, off);
       } finally {
         fs.closeSync(fd);
       }
@@ -436,11 +466,28 @@ class Driver {
         if (id) {
           this.files.set(id.key, { path: `d/${name}`, gen: id.gen, size: id.size });
           this.nextKey = Math.max(this.nextKey, id.key + 1);
+          this.nextGen.set(id.key, Math.max(this.nextGen.get(id.key) ?? 0, id.gen + 1));
         }
       } catch {
         /* gone meanwhile */
       }
     }
+    // An earlier writer's failed tries may have left tmp/kK.gG: never try those names again.
+    let tmp: string[] = [];
+    try {
+      tmp = fs.readdirSync(path.join(this.job.mp, 'tmp'));
+    } catch {
+      /* read again below if needed: the names only raise generations */
+    }
+    for (const name of tmp) {
+      const m = /^k(\d+)\.g(\d+)$/.exec(name);
+      if (m) this.nextGen.set(Number(m[1]), Math.max(this.nextGen.get(Number(m[1])) ?? 0, Number(m[2]) + 1));
+    }
+  }
+
+  /** Steps whose operation succeeded. */
+  okOps(): number {
+    return Object.entries(this.counts).reduce((n, [k, v]) => (k.endsWith(':ok') ? n + v : n), 0);
   }
 
   summary(): string {
@@ -463,10 +510,10 @@ function main(): void {
   const loop = (): void => {
     const end = Date.now() + 20;
     while (!stop && d.ops < job.ops && Date.now() < end) d.step();
-    if (d.ops - noted >= 200) d.note({ kind: 'ops', ops: (noted = d.ops) });
+    if (d.ops - noted >= 200) d.note({ kind: 'ops', ops: (noted = d.ops), ok: d.okOps() });
     if (stop || d.ops >= job.ops) {
       d.close();
-      d.note({ kind: 'ops', ops: d.ops });
+      d.note({ kind: 'ops', ops: d.ops, ok: d.okOps() });
       process.stdout.write(`${d.summary()}\n`);
       return;
     }

@@ -30,6 +30,8 @@ export interface ReuseOptions {
   ops: number;
   rounds: number;
   seed: number;
+  /** First round number (a round's drivers are seeded from seed and round: rerun one round alone). */
+  firstRound?: number;
   clients?: number;
   leaseMs?: number;
   /** SIGSTOP / SIGKILL daemons while the drivers run. */
@@ -47,6 +49,8 @@ export interface ReuseOptions {
 
 export interface ReuseResult {
   tried: number;
+  /** Steps whose operation succeeded (tried counts every step, also those a dead or stale host refused). */
+  okOps: number;
   failed: number;
   lost: number;
   violations: number;
@@ -137,11 +141,12 @@ function readObs(file: string): Obs[] {
 
 
 export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
-  const res: ReuseResult = { tried: 0, failed: 0, lost: 0, violations: 0, errors: [], stops: 0, kills: 0, reused: 0, checkedOpens: 0, spaceChecks: 0, maxHeld: 0, holdReasons: {}, slow: {}, staleEpisodes: 0, staleLines: [], counts: {}, unsupported: [], features: '' };
+  const res: ReuseResult = { tried: 0, okOps: 0, failed: 0, lost: 0, violations: 0, errors: [], stops: 0, kills: 0, reused: 0, checkedOpens: 0, spaceChecks: 0, maxHeld: 0, holdReasons: {}, slow: {}, staleEpisodes: 0, staleLines: [], counts: {}, unsupported: [], features: '' };
   const leaseMs = o.leaseMs ?? 1000;
   const rand = prng(o.seed);
   const log = o.log ?? (() => {});
-  for (let round = 0; round < o.rounds; round++) {
+  const round0 = o.firstRound ?? 0;
+  for (let round = round0; round < round0 + o.rounds; round++) {
     const seed = o.seed * 100 + round;
     const dev = sparseFile('reuse', o.deviceSize ?? 4 * GiB);
     const hosts = [makeHost('ru-m'), ...Array.from({ length: o.clients ?? 2 }, (_, i) => makeHost(`ru-c${i}`))];
@@ -149,13 +154,13 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       host, name: i ? `client${i}` : 'master', client: i > 0, pid: 0,
       mp: fs.mkdtempSync(path.join(os.tmpdir(), `famfs-mnt-ru${i}-${process.pid}-`)), logFile: path.join(host.dir, 'daemon.log'),
     }));
-    const drivers: { job: DriverJob; child?: ChildProcess; done: boolean; out: string; respawns: number; before: number }[] = [];
+    const drivers: { job: DriverJob; child?: ChildProcess; done: boolean; out: string; respawns: number; before: number; beforeOk: number; startedAt: number; termed?: boolean }[] = [];
     const problems: string[] = [];
     let chaosOn = o.chaos !== false;
     let observer: SpaceObserver | undefined;
     const sigbus: { host: string; at: number; touch: Obs }[] = [];
     /** What chaos did to which mount, and when (SIGBUS is an allowed answer only near one). */
-    const events: { mount: string; from: number; to: number }[] = [];
+    const events: { mount: string; from: number; to: number; stale?: boolean }[] = [];
     let watcher: NodeJS.Timeout | undefined;
     try {
       res.features = mkfs(hosts[0]!, dev, leaseMs);
@@ -201,7 +206,15 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
           } catch {
             continue;
           }
-          if (/serving ESTALE/.test(text)) events.push({ mount: m.name, from: Date.now() - 2 * leaseMs, to: Date.now() + leaseMs });
+          // An episode runs from "serving ESTALE" (the host may have refused a lease earlier) to "rejoined".
+          for (const line of text.split('\n')) {
+            const open = events.find((e) => e.mount === m.name && e.stale && e.to === Infinity);
+            if (/serving ESTALE/.test(line) && !open) events.push({ mount: m.name, from: Date.now() - 2 * leaseMs, to: Infinity, stale: true });
+            else if (/rejoined as slot/.test(line)) {
+              if (open) open.to = Date.now() + leaseMs;
+              else events.push({ mount: m.name, from: Date.now() - 2 * leaseMs, to: Date.now() + leaseMs, stale: true });
+            }
+          }
         }
       };
       watcher = setInterval(() => {
@@ -218,6 +231,7 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       const start = (d: (typeof drivers)[number]): Promise<void> => new Promise((resolve) => {
         const c = spawn(process.execPath, [DRIVER, JSON.stringify(d.job)], { stdio: ['ignore', 'pipe', 'pipe'], env: d.job.writer ? hosts[0]!.env : process.env });
         d.child = c;
+        d.startedAt = Date.now();
         d.out = '';
         let err = '';
         c.stdout!.on('data', (b) => (d.out += b));
@@ -230,29 +244,47 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
             d.done = true;
             return resolve();
           }
-          // A SIGBUS while touching a mapping is how a dead or stale daemon answers a page fault: allowed, start again.
-          if (signal === 'SIGBUS' && last?.kind === 'touch' && d.respawns < 50 && !(d !== drivers[0] && drivers[0]!.done)) {
-            d.respawns++;
+          // Told to stop (the writer is done) before it could install its SIGTERM handler: a respawn just started.
+          if (signal === 'SIGTERM' && d.termed) {
+            d.done = true;
+            return resolve();
+          }
+          // A SIGBUS while touching a mapping is how a dead or stale daemon answers a page fault: allowed
+          // (checked against the episodes below), and the driver starts again unless the round is ending.
+          if (signal === 'SIGBUS' && last?.kind === 'touch') {
             res.counts['mmap:SIGBUS'] = (res.counts['mmap:SIGBUS'] ?? 0) + 1;
             log(`SIGBUS in ${d.job.host} touching ${JSON.stringify(last)}`);
             sigbus.push({ host: d.job.host, at: Number(last.t), touch: last });
-            const done = obs.filter((x) => x.kind === 'ops').reduce((m, x) => Math.max(m, Number(x.ops)), 0);
+            // This run's marks only (the file also has earlier runs' of this driver).
+            const marks = obs.filter((x) => x.kind === 'ops' && Number(x.t) >= d.startedAt);
+            const done = marks.reduce((m, x) => Math.max(m, Number(x.ops)), 0);
             d.before += done;
-            // A new writer hands out keys far above the old ones: a (key, gen) is never written twice.
-            d.job = { ...d.job, ops: Math.max(1, d.job.ops - done), seed: d.job.seed + 7919, firstKey: d.job.writer ? d.respawns * 1_000_000 + 1 : undefined };
-            void start(d).then(resolve);
-            return;
+            d.beforeOk += marks.reduce((m, x) => Math.max(m, Number(x.ok ?? 0)), 0);
+            if (d.respawns < 50 && !(d !== drivers[0] && drivers[0]!.done)) {
+              d.respawns++;
+              // A new writer hands out keys far above the old ones: a (key, gen) is never written twice.
+              d.job = { ...d.job, ops: Math.max(1, d.job.ops - done), seed: d.job.seed + 7919, firstKey: d.job.writer ? d.respawns * 1_000_000 + 1 : undefined };
+              void start(d).then(resolve);
+              return;
+            }
+            // The writer is done (readers are being stopped now), or too many respawns.
+            if (d.respawns >= 50) problems.push(`${d.job.host}: more than 50 SIGBUS respawns`);
+            d.done = true;
+            return resolve();
           }
           problems.push(`${d.job.host} driver exit ${code ?? signal}: ${(err.match(/^\w*Error.*$/m)?.[0] ?? "").slice(0, 300)} … ${err.slice(-300)}`);
           d.done = true;
           resolve();
         });
       });
-      for (const job of jobs) drivers.push({ job, done: false, out: '', respawns: 0, before: 0 });
+      for (const job of jobs) drivers.push({ job, done: false, out: '', respawns: 0, before: 0, beforeOk: 0, startedAt: 0 });
       const running = Promise.all(drivers.map(start));
       const writerDone = (async () => {
         while (!drivers[0]!.done) await sleep(50);
-        for (const d of drivers.slice(1)) d.child?.kill('SIGTERM');
+        for (const d of drivers.slice(1)) {
+          d.termed = true;
+          d.child?.kill('SIGTERM');
+        }
       })();
       // Chaos starts once every driver is at work (node takes a while to start on a loaded machine).
       const t0 = Date.now();
@@ -310,17 +342,24 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
         if (!line.startsWith('{')) continue;
         const s = JSON.parse(line) as { ops: number; counts: Record<string, number>; disabled: string[] };
         res.tried += s.ops;
-        for (const [k, v] of Object.entries(s.counts)) res.counts[k] = (res.counts[k] ?? 0) + v;
+        for (const [k, v] of Object.entries(s.counts)) {
+          res.counts[k] = (res.counts[k] ?? 0) + v;
+          if (k.endsWith(':ok')) res.okOps += v;
+        }
         for (const u of s.disabled) if (!res.unsupported.includes(u)) res.unsupported.push(u);
       }
       // Respawned drivers' earlier steps.
-      for (const d of drivers) res.tried += d.before;
+      for (const d of drivers) {
+        res.tried += d.before;
+        res.okOps += d.beforeOk;
+      }
       const obs = drivers.flatMap((d) => readObs(d.job.obs));
       // A mapping faults with SIGBUS only when its daemon was stopped past the lease (stale), killed, or just mounted again.
       for (const b of sigbus) {
         const mount = b.host.replace(/-(reader|writer)$/, '');
         if (!events.some((e) => e.mount === mount && b.at >= e.from - leaseMs && b.at <= e.to + 3 * leaseMs)) {
-          problems.push(`SIGBUS in ${b.host} with no stop, kill or stale episode of its daemon near it: touching ${JSON.stringify(b.touch)}`);
+          const near = events.filter((e) => e.mount === mount).map((e) => `${e.stale ? 'stale' : 'stop/kill'} ${e.from - b.at}..${e.to === Infinity ? 'open' : e.to - b.at} ms`).join(', ');
+          problems.push(`SIGBUS in ${b.host} with no stop, kill or stale episode of its daemon near it: touching ${JSON.stringify(b.touch)} (its daemon's episodes, relative to the touch: ${near || 'none'})`);
         }
       }
       for (const v of obs.filter((x) => x.kind === 'violation')) {

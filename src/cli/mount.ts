@@ -45,6 +45,14 @@ async function foreground(req: MountRequest, readyFd: number | undefined): Promi
     throw e;
   }
   await warmUp(running.config.mountpoint); // the first requests after ready should not pay for the JIT
+  try {
+    // Joined and fresh (a daemon starved or stopped while starting rejoins first): no ESTALE after ready.
+    await running.presence?.serving();
+  } catch (e) {
+    if (readyFd !== undefined) fs.writeSync(readyFd, `error ${(e as Error).message}\n`);
+    await running.server.unmount({ lazy: true }).catch(() => undefined);
+    throw e;
+  }
   if (readyFd !== undefined) {
     fs.writeSync(readyFd, 'ok\n');
     fs.closeSync(readyFd);

@@ -4,6 +4,9 @@ import { unmountFuse } from '../fuse/mount.js';
 import { clearDeadMount, famfsMountAt } from './deadmount.js';
 import { mountIsKernelMode } from '../api/mounted.js';
 import { getxattr } from '../sys/libc.js';
+import type { MountInfo } from '../fuse/mountinfo.js';
+import type { PresenceArea } from '../presence/area.js';
+import { localDaemonSlots, openArea, waitLeft, type DaemonSlot } from '../presence/leave-wait.js';
 
 function alive(pid: number): boolean {
   try {
@@ -23,6 +26,53 @@ async function waitExit(pid: number, ms: number): Promise<boolean> {
   return !alive(pid);
 }
 
+/** How long `famfs umount` waits for the daemon to leave its presence slot. */
+const LEAVE_WAIT_MS = 10_000;
+
+/**
+ * Unmount; 'dead' when the daemon was gone or wedged (its connection aborted), 'lazy' when
+ * detached with files still open (--lazy), 'done' otherwise.
+ */
+async function unmount(m: MountInfo, o: { lazy?: boolean }): Promise<'done' | 'dead' | 'lazy'> {
+  if (!o.lazy) {
+    try {
+      unmountFuse(m.mountpoint); // a live daemon sees it and exits; unmounting also aborts a dead connection
+      return 'done';
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EBUSY') throw e;
+    }
+  }
+  // Busy, or detaching: a detached wedged connection would hang its callers for good, so check first.
+  if (await clearDeadMount(m, (l) => process.stderr.write(`${l}\n`))) return 'dead';
+  // A kernel-mode daemon maps the mount's own .meta files (the device cannot be mapped), which
+  // keeps the mount busy: detach it, and the daemon lets go once it sees it gone.
+  const kernel = mountIsKernelMode(m.mountpoint);
+  if (!o.lazy && !kernel) throw new FamfsError(`${m.mountpoint}: busy (files are open); close them or use --lazy`, 'EBUSY');
+  let pid = 0;
+  try {
+    pid = Number(getxattr(m.mountpoint, 'user.famfs.pid') ?? 0);
+  } catch {
+    /* dead daemon */
+  }
+  unmountFuse(m.mountpoint, { lazy: true });
+  if (kernel && pid > 0 && !(await waitExit(pid, 30_000))) {
+    throw new FamfsError(`${m.mountpoint}: detached, but its daemon (pid ${pid}) still runs: files in it are still open`, 'EBUSY');
+  }
+  return kernel ? 'done' : 'lazy';
+}
+
+/** Return only once the daemon left its presence slot; one clear line (or error) when it cannot. */
+async function awaitLeave(area: PresenceArea, mine: DaemonSlot[], mp: string, dev: string, ms: number): Promise<void> {
+  const r = await waitLeft(area, mine, ms);
+  if (r.left) return;
+  const { slot, pid } = r.slot;
+  if (r.why === 'exited') {
+    process.stderr.write(`famfs: ${mp}: its daemon (pid ${pid}) exited without leaving presence slot ${slot}: other hosts call it gone after a lease of silence; famfs hosts --evict ${slot} ${dev} frees it now\n`);
+    return;
+  }
+  throw new FamfsError(`${mp}: unmounted, but its daemon (pid ${pid}) still holds presence slot ${slot} after ${ms} ms (wedged?): its holds keep space until it leaves, or until it is down and evicted (famfs hosts --evict ${slot} ${dev})`, 'EBUSY');
+}
+
 export function register(program: Command): void {
   program
     .command('umount')
@@ -33,29 +83,15 @@ export function register(program: Command): void {
       // Found in mountinfo only: a stat of a wedged mount point could hang.
       const m = famfsMountAt(mountpoint);
       if (!m) throw new FamfsError(`${mountpoint}: no famfs is mounted there`, 'EINVAL');
-      if (!o.lazy) {
-        try {
-          unmountFuse(m.mountpoint); // a live daemon sees it and exits; unmounting also aborts a dead connection
-          return;
-        } catch (e) {
-          if ((e as { code?: string }).code !== 'EBUSY') throw e;
-        }
-      }
-      // Busy, or detaching: a detached wedged connection would hang its callers for good, so check first.
-      if (await clearDeadMount(m, (l) => process.stderr.write(`${l}\n`))) return;
-      // A kernel-mode daemon maps the mount's own .meta files (the device cannot be mapped), which
-      // keeps the mount busy: detach it, and the daemon lets go once it sees it gone.
-      const kernel = mountIsKernelMode(m.mountpoint);
-      if (!o.lazy && !kernel) throw new FamfsError(`${m.mountpoint}: busy (files are open); close them or use --lazy`, 'EBUSY');
-      let pid = 0;
+      // This machine's daemon slot, read before unmounting (file systems with the presence area, daemon mode).
+      const area = openArea(m.source);
       try {
-        pid = Number(getxattr(m.mountpoint, 'user.famfs.pid') ?? 0);
-      } catch {
-        /* dead daemon */
-      }
-      unmountFuse(m.mountpoint, { lazy: true });
-      if (kernel && pid > 0 && !(await waitExit(pid, 30_000))) {
-        throw new FamfsError(`${m.mountpoint}: detached, but its daemon (pid ${pid}) still runs: files in it are still open`, 'EBUSY');
+        const mine = area ? localDaemonSlots(area) : [];
+        const how = await unmount(m, o);
+        // --lazy leaves open files working: the daemon keeps its slot (and their holds) until they close.
+        if (area && mine.length && how !== 'lazy') await awaitLeave(area, mine, m.mountpoint, m.source, how === 'dead' ? 3000 : LEAVE_WAIT_MS);
+      } finally {
+        area?.device.close();
       }
     });
 }

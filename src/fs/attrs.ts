@@ -29,10 +29,15 @@ export function nodeAttr(n: AnyNode, ino: number, mountTimeMs: number): FuseAttr
 }
 
 /** Every device counts (a multi-device famfs is one pool of space); only the master may allocate. */
-export function statfsReply(famfs: Famfs, role: Role): StatfsReply {
+/** Capacity and free bytes of every device together (a multi-device famfs is one pool of space). */
+export function spaceOf(famfs: Famfs): { capacity: number; free: number } {
   const use = famfs.usage();
-  const capacity = use.reduce((n, d) => n + d.capacity, 0);
-  const free = use.reduce((n, d) => n + d.free, 0);
+  return { capacity: use.reduce((n, d) => n + d.capacity, 0), free: use.reduce((n, d) => n + d.free, 0) };
+}
+
+/** `space`: the figure to report (the daemon's threads share one: shared-statfs.ts). */
+export function statfsReply(famfs: Famfs, role: Role, space = spaceOf(famfs)): StatfsReply {
+  const { capacity, free } = space;
   const h = famfs.log.readHeader();
   const bsize = 4096;
   return {

@@ -41,6 +41,8 @@ export interface FamfsMountConfig {
   maxPages?: number;
   /** File systems with the presence area: this host's presence state and open-count table (issue 14). */
   presence?: import('../fs/presence-gate.js').PresenceShared;
+  /** The statfs figure shared by the worker threads (shared-statfs.ts). */
+  statfs?: SharedArrayBuffer;
   /** Per-opcode request statistics the FUSE workers record (for `famfs status`). */
   opStats?: SharedArrayBuffer;
 }

@@ -27,6 +27,7 @@ import { daxMode } from '../device/daxmode.js';
 import { PresenceService } from '../presence/service.js';
 import { probeFamfs } from '../api/probe.js';
 import { hasFeature, PRESENCE } from '../format/features.js';
+import { createSharedStatfs } from './shared-statfs.js';
 
 export const FS_SUBTYPE = 'famfs';
 export const FS_TYPE = `fuse.${FS_SUBTYPE}`;
@@ -203,6 +204,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
     verbose: !!req.verbose,
     mountTimeMs: Date.now(),
     state: new SharedArrayBuffer(16),
+    statfs: createSharedStatfs(),
     rpc: createRpcChannel(),
     newFiles: createNewFileSlots(),
     dataPath: req.dataPath ?? 'auto',
@@ -231,7 +233,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   const stillMounted = (): boolean => famfsMounts().some((m) => m.device === device);
   if (config.dataPath === 'kernel' && !config.famfsKernel) log('--data-path kernel, but /proc/kallsyms has no famfs_fuse_iomap_begin: the mount fails unless the kernel offers FUSE_DAX_FMAP');
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
-  const masterOpts = { log, placement: req.placement, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs(), newFiles: config.newFiles };
+  const masterOpts = { log, placement: req.placement, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs(), newFiles: config.newFiles, openTable: () => presenceSvc?.table ?? kernelShared?.table };
   // In kernel mode the master writes the log through the mount, so it starts once mounted.
   let master = role === 'master' && !kernelMode ? new MasterService(device, masterOpts) : undefined;
   const rpc = role === 'master' ? new RpcServer(config.rpc, (call) => {

@@ -34,7 +34,8 @@ import { PresenceGate } from './presence-gate.js';
 import type { ReleaseArgs } from '../fuse/decode.js';
 import { FAMFS_XATTR_PREFIX, nodeXattr, nodeXattrNames, type MountFacts } from './xattrs.js';
 import { daxdevReply, fmapReply, KERNEL_DEVINDEX_ZERO_ONLY } from './kernel-replies.js';
-import { nodeAttr, statfsReply } from './attrs.js';
+import { nodeAttr, spaceOf, statfsReply } from './attrs.js';
+import { createSharedStatfs, SharedStatfs } from './shared-statfs.js';
 import { listDir, type DirListEntry } from './dirlist.js';
 import { NodeView } from './nodeview.js';
 
@@ -61,7 +62,8 @@ export class FamfsFs implements FuseHandler {
   /** What each node id names (logged, .meta, new). */
   private readonly nodes: NodeView;
   private readonly timeout: number;
-  private statfsCache?: { at: number; reply: StatfsReply };
+  /** The statfs figure every thread of this daemon answers from (shared-statfs.ts). */
+  private readonly space: SharedStatfs;
   /** This host's system UUID ('' if unreadable): tells simulated hosts on one machine apart. */
   private readonly localUuid: string;
   /** The master's new nodes, through calls to the main thread (master mounts only). */
@@ -87,6 +89,7 @@ export class FamfsFs implements FuseHandler {
     const meta = metaNodes(this.famfs.tree.root, this.famfs.sb.logLen, this.role === 'master', config.metaGroup);
     this.nodes = new NodeView(this.famfs, this.fresh, meta);
     if (config.presence) this.gate = new PresenceGate(config.presence, this.famfs.device);
+    this.space = new SharedStatfs(config.statfs ?? createSharedStatfs());
   }
 
   /**
@@ -363,7 +366,8 @@ export class FamfsFs implements FuseHandler {
     this.sync(this.nodes.isMeta(nodeid));
     if (this.nodes.isNew(nodeid)) {
       if (!this.master().update('open', nodeid)) throw new FuseError(Errno.ESTALE);
-      return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
+      // Logged since this thread last looked: open the logged file it became (counted below).
+      if (this.nodes.isNew(nodeid)) return { fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
     }
     const f = this.served(nodeid);
     const acc = flags & O_ACCMODE;
@@ -435,7 +439,9 @@ export class FamfsFs implements FuseHandler {
   }
 
   release(_req: Request, nodeid: number, args?: ReleaseArgs): void {
-    if (this.nodes.isNew(nodeid)) this.master().call('release', { id: nodeid });
+    // A handle opened while the file was new (fh 0) goes back to the master even once it is
+    // logged: the master counted it, and carried it into the open-count table at the commit.
+    if (this.nodes.isNew(nodeid) || (this.gate && this.fresh && nodeid >= NEW_NODE_ID_BASE && !args?.fh)) this.master().call('release', { id: nodeid });
     if (args) this.gate?.release(args.fh);
   }
 
@@ -495,9 +501,13 @@ export class FamfsFs implements FuseHandler {
   statfs(): StatfsReply {
     this.sync();
     const now = Date.now();
-    if (this.statfsCache && now - this.statfsCache.at < 100) return this.statfsCache.reply;
-    const reply = statfsReply(this.famfs, this.role);
-    this.statfsCache = { at: now, reply };
+    const entries = this.famfs.stats.entries;
+    let fig = this.space.recent(entries, now, 100);
+    if (!fig) {
+      fig = { entries, at: now, ...spaceOf(this.famfs) };
+      this.space.publish(fig);
+    }
+    const reply = statfsReply(this.famfs, this.role, fig);
     return reply;
   }
 

@@ -96,7 +96,7 @@ export class MasterCalls extends MasterBase {
     };
     // A file takes its first unit now: a full file system fails the create, not a later commit.
     if (kind === 'file') {
-      ensureCapacity(this.bitmap!, n, 1);
+      this.room(n, 1);
       if (this.slots) {
         const ahead = Math.min(n.allocated, FIRST_AHEAD);
         zeroRange(this.famfs, n, 0, ahead);
@@ -128,7 +128,7 @@ export class MasterCalls extends MasterBase {
     const cur = this.sizeOf(f);
     if (size > cur) {
       try {
-        ensureCapacity(this.bitmap!, f, size);
+        this.room(f, size);
       } catch (e) {
         f.failed = (e as { code?: string }).code ?? 'EIO';
         if (f.slot !== undefined) this.slots?.markFailed(f.slot);
@@ -161,7 +161,10 @@ export class MasterCalls extends MasterBase {
   /** The last reference to an open file went away; it is logged after the idle window, or within the max age. */
   private release(id: number): null {
     const f = this.nodes.get(id);
-    if (!f) return null;
+    if (!f) {
+      this.releaseCarried(id);
+      return null;
+    }
     f.opens = Math.max(0, f.opens - 1);
     if (f.opens > 0) return null;
     f.since = Date.now();

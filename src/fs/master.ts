@@ -34,7 +34,7 @@ import { alignLargeFile } from './align.js';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
 import type { DeviceSpace, Placement } from '../alloc/space.js';
-import { freeAll, PAGE, trim, zeroRange } from './newspace.js';
+import { ensureCapacity, freeAll, PAGE, trim, zeroRange } from './newspace.js';
 import { LogLock } from './loglock.js';
 import { NewFileSlots } from './newslots.js';
 import { NewNodeTable, type NewNode } from './newtable.js';
@@ -65,7 +65,21 @@ export interface MasterOptions {
   lockWaitMs?: number;
   /** Shared with the workers: new files' sizes, so writes need no call (newslots.ts). */
   newFiles?: SharedArrayBuffer;
+  /**
+   * The daemon's open-count table (file systems with the presence area): a new file logged
+   * while open carries its open handles into it, so a later delete finds it held.
+   */
+  openTable?: () => CountTable | undefined;
 }
+
+/** The part of the presence OpenTable a commit needs. */
+export interface CountTable {
+  open(id: number): boolean;
+  close(id: number): void;
+}
+
+/** How often, at most, a create asks again which deleted files' space came back (ms). */
+const RECLAIM_LOOK_MS = 200;
 
 /** New nodes and their commits; master-calls.ts adds the calls workers make, master-service.ts unlink and rename. */
 export class MasterBase extends NewNodeTable {
@@ -77,6 +91,10 @@ export class MasterBase extends NewNodeTable {
   private lastWaiterCheck = 0;
   private checkingWaiters = false;
   private readonly maxAgeMs: number;
+  /** When the bitmap last took in released deleted files (lockedSession). */
+  private spaceAt = 0;
+  /** Handles opened while new on nodes logged since: new-node id → logged id and handles left. */
+  protected readonly carried = new Map<number, { id: number; left: number }>();
 
   constructor(device: string, protected readonly opts: MasterOptions) {
     super(opts.famfs ?? Famfs.open(device, { writable: true }), opts.newFiles ? new NewFileSlots(opts.newFiles) : undefined);
@@ -174,9 +192,65 @@ export class MasterBase extends NewNodeTable {
 
   /** After taking the lock: catch up with the log and rebuild the bitmap (CLI writers may have appended). */
   protected lockedSession(): void {
-    if (this.bitmap) return;
+    if (this.bitmap) {
+      if (Date.now() - this.spaceAt >= RECLAIM_LOOK_MS) this.reclaimSpace();
+      return;
+    }
     this.famfs.refresh();
     this.bitmap = this.famfs.space(this.opts.placement);
+    this.spaceAt = Date.now();
+  }
+
+  /**
+   * The lock stays held as long as new nodes exist (on a busy master: for good), so the
+   * bitmap built when it was taken would never see deleted files whose holders let go since.
+   * Rebuild it from the log and the release oracle, and mark what new files hold (their space
+   * is not logged yet). Returns whether any space came back.
+   */
+  protected reclaimSpace(): boolean {
+    this.spaceAt = Date.now();
+    if (!this.bitmap) return false;
+    this.famfs.refresh();
+    if (this.famfs.pendingFrees.length === 0) return false;
+    const before = this.bitmap.freeBytes;
+    const space = this.famfs.space(this.opts.placement);
+    for (const n of this.nodes.values()) {
+      if (n.kind === 'file') for (const e of n.map.extents) space.bitmaps[e.devindex]?.mark(e.offset, e.length);
+    }
+    this.bitmap = space;
+    return space.freeBytes > before;
+  }
+
+  /** Room for a new file's bytes; when out of space, once more after taking in released deleted files. */
+  protected room(f: NewNode, end: number): void {
+    try {
+      ensureCapacity(this.bitmap!, f, end);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOSPC' || !this.reclaimSpace()) throw e;
+      ensureCapacity(this.bitmap!, f, end);
+    }
+  }
+
+  /**
+   * A file logged while open (fsync, mv over a logged file, a lock hand-over): its handles,
+   * opened while it was new, become holds of the logged file in the open-count table, given
+   * back at their RELEASE (MasterCalls.release). Else a delete would find it unheld and its
+   * space could be reused under them.
+   */
+  private carry(n: NewNode, loggedId: number): void {
+    const table = this.opts.openTable?.();
+    if (!table) return;
+    let left = 0;
+    while (left < n.opens && table.open(loggedId)) left++;
+    if (left) this.carried.set(n.id, { id: loggedId, left });
+  }
+
+  /** RELEASE of a handle carried at commit (the node is no longer new). */
+  protected releaseCarried(id: number): void {
+    const c = this.carried.get(id);
+    if (!c) return;
+    this.opts.openTable?.()?.close(c.id);
+    if (--c.left === 0) this.carried.delete(id);
   }
 
   protected drop(n: NewNode): void {
@@ -243,6 +317,7 @@ export class MasterBase extends NewNodeTable {
       if (logged && logged.parent?.id === parentId && !logged.removed && logged !== replaces) {
         this.committed.set(n.id, logged.id);
         this.loggedHere.add(logged.id);
+        if (n.kind === 'file' && n.opens > 0) this.carry(n, logged.entryIndex);
       } else this.opts.log(`${n.path}: logged but refused by replay`);
       this.nodes.delete(n.id);
     }

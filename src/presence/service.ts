@@ -131,6 +131,21 @@ export class PresenceService {
     return this.host.leaseMs;
   }
 
+  /**
+   * Resolves once this host may serve file data: joined, its incarnation live and its own
+   * last beat recent (`famfs mount` reports ready only then, so the first read after it never
+   * answers ESTALE). A daemon starved or paused while starting has gone stale by now: this
+   * waits for its rejoin. Rejects after `timeoutMs`.
+   */
+  async serving(timeoutMs = Math.max(30_000, 3 * this.host.leaseMs)): Promise<void> {
+    for (const end = monoMs() + timeoutMs; ; ) {
+      const c = this.control;
+      if (!this.recovering && !c.stale && !c.joining && c.lastBeat > 0 && monoMs() - c.lastBeat <= c.leaseMs / 4) return;
+      if (monoMs() > end) throw new Error(`presence: not serving ${timeoutMs} ms after joining (${c.stale ? 'stale: its lease lapsed, the rejoin has not finished' : 'no recent heartbeat'})`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   private async startBeat(): Promise<void> {
     const init: BeatInit = { device: this.opts.device, control: this.control.sab, superblockFile: this.opts.kernel && superblockFileOf(this.opts.kernel.mountpoint) };
     // '../presence/': the same file from here and from the CLI bundle (scripts/bundle-cli.mjs).

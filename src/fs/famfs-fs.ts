@@ -36,6 +36,11 @@ import { LOG_FILE_ID, META_DIR_ID, META_NAME, metaFileType, metaNodes, SUPERBLOC
 import { PresenceGate } from './presence-gate.js';
 import type { ReleaseArgs } from '../fuse/decode.js';
 import { nodeXattrs } from './xattrs.js';
+import { DirListings, type ListedEntry } from './dirlisting.js';
+
+/** FAMFS_READ_FD=0: every READ through the mapping (to compare). */
+const READ_FD = process.env.FAMFS_READ_FD !== '0';
+const READ_FD_BELOW = 1 << 20;
 
 
 const S_IFDIR = 0o040000;
@@ -70,6 +75,9 @@ export class FamfsFs implements FuseHandler {
   private readonly metaFiles: Map<number, Served>;
   private readonly timeout: number;
   private statfsCache?: { at: number; reply: StatfsReply };
+  private readonly listings = new DirListings();
+  /** READ replies read with pread (readThroughFd); grown to the largest read. */
+  private readBuf = Buffer.alloc(0);
   /** This host's system UUID ('' if unreadable): tells simulated hosts on one machine apart. */
   private readonly localUuid: string;
   /** The master's new nodes, through calls to the main thread (master mounts only). */
@@ -446,6 +454,20 @@ export class FamfsFs implements FuseHandler {
     }
     const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
+    // Reads below 1 MiB from a device file on this kernel's page cache: pread into this
+    // worker's reply buffer (written out before the next request is read). That costs a
+    // second copy but no first-touch page faults of the worker's mapping and no 1 GiB window;
+    // 1 MiB reads stay on the mapping, whose single copy wins once its pages are mapped
+    // (docs/performance.md, "Reads").
+    if (READ_FD && args.size < READ_FD_BELOW) {
+      const want = Math.min(args.size, f.size - args.offset);
+      if (this.readBuf.length < want) this.readBuf = Buffer.allocUnsafe(Math.max(want, 128 << 10));
+      const got = this.shrinkGuard(() => this.famfs.readThroughFd(f, args.offset, want, this.readBuf));
+      if (got) {
+        if (this.gate) this.gate.checkFresh();
+        return [got];
+      }
+    }
     // Any host may have written these bytes since we last read them (docs/coherency.md: the READ rule).
     const slices = this.shrinkGuard(() => this.famfs.freshSlices(f, args.offset, args.size));
     return this.gate ? this.gate.copyOut(slices) : slices;
@@ -537,7 +559,19 @@ export class FamfsFs implements FuseHandler {
     return out;
   }
 
-  readdir(_req: Request, nodeid: number, args: ReadArgs): DirEntry[] {
+  readdir(_req: Request, nodeid: number, args: ReadArgs): DirEntry[] | Buffer {
+    if (!this.fresh?.active) {
+      // Only logged nodes: the listing is encoded once per log position (src/fs/dirlisting.ts).
+      this.sync();
+      const d = this.nodeOrThrow(nodeid);
+      if (!('kind' in d) || d.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
+      const kids = this.children(d);
+      const at = (j: number): ListedEntry | null => {
+        const k = j === 0 ? d : j === 1 ? d.parent ?? d : kids[j - 2];
+        return k ? { name: j === 0 ? '.' : j === 1 ? '..' : 'kind' in k ? k.name : basename(k.path), ino: k.id, mode: this.attr(k).mode } : null;
+      };
+      return this.listings.reply(d, this.famfs.stats.entries, kids.length + 2, at, args.offset, args.size);
+    }
     const list = this.dirList(nodeid, args.offset, Math.ceil(args.size / 32));
     return list.map((e) => ({ name: e.name, ino: e.node.id, mode: this.attr(e.node).mode, off: e.off }));
   }

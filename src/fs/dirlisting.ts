@@ -29,7 +29,31 @@ interface Listing {
   starts: Int32Array;
 }
 
+/** A directory node as listings see it, and its children in log order (null: a hole). */
+export interface ListedDir {
+  id: number;
+  parent?: { id: number };
+}
+
 export class DirListings {
+  /**
+   * The READDIR reply of `dir` (children `kids`, whose names and DT_ types come from
+   * `entry`) after cookie `offset`, at most `size` bytes; `stamp` changes whenever the tree may have.
+   */
+  dirReply<K extends object>(dir: ListedDir & K, kids: readonly (K | null)[], entry: (k: K) => { name: string; mode: number; id: number }, stamp: number, offset: number, size: number): Buffer {
+    const at = (j: number): ListedEntry | null => {
+      if (j < 2) {
+        const n = (j === 0 ? dir : (dir.parent as (K & ListedDir) | undefined) ?? dir);
+        return { name: j === 0 ? '.' : '..', ino: n.id, mode: entry(n).mode };
+      }
+      const k = kids[j - 2];
+      if (!k) return null;
+      const e = entry(k);
+      return { name: e.name, ino: e.id, mode: e.mode };
+    };
+    return this.reply(dir, stamp, kids.length + 2, at, offset, size);
+  }
+
   private readonly cache = new WeakMap<object, Listing>();
 
   /**

@@ -5,7 +5,9 @@
  *   node dist/bench/run.js            all modules
  *   node dist/bench/run.js replay cp  only the modules named
  *   node dist/bench/run.js kernel     famfs kernel mode vs daemon mode in a qemu guest (only when named)
+ *   node dist/bench/run.js issue15    only the modules that measure issue 15's rows (bench/goals.ts)
  *   node dist/bench/run.js --json     rows as one JSON document at the end
+ *   FAMFS_BENCH_RUNS=1                one run per figure in the fuse module (default 2; best kept)
  *
  * Adding a module: write bench/<name>.ts exporting `run: BenchFn` (see
  * types.ts) and add one line to MODULES below.
@@ -15,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { issue15Goal } from './goals.js';
+import { ISSUE15, issue15Goal } from './goals.js';
 import { formatRow, issue15Summary } from './report.js';
 import type { BenchContext, BenchFn, BenchRow } from './types.js';
 
@@ -39,7 +41,10 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 async function main(argv: string[]): Promise<number> {
   const asJson = argv.includes('--json');
-  const wanted = argv.filter((a) => !a.startsWith('--'));
+  const named = argv.filter((a) => !a.startsWith('--'));
+  const wanted = named.includes('issue15')
+    ? Object.keys(MODULES).filter((m) => named.includes(m) || ISSUE15.some((g) => g.module === m))
+    : named;
   for (const w of wanted) if (!MODULES[w]) {
     process.stderr.write(`bench: unknown module ${w} (have: ${Object.keys(MODULES).join(', ')})\n`);
     return 2;

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
+'use strict';
 // mkfs.famfs is an alias of `famfs mkfs`, as upstream.
-import { main } from '../dist/src/cli/main.js';
-main(['mkfs', ...process.argv.slice(2)]).then((code) => { process.exitCode = code; });
+require('./load-cli.js').run(['mkfs', ...process.argv.slice(2)]);

@@ -1,5 +1,5 @@
 /** Contiguous and interleaved allocation over an AllocBitmap (reference §2). */
-import { randomInt } from 'node:crypto';
+import { crypto } from '../sys/builtin.js';
 import { MAX_NBUCKETS, MAX_STRIPS } from '../format/constants.js';
 import type { Extent, FileMap } from '../format/types.js';
 import { AllocBitmap } from './bitmap.js';
@@ -85,7 +85,7 @@ export class Allocator {
     if (stripUnits > bucketUnits) throw new AllocError(`file too large for interleave: a strip (${stripUnits * au} bytes) exceeds a bucket`, 'ENOSPC');
     const order = Array.from({ length: p.nbuckets }, (_, i) => i);
     for (let i = order.length - 1; i > 0; i--) {
-      const j = randomInt(i + 1);
+      const j = crypto().randomInt(i + 1);
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
     const strips: Extent[] = [];

@@ -287,7 +287,42 @@ function execute(famfs: Famfs, w: Writer, plan: Plan, opts: CopyOptions, result:
   const failedDirs: string[] = [];
   const underFailed = (dest: string): boolean => failedDirs.some((d) => dest.startsWith(d + '/'));
   for (const p of plan.problems) if (p.dest) failedDirs.push(p.dest);
+  const failed = (o: Op, err: FamfsError): void => {
+    if (err.code === 'ENOSPC' && !opts.keepGoing) throw err; // out of space or log full: stop, as upstream
+    result.errors++;
+    if (o.kind === 'dir') failedDirs.push(o.dest);
+    opts.onError?.(o.src, new FamfsError(`${o.src}: not copied: ${err.message}`, err.code));
+  };
+  // New files in a row are created together: their data first, then one log commit per few files.
+  let files: (Op & { kind: 'file' })[] = [];
+  const createFiles = (): void => {
+    const batch = files;
+    files = [];
+    const stop = (e: FamfsError): boolean => e.code === 'ENOSPC' && !opts.keepGoing;
+    const made = w.creatMany(batch.map((o) => ({
+      path: o.dest,
+      size: o.st.size,
+      opts: { ...owner(o.st), interleave: opts.interleave },
+      fill: (f) => {
+        opts.onFile?.(o.src, o.dest, o.st.size);
+        copyFromHost(famfs, f, o.src, opts.onProgress);
+      },
+    })), stop);
+    for (const [i, r] of made.entries()) {
+      if (r === undefined) break; // not attempted: an earlier file ended the copy
+      if (r instanceof FamfsError) failed(batch[i]!, r);
+      else {
+        result.files++;
+        result.bytes += batch[i]!.st.size;
+      }
+    }
+  };
   for (const o of plan.ops) {
+    if (o.kind === 'file' && !o.restart && !underFailed(o.dest)) {
+      files.push(o);
+      continue;
+    }
+    createFiles();
     if (underFailed(o.dest)) continue; // reported once, with its directory
     try {
       if (o.kind === 'dir') {
@@ -303,13 +338,10 @@ function execute(famfs: Famfs, w: Writer, plan: Plan, opts: CopyOptions, result:
         result.bytes += o.st.size;
       }
     } catch (e) {
-      const err = asFamfsError(e);
-      if (err.code === 'ENOSPC' && !opts.keepGoing) throw err; // out of space or log full: stop, as upstream
-      result.errors++;
-      if (o.kind === 'dir') failedDirs.push(o.dest);
-      opts.onError?.(o.src, new FamfsError(`${o.src}: not copied: ${err.message}`, err.code));
+      failed(o, asFamfsError(e));
     }
   }
+  createFiles();
 }
 
 function copyOne(famfs: Famfs, w: Writer, o: Op & { kind: 'file' }, opts: CopyOptions, owner: Owner): void {

@@ -25,6 +25,7 @@ import { EXT_PATH_MAX, FM_ALL_HOSTS_RW } from '../format/constants.js';
 import { checkFeatureBlock, EXT_VERSION, FEATURE_BLOCK_END, FEATURE_BLOCK_OFFSET, hasFeature, leaseMsOf, LONG_NAMES, NO_FEATURES, PRESENCE, SYMLINKS, type Features } from '../format/features.js';
 import { presenceOracle } from '../presence/oracle.js';
 import { FamfsError, asFamfsError } from './errors.js';
+import { creatGroup, type NewFile } from './creatgroup.js';
 import { removePaths, renamePath, type RemoveOptions, type RenameOptions } from './removal.js';
 import { trySystemUuid } from './sysuuid.js';
 import { listedDevices, resolveDaxdev } from './devices.js';
@@ -605,15 +606,21 @@ export class Writer {
     this.space = fs.space(placement);
   }
 
-  private owner(o: Owner, defMode: number): Required<Owner> {
+  /** The caller's ids, asked once per writer session (a system call each, per file before). */
+  private readonly euid = process.geteuid?.() ?? 0;
+  private readonly egid = process.getegid?.() ?? 0;
+
+  /** A new node's mode and owner (for creatGroup too). */
+  owner(o: Owner, defMode: number): Required<Owner> {
     return {
       mode: (o.mode ?? defMode) & 0o7777,
-      uid: o.uid ?? process.geteuid?.() ?? 0,
-      gid: o.gid ?? process.getegid?.() ?? 0,
+      uid: o.uid ?? this.euid,
+      gid: o.gid ?? this.egid,
     };
   }
 
-  private parentOf(rel: string, path: string): DirNode {
+  /** The existing parent directory of a new node at `rel` (for creatGroup too). */
+  parentOf(rel: string, path: string): DirNode {
     const reserved = reservedProblem(rel);
     if (reserved) throw new FamfsError(`${path}: ${reserved}`, 'EINVAL');
     const parent = this.fs.tree.lookup(dirname(rel));
@@ -700,6 +707,14 @@ export class Writer {
       this.fs.zeroThroughMount(node, fill ? node.size : 0);
     }
     return node;
+  }
+
+  /**
+   * Many new files, committed up to MAX_GROUP per log append (src/api/creatgroup.ts): each
+   * result is the file or its error; with `stop`, the first error it accepts ends the run.
+   */
+  creatMany(files: readonly NewFile[], stop?: (e: FamfsError) => boolean): (FileNode | FamfsError | undefined)[] {
+    return creatGroup(this, files, stop);
   }
 
   /**

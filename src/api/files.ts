@@ -6,7 +6,8 @@
  */
 import fs from 'node:fs';
 import nodePath from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { stream } from '../sys/builtin.js';
 import type { FileMap } from '../format/types.js';
 import type { FileNode, TreeNode } from '../meta/tree.js';
 import { FamfsError } from './errors.js';
@@ -99,7 +100,7 @@ export function* fileChunks(famfs: Famfs, file: FileNode, o: RangeOptions = {}):
 
 /** A Readable of the file's bytes (the chunks of fileChunks, so zero-copy when the device is open). */
 export function fileStream(famfs: Famfs, file: FileNode, o: RangeOptions = {}): Readable {
-  return Readable.from(fileChunks(famfs, file, o), { objectMode: false });
+  return stream().Readable.from(fileChunks(famfs, file, o), { objectMode: false });
 }
 
 /** The host path of a file in the mount the famfs was opened through. */

@@ -10,7 +10,8 @@
  */
 import fs from 'node:fs';
 import nodePath from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { stream } from '../sys/builtin.js';
 import type { FileMap } from '../format/types.js';
 import { FIRST_ENTRY_ID, ROOT_ID } from '../meta/tree.js';
 import { META_NAME } from '../meta/paths.js';
@@ -197,7 +198,7 @@ export class MountReader {
 
   /** A Readable of the file's bytes. */
   createReadStream(rel: string, o: RangeOptions = {}): Readable {
-    return Readable.from(this.chunks(rel, o), { objectMode: false });
+    return stream().Readable.from(this.chunks(rel, o), { objectMode: false });
   }
 
   /** Nothing is held open between calls; here for symmetry with Famfs. */

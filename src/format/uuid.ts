@@ -1,5 +1,5 @@
 /** UUIDs are stored as the 16 bytes of the textual form, in text order (libuuid's uuid_t). */
-import { randomUUID } from 'node:crypto';
+import { crypto } from '../sys/builtin.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -18,5 +18,5 @@ export function uuidFromBytes(bytes: Uint8Array): string {
 }
 
 export function newUuid(): string {
-  return randomUUID();
+  return crypto().randomUUID();
 }

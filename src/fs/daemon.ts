@@ -249,7 +249,8 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   }
   const server = new FuseServer({
     mountpoint,
-    handlerModule: new URL('./handler-module.js', import.meta.url),
+    // '../fs/': the same file from here and from the CLI bundle (scripts/bundle-cli.mjs).
+    handlerModule: new URL('../fs/handler-module.js', import.meta.url),
     handlerData: config,
     workers,
     opStats: config.opStats,

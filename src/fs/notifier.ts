@@ -25,7 +25,8 @@ export class Notifier {
   readonly ready: Promise<void>;
 
   constructor(fuseFd: number) {
-    this.worker = new Worker(new URL(import.meta.url), { workerData: { fd: fuseFd } });
+    // This file by name, not import.meta.url: inside the CLI bundle that is the bundle (scripts/bundle-cli.mjs).
+    this.worker = new Worker(new URL('../fs/notifier.js', import.meta.url), { workerData: { fd: fuseFd } });
     this.worker.unref();
     this.ready = new Promise<void>((resolve) => {
       const t = setTimeout(resolve, 5000);

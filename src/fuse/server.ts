@@ -152,7 +152,8 @@ export class FuseServer {
         uring: this.uring ?? undefined,
         opStats: o.opStats,
       };
-      const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
+      // '../fuse/': the same file from dist/src/fuse/ and from the CLI bundle (scripts/bundle-cli.mjs).
+      const w = new Worker(new URL('../fuse/worker.js', import.meta.url), { workerData: data });
       const exit: WorkerExit = { index: i, reason: 'exited', exitCode: 0 };
       w.on('message', (m: WorkerMessage) => {
         if (m.type === 'init') {

@@ -10,8 +10,8 @@ import { contSlots, encodeRecord, entryCrcOk, entrySeqnum, type NewLogEntry } fr
 import { MAX_RECORD_SLOTS } from '../format/constants.js';
 import type { Device } from '../device/device.js';
 
-/** Most records appendMany commits together. */
-export const MAX_GROUP = 4;
+/** Most records appendMany commits together (famfs cp commits new files this many at a time). */
+export const MAX_GROUP = 16;
 
 export class LogFullError extends Error {
   readonly code = 'ENOSPC';

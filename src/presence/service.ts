@@ -131,7 +131,8 @@ export class PresenceService {
 
   private async startBeat(): Promise<void> {
     const init: BeatInit = { device: this.opts.device, control: this.control.sab, superblockFile: this.opts.kernel && superblockFileOf(this.opts.kernel.mountpoint) };
-    const beat = new Worker(new URL('./beat-thread.js', import.meta.url), { workerData: init });
+    // '../presence/': the same file from here and from the CLI bundle (scripts/bundle-cli.mjs).
+    const beat = new Worker(new URL('../presence/beat-thread.js', import.meta.url), { workerData: init });
     this.beat = beat;
     await new Promise<void>((resolve, reject) => {
       beat.once('error', reject);

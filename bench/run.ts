@@ -5,7 +5,9 @@
  *   node dist/bench/run.js            all modules
  *   node dist/bench/run.js replay cp  only the modules named
  *   node dist/bench/run.js kernel     famfs kernel mode vs daemon mode in a qemu guest (only when named)
+ *   node dist/bench/run.js issue15    only the modules that measure issue 15's rows (bench/goals.ts)
  *   node dist/bench/run.js --json     rows as one JSON document at the end
+ *   FAMFS_BENCH_RUNS=1                one run per figure in the fuse module (default 2; best kept)
  *
  * Adding a module: write bench/<name>.ts exporting `run: BenchFn` (see
  * types.ts) and add one line to MODULES below.
@@ -15,6 +17,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ISSUE15, issue15Goal } from './goals.js';
+import { formatRow, issue15Summary } from './report.js';
 import type { BenchContext, BenchFn, BenchRow } from './types.js';
 
 const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
@@ -35,31 +39,12 @@ const ON_REQUEST = new Set(['kernel']);
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-function fmt(v: number, unit: string): string {
-  if (unit === 's') return v < 0.01 ? `${(v * 1000).toFixed(2)} ms` : `${v.toFixed(3)} s`;
-  if (Math.abs(v) >= 100) return `${Math.round(v).toLocaleString('en-US')} ${unit}`;
-  return `${v.toPrecision(3)} ${unit}`;
-}
-
-function better(r: BenchRow): 'lower' | 'higher' {
-  return r.better ?? (r.unit.endsWith('/s') ? 'higher' : 'lower');
-}
-
-/** One line: figure | ref: what = figure | ratio (and which way is good). */
-export function formatRow(r: BenchRow): string {
-  const ratio = r.refValue ? r.value / r.refValue : NaN;
-  const how = better(r) === 'higher' ? 'higher is better' : 'lower is better';
-  let line = `${r.name}: ${fmt(r.value, r.unit)} | ref: ${r.ref}: ${fmt(r.refValue, r.unit)} | ratio ${ratio.toFixed(2)} (${how})`;
-  if (r.goal) {
-    const met = r.goal.op === '>=' ? ratio >= r.goal.ratio : ratio <= r.goal.ratio;
-    line += ` | goal ${r.goal.op === '>=' ? '≥' : '≤'} ${r.goal.ratio}: ${met ? 'met' : 'NOT met'}`;
-  }
-  return r.note ? `${line}\n    ${r.note}` : line;
-}
-
 async function main(argv: string[]): Promise<number> {
   const asJson = argv.includes('--json');
-  const wanted = argv.filter((a) => !a.startsWith('--'));
+  const named = argv.filter((a) => !a.startsWith('--'));
+  const wanted = named.includes('issue15')
+    ? Object.keys(MODULES).filter((m) => named.includes(m) || ISSUE15.some((g) => g.module === m))
+    : named;
   for (const w of wanted) if (!MODULES[w]) {
     process.stderr.write(`bench: unknown module ${w} (have: ${Object.keys(MODULES).join(', ')})\n`);
     return 2;
@@ -87,6 +72,8 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(`famfs bench: node ${process.version}, ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM; devices are sparse files on tmpfs (/dev/shm)\n\n`);
   const rows: (BenchRow & { module: string })[] = [];
   let failed = 0;
+  const failedModules = new Set<string>();
+  const tAll = Date.now();
   for (const name of names) {
     const shmDir = fs.mkdtempSync(`/dev/shm/famfs-bench-${name}-`);
     scratch.push(shmDir);
@@ -95,17 +82,21 @@ async function main(argv: string[]): Promise<number> {
     try {
       const mod = await MODULES[name]!();
       for (const r of await mod.run(ctx)) {
+        r.goal ??= issue15Goal(name, r);
         rows.push({ module: name, ...r });
         process.stdout.write(formatRow(r) + '\n');
       }
       ctx.log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     } catch (e) {
       failed++;
+      failedModules.add(name);
       process.stdout.write(`[${name}] FAILED: ${(e as Error).stack ?? e}\n`);
     } finally {
       fs.rmSync(shmDir, { recursive: true, force: true });
     }
   }
+  process.stdout.write(issue15Summary(rows, names, failedModules));
+  process.stdout.write(`\nbench: ${names.length} modules in ${((Date.now() - tAll) / 60_000).toFixed(1)} min\n`);
   if (asJson) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
   return failed ? 1 : 0;
 }

@@ -445,6 +445,25 @@ export class Famfs {
     return this.slices(file, offset, length, out);
   }
 
+  /**
+   * freshSlices as one copy: file bytes [offset, offset+length) read with pread through the
+   * devices' fds into `buf` (which must hold them), for devices shared through this kernel's
+   * page cache (Device.readsThroughFd: coherent, nothing to invalidate). Returns the bytes
+   * read (a view of `buf`), or undefined when a device must be read through its mapping.
+   */
+  readThroughFd(file: { map: FileMap; size: number }, offset: number, length: number, buf: Buffer): Buffer | undefined {
+    if (this.mounted) return undefined;
+    let ok = true;
+    resolveRange(file.map, file.size, offset, length, (d) => { ok &&= this.deviceAt(d).readsThroughFd; });
+    if (!ok) return undefined;
+    let at = 0;
+    resolveRange(file.map, file.size, offset, length, (d, off, len) => {
+      this.deviceAt(d).readInto(off, len, buf, at);
+      at += len;
+    });
+    return buf.subarray(0, at);
+  }
+
   /** Kernel mode: zero [from, end of the last page) of a logged file through the mount. */
   zeroThroughMount(file: { size: number; path: string }, from: number): void {
     this.mounted?.zero(file.path, file.size, from);

@@ -298,6 +298,29 @@ export class Device implements DeviceInfo {
     return this.kind === 'file' && this.writable && this.fd >= 0 && !this.memory && !this.regions && this.coherence === 'coherent';
   }
 
+  /**
+   * True when bytes can be read through the device's fd with pread (a regular file shared
+   * through one kernel's page cache, as writesThroughFd, read-only opens included): a read
+   * then costs one copy and neither maps a window nor faults the mapping's pages in.
+   */
+  get readsThroughFd(): boolean {
+    return this.kind === 'file' && this.fd >= 0 && !this.memory && !this.regions && this.coherence === 'coherent';
+  }
+
+  /**
+   * pread device bytes [offset, offset+length) into `buf` at `at`. A short read means the
+   * device file shrank under us: EIO, as checkLive (without its fstat on every call).
+   */
+  readInto(offset: number, length: number, buf: Buffer, at: number): void {
+    this.checkRange(offset, length);
+    if (!this.readsThroughFd) throw new DeviceError(`${this.path}: cannot be read through its descriptor`, 'EINVAL');
+    for (let done = 0; done < length;) {
+      const n = fs.readSync(this.fd, buf, at + done, length - done, offset + done);
+      if (n === 0) throw new DeviceError(`${this.path}: the device shrank (${this.size} bytes when opened); [${offset + done}, +${length - done}) is past its end`, 'EIO');
+      done += n;
+    }
+  }
+
   private cfrWorks = true;
 
   /**

@@ -38,6 +38,8 @@ import { nodeAttr, spaceOf, statfsReply } from './attrs.js';
 import { createSharedStatfs, SharedStatfs } from './shared-statfs.js';
 import { listDir, type DirListEntry } from './dirlist.js';
 import { NodeView } from './nodeview.js';
+import { DirListings } from './dirlisting.js';
+import { FdReads } from './fdreads.js';
 
 export { META_DIR_ID, SUPERBLOCK_FILE_ID, LOG_FILE_ID, metaFileType, KERNEL_DEVINDEX_ZERO_ONLY };
 
@@ -64,6 +66,8 @@ export class FamfsFs implements FuseHandler {
   private readonly timeout: number;
   /** The statfs figure every thread of this daemon answers from (shared-statfs.ts). */
   private readonly space: SharedStatfs;
+  private readonly listings = new DirListings();
+  private readonly fdReads: FdReads;
   /** This host's system UUID ('' if unreadable): tells simulated hosts on one machine apart. */
   private readonly localUuid: string;
   /** The master's new nodes, through calls to the main thread (master mounts only). */
@@ -81,6 +85,7 @@ export class FamfsFs implements FuseHandler {
       ? Famfs.fromDevice(Device.fromRegions(probeDevice(config.device), -1, false, [{ offset: 0, buf: Buffer.from(config.metaImage) }], 'kernel mode: the daemon holds only the superblock and log'), { devices })
       : Famfs.open(config.device, { writable: true, devices });
     this.role = config.forceClient ? 'client' : this.famfs.role;
+    this.fdReads = new FdReads(this.famfs);
     this.localUuid = trySystemUuid() ?? '';
     this.state = new Int32Array(config.state);
     if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc), () => Atomics.load(this.state, StateFlag.PENDING), config.newFiles);
@@ -397,6 +402,12 @@ export class FamfsFs implements FuseHandler {
     }
     const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
+    // Small reads of a device file: pread (src/fs/fdreads.ts), copied while fresh as copyOut's.
+    const got = this.shrinkGuard(() => this.fdReads.read(f, args.offset, args.size));
+    if (got) {
+      this.gate?.checkFresh();
+      return [got];
+    }
     // Any host may have written these bytes since we last read them (docs/coherency.md: the READ rule).
     const slices = this.shrinkGuard(() => this.famfs.freshSlices(f, args.offset, args.size));
     return this.gate ? this.gate.copyOut(slices) : slices;
@@ -480,7 +491,15 @@ export class FamfsFs implements FuseHandler {
     return listDir(d, kids, offset, limit);
   }
 
-  readdir(_req: Request, nodeid: number, args: ReadArgs): DirEntry[] {
+  readdir(_req: Request, nodeid: number, args: ReadArgs): DirEntry[] | Buffer {
+    if (!this.fresh?.active) {
+      // Only logged nodes: the listing is encoded once per log position (src/fs/dirlisting.ts).
+      this.sync();
+      const d = this.nodes.orThrow(nodeid);
+      if (!('kind' in d) || d.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
+      const entry = (k: AnyNode) => ({ name: 'kind' in k ? k.name : basename(k.path), id: k.id, mode: this.attr(k).mode });
+      return this.listings.dirReply<AnyNode>(d, this.nodes.children(d), entry, this.famfs.stats.entries, args.offset, args.size);
+    }
     const list = this.dirList(nodeid, args.offset, Math.ceil(args.size / 32));
     return list.map((e) => ({ name: e.name, ino: e.node.id, mode: this.attr(e.node).mode, off: e.off }));
   }

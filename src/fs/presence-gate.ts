@@ -108,6 +108,11 @@ export class PresenceGate {
     if (fh % 2 === 1) this.table.close(fhFileId(fh));
   }
 
+  /** Bytes copied since the last check() were copied while this host was fresh throughout. */
+  checkFresh(): void {
+    if (!this.control.fresh()) throw new FuseError(Errno.ESTALE, STALE_MSG);
+  }
+
   /** Copies of `slices` made while this host was fresh throughout. */
   copyOut(slices: Buffer[]): Buffer[] {
     const out = slices.map((s) => Buffer.from(s));

@@ -26,7 +26,8 @@ export interface Held {
   deleteIndex: number;
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this pid exists here (EPERM: it does, owned by another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -3,12 +3,13 @@
  * unmounting, then wait (bounded) until the daemon has left it. A host powered off right
  * after `famfs umount` returned then leaves no live slot whose holds keep space.
  */
-import { Famfs } from '../api/famfs.js';
+import { probeFamfs } from '../api/probe.js';
 import { trySystemUuid } from '../api/sysuuid.js';
 import { Device } from '../device/device.js';
 import { PRESENCE_OFFSET, PRESENCE_SIZE } from '../format/constants.js';
 import { PresenceArea } from './area.js';
-import { hasPresence } from './service.js';
+import { hasFeature, PRESENCE } from '../format/features.js';
+import { pidAlive } from './host.js';
 
 export interface DaemonSlot {
   slot: number;
@@ -16,22 +17,11 @@ export interface DaemonSlot {
   token: bigint;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The presence area of `devicePath`, or undefined (no such area, or the device cannot be mapped here: kernel mode). */
 export function openArea(devicePath: string): PresenceArea | undefined {
   try {
-    const f = Famfs.open(devicePath);
-    const has = hasPresence(f);
-    f.close();
-    if (!has) return undefined;
+    // The feature block is enough: no replay of the log just to unmount.
+    if (!hasFeature(probeFamfs(devicePath).features, PRESENCE)) return undefined;
     const dev = Device.open(devicePath);
     dev.mapHead(PRESENCE_OFFSET + PRESENCE_SIZE);
     return new PresenceArea(dev);

@@ -169,7 +169,10 @@ describe('famfs cp: small files committed in groups', () => {
     const dev = sparseFile('cpgroup', 16 * GiB); // 5 copies of 503 files, 2 MiB each
     asHost(host, () => mkfs(dev));
     let partial = 0;
-    for (let k = 0; k < 5; k++) {
+    // The kill lands a random while after the copy has started; a machine fast enough to finish the copy inside that
+    // while gets shorter waits, and more tries, until at least one kill lands mid-copy.
+    let maxDelay = 40;
+    for (let k = 0; k < 5 || (partial === 0 && k < 12); k++) {
       // Into an existing directory, so that the same command run again is a restart (cp -r dir existing/).
       const into = `k${k}`;
       const dest = `${into}/${path.basename(dir)}`;
@@ -186,18 +189,21 @@ describe('famfs cp: small files committed in groups', () => {
           f.close();
           if (started || Date.now() - t0 > 60_000) {
             clearInterval(poll);
-            setTimeout(resolve, Math.floor(Math.random() * 40));
+            setTimeout(resolve, Math.floor(Math.random() * maxDelay));
           }
         }, 5);
       });
+      // The copy may have ended on its own already: then 'exit' has fired and will not fire again.
+      const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await exited;
       const f = openRw(dev);
       try {
         const report = fsck(f);
         assert.ok(report.clean, `after kill ${k}: ${JSON.stringify(report.problems?.slice(0, 3))}`);
         const n = checkFiles(f, dest, files);
         if (n < files.size) partial++;
+        else maxDelay = Math.max(1, maxDelay >> 1);
         // The next writer carries on: the same copy completes.
         const r = copyIn(f, [dir], into, { recursive: true, keepGoing: true });
         assert.equal(r.errors, 0);

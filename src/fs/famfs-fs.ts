@@ -236,9 +236,12 @@ export class FamfsFs implements FuseHandler {
   // ---- namespace ----
 
   lookup(_req: Request, parent: number, name: string): EntryReply | FuseError {
+    // Before the catch-up (newnodes.ts): a name no new node has needs no call (a cp -r looks up each name it creates).
+    const noNew = this.fresh?.noNewNamed(name) ?? false;
     this.sync(parent === META_DIR_ID || (parent === ROOT_ID && name === META_NAME));
     // In a new directory: one call answers (its logged children too, once it is logged).
     if (this.nodes.isNew(parent) && this.fresh!.active) {
+      if (noNew && this.fresh!.unloggedDir(parent)) return new FuseError(Errno.ENOENT);
       const c = this.fresh!.lookup(parent, name);
       return c ? this.entry(c) : new FuseError(Errno.ENOENT);
     }
@@ -249,7 +252,7 @@ export class FamfsFs implements FuseHandler {
       for (const f of this.nodes.metaFiles.values()) if (basename(f.path) === name) return this.entry(f);
       return new FuseError(Errno.ENOENT);
     }
-    const c = p.children.get(name) ?? this.fresh?.lookup(parent, name);
+    const c = p.children.get(name) ?? (noNew ? undefined : this.fresh?.lookup(parent, name));
     return c ? this.entry(c) : new FuseError(Errno.ENOENT);
   }
 

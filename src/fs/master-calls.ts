@@ -103,8 +103,12 @@ export class MasterCalls extends MasterBase {
         const slot = this.slots.take(n.id, ahead, n.map.extents[0]!);
         if (slot >= 0) n.slot = slot;
       }
+    } else if (kind === 'dir' && this.slots) {
+      // A live slot tells workers the directory is not logged yet (no logged children: newnames.ts).
+      const slot = this.slots.take(n.id, 0, { devindex: 0, offset: 0, length: 0 });
+      if (slot >= 0) n.slot = slot;
     }
-    this.nodes.set(n.id, n);
+    this.addNode(n);
     this.published();
     return this.attr(n);
   }

@@ -9,6 +9,7 @@ import type { DirNode, SymlinkNode, TreeNode } from '../meta/tree.js';
 import { isNewNodeId, type Committed, type NewNodeAttr } from './master.js';
 import type { RpcClient } from './rpc.js';
 import { NewFileSlotsView } from './newslots.js';
+import { NewNameCounts } from './newnames.js';
 
 /** A file the daemon serves bytes of that is not in the tree: a .meta file or a new file. */
 export interface Served {
@@ -38,9 +39,26 @@ export class NewNodes {
   private readonly aliases = new Map<number, number>();
   private readonly slots?: NewFileSlotsView;
   private readonly known = new Map<number, KnownMap>();
+  private readonly names?: NewNameCounts;
 
   constructor(private readonly famfs: Famfs, private readonly rpc: RpcClient, private readonly pendingCount: () => number, newFiles?: SharedArrayBuffer) {
-    if (newFiles) this.slots = new NewFileSlotsView(newFiles);
+    if (newFiles) {
+      this.slots = new NewFileSlotsView(newFiles);
+      this.names = new NewNameCounts(newFiles);
+    }
+  }
+
+  /**
+   * True when no new node has `name` now. Read it before catching up with the log: a node
+   * leaves the count only once its entry is appended, so the catch-up then finds it logged.
+   */
+  noNewNamed(name: string): boolean {
+    return !!this.names && !this.names.mayExist(name);
+  }
+
+  /** True while new directory `id` is not logged (its slot is live): all its children are new nodes. */
+  unloggedDir(id: number): boolean {
+    return !!this.slots && this.slots.live(this.slots.slotOf(id), id);
   }
 
   /**

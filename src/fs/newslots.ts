@@ -21,6 +21,7 @@
  * swap based on what it read before fails and it reads again.
  */
 import type { Extent } from '../format/types.js';
+import { NAME_BYTES } from './newnames.js';
 
 const WORDS = 8;
 const STATE = 0;
@@ -35,8 +36,9 @@ const SIZE_MASK = (1n << SIZE_BITS) - 1n;
 /** Slots in the table; more new files than this at once are served through calls, as before. */
 export const NEW_FILE_SLOTS = 8192;
 
+/** The slots, then the new nodes' name counts (newnames.ts). */
 export function createNewFileSlots(slots = NEW_FILE_SLOTS): SharedArrayBuffer {
-  return new SharedArrayBuffer(slots * WORDS * 8);
+  return new SharedArrayBuffer(slots * WORDS * 8 + NAME_BYTES);
 }
 
 const gen = (w: bigint): bigint => w >> SIZE_BITS;
@@ -48,7 +50,7 @@ export class NewFileSlotsView {
   protected readonly w: BigUint64Array;
 
   constructor(shared: SharedArrayBuffer) {
-    this.w = new BigUint64Array(shared);
+    this.w = new BigUint64Array(shared, 0, ((shared.byteLength - NAME_BYTES) / 8) | 0);
   }
 
   get count(): number {

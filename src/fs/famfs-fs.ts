@@ -88,7 +88,7 @@ export class FamfsFs implements FuseHandler {
     this.fdReads = new FdReads(this.famfs);
     this.localUuid = trySystemUuid() ?? '';
     this.state = new Int32Array(config.state);
-    if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc), () => Atomics.load(this.state, StateFlag.PENDING), config.newFiles);
+    if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc, (op, e) => this.log(`${op}: ${e.message}`)), () => Atomics.load(this.state, StateFlag.PENDING), config.newFiles);
     this.timeout = config.timeout;
     this.log = (m) => process.stderr.write(`famfs: ${m}\n`);
     const meta = metaNodes(this.famfs.tree.root, this.famfs.sb.logLen, this.role === 'master', config.metaGroup);
@@ -266,7 +266,9 @@ export class FamfsFs implements FuseHandler {
 
   getattr(_req: Request, nodeid: number): AttrReply {
     this.sync(this.nodes.isMeta(nodeid));
-    return { attr: this.attr(this.nodes.orThrow(nodeid), nodeid), attrTimeout: this.timeout };
+    // A new directory's attributes are in shared memory (the kernel asks after every create in it).
+    const d = this.nodes.isNew(nodeid) ? this.fresh?.unloggedDirNode(nodeid) : undefined;
+    return { attr: this.attr(d ?? this.nodes.orThrow(nodeid), nodeid), attrTimeout: this.timeout };
   }
 
   setattr(_req: Request, nodeid: number, set: SetattrArgs): AttrReply {
@@ -455,7 +457,8 @@ export class FamfsFs implements FuseHandler {
   release(_req: Request, nodeid: number, args?: ReleaseArgs): void {
     // A handle opened while the file was new (fh 0) goes back to the master even once it is
     // logged: the master counted it, and carried it into the open-count table at the commit.
-    if (this.nodes.isNew(nodeid) || (this.gate && this.fresh && nodeid >= NEW_NODE_ID_BASE && !args?.fh)) this.master().call('release', { id: nodeid });
+    // Posted: the kernel does not wait for a RELEASE, and the main thread applies calls in turn.
+    if (this.nodes.isNew(nodeid) || (this.gate && this.fresh && nodeid >= NEW_NODE_ID_BASE && !args?.fh)) this.master().post('release', { id: nodeid });
     if (args) this.gate?.release(args.fh);
   }
 

@@ -56,6 +56,13 @@ export class NewNodes {
     return !!this.names && !this.names.mayExist(name);
   }
 
+  /** New directory `id` as its slot shows it (attributes only), while it is not logged; else undefined. */
+  unloggedDirNode(id: number): DirNode | undefined {
+    const a = this.slots?.dirAttr(this.slots.slotOf(id), id);
+    if (!a) return undefined;
+    return { kind: 'dir', id, name: '', path: '', mode: a.mode, uid: a.uid, gid: a.gid, parent: undefined, entryIndex: -1, children: new Map(), order: [], subdirs: 0 };
+  }
+
   /** True while new directory `id` is not logged (its slot is live): all its children are new nodes. */
   unloggedDir(id: number): boolean {
     return !!this.slots && this.slots.live(this.slots.slotOf(id), id);
@@ -105,6 +112,11 @@ export class NewNodes {
    */
   call<T>(op: string, args: Record<string, unknown>): T {
     return this.rpc.call<T>(op, args, op === 'create' || op === 'mkdir' ? 60_000 : Infinity);
+  }
+
+  /** A call whose answer nobody needs (RpcClient.post): the main thread applies it in turn. */
+  post(op: string, args: Record<string, unknown>): void {
+    this.rpc.post(op, args);
   }
 
   /** Turn a reply into a node: a servable new file, a new directory, or the logged node it became. */

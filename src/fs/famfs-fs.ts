@@ -241,7 +241,10 @@ export class FamfsFs implements FuseHandler {
     this.sync(parent === META_DIR_ID || (parent === ROOT_ID && name === META_NAME));
     // In a new directory: one call answers (its logged children too, once it is logged).
     if (this.nodes.isNew(parent) && this.fresh!.active) {
-      if (noNew && this.fresh!.unloggedDir(parent)) return new FuseError(Errno.ENOENT);
+      if (noNew && this.fresh!.unloggedDir(parent)) {
+        this.fresh!.servedHere();
+        return new FuseError(Errno.ENOENT);
+      }
       const c = this.fresh!.lookup(parent, name);
       return c ? this.entry(c) : new FuseError(Errno.ENOENT);
     }
@@ -253,6 +256,7 @@ export class FamfsFs implements FuseHandler {
       return new FuseError(Errno.ENOENT);
     }
     const c = p.children.get(name) ?? (noNew ? undefined : this.fresh?.lookup(parent, name));
+    if (!c && noNew && this.fresh?.active) this.fresh.servedHere();
     return c ? this.entry(c) : new FuseError(Errno.ENOENT);
   }
 

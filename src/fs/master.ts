@@ -147,7 +147,16 @@ export class MasterBase extends NewNodeTable {
     this.schedule();
   }
 
+  /** The workers' count of requests served without a call, as last seen (newnames.ts). */
+  private seenActivity = 0;
+
   private look(now: number): void {
+    // Requests the workers served without a call (writes, lookups) keep the mount busy too.
+    const act = this.sharedNames?.activity ?? 0;
+    if (act !== this.seenActivity) {
+      this.seenActivity = act;
+      this.lastActivity = now;
+    }
     const quiet = now - this.lastActivity;
     const idle = quiet >= this.opts.commitDelayMs;
     this.commitWhere((n) => {

@@ -56,10 +56,16 @@ export class NewNodes {
     return !!this.names && !this.names.mayExist(name);
   }
 
+  /** A request about new nodes was answered here without a call (it counts as activity). */
+  servedHere(): void {
+    this.names?.served();
+  }
+
   /** New directory `id` as its slot shows it (attributes only), while it is not logged; else undefined. */
   unloggedDirNode(id: number): DirNode | undefined {
     const a = this.slots?.dirAttr(this.slots.slotOf(id), id);
     if (!a) return undefined;
+    this.names?.served();
     return { kind: 'dir', id, name: '', path: '', mode: a.mode, uid: a.uid, gid: a.gid, parent: undefined, entryIndex: -1, children: new Map(), order: [], subdirs: 0 };
   }
 
@@ -85,6 +91,7 @@ export class NewNodes {
     }
     const size = this.slots.reserve(slot, id, end);
     if (size === undefined) return undefined;
+    this.names?.served();
     return { id, size, map, mode: 0, uid: 0, gid: 0, path: '', meta: false };
   }
 
@@ -92,7 +99,9 @@ export class NewNodes {
   flushQuiet(id: number): boolean {
     if (!this.slots) return false;
     const slot = this.slots.slotOf(id);
-    return this.slots.live(slot, id) && !this.slots.failed(slot);
+    if (!this.slots.live(slot, id) || this.slots.failed(slot)) return false;
+    this.names?.served();
+    return true;
   }
 
   /** True while the main thread holds new nodes (else no call is needed for a miss). */

@@ -64,7 +64,7 @@ export class NewNodeTable {
   /** New nodes per name: newChild's shortcut (most lookups and creates are of names no new node has). */
   private readonly nameCount = new Map<string, number>();
 
-  constructor(readonly famfs: Famfs, protected readonly slots?: NewFileSlots, private readonly sharedNames?: NewNameCounts) {}
+  constructor(readonly famfs: Famfs, protected readonly slots?: NewFileSlots, protected readonly sharedNames?: NewNameCounts) {}
 
   private countName(name: string, by: 1 | -1): void {
     const c = (this.nameCount.get(name) ?? 0) + by;

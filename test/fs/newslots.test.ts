@@ -190,4 +190,27 @@ describe('new files in shared memory: the master service', () => {
       f.close();
     }
   });
+
+  test('requests the workers serve without a call keep the idle window open', async () => {
+    const sab = createNewFileSlots();
+    const names = new NewNameCounts(sab);
+    const m = asHost(host, () => new MasterService(dev, { commitDelayMs: 150, maxAgeMs: 60_000, log: () => {}, newFiles: sab }));
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    try {
+      const a = m.handle(call('create', { parent: 1, name: 'busy', mode: 0o644, uid: 0, gid: 0 })) as NewNodeAttr;
+      m.handle(call('release', { id: a.id }));
+      // 600 ms of worker-side activity (fast writes, lookups) and no call: the file waits.
+      for (const t0 = Date.now(); Date.now() - t0 < 600; ) {
+        names.served();
+        await sleep(20);
+        m.tick();
+      }
+      assert.equal(m.pending, 1, 'not logged while workers are busy');
+      await sleep(400); // quiet now
+      m.tick();
+      assert.equal(m.pending, 0, 'logged once the mount is idle');
+    } finally {
+      m.close();
+    }
+  });
 });

@@ -576,7 +576,9 @@ export class FuseSession {
     } catch (e) {
       if (e instanceof ShortPieceError) reply.onShort?.(e.message);
       this.stats.errors++;
-      return this.reply(h, errnoOf(e) ?? Errno.EIO, EMPTY, r);
+      const errno = errnoOf(e);
+      if (errno === null) this.log(`handler's READ fallback threw on nodeid=${h.nodeid}: ${(e as Error)?.stack ?? String(e)}`);
+      return this.reply(h, errno ?? Errno.EIO, EMPTY, r);
     }
     return this.reply(h, 0, bufs, r);
   }

@@ -401,6 +401,14 @@ export class Famfs {
     return ok;
   }
 
+  /** True when bytes [offset, offset+length) of `file` can be stored through their devices' fds. */
+  rangeThroughFd(file: { map: FileMap; size: number }, offset: number, length: number): boolean {
+    if (this.mounted) return false;
+    let ok = true;
+    resolveRange(file.map, file.size, offset, length, (d) => { ok &&= this.deviceAt(d).writesThroughFd; });
+    return ok;
+  }
+
   /** The device pieces of [offset, offset+length) of a file, in file order. */
   pieces(file: { map: FileMap; size: number }, offset: number, length: number, fn: (dev: Device, offset: number, length: number) => void): void {
     resolveRange(file.map, file.size, offset, length, (d, off, len) => fn(this.deviceAt(d), off, len));
@@ -417,9 +425,17 @@ export class Famfs {
     if (!this.device.writable) throw new FamfsError(`${this.device.path}: opened read-only`, 'EROFS');
     if (offset + data.length > file.size) throw new FamfsError(`${file.path}: write past the end of the file (size ${file.size})`, 'EFBIG');
     let done = 0;
-    for (const s of this.slices(file, offset, data.length)) {
-      data.copy(s, 0, done, done + s.length);
-      done += s.length;
+    if (this.rangeThroughFd(file, offset, data.length)) {
+      // Device files in this kernel's page cache: pwrite (no page fault per 4 KiB of a mapping).
+      this.pieces(file, offset, Math.min(data.length, file.size - offset), (dev, off, len) => {
+        dev.writeAt(off, data.subarray(done, done + len));
+        done += len;
+      });
+    } else {
+      for (const s of this.slices(file, offset, data.length)) {
+        data.copy(s, 0, done, done + s.length);
+        done += s.length;
+      }
     }
     this.flushFile(file, offset, done); // fcc-site: data-write-flush
     return done;

@@ -2,13 +2,15 @@
  * What the CLI end-to-end tests share: a refused command must exit non-zero with one clear
  * stderr line and leave the log and superblock byte-for-byte unchanged.
  */
+import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { LOG_OFFSET } from '../../src/format/constants.js';
 import { RandomStream } from '../../src/format/prng.js';
-import { famfs, famfsOk, MiB, readRange, shmPath, type CliResult, type Host } from './helpers.js';
+import { famfs, famfsOk, makeHost, MiB, readRange, removeAllShm, removeHost, shmPath, type CliResult, type Host } from './helpers.js';
 
 /** The log length mkfs gives a 4 GiB device by default. */
 export const LOG_LEN = 8 * MiB;
@@ -56,4 +58,19 @@ export function hostFile(dir: string, rel: string, size: number, seed: number): 
   new RandomStream(seed).fill(b);
   fs.writeFileSync(p, b);
   return sha(b);
+}
+
+/**
+ * A master host, a client host and a host directory for source files (`hostFile`), for the
+ * describe block that calls this; after it they are removed, with every /dev/shm device.
+ */
+export function cliHosts(tag: string): { master: Host; client: Host; hostDir: string } {
+  const h = { master: makeHost(`${tag}-master`), client: makeHost(`${tag}-client`), hostDir: fs.mkdtempSync(path.join(os.tmpdir(), `famfs-${tag}-src-`)) };
+  after(() => {
+    removeAllShm();
+    removeHost(h.master);
+    removeHost(h.client);
+    fs.rmSync(h.hostDir, { recursive: true, force: true });
+  });
+  return h;
 }

@@ -3,32 +3,17 @@
  * host, a missing device, a full log and a full device. Every refused command must exit
  * non-zero with one clear stderr line and leave the log byte-for-byte unchanged (cli-kit.ts).
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { RandomStream } from '../../src/format/prng.js';
 import { Famfs } from '../../src/api/famfs.js';
-import { asHost, famfs, famfsOk, GiB, makeHost, MiB, readRange, removeAllShm, removeFile, removeHost, type Host } from './helpers.js';
-import { hostFile, json, newFs, oneLine, refused, sha } from './cli-kit.js';
-
-let master: Host;
-let client: Host;
-let hostDir: string; // host-side source files for cp
+import { asHost, famfs, famfsOk, GiB, MiB, readRange, removeFile, type Host } from './helpers.js';
+import { cliHosts, hostFile, json, newFs, oneLine, refused, sha } from './cli-kit.js';
 
 describe('famfs CLI at its limits', () => {
-  before(() => {
-    master = makeHost('clilim-master');
-    client = makeHost('clilim-client');
-    hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-clilim-src-'));
-  });
-  after(() => {
-    removeAllShm();
-    removeHost(master);
-    removeHost(client);
-    fs.rmSync(hostDir, { recursive: true, force: true });
-  });
+  const { master, client, hostDir } = cliHosts('clilim');
 
   describe('data across a 1 GiB mapping window', () => {
     it('creat -r, verify, cat and cp of files that straddle the window boundary', () => {

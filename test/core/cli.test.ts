@@ -5,34 +5,19 @@
  * leave the log byte-for-byte unchanged (cli-kit.ts). Limits (1 GiB window,
  * a client host, a missing device, a full log or device): cli-limits.test.ts.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { checkSuperblock, decodeSuperblock } from '../../src/format/superblock.js';
 import { checkLogHeader, decodeLogHeader } from '../../src/format/logheader.js';
 import { RandomStream } from '../../src/format/prng.js';
 import { Famfs } from '../../src/api/famfs.js';
-import { asHost, famfs, famfsOk, GiB, makeHost, MiB, readRange, removeAllShm, removeHost, shmPath, sparseFile, type Host } from './helpers.js';
-import { hostFile, json, LOG_LEN, logBytes, newFs, oneLine, refused, sha } from './cli-kit.js';
-
-let master: Host;
-let client: Host;
-let hostDir: string; // host-side source files for cp
+import { asHost, famfs, famfsOk, GiB, MiB, readRange, shmPath, sparseFile } from './helpers.js';
+import { cliHosts, hostFile, json, LOG_LEN, logBytes, newFs, oneLine, refused, sha } from './cli-kit.js';
 
 describe('famfs CLI end to end', () => {
-  before(() => {
-    master = makeHost('cli-master');
-    client = makeHost('cli-client');
-    hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-cli-src-'));
-  });
-  after(() => {
-    removeAllShm();
-    removeHost(master);
-    removeHost(client);
-    fs.rmSync(hostDir, { recursive: true, force: true });
-  });
+  const { master, client, hostDir } = cliHosts('cli');
 
   describe('mkfs', () => {
     it('refuses devices below 4 GiB, with or without --size', () => {

@@ -458,16 +458,30 @@ export class Famfs {
    * read (a view of `buf`), or undefined when a device must be read through its mapping.
    */
   readThroughFd(file: { map: FileMap; size: number }, offset: number, length: number, buf: Buffer): Buffer | undefined {
-    if (this.mounted) return undefined;
-    let ok = true;
-    resolveRange(file.map, file.size, offset, length, (d) => { ok &&= this.deviceAt(d).readsThroughFd; });
-    if (!ok) return undefined;
+    const pieces = this.fdPieces(file, offset, length);
+    if (!pieces) return undefined;
     let at = 0;
-    resolveRange(file.map, file.size, offset, length, (d, off, len) => {
-      this.deviceAt(d).readInto(off, len, buf, at);
-      at += len;
-    });
+    for (const p of pieces) {
+      p.dev.readInto(p.offset, p.length, buf, at);
+      at += p.length;
+    }
     return buf.subarray(0, at);
+  }
+
+  /**
+   * The device pieces of file bytes [offset, offset+length) when every one can be read through
+   * its device's fd (as readThroughFd), else undefined: read them through the mapping.
+   */
+  fdPieces(file: { map: FileMap; size: number }, offset: number, length: number): { dev: Device; offset: number; length: number }[] | undefined {
+    if (this.mounted) return undefined;
+    const out: { dev: Device; offset: number; length: number }[] = [];
+    let ok = true;
+    resolveRange(file.map, file.size, offset, length, (d, off, len) => {
+      const dev = this.deviceAt(d);
+      ok &&= dev.readsThroughFd && off + len <= dev.size; // else the mapping path says what is wrong
+      out.push({ dev, offset: off, length: len });
+    });
+    return ok ? out : undefined;
   }
 
   /** Kernel mode: zero [from, end of the last page) of a logged file through the mount. */

@@ -17,6 +17,7 @@ import type { FileNode } from '../meta/tree.js';
 import { ROOT_ID } from '../meta/tree.js';
 import { basename } from '../meta/paths.js';
 import { FuseError, type FuseHandler, type InitWishes, type Request } from '../fuse/handler.js';
+import { FdReply } from '../fuse/splice.js';
 import type { ReadArgs, ReleaseArgs, SetattrArgs, WriteArgs } from '../fuse/decode.js';
 import type { AttrReply, CreateReply, DirEntry, DirEntryPlus, EntryReply, FuseAttr, FuseConnection, KernelInit, OpenReply, StatfsReply } from '../fuse/types.js';
 import { Errno, FOPEN_CACHE_DIR, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE, FOPEN_PARALLEL_DIRECT_WRITES } from '../fuse/protocol.js';
@@ -300,7 +301,7 @@ export class FamfsFs implements FuseHandler {
     return { fh, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
 
-  read(_req: Request, nodeid: number, args: ReadArgs): Buffer[] {
+  read(_req: Request, nodeid: number, args: ReadArgs): Buffer[] | FdReply {
     if (this.live.stale) throw new FuseError(Errno.ESTALE);
     if (this.gate) {
       this.gate.check(() => this.famfs.replayFromScratch());
@@ -308,7 +309,14 @@ export class FamfsFs implements FuseHandler {
     }
     const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
-    // Small reads of a device file: pread (src/fs/fdreads.ts), copied while fresh as copyOut's.
+    // A device file: spliced into /dev/fuse (src/fs/fdreads.ts). Presence file systems never
+    // splice: their bytes must be copied before the freshness check (copyOut).
+    const bytes = (): Buffer[] => this.readBytes(f, args);
+    return (!this.gate && this.fdReads.splice(f, args.offset, args.size, (why) => this.live.goStale(why), bytes)) || bytes();
+  }
+
+  /** READ bytes as buffers: small reads of a device file with pread (copied while fresh, as copyOut's), others views of the mapping. */
+  private readBytes(f: Served | FileNode, args: ReadArgs): Buffer[] {
     const got = this.live.shrinkGuard(() => this.fdReads.read(f, args.offset, args.size));
     if (got) {
       this.gate?.checkFresh();

@@ -272,7 +272,7 @@ export class Famfs {
     return followLog(this, opts);
   }
 
-  /** Entries applied so far, in log order. */
+  /** Entries applied so far, in log order (each decoded again: O(entries); appliedAt/appliedCount walk them one by one). */
   get appliedEntries(): readonly AppliedEntry[] {
     return this.replayer.applied;
   }
@@ -338,8 +338,14 @@ export class Famfs {
     return this.replayer.settled;
   }
 
+  /** Decodes every holding entry again (O(entries)): tests and tools; forEachHolder is the cheap walk. */
   get spaceHolders(): Replayer['spaceHolders'] {
     return this.replayer.spaceHolders;
+  }
+
+  /** Slot and map of every sound file entry holding space (removed files' included), in log order, without decoding. */
+  forEachHolder(fn: (index: number, map: FileMap) => void): void {
+    this.replayer.forEachHolder(fn);
   }
 
   /** Apply entries the master committed since the last look; returns how many were new. */
@@ -401,6 +407,14 @@ export class Famfs {
     return ok;
   }
 
+  /** True when bytes [offset, offset+length) of `file` can be stored through their devices' fds. */
+  rangeThroughFd(file: { map: FileMap; size: number }, offset: number, length: number): boolean {
+    if (this.mounted) return false;
+    let ok = true;
+    resolveRange(file.map, file.size, offset, length, (d) => { ok &&= this.deviceAt(d).writesThroughFd; });
+    return ok;
+  }
+
   /** The device pieces of [offset, offset+length) of a file, in file order. */
   pieces(file: { map: FileMap; size: number }, offset: number, length: number, fn: (dev: Device, offset: number, length: number) => void): void {
     resolveRange(file.map, file.size, offset, length, (d, off, len) => fn(this.deviceAt(d), off, len));
@@ -417,9 +431,17 @@ export class Famfs {
     if (!this.device.writable) throw new FamfsError(`${this.device.path}: opened read-only`, 'EROFS');
     if (offset + data.length > file.size) throw new FamfsError(`${file.path}: write past the end of the file (size ${file.size})`, 'EFBIG');
     let done = 0;
-    for (const s of this.slices(file, offset, data.length)) {
-      data.copy(s, 0, done, done + s.length);
-      done += s.length;
+    if (this.rangeThroughFd(file, offset, data.length)) {
+      // Device files in this kernel's page cache: pwrite (no page fault per 4 KiB of a mapping).
+      this.pieces(file, offset, Math.min(data.length, file.size - offset), (dev, off, len) => {
+        dev.writeAt(off, data.subarray(done, done + len));
+        done += len;
+      });
+    } else {
+      for (const s of this.slices(file, offset, data.length)) {
+        data.copy(s, 0, done, done + s.length);
+        done += s.length;
+      }
     }
     this.flushFile(file, offset, done); // fcc-site: data-write-flush
     return done;
@@ -452,16 +474,30 @@ export class Famfs {
    * read (a view of `buf`), or undefined when a device must be read through its mapping.
    */
   readThroughFd(file: { map: FileMap; size: number }, offset: number, length: number, buf: Buffer): Buffer | undefined {
-    if (this.mounted) return undefined;
-    let ok = true;
-    resolveRange(file.map, file.size, offset, length, (d) => { ok &&= this.deviceAt(d).readsThroughFd; });
-    if (!ok) return undefined;
+    const pieces = this.fdPieces(file, offset, length);
+    if (!pieces) return undefined;
     let at = 0;
-    resolveRange(file.map, file.size, offset, length, (d, off, len) => {
-      this.deviceAt(d).readInto(off, len, buf, at);
-      at += len;
-    });
+    for (const p of pieces) {
+      p.dev.readInto(p.offset, p.length, buf, at);
+      at += p.length;
+    }
     return buf.subarray(0, at);
+  }
+
+  /**
+   * The device pieces of file bytes [offset, offset+length) when every one can be read through
+   * its device's fd (as readThroughFd), else undefined: read them through the mapping.
+   */
+  fdPieces(file: { map: FileMap; size: number }, offset: number, length: number): { dev: Device; offset: number; length: number }[] | undefined {
+    if (this.mounted) return undefined;
+    const out: { dev: Device; offset: number; length: number }[] = [];
+    let ok = true;
+    resolveRange(file.map, file.size, offset, length, (d, off, len) => {
+      const dev = this.deviceAt(d);
+      ok &&= dev.readsThroughFd && off + len <= dev.size; // else the mapping path says what is wrong
+      out.push({ dev, offset: off, length: len });
+    });
+    return ok ? out : undefined;
   }
 
   /** Kernel mode: zero [from, end of the last page) of a logged file through the mount. */
@@ -521,9 +557,18 @@ export class Famfs {
    */
   heldSpace(): HeldSpace[] {
     const out: HeldSpace[] = [];
-    for (const { index, entry } of this.replayer.spaceHolders) {
-      if (entry.type === 'file' && !this.replayer.removedFiles.has(index)) out.push({ index, path: entry.path, size: entry.size, map: entry.map, pending: false });
-    }
+    const { removedFiles } = this.replayer;
+    // Applied entries from their tree nodes (a renamed file by its current path); only the few
+    // entries replay refused are decoded again.
+    this.replayer.forEachHolder((index, map, node) => {
+      if (removedFiles.has(index)) return;
+      if (node) {
+        out.push({ index, path: node.path, size: node.size, map, pending: false });
+        return;
+      }
+      const e = this.replayer.entryAt(index);
+      if (e.type === 'file') out.push({ index, path: e.path, size: e.size, map, pending: false });
+    });
     if (this.replayer.pending.size) {
       const pending = this.pendingFrees;
       const free = this.releaseOracle.releasable(pending);

@@ -423,23 +423,26 @@ describe('famfs compact', () => {
     famfsOk(h, ['rm', '-d', dev, 'a/b/f1']);
     const tree0 = famfsOk(h, ['ls', '-R', '--device', dev]).stdout;
     const backup = `${dev}.backup`;
-    // 7 live entries (a, a/b, 5 files) to write: killed after the 4th.
-    const k = spawnSync(process.execPath, [path.join(REPO, 'dist/test/core/compact-child.js'), dev, backup, '4'], { env: h.env, encoding: 'utf8' });
-    assert.equal(k.signal, 'SIGKILL', k.stderr);
-    for (const args of [['ls', '-R', '--device', dev], ['creat', '-d', dev, '-s', String(2 * MiB), 'new'], ['fsck', dev], ['compact', dev]]) {
-      const r = famfs(h, args);
-      assert.equal(r.status, 1, `famfs ${args[0]} on an interrupted compact: ${r.stdout}`);
-      assert.match(r.stderr, /famfs compact was interrupted/);
-      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    try {
+      // 7 live entries (a, a/b, 5 files) to write: killed after the 4th.
+      const k = spawnSync(process.execPath, [path.join(REPO, 'dist/test/core/compact-child.js'), dev, backup, '4'], { env: h.env, encoding: 'utf8' });
+      assert.equal(k.signal, 'SIGKILL', k.stderr);
+      for (const args of [['ls', '-R', '--device', dev], ['creat', '-d', dev, '-s', String(2 * MiB), 'new'], ['fsck', dev], ['compact', dev]]) {
+        const r = famfs(h, args);
+        assert.equal(r.status, 1, `famfs ${args[0]} on an interrupted compact: ${r.stdout}`);
+        assert.match(r.stderr, /famfs compact was interrupted/);
+        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      }
+      // The restore it names brings back the whole tree, bytes included; compact then runs through.
+      const img = fs.readFileSync(backup);
+      writeRange(dev, 0, img);
+      assert.equal(famfsOk(h, ['ls', '-R', '--device', dev]).stdout, tree0);
+      for (const i of [0, 2, 3, 4, 5]) assert.equal(famfs(h, ['verify', '-d', dev, '-S', String(i + 1), `a/b/f${i}`]).status, 0, `f${i}`);
+      fs.rmSync(backup, { force: true });
+      assert.match(famfsOk(h, ['compact', '--backup', backup, dev]).stdout, /log entries: 9 → 7; 1 deleted files' space released/);
+      assert.equal(famfsOk(h, ['ls', '-R', '--device', dev]).stdout, tree0);
+    } finally {
+      fs.rmSync(backup, { force: true });
     }
-    // The restore it names brings back the whole tree, bytes included; compact then runs through.
-    const img = fs.readFileSync(backup);
-    writeRange(dev, 0, img);
-    assert.equal(famfsOk(h, ['ls', '-R', '--device', dev]).stdout, tree0);
-    for (const i of [0, 2, 3, 4, 5]) assert.equal(famfs(h, ['verify', '-d', dev, '-S', String(i + 1), `a/b/f${i}`]).status, 0, `f${i}`);
-    fs.rmSync(backup, { force: true });
-    assert.match(famfsOk(h, ['compact', '--backup', backup, dev]).stdout, /log entries: 9 → 7; 1 deleted files' space released/);
-    assert.equal(famfsOk(h, ['ls', '-R', '--device', dev]).stdout, tree0);
-    fs.rmSync(backup, { force: true });
   });
 });

@@ -182,7 +182,10 @@ export class Famfs {
       return Famfs.open(path, opts);
     }
     // famfs kernel mode: the device cannot be mapped at all, everything goes through the mount.
-    if (mountIsKernelMode(m.mountpoint)) {
+    const kernel = mountIsKernelMode(m.mountpoint);
+    // A stopped daemon would hold every call into its mount until it runs again: use the device, or say why not.
+    if (m.unreachable && (kernel || opts.via === 'mount')) throw new FamfsError(`${m.mountpoint}: ${m.unreachable}; ${kernel ? 'a kernel-mode mount is reached only through its daemon' : 'cannot read through it'} (SIGCONT it, or famfs umount it)`, 'EAGAIN');
+    if (kernel) {
       const f = Famfs.openMounted(m.mountpoint, m.device, opts);
       f.mountpoint = m.mountpoint;
       return f;
@@ -195,7 +198,7 @@ export class Famfs {
         return f;
       } catch (e) {
         const code = (e as FamfsError).code;
-        if (via === 'device' || opts.writable || !['EACCES', 'EPERM', 'ENOENT'].includes(code)) throw e;
+        if (via === 'device' || opts.writable || m.unreachable || !['EACCES', 'EPERM', 'ENOENT'].includes(code)) throw e;
       }
     }
     if (opts.writable) throw new FamfsError(`${path}: a famfs opened through its mount is read-only here (write file data with write(), which goes through the mount)`, 'EINVAL');

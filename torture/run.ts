@@ -183,10 +183,10 @@ const PROPERTIES: Property[] = [
     limitMin: 10,
     run: async (s, seed) => {
       const rounds = Math.max(1, Math.round(10 * s));
-      const r = await reuseProperty({ ops: Math.max(1000, Math.ceil(11_000 * s)), rounds, seed, clients: 2, leaseMs: 1000, chaos: true });
+      const r = await reuseProperty({ ops: Math.max(1000, Math.ceil(11_000 * s)), rounds, seed, clients: 2, leaseMs: 1000, chaos: true, heldWrites: true });
       return {
         tried: r.tried, failed: r.failed, lost: r.violations, errors: r.errors,
-        extra: `steps on 3 hosts (master writer + a reader per host) in ${rounds} rounds, ${r.okOps} of them operations that succeeded, ${r.violations} wrong bytes; ${r.reused} files placed on reused space; ${r.checkedOpens} client opens checked against the log; ${r.stops} SIGSTOPs past the lease, ${r.kills} SIGKILLs; features: ${r.features}${r.unsupported.length ? `; not in this build: ${r.unsupported.join(', ')}` : ''}; ${opsLine(r.counts)}`,
+        extra: `steps on 3 hosts (master writer + a reader per host that also writes held files back) in ${rounds} rounds, ${r.okOps} of them operations that succeeded, ${r.violations} wrong bytes; ${r.reused} files placed on reused space; ${r.checkedOpens} client opens checked against the log; ${r.stops} SIGSTOPs past the lease, ${r.kills} SIGKILLs; features: ${r.features}${r.unsupported.length ? `; not in this build: ${r.unsupported.join(', ')}` : ''}; ${opsLine(r.counts)}`,
       };
     },
   },

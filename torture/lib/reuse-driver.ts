@@ -33,6 +33,13 @@ export interface DriverJob {
   device?: string;
   /** Checker self-test: "delete" by overwriting the file in place with another file's bytes, as a premature reuse would. */
   injectReuse?: boolean;
+  /**
+   * Readers open read-write and now and then write a held file's own bytes back through the
+   * held descriptor, also after the file was deleted or replaced elsewhere: a host writing into
+   * space already handed to another file (upstream famfs's reason to refuse delete) then shows
+   * up as wrong bytes in that file's readers.
+   */
+  heldWrites?: boolean;
 }
 
 const POOL = 6;
@@ -164,7 +171,7 @@ class Driver {
     if (names.length === 0) return;
     const p = path.join(dir, names[this.int(names.length)]!);
     this.attempt('open', () => {
-      const fd = fs.openSync(p, 'r');
+      const fd = fs.openSync(p, this.job.heldWrites ? 'r+' : 'r');
       try {
         const st = fs.fstatSync(fd);
         const s0 = Buffer.alloc(SECTOR);
@@ -200,6 +207,21 @@ class Driver {
       const n = fs.readSync(h.fd!, b, 0, len, off);
       const bad = n !== len ? `short read ${n} of ${len}` : mismatch(h.id, off, b);
       if (bad) this.violation('read', h.path, h.ino, h.id, off, bad);
+    }, h);
+  }
+
+  /** Write a range of a held file with the bytes it already has (its own generation's stamp). */
+  private heldWrite(): void {
+    const open = this.pool.filter((x) => x.fd !== undefined);
+    const h = open[this.int(open.length)];
+    if (!h || h.fd === undefined) return this.open();
+    const off = this.int(h.id.size);
+    const len = Math.min(h.id.size - off, 1 + this.int(128 * 1024));
+    this.attempt('held-write', () => {
+      // nlink 0: the file was deleted or replaced (a lower bound: the kernel may cache the attributes).
+      if (fs.fstatSync(h.fd!).nlink === 0) this.counts['held-write:of-deleted'] = (this.counts['held-write:of-deleted'] ?? 0) + 1;
+      const n = fs.writeSync(h.fd!, content(h.id, off, len), 0, len, off);
+      if (n !== len) this.violation('held-write', h.path, h.ino, h.id, off, `short write ${n} of ${len}`);
     }, h);
   }
 
@@ -420,7 +442,8 @@ class Driver {
     const r = this.rnd();
     if (!this.job.writer) {
       if (r < 0.25) this.open();
-      else if (r < 0.75) this.read();
+      else if (r < 0.67 || (r < 0.75 && !this.job.heldWrites)) this.read();
+      else if (r < 0.75) this.heldWrite();
       else if (r < 0.92) this.mapRead();
       else if (this.pool.length) {
         this.drop(this.pool[this.int(this.pool.length)]!);

@@ -44,6 +44,8 @@ export interface ReuseOptions {
   libraryOps?: boolean;
   /** Checker self-test: the writer overwrites files instead of deleting them (premature reuse). */
   injectReuse?: boolean;
+  /** Readers also write held files' own bytes back, after deletes too (DriverJob.heldWrites). */
+  heldWrites?: boolean;
   log?: (line: string) => void;
 }
 
@@ -226,7 +228,7 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       const jobs: DriverJob[] = [
         { mp: mounts[0]!.mp, host: 'master-writer', writer: true, client: false, seed: seed * 10, ops: per, obs: path.join(hosts[0]!.dir, 'w.obs'), maxFileBytes: o.maxFileBytes, injectReuse: o.injectReuse, device: o.libraryOps ? dev : undefined },
         // Readers read for as long as the writer writes (they are stopped once it is done).
-        ...mounts.map((m, i) => ({ mp: m.mp, host: `${m.name}-reader`, writer: false, client: m.client, seed: seed * 10 + 1 + i, ops: 1e15, obs: path.join(m.host.dir, `r${i}.obs`) })),
+        ...mounts.map((m, i) => ({ mp: m.mp, host: `${m.name}-reader`, writer: false, client: m.client, seed: seed * 10 + 1 + i, ops: 1e15, obs: path.join(m.host.dir, `r${i}.obs`), heldWrites: o.heldWrites })),
       ];
       const start = (d: (typeof drivers)[number]): Promise<void> => new Promise((resolve) => {
         const c = spawn(process.execPath, [DRIVER, JSON.stringify(d.job)], { stdio: ['ignore', 'pipe', 'pipe'], env: d.job.writer ? hosts[0]!.env : process.env });
@@ -277,10 +279,32 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
           resolve();
         });
       });
+      /** A driver's steps this round: earlier (SIGBUS-ended) runs' plus its current run's last mark. */
+      const stepsSoFar = (d: (typeof drivers)[number]): number => {
+        let last = 0;
+        if (!fs.existsSync(d.job.obs)) return d.before;
+        for (const l of fs.readFileSync(d.job.obs, 'utf8').split('\n')) {
+          if (!l.includes('"kind":"ops"')) continue;
+          const x = JSON.parse(l) as Obs;
+          if (Number(x.t) >= d.startedAt) last = Math.max(last, Number(x.ops));
+        }
+        return d.before + last;
+      };
       for (const job of jobs) drivers.push({ job, done: false, out: '', respawns: 0, before: 0, beforeOk: 0, startedAt: 0 });
       const running = Promise.all(drivers.map(start));
       const writerDone = (async () => {
         while (!drivers[0]!.done) await sleep(50);
+        // ops is the budget over all hosts: a reader slower than the writer (a loaded machine, held
+        // writes) reads on until it has done the writer's share, as long as it makes progress.
+        let stepsAt = Date.now();
+        let steps = -1;
+        for (;;) {
+          const short = drivers.slice(1).filter((d) => !d.done && stepsSoFar(d) < per);
+          const now = short.reduce((n, d) => n + stepsSoFar(d), 0);
+          if (now !== steps) [steps, stepsAt] = [now, Date.now()];
+          if (short.length === 0 || Date.now() - stepsAt > 10_000) break;
+          await sleep(250);
+        }
         for (const d of drivers.slice(1)) {
           d.termed = true;
           d.child?.kill('SIGTERM');

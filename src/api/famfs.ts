@@ -4,7 +4,7 @@
  * lock) create directories and files.
  */
 import { LOG_OFFSET } from '../format/constants.js';
-import { checkSuperblock, decodeSuperblock, describeSuperblockCheck, SUPERBLOCK_STRUCT_SIZE, type Superblock } from '../format/superblock.js';
+import type { Superblock } from '../format/superblock.js';
 import type { FileMap } from '../format/types.js';
 import { Device } from '../device/device.js';
 import { AllocBitmap } from '../alloc/bitmap.js';
@@ -12,7 +12,7 @@ import type { InterleaveParams } from '../alloc/allocator.js';
 import { HOLD_ALL, type PendingFree, type ReleaseOracle } from '../alloc/reclaim.js';
 import { DEFAULT_PLACEMENT, DeviceSpace, type DeviceUse, type Placement } from '../alloc/space.js';
 import { SECONDARY_DATA_START } from '../format/devheader.js';
-import { LogView } from '../meta/log.js';
+import type { LogView } from '../meta/log.js';
 import { Replayer, type AppliedEntry, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
 import { dirname, normalizeRelpath, reservedProblem } from '../meta/paths.js';
 import { idForEntry, type DirNode, type FileNode, type Tree, type TreeNode } from '../meta/tree.js';
@@ -22,8 +22,9 @@ import { mapCapacity, type Geometry } from '../meta/validate.js';
 const PAGE = 4096;
 import { resolveRange } from '../map/resolve.js';
 import { EXT_PATH_MAX, FM_ALL_HOSTS_RW } from '../format/constants.js';
-import { checkFeatureBlock, EXT_VERSION, FEATURE_BLOCK_END, FEATURE_BLOCK_OFFSET, hasFeature, leaseMsOf, LONG_NAMES, NO_FEATURES, PRESENCE, SYMLINKS, type Features } from '../format/features.js';
+import { hasFeature, leaseMsOf, LONG_NAMES, PRESENCE, SYMLINKS, type Features } from '../format/features.js';
 import { presenceOracle } from '../presence/oracle.js';
+import { openHead, openLog, readFeatures, readSuperblock } from './openhead.js';
 import { FamfsError, asFamfsError } from './errors.js';
 import { creatGroup, type NewFile } from './creatgroup.js';
 import { removePaths, renamePath, type RemoveOptions, type RenameOptions } from './removal.js';
@@ -38,6 +39,8 @@ import type { Readable } from 'node:stream';
 import nodePath from 'node:path';
 
 export type Role = 'master' | 'client';
+
+export { readFeatures, readSuperblock } from './openhead.js';
 
 export interface OpenOptions {
   /** Map the device writable (needed to append or to write file data). */
@@ -80,28 +83,6 @@ export interface HeldSpace {
   pending: boolean;
 }
 
-/** Read and check the superblock of an open device; throws FamfsError when it is not a usable famfs. */
-export function readSuperblock(device: Device): Superblock {
-  if (device.size < SUPERBLOCK_STRUCT_SIZE) throw new FamfsError(`${device.path}: too small to hold a famfs superblock`, 'EINVAL');
-  device.invalidate(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: superblock-invalidate
-  const buf = device.view(0, SUPERBLOCK_STRUCT_SIZE);
-  const check = checkSuperblock(buf);
-  if (check !== 'ok') throw new FamfsError(`${device.path}: ${describeSuperblockCheck(check)}`, 'EINVAL');
-  const sb = decodeSuperblock(buf);
-  if (sb.logOffset !== LOG_OFFSET) throw new FamfsError(`${device.path}: unsupported log offset ${sb.logOffset}`, 'EINVAL');
-  if (LOG_OFFSET + sb.logLen > device.size) throw new FamfsError(`${device.path}: the log extends past the end of the device`, 'EINVAL');
-  return sb;
-}
-
-/** The extensions an (already checked) superblock declares; throws on a feature this version does not know. */
-export function readFeatures(device: Device, sb: Superblock, opts: { forWrite?: boolean } = {}): Features {
-  if (sb.version !== EXT_VERSION) return NO_FEATURES;
-  if (device.size < FEATURE_BLOCK_END) throw new FamfsError(`${device.path}: extended famfs superblock without a feature block`, 'EINVAL');
-  const c = checkFeatureBlock(device.view(FEATURE_BLOCK_OFFSET, FEATURE_BLOCK_END - FEATURE_BLOCK_OFFSET), opts);
-  if (!c.ok) throw new FamfsError(`${device.path}: ${c.reason}`, 'EINVAL');
-  return c.features;
-}
-
 export class Famfs {
   readonly device: Device;
   readonly sb: Superblock;
@@ -128,9 +109,7 @@ export class Famfs {
     this.features = readFeatures(device, sb, { forWrite: this.role === 'master' && device.writable });
     // Deleted space is reused only when every host has let go (the presence area, issue 14).
     if (hasFeature(this.features, PRESENCE)) this.releaseOracle = presenceOracle(device, leaseMsOf(this.features));
-    this.log = new LogView(device, sb.logLen);
-    const check = this.log.check();
-    if (check !== 'ok') throw new FamfsError(`${device.path}: invalid log header (${check})`, 'EINVAL');
+    this.log = openLog(device, sb);
     this.geometry = {
       deviceSize: Math.min(sb.daxdev.size || device.size, device.size),
       allocUnit: sb.allocUnit,
@@ -142,17 +121,8 @@ export class Famfs {
   }
 
   static open(devicePath: string, opts: OpenOptions = {}): Famfs {
-    let device: Device;
+    const { device, sb } = openHead(devicePath, opts);
     try {
-      device = Device.open(devicePath, { writable: opts.writable });
-    } catch (e) {
-      throw asFamfsError(e);
-    }
-    try {
-      // Metadata through small mappings of the device's start (no 1 GiB window: see Device.mapHead).
-      device.mapHead(LOG_OFFSET);
-      const sb = readSuperblock(device);
-      device.mapHead(LOG_OFFSET + sb.logLen);
       return new Famfs(device, sb, opts.devices, undefined, opts.upTo);
     } catch (e) {
       device.close();

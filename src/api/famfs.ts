@@ -12,7 +12,9 @@ import type { InterleaveParams } from '../alloc/allocator.js';
 import { HOLD_ALL, type PendingFree, type ReleaseOracle } from '../alloc/reclaim.js';
 import { DEFAULT_PLACEMENT, DeviceSpace, type DeviceUse, type Placement } from '../alloc/space.js';
 import { SECONDARY_DATA_START } from '../format/devheader.js';
-import type { LogView } from '../meta/log.js';
+import type { Committed, LogView } from '../meta/log.js';
+import type { NewLogEntry } from '../format/logentry.js';
+import { asDecoded } from '../meta/ownentry.js';
 import { Replayer, type AppliedEntry, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
 import { dirname, normalizeRelpath, reservedProblem } from '../meta/paths.js';
 import { idForEntry, type DirNode, type FileNode, type Tree, type TreeNode } from '../meta/tree.js';
@@ -319,6 +321,22 @@ export class Famfs {
     return this.replayer.catchUp(onApplied);
   }
 
+  /**
+   * After this writer committed `entries` (c = log.commit(entries), lock held): apply them from
+   * the values encoded, without reading them back (Replayer.applyCommitted), or replay them
+   * with refresh() when that cannot be done exactly.
+   */
+  applyOwn(c: Committed, entries: readonly NewLogEntry[]): void {
+    const records = [];
+    for (const [i, e] of entries.entries()) {
+      const index = c.starts[i]!;
+      const entry = asDecoded(e, index);
+      if (!entry) return void this.refresh();
+      records.push({ index, slots: (c.starts[i + 1] ?? c.end) - index, entry });
+    }
+    if (!this.replayer.applyCommitted(c.starts[0]!, c.end, records)) this.refresh();
+  }
+
   /** Why the log header is not believed right now (the view is kept; the next refresh looks again). */
   get headerProblem(): string | undefined {
     return this.replayer.headerProblem;
@@ -604,8 +622,13 @@ export class Writer {
     return parent;
   }
 
+  /** Append one record and apply it; the node it made (EIO when replay refused it). */
+  private logged(entry: NewLogEntry, rel: string): TreeNode {
+    this.fs.applyOwn(this.fs.log.commit([entry]), [entry]);
+    return this.applied(rel);
+  }
+
   private applied(rel: string): TreeNode {
-    this.fs.refresh();
     const node = this.fs.tree.lookup(rel);
     if (!node) throw new FamfsError(`${rel}: the log entry was written but replay refused it`, 'EIO');
     return node;
@@ -626,8 +649,7 @@ export class Writer {
     if (opts.parents && dirname(rel) !== '') this.mkdir(dirname(rel), { ...opts, mode: undefined });
     this.parentOf(rel, path);
     const o = this.owner(opts, 0o755);
-    this.fs.log.append({ type: 'mkdir', path: rel, ...o });
-    const node = this.applied(rel);
+    const node = this.logged({ type: 'mkdir', path: rel, ...o }, rel);
     if (node.kind !== 'dir') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
     return node;
   }
@@ -660,6 +682,8 @@ export class Writer {
     const map = this.space.place(size, opts);
     // Through a kernel-mode mount the file exists only once logged: fill it afterwards (as upstream).
     const late = this.fs.throughMount;
+    let entry: NewLogEntry;
+    let committed: Committed;
     try {
       // Space may hold bytes of a file dropped before it was logged: a new file shows only zeros.
       if (fill && !late) {
@@ -667,11 +691,13 @@ export class Writer {
         this.fs.zeroRange(map, size, Math.ceil(size / PAGE) * PAGE);
         fill({ map, size });
       } else if (!late) this.fs.zeroMap(map);
-      this.fs.log.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o });
+      entry = { type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o };
+      committed = this.fs.log.commit([entry]);
     } catch (e) {
       this.space.freeMap(map);
       throw asFamfsError(e);
     }
+    this.fs.applyOwn(committed, [entry]);
     const node = this.applied(rel);
     if (node.kind !== 'file') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
     if (late) {
@@ -710,8 +736,7 @@ export class Writer {
     }
     this.parentOf(rel, path);
     const o = this.owner(opts, 0o777);
-    this.fs.log.append({ type: 'symlink', path: rel, target, uid: o.uid, gid: o.gid });
-    const node = this.applied(rel);
+    const node = this.logged({ type: 'symlink', path: rel, target, uid: o.uid, gid: o.gid }, rel);
     if (node.kind !== 'symlink') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
     return node;
   }
@@ -736,8 +761,7 @@ export class Writer {
     const rel = this.fs.relpath(dst);
     if (this.fs.tree.lookup(rel)) throw new FamfsError(`${dst}: already exists`, 'EEXIST');
     this.parentOf(rel, dst);
-    this.fs.log.append({ type: 'file', path: rel, size: from.size, flags: from.flags, mode: from.mode, uid: from.uid, gid: from.gid, map: from.map });
-    const node = this.applied(rel);
+    const node = this.logged({ type: 'file', path: rel, size: from.size, flags: from.flags, mode: from.mode, uid: from.uid, gid: from.gid, map: from.map }, rel);
     if (node.kind !== 'file') throw new FamfsError(`${dst}: replay disagreed`, 'EIO');
     return node;
   }

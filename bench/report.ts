@@ -23,11 +23,13 @@ export function formatRow(r: BenchRow): string {
 
 /**
  * Issue 15's table filled in from this run (bench/goals.ts): one line per printed row that
- * belongs to it, and a line for each row this run did not measure.
+ * belongs to it, and a line for each row this run did not measure. A row is met when every
+ * default-mount figure of it meets the goal (start-up prints wall and CPU); `famfs --cache`
+ * figures are shown and counted apart, since the issue's goals are about the default mount.
  */
 export function issue15Summary(rows: (BenchRow & { module: string })[], ran: string[], failed: Set<string>): string {
   const out = ['', 'Issue 15 goals (this run):'];
-  let met = 0, measured = 0;
+  let met = 0, measured = 0, cacheOnly = 0;
   for (const g of ISSUE15) {
     const hits = rows.filter((r) => r.module === g.module && g.name.test(r.name) && g.ref.test(r.ref));
     if (!hits.length) {
@@ -35,15 +37,20 @@ export function issue15Summary(rows: (BenchRow & { module: string })[], ran: str
       out.push(`  ${g.what} | ${goalText(g.goal, '')} | no figure: ${why}`);
       continue;
     }
+    const cached = (r: BenchRow): boolean => /--cache/.test(r.name);
+    const plain = hits.filter((r) => !cached(r));
     for (const r of hits) {
       const ok = goalMet(r, g.goal);
-      measured++;
-      if (ok) met++;
       const x = goalFigure(r, g.goal);
       const fig = 'value' in g.goal ? `${fmt(x, r.unit)} (` : `${x.toFixed(2)}× (${fmt(r.value, r.unit)}; `;
-      out.push(`  ${g.what}${/--cache/.test(r.name) ? ' (famfs --cache)' : ''} | ${fig}${r.ref}: ${fmt(r.refValue, r.unit)}) | ${goalText(g.goal, r.unit)}: ${ok ? 'met' : 'NOT met'}`);
+      const tag = cached(r) ? ' (famfs --cache)' : plain.length > 1 ? ` (${r.name})` : '';
+      out.push(`  ${g.what}${tag} | ${fig}${r.ref}: ${fmt(r.refValue, r.unit)}) | ${goalText(g.goal, r.unit)}: ${ok ? 'met' : 'NOT met'}`);
     }
+    if (!plain.length) continue;
+    measured++;
+    if (plain.every((r) => goalMet(r, g.goal))) met++;
+    else if (hits.some((r) => cached(r) && goalMet(r, g.goal))) cacheOnly++;
   }
-  out.push(`  ${met} of ${measured} measured rows met their goal`);
+  out.push(`  ${met} of ${measured} measured rows met their goal on the default mount` + (cacheOnly ? `; ${cacheOnly} more only with famfs --cache` : ''));
   return out.join('\n') + '\n';
 }

@@ -11,27 +11,24 @@
  * client → EROFS; anything after the device was re-formatted → ESTALE.
  */
 import fs from 'node:fs';
-import { ALLOC_UNIT } from '../format/constants.js';
 import { Famfs, type Role } from '../api/famfs.js';
-import { Device, DeviceError, probeDevice } from '../device/device.js';
+import { Device, probeDevice } from '../device/device.js';
 import type { FileNode } from '../meta/tree.js';
 import { ROOT_ID } from '../meta/tree.js';
 import { basename } from '../meta/paths.js';
 import { FuseError, type FuseHandler, type InitWishes, type Request } from '../fuse/handler.js';
-import type { ReadArgs, SetattrArgs, WriteArgs } from '../fuse/decode.js';
+import type { ReadArgs, ReleaseArgs, SetattrArgs, WriteArgs } from '../fuse/decode.js';
 import type { AttrReply, CreateReply, DirEntry, DirEntryPlus, EntryReply, FuseAttr, FuseConnection, KernelInit, OpenReply, StatfsReply } from '../fuse/types.js';
-import { Errno, FOPEN_CACHE_DIR, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE, FOPEN_PARALLEL_DIRECT_WRITES, InitFlag, FATTR_SIZE, FATTR_MODE, FATTR_UID, FATTR_GID } from '../fuse/protocol.js';
+import { Errno, FOPEN_CACHE_DIR, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE, FOPEN_PARALLEL_DIRECT_WRITES } from '../fuse/protocol.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
-import { DELETE, hasFeature } from '../format/features.js';
 import { RpcClient } from './rpc.js';
 import { NewNodes, type AnyNode, type Served } from './newnodes.js';
-import { NEW_NODE_ID_BASE, type NewNodeAttr } from './master.js';
+import { NEW_NODE_ID_BASE } from './master.js';
 import { trySystemUuid } from '../api/sysuuid.js';
 import { daemonStatus, STATUS_XATTR, type DaemonStatus } from './status.js';
-import { FUSE_DAX_FMAP, FUSE_GET_DAXDEV, FUSE_GET_FMAP, wantKernelMode, type DataPath } from './kernel.js';
+import { FUSE_GET_DAXDEV, FUSE_GET_FMAP, type DataPath } from './kernel.js';
 import { LOG_FILE_ID, META_DIR_ID, META_NAME, metaFileType, metaNodes, SUPERBLOCK_FILE_ID } from './metafiles.js';
 import { PresenceGate } from './presence-gate.js';
-import type { ReleaseArgs } from '../fuse/decode.js';
 import { FAMFS_XATTR_PREFIX, nodeXattr, nodeXattrNames, type MountFacts } from './xattrs.js';
 import { daxdevReply, fmapReply, KERNEL_DEVINDEX_ZERO_ONLY } from './kernel-replies.js';
 import { nodeAttr, spaceOf, statfsReply } from './attrs.js';
@@ -40,6 +37,9 @@ import { listDir, type DirListEntry } from './dirlist.js';
 import { NodeView } from './nodeview.js';
 import { DirListings } from './dirlisting.js';
 import { FdReads } from './fdreads.js';
+import { Freshness } from './freshness.js';
+import { initWishes, negotiatedDataPath } from './init-wishes.js';
+import { MetadataChanges } from './metadata-changes.js';
 
 export { META_DIR_ID, SUPERBLOCK_FILE_ID, LOG_FILE_ID, metaFileType, KERNEL_DEVINDEX_ZERO_ONLY };
 
@@ -48,14 +48,8 @@ const O_ACCMODE = 3;
 const FUSE_SYNCFS = 50;
 const O_WRONLY = 1;
 const O_RDWR = 2;
-const RENAME_NOREPLACE = 1;
 /** The most frequent answer of all (two per file in `ls -l`): one shared instance. */
 const NO_SUCH_XATTR = new FuseError(Errno.ENODATA);
-
-/** `.meta` at the root is the meta directory: nothing else may take the name (EEXIST, as it exists). */
-function reservedName(parent: number, name: string): void {
-  if (parent === ROOT_ID && name === META_NAME) throw new FuseError(Errno.EEXIST, `${META_NAME} at the root is reserved`);
-}
 
 export class FamfsFs implements FuseHandler {
   readonly famfs: Famfs;
@@ -77,6 +71,10 @@ export class FamfsFs implements FuseHandler {
   private readonly log: (msg: string) => void;
   /** File systems with the presence area: lease, holds and write intents (presence-gate.ts). */
   private readonly gate?: PresenceGate;
+  /** Stale or not, caught up with the log (freshness.ts). */
+  private readonly live: Freshness;
+  /** setattr and the namespace changes (metadata-changes.ts). */
+  private readonly changes: MetadataChanges;
 
   constructor(readonly config: FamfsMountConfig) {
     // Every host may write file data, so the mapping is writable on clients too.
@@ -95,6 +93,11 @@ export class FamfsFs implements FuseHandler {
     this.nodes = new NodeView(this.famfs, this.fresh, meta);
     if (config.presence) this.gate = new PresenceGate(config.presence, this.famfs.device);
     this.space = new SharedStatfs(config.statfs ?? createSharedStatfs());
+    this.live = new Freshness(this.famfs, this.state, this.gate, this.log);
+    this.changes = new MetadataChanges({
+      famfs: this.famfs, role: this.role, nodes: this.nodes, live: this.live, fresh: this.fresh, timeout: this.timeout,
+      dataPath: () => this.dataPath, attr: (n, ino) => this.attr(n, ino), entry: (n) => this.entry(n),
+    });
   }
 
   /**
@@ -105,34 +108,7 @@ export class FamfsFs implements FuseHandler {
     return this.dataPath === 'kernel' && !!this.gate && req.pid > 0 && fs.existsSync(`/proc/self/task/${req.pid}`);
   }
 
-  /** The log slot that created a logged file (its id for holds), or undefined for .meta and new files. */
-  private fileId(f: Served | FileNode): number | undefined {
-    return 'meta' in f || this.nodes.isNew(f.id) ? undefined : f.entryIndex;
-  }
-
-  /** A logged file this host's tree shows as removed (still served to the opens that hold it). */
-  private removedHere(f: Served | FileNode): boolean {
-    return !('meta' in f) && !!(f as FileNode).removed;
-  }
-
   // ---- helpers ----
-
-  /**
-   * Refuse everything once the device changed under us; pick up new log entries. `meta`: a
-   * request about `.meta` itself, which the lease does not gate (a kernel-mode daemon reaches
-   * its presence slot and the log through them, also to rejoin after going stale).
-   */
-  private sync(meta = false): void {
-    if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE, 'device was re-formatted');
-    if (!meta) this.gate?.check(() => this.famfs.replayFromScratch());
-    // A truncated device file would SIGBUS the header read below: one fstat first.
-    const live = this.famfs.device.liveSize();
-    if (live < this.famfs.device.size) {
-      this.goStale(`${this.famfs.device.path}: the device shrank from ${this.famfs.device.size} to ${live} bytes`);
-      throw new FuseError(Errno.ESTALE, 'the device shrank');
-    }
-    if (this.famfs.log.nextIndex() !== this.famfs.stats.entries) this.famfs.refresh();
-  }
 
   /** The new-node view, on the master; clients get EROFS for anything that would change metadata. */
   private master(): NewNodes {
@@ -155,31 +131,18 @@ export class FamfsFs implements FuseHandler {
    * unknown here until it does — without this, ENOENT, and SIGBUS for a mapping's page fault.
    */
   private served(id: number): Served | FileNode {
-    if (!this.nodes.get(id)) this.sync(this.nodes.isMeta(id));
+    if (!this.nodes.get(id)) this.live.sync(this.nodes.isMeta(id));
     return this.nodes.served(id);
   }
 
   // ---- INIT ----
 
   initWishes(kernel: KernelInit): InitWishes {
-    // Direct I/O for every file (coherent with other hosts, large READs); still allow mmap.
-    // Symlinks never change once logged, so the kernel may cache their targets.
-    let add = InitFlag.DIRECT_IO_ALLOW_MMAP | InitFlag.PARALLEL_DIROPS | InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO | InitFlag.ASYNC_READ | InitFlag.MAX_PAGES | InitFlag.BIG_WRITES | InitFlag.CACHE_SYMLINKS;
-    // famfs kernel mode: accept bit 43 only from a kernel known to be famfs-enabled (the bit is ambiguous),
-    // and never for small allocation units (a famfs kernel maps only 2 MiB-aligned extents).
-    if (this.famfs.sb.allocUnit >= ALLOC_UNIT && wantKernelMode(this.config.dataPath ?? 'auto', !!this.config.famfsKernel, kernel.flags)) add |= FUSE_DAX_FMAP | InitFlag.INIT_EXT;
-    // flock stays in the kernel (per host, exactly POSIX semantics); no writeback cache.
-    return { addFlags: add, removeFlags: InitFlag.FLOCK_LOCKS | InitFlag.WRITEBACK_CACHE | InitFlag.POSIX_LOCKS, entryTimeout: this.timeout, attrTimeout: this.timeout, maxPages: this.config.maxPages };
+    return initWishes(kernel, this.famfs.sb.allocUnit, this.config);
   }
 
   init(conn: FuseConnection): void {
-    this.dataPath = (conn.flags & FUSE_DAX_FMAP) !== 0n ? 'kernel' : 'daemon';
-    if (this.config.dataPath === 'kernel' && this.famfs.sb.allocUnit < ALLOC_UNIT) {
-      throw new Error(`--data-path kernel: this famfs uses ${this.famfs.sb.allocUnit}-byte allocation units; a famfs kernel maps only 2 MiB-aligned extents`);
-    }
-    if (this.config.dataPath === 'kernel' && this.dataPath !== 'kernel') {
-      throw new Error('--data-path kernel: the kernel did not offer the famfs FUSE extension (INIT bit 43)');
-    }
+    this.dataPath = negotiatedDataPath(conn, this.famfs.sb.allocUnit, this.config);
   }
 
   // ---- famfs kernel extensions (GET_FMAP, GET_DAXDEV) ----
@@ -191,7 +154,7 @@ export class FamfsFs implements FuseHandler {
       return Buffer.alloc(0);
     }
     if (this.dataPath !== 'kernel' || (opcode !== FUSE_GET_FMAP && opcode !== FUSE_GET_DAXDEV)) throw new FuseError(Errno.ENOSYS);
-    if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE, 'device was re-formatted');
+    if (this.live.stale) throw new FuseError(Errno.ESTALE, 'device was re-formatted');
     return opcode === FUSE_GET_FMAP ? this.getFmap(req.nodeid) : this.getDaxdev(req.nodeid);
   }
 
@@ -201,15 +164,15 @@ export class FamfsFs implements FuseHandler {
       node: (id) => this.nodes.get(id),
       isNew: (id) => this.nodes.isNew(id),
       mayMap: (f) => {
-        const id = this.gate && this.fileId(f);
-        return id === undefined || !this.gate || this.gate.mayMap(id, this.removedHere(f));
+        const id = this.gate && this.nodes.fileId(f);
+        return id === undefined || !this.gate || this.gate.mayMap(id, this.nodes.removedHere(f));
       },
       geometry: this.famfs.geometry,
     }, nodeid);
   }
 
   private getFmap(nodeid: number): Buffer {
-    this.sync(this.nodes.isMeta(nodeid));
+    this.live.sync(this.nodes.isMeta(nodeid));
     const r = this.getFmapReply(nodeid);
     if (r instanceof FuseError) {
       if (r.errno === Errno.EIO) this.log(`refused to send a map: ${r.message}`);
@@ -236,7 +199,7 @@ export class FamfsFs implements FuseHandler {
   // ---- namespace ----
 
   lookup(_req: Request, parent: number, name: string): EntryReply | FuseError {
-    this.sync(parent === META_DIR_ID || (parent === ROOT_ID && name === META_NAME));
+    this.live.sync(parent === META_DIR_ID || (parent === ROOT_ID && name === META_NAME));
     // In a new directory: one call answers (its logged children too, once it is logged).
     if (this.nodes.isNew(parent) && this.fresh!.active) {
       const c = this.fresh!.lookup(parent, name);
@@ -262,101 +225,44 @@ export class FamfsFs implements FuseHandler {
   }
 
   getattr(_req: Request, nodeid: number): AttrReply {
-    this.sync(this.nodes.isMeta(nodeid));
+    this.live.sync(this.nodes.isMeta(nodeid));
     return { attr: this.attr(this.nodes.orThrow(nodeid), nodeid), attrTimeout: this.timeout };
   }
 
   setattr(_req: Request, nodeid: number, set: SetattrArgs): AttrReply {
-    this.sync();
-    if (this.nodes.isNew(nodeid)) {
-      // A new node's mode and owner shape the entry it will be logged with.
-      const args: Record<string, number> = {};
-      if (set.valid & FATTR_MODE) args.mode = set.mode & 0o7777;
-      if (set.valid & FATTR_UID) args.uid = set.uid;
-      if (set.valid & FATTR_GID) args.gid = set.gid;
-      if (set.valid & FATTR_SIZE) args.size = set.size;
-      const n = this.master().update('setattr', nodeid, args);
-      if (n && n.id === nodeid) return { attr: this.attr(n), attrTimeout: this.timeout };
-    }
-    const n = this.nodes.orThrow(nodeid);
-    const a = this.attr(n, nodeid);
-    if (set.valid & FATTR_SIZE && set.size !== a.size) throw new FuseError(Errno.EPERM, 'famfs files have a fixed size');
-    if (set.valid & FATTR_MODE && (set.mode & 0o7777) !== (a.mode & 0o7777)) throw new FuseError(Errno.EPERM, 'the famfs log cannot change a mode');
-    if (set.valid & FATTR_UID && set.uid !== a.uid) throw new FuseError(Errno.EPERM);
-    if (set.valid & FATTR_GID && set.gid !== a.gid) throw new FuseError(Errno.EPERM);
-    // Time stamps are not kept by famfs: accepted and ignored (touch of an existing file works).
-    return { attr: a, attrTimeout: this.timeout };
+    return this.changes.setattr(nodeid, set);
   }
 
-  /** A directory to make `name` in. A new one is checked by the main thread with the create (no call here). */
-  private parentDir(parent: number, name: string): void {
-    if (this.nodes.isNew(parent)) return;
-    const p = this.nodes.orThrow(parent);
-    if (!('kind' in p) || p.kind !== 'dir' || p.id === META_DIR_ID) throw new FuseError(Errno.EPERM);
-    reservedName(parent, name);
+  mkdir(req: Request, parent: number, name: string, mode: number, umask: number): EntryReply {
+    return this.changes.mkdir(req, parent, name, mode, umask);
   }
 
-  mkdir(_req: Request, parent: number, name: string, mode: number, umask: number): EntryReply {
-    this.sync();
-    if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
-    this.parentDir(parent, name);
-    const n = this.master().adopt(this.master().call<NewNodeAttr>('mkdir', { parent, name, mode: mode & ~umask & 0o7777, uid: _req.uid, gid: _req.gid }));
-    return this.entry(n!);
-  }
-
-  /** A new file on the master: it may grow while open and is logged once closed (see master.ts). */
   create(req: Request, parent: number, name: string, mode: number, _flags: number, umask: number): CreateReply {
-    this.sync();
-    if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
-    // Kernel mode maps each file once at open; a file that grows while open has no fixed map.
-    if (this.dataPath === 'kernel') throw new FuseError(Errno.EOPNOTSUPP, 'kernel mode: make files with famfs creat / famfs cp');
-    this.parentDir(parent, name);
-    const n = this.master().adopt(this.master().call<NewNodeAttr>('create', { parent, name, mode: mode & ~umask & 0o7777, uid: req.uid, gid: req.gid }))!;
-    return { ...this.entry(n), fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
+    return this.changes.create(req, parent, name, mode, umask);
   }
 
   mknod(): FuseError { return new FuseError(Errno.EOPNOTSUPP); }
 
-  /**
-   * unlink/rmdir/rename go to the master's main thread (master.ts): new nodes always, logged
-   * nodes with the delete/rename features. Without them: EPERM (the log cannot say it); on a
-   * client of a file system that has them: EROFS.
-   */
-  private changer(): NewNodes {
-    this.sync();
-    if (this.fresh) return this.fresh;
-    throw new FuseError(hasFeature(this.famfs.features, DELETE) ? Errno.EROFS : Errno.EPERM, 'clients cannot change a famfs');
-  }
-
   unlink(_req: Request, parent: number, name: string): void {
-    this.changer().call('unlink', { parent, name, dir: 0 });
+    this.changes.unlink(parent, name, false);
   }
 
   rmdir(_req: Request, parent: number, name: string): void {
-    this.changer().call('unlink', { parent, name, dir: 1 });
+    this.changes.unlink(parent, name, true);
   }
 
-  /** RENAME_NOREPLACE is honoured; RENAME_EXCHANGE (and WHITEOUT) are EINVAL: the log has no swap. */
   rename(_req: Request, parent: number, name: string, newParent: number, newName: string, flags: number): void {
-    const m = this.changer();
-    if (flags & ~RENAME_NOREPLACE) throw new FuseError(Errno.EINVAL, 'famfs has no RENAME_EXCHANGE or RENAME_WHITEOUT');
-    reservedName(newParent, newName);
-    if (parent === ROOT_ID && name === META_NAME) throw new FuseError(Errno.EPERM, `${META_NAME} cannot be renamed`);
-    m.call('rename', { parent, name, newParent, newName, noReplace: flags & RENAME_NOREPLACE ? 1 : 0 });
+    this.changes.rename(parent, name, newParent, newName, flags);
   }
+
   link(): FuseError { return new FuseError(Errno.EPERM); }
 
-  /** A new symbolic link on the master (the symlinks extension), logged like a new directory. */
   symlink(req: Request, parent: number, name: string, target: string): EntryReply {
-    this.sync();
-    if (this.role !== 'master') throw new FuseError(Errno.EROFS, 'clients cannot change a famfs');
-    this.parentDir(parent, name);
-    const n = this.master().adopt(this.master().call<NewNodeAttr>('symlink', { parent, name, target, uid: req.uid, gid: req.gid }));
-    return this.entry(n!);
+    return this.changes.symlink(req, parent, name, target);
   }
 
   readlink(_req: Request, nodeid: number): string {
-    this.sync();
+    this.live.sync();
     const n = this.nodes.orThrow(nodeid);
     if (!('kind' in n) || n.kind !== 'symlink') throw new FuseError(Errno.EINVAL);
     return n.target;
@@ -368,7 +274,7 @@ export class FamfsFs implements FuseHandler {
   // ---- data ----
 
   open(req: Request, nodeid: number, flags: number): OpenReply {
-    this.sync(this.nodes.isMeta(nodeid));
+    this.live.sync(this.nodes.isMeta(nodeid));
     if (this.nodes.isNew(nodeid)) {
       if (!this.master().update('open', nodeid)) throw new FuseError(Errno.ESTALE);
       // Logged since this thread last looked: open the logged file it became (counted below).
@@ -384,8 +290,8 @@ export class FamfsFs implements FuseHandler {
     if ((acc === O_WRONLY || acc === O_RDWR) && f.id === SUPERBLOCK_FILE_ID && !this.ownPresenceWriter(req)) throw new FuseError(Errno.EACCES, 'the superblock is read-only');
     // Every open of a logged file is counted (file systems with presence): in kernel mode the
     // count lasts until RELEASE, which comes after the last close AND the last munmap.
-    const id = this.gate && this.fileId(f);
-    const fh = id !== undefined && this.gate ? this.gate.open(id, this.removedHere(f)) : 0;
+    const id = this.gate && this.nodes.fileId(f);
+    const fh = id !== undefined && this.gate ? this.gate.open(id, this.nodes.removedHere(f)) : 0;
     // Kernel mode: the kernel maps the file from the GET_FMAP reply and serves it through DAX.
     if (this.dataPath === 'kernel') return { fh };
     // -o cache: a logged file never changes size, so its pages may stay cached across opens
@@ -395,7 +301,7 @@ export class FamfsFs implements FuseHandler {
   }
 
   read(_req: Request, nodeid: number, args: ReadArgs): Buffer[] {
-    if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
+    if (this.live.stale) throw new FuseError(Errno.ESTALE);
     if (this.gate) {
       this.gate.check(() => this.famfs.replayFromScratch());
       this.gate.checkHandle(args.fh);
@@ -403,32 +309,18 @@ export class FamfsFs implements FuseHandler {
     const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
     // Small reads of a device file: pread (src/fs/fdreads.ts), copied while fresh as copyOut's.
-    const got = this.shrinkGuard(() => this.fdReads.read(f, args.offset, args.size));
+    const got = this.live.shrinkGuard(() => this.fdReads.read(f, args.offset, args.size));
     if (got) {
       this.gate?.checkFresh();
       return [got];
     }
     // Any host may have written these bytes since we last read them (docs/coherency.md: the READ rule).
-    const slices = this.shrinkGuard(() => this.famfs.freshSlices(f, args.offset, args.size));
+    const slices = this.live.shrinkGuard(() => this.famfs.freshSlices(f, args.offset, args.size));
     return this.gate ? this.gate.copyOut(slices) : slices;
   }
 
-  /** Pieces past a truncated device's end: EIO for this request, ESTALE for the mount from now on. */
-  private shrinkGuard<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (e) {
-      if (e instanceof DeviceError && e.code === 'EIO') this.goStale(e.message);
-      throw e;
-    }
-  }
-
-  private goStale(why: string): void {
-    if (Atomics.compareExchange(this.state, StateFlag.STALE, 0, 1) === 0) this.log(`${why}; refusing to serve (EIO, then ESTALE). Unmount and mount again.`);
-  }
-
   write(_req: Request, nodeid: number, args: WriteArgs, data: Buffer): number {
-    if (Atomics.load(this.state, StateFlag.STALE)) throw new FuseError(Errno.ESTALE);
+    if (this.live.stale) throw new FuseError(Errno.ESTALE);
     let f: Served | FileNode;
     // A new file's size has one owner, the main thread: a write asks it unless the file's shared
     // slot lets it raise the size itself (newslots.ts). A size cached here would miss a truncate.
@@ -437,8 +329,8 @@ export class FamfsFs implements FuseHandler {
     if ((f.id === LOG_FILE_ID && this.role !== 'master') || f.id === SUPERBLOCK_FILE_ID) throw new FuseError(Errno.EACCES);
     const room = f.size - args.offset;
     if (room <= 0) throw new FuseError(Errno.EFBIG, 'famfs files cannot grow');
-    const copy = (): number => this.shrinkGuard(() => this.famfs.write(f, args.offset, room < data.length ? data.subarray(0, room) : data));
-    const id = this.gate && this.fileId(f);
+    const copy = (): number => this.live.shrinkGuard(() => this.famfs.write(f, args.offset, room < data.length ? data.subarray(0, room) : data));
+    const id = this.gate && this.nodes.fileId(f);
     if (!this.gate || id === undefined) return copy();
     this.gate.check(() => this.famfs.replayFromScratch());
     this.gate.checkHandle(args.fh);
@@ -459,19 +351,19 @@ export class FamfsFs implements FuseHandler {
   fsync(_req: Request, nodeid: number): void {
     if (this.nodes.isNew(nodeid)) this.master().call('fsync', { id: nodeid });
     const f = this.served(nodeid);
-    this.shrinkGuard(() => this.famfs.flushFile(f));
+    this.live.shrinkGuard(() => this.famfs.flushFile(f));
   }
 
   /** fsync of a directory (`sync DIR`) logs it and everything closed below it. */
   fsyncdir(_req: Request, nodeid: number): void {
-    this.sync();
+    this.live.sync();
     if (this.fresh?.active) this.fresh.call('fsyncdir', { dir: nodeid });
   }
 
   // ---- directories ----
 
   opendir(_req: Request, nodeid: number): OpenReply {
-    this.sync();
+    this.live.sync();
     const n = this.nodes.orThrow(nodeid);
     if (!('kind' in n) || n.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
     // -o cache: the kernel may keep listings across opens. Changes through this mount reset them
@@ -483,7 +375,7 @@ export class FamfsFs implements FuseHandler {
 
   /** At most `limit` entries after cookie `offset` (a reply of N bytes holds at most N/24 or N/152 of them). */
   private dirList(nodeid: number, offset: number, limit: number): DirListEntry[] {
-    this.sync();
+    this.live.sync();
     const d = this.nodes.orThrow(nodeid);
     if (!('kind' in d) || d.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
     let kids = this.nodes.children(d);
@@ -494,7 +386,7 @@ export class FamfsFs implements FuseHandler {
   readdir(_req: Request, nodeid: number, args: ReadArgs): DirEntry[] | Buffer {
     if (!this.fresh?.active) {
       // Only logged nodes: the listing is encoded once per log position (src/fs/dirlisting.ts).
-      this.sync();
+      this.live.sync();
       const d = this.nodes.orThrow(nodeid);
       if (!('kind' in d) || d.kind !== 'dir') throw new FuseError(Errno.ENOTDIR);
       const entry = (k: AnyNode) => ({ name: 'kind' in k ? k.name : basename(k.path), id: k.id, mode: this.attr(k).mode });
@@ -518,7 +410,7 @@ export class FamfsFs implements FuseHandler {
   // ---- file system ----
 
   statfs(): StatfsReply {
-    this.sync();
+    this.live.sync();
     const now = Date.now();
     const entries = this.famfs.stats.entries;
     let fig = this.space.recent(entries, now, 100);
@@ -545,23 +437,23 @@ export class FamfsFs implements FuseHandler {
     // `ls -l` asks security.selinux and system.posix_acl_access of every file: names famfs never
     // has, answered without the log check, the device size check or the tree.
     if (!name.startsWith(FAMFS_XATTR_PREFIX)) {
-      if (Atomics.load(this.state, StateFlag.STALE)) return new FuseError(Errno.ESTALE, 'device was re-formatted');
+      if (this.live.stale) return new FuseError(Errno.ESTALE, 'device was re-formatted');
       return NO_SUCH_XATTR;
     }
-    this.sync();
+    this.live.sync();
     if (name === STATUS_XATTR && nodeid === ROOT_ID) return JSON.stringify(this.status()); // built on demand: it walks the bitmap
     const v = nodeXattr(this.nodes.orThrow(nodeid), this.facts(), name);
     return v === undefined ? NO_SUCH_XATTR : v;
   }
 
   listxattr(_req: Request, nodeid: number): string[] {
-    this.sync();
+    this.live.sync();
     const names = nodeXattrNames(this.nodes.orThrow(nodeid));
     return nodeid === ROOT_ID ? [...names, STATUS_XATTR] : names;
   }
 
   access(_req: Request, nodeid: number, mask: number): void {
-    this.sync();
+    this.live.sync();
     const n = this.nodes.orThrow(nodeid);
     if (mask & 2 && n.id === LOG_FILE_ID && this.role !== 'master') throw new FuseError(Errno.EACCES);
   }

@@ -54,6 +54,16 @@ export class NodeView {
     return n as Served | FileNode;
   }
 
+  /** The log slot that created a logged file (its id for holds), or undefined for .meta and new files. */
+  fileId(f: Served | FileNode): number | undefined {
+    return 'meta' in f || this.isNew(f.id) ? undefined : f.entryIndex;
+  }
+
+  /** A logged file this host's tree shows as removed (still served to the opens that hold it). */
+  removedHere(f: Served | FileNode): boolean {
+    return !('meta' in f) && !!(f as FileNode).removed;
+  }
+
   /** A directory's logged children in cookie order (nulls are holes); `.meta` first at the root. */
   children(dir: DirNode): (AnyNode | null)[] {
     if (dir.id === META_DIR_ID) return [...this.metaFiles.values()];

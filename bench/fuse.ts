@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { mkfs } from '../src/api/mkfs.js';
 import { asMaster, famfs, GiB, sparse } from './common.js';
-import { bestOf, BINDFS_HINT, clock, dropCaches, hasBindfs, Mounts, randomFile, timed } from './fusekit.js';
+import { bestOf, BINDFS_HINT, clock, dropCaches, hasBindfs, Mounts, pipeMaxAtLeast, randomFile, timed } from './fusekit.js';
 import type { BenchContext, BenchRow } from './types.js';
 
 /** Runs per figure (best kept); cheap figures get one more. FAMFS_BENCH_RUNS overrides. */
@@ -41,6 +41,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const bind = hasBindfs();
   if (!bind) ctx.log(BINDFS_HINT);
   const mounts = new Mounts(ctx);
+  const pipeMax = pipeMaxAtLeast(2 << 20, ctx.log);
   try {
     // --- data: one random 1 GiB file on tmpfs (the tmpfs reference, and what bindfs serves),
     // copied into famfs; 10,000 empty files in one directory on both.
@@ -109,7 +110,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         // Issue 15's goals: 1 MiB warm ≥ 3× bindfs and ≥ 0.8× tmpfs, cold ≥ 2× bindfs; 128 KiB warm ≥ 1.5×, cold ≥ 1×.
         const goals = bs === '1M' ? (temp === 'warm' ? { bindfs: atLeast(3), tmpfs: atLeast(0.8) } : { bindfs: atLeast(2) }) : { bindfs: atLeast(temp === 'warm' ? 1.5 : 1) };
         push(`read 1 GiB dd bs=${bs} ${temp}`, v, 'GB/s', (s) => GiB / s / GB,
-          `best of ${n}, dd as a child process; ${temp === 'cold' ? 'each run after a remount (fresh daemon, nothing mapped) and drop_caches' : 'repeated reads'}`, undefined, goals);
+          `best of ${n}, dd as a child process; ${temp === 'cold' ? 'each run after a remount (fresh daemon, nothing mapped) and drop_caches' : 'repeated reads'}; ${pipeMax.note}`, undefined, goals);
       }
     }
 
@@ -170,6 +171,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     push(`readdir of a ${k}-entry directory warm`, rdWarm, 's', (s) => s, `best of ${RUNS}×5 repetitions`, undefined, { bindfs: noSlower });
   } finally {
     mounts.unmountAll();
+    pipeMax.restore();
   }
   return rows;
 }

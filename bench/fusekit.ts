@@ -32,6 +32,30 @@ export function clock(fn: () => void): number {
   return (performance.now() - t) / 1000;
 }
 
+const PIPE_MAX = '/proc/sys/fs/pipe-max-size';
+
+/**
+ * The daemon splices a 1 MiB READ only through a pipe of 2 MiB (257 page slots with its header,
+ * src/fuse/splice.ts). A root daemon with CAP_SYS_RESOURCE makes one whatever fs.pipe-max-size
+ * says; a container's root without it (this machine) needs fs.pipe-max-size ≥ 2 MiB. Raised for
+ * the run (FAMFS_BENCH_PIPE_MAX=0: left alone); the returned function restores it.
+ */
+export function pipeMaxAtLeast(bytes: number, log: (l: string) => void): { restore: () => void; note: string } {
+  let old: string | undefined;
+  try {
+    old = fs.readFileSync(PIPE_MAX, 'utf8').trim();
+    if (process.env.FAMFS_BENCH_PIPE_MAX === '0' || Number(old) >= bytes) return { restore: () => {}, note: `fs.pipe-max-size ${old}` };
+    fs.writeFileSync(PIPE_MAX, String(bytes));
+  } catch (e) {
+    log(`cannot raise fs.pipe-max-size (${(e as Error).message}): 1 MiB READs stay on the daemon's mapping`);
+    return { restore: () => {}, note: `fs.pipe-max-size ${old ?? '?'}` };
+  }
+  return {
+    restore: () => fs.writeFileSync(PIPE_MAX, old!),
+    note: `fs.pipe-max-size raised from ${old} to ${bytes} for the run (1 MiB READs spliced)`,
+  };
+}
+
 let dropWarned = false;
 /** sync + drop page cache, dentries and inodes (root only). Returns false (and says so once) if not possible. */
 export function dropCaches(log?: (l: string) => void): boolean {

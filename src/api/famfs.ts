@@ -389,6 +389,14 @@ export class Famfs {
     return ok;
   }
 
+  /** True when bytes [offset, offset+length) of `file` can be stored through their devices' fds. */
+  rangeThroughFd(file: { map: FileMap; size: number }, offset: number, length: number): boolean {
+    if (this.mounted) return false;
+    let ok = true;
+    resolveRange(file.map, file.size, offset, length, (d) => { ok &&= this.deviceAt(d).writesThroughFd; });
+    return ok;
+  }
+
   /** The device pieces of [offset, offset+length) of a file, in file order. */
   pieces(file: { map: FileMap; size: number }, offset: number, length: number, fn: (dev: Device, offset: number, length: number) => void): void {
     resolveRange(file.map, file.size, offset, length, (d, off, len) => fn(this.deviceAt(d), off, len));
@@ -405,9 +413,17 @@ export class Famfs {
     if (!this.device.writable) throw new FamfsError(`${this.device.path}: opened read-only`, 'EROFS');
     if (offset + data.length > file.size) throw new FamfsError(`${file.path}: write past the end of the file (size ${file.size})`, 'EFBIG');
     let done = 0;
-    for (const s of this.slices(file, offset, data.length)) {
-      data.copy(s, 0, done, done + s.length);
-      done += s.length;
+    if (this.rangeThroughFd(file, offset, data.length)) {
+      // Device files in this kernel's page cache: pwrite (no page fault per 4 KiB of a mapping).
+      this.pieces(file, offset, Math.min(data.length, file.size - offset), (dev, off, len) => {
+        dev.writeAt(off, data.subarray(done, done + len));
+        done += len;
+      });
+    } else {
+      for (const s of this.slices(file, offset, data.length)) {
+        data.copy(s, 0, done, done + s.length);
+        done += s.length;
+      }
     }
     this.flushFile(file, offset, done); // fcc-site: data-write-flush
     return done;
@@ -440,16 +456,30 @@ export class Famfs {
    * read (a view of `buf`), or undefined when a device must be read through its mapping.
    */
   readThroughFd(file: { map: FileMap; size: number }, offset: number, length: number, buf: Buffer): Buffer | undefined {
-    if (this.mounted) return undefined;
-    let ok = true;
-    resolveRange(file.map, file.size, offset, length, (d) => { ok &&= this.deviceAt(d).readsThroughFd; });
-    if (!ok) return undefined;
+    const pieces = this.fdPieces(file, offset, length);
+    if (!pieces) return undefined;
     let at = 0;
-    resolveRange(file.map, file.size, offset, length, (d, off, len) => {
-      this.deviceAt(d).readInto(off, len, buf, at);
-      at += len;
-    });
+    for (const p of pieces) {
+      p.dev.readInto(p.offset, p.length, buf, at);
+      at += p.length;
+    }
     return buf.subarray(0, at);
+  }
+
+  /**
+   * The device pieces of file bytes [offset, offset+length) when every one can be read through
+   * its device's fd (as readThroughFd), else undefined: read them through the mapping.
+   */
+  fdPieces(file: { map: FileMap; size: number }, offset: number, length: number): { dev: Device; offset: number; length: number }[] | undefined {
+    if (this.mounted) return undefined;
+    const out: { dev: Device; offset: number; length: number }[] = [];
+    let ok = true;
+    resolveRange(file.map, file.size, offset, length, (d, off, len) => {
+      const dev = this.deviceAt(d);
+      ok &&= dev.readsThroughFd && off + len <= dev.size; // else the mapping path says what is wrong
+      out.push({ dev, offset: off, length: len });
+    });
+    return ok ? out : undefined;
   }
 
   /** Kernel mode: zero [from, end of the last page) of a logged file through the mount. */

@@ -17,6 +17,7 @@ import type { FileNode } from '../meta/tree.js';
 import { ROOT_ID } from '../meta/tree.js';
 import { basename } from '../meta/paths.js';
 import { FuseError, type FuseHandler, type InitWishes, type Request } from '../fuse/handler.js';
+import { FdReply } from '../fuse/splice.js';
 import type { ReadArgs, ReleaseArgs, SetattrArgs, WriteArgs } from '../fuse/decode.js';
 import type { AttrReply, CreateReply, DirEntry, DirEntryPlus, EntryReply, FuseAttr, FuseConnection, KernelInit, OpenReply, StatfsReply } from '../fuse/types.js';
 import { Errno, FOPEN_CACHE_DIR, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE, FOPEN_PARALLEL_DIRECT_WRITES } from '../fuse/protocol.js';
@@ -86,7 +87,7 @@ export class FamfsFs implements FuseHandler {
     this.fdReads = new FdReads(this.famfs);
     this.localUuid = trySystemUuid() ?? '';
     this.state = new Int32Array(config.state);
-    if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc), () => Atomics.load(this.state, StateFlag.PENDING), config.newFiles);
+    if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc, (op, e) => this.log(`${op}: ${e.message}`)), () => Atomics.load(this.state, StateFlag.PENDING), config.newFiles);
     this.timeout = config.timeout;
     this.log = (m) => process.stderr.write(`famfs: ${m}\n`);
     const meta = metaNodes(this.famfs.tree.root, this.famfs.sb.logLen, this.role === 'master', config.metaGroup);
@@ -199,9 +200,15 @@ export class FamfsFs implements FuseHandler {
   // ---- namespace ----
 
   lookup(_req: Request, parent: number, name: string): EntryReply | FuseError {
+    // Before the catch-up (newnodes.ts): a name no new node has needs no call (a cp -r looks up each name it creates).
+    const noNew = this.fresh?.noNewNamed(name) ?? false;
     this.live.sync(parent === META_DIR_ID || (parent === ROOT_ID && name === META_NAME));
     // In a new directory: one call answers (its logged children too, once it is logged).
     if (this.nodes.isNew(parent) && this.fresh!.active) {
+      if (noNew && this.fresh!.unloggedDir(parent)) {
+        this.fresh!.servedHere();
+        return new FuseError(Errno.ENOENT);
+      }
       const c = this.fresh!.lookup(parent, name);
       return c ? this.entry(c) : new FuseError(Errno.ENOENT);
     }
@@ -212,7 +219,8 @@ export class FamfsFs implements FuseHandler {
       for (const f of this.nodes.metaFiles.values()) if (basename(f.path) === name) return this.entry(f);
       return new FuseError(Errno.ENOENT);
     }
-    const c = p.children.get(name) ?? this.fresh?.lookup(parent, name);
+    const c = p.children.get(name) ?? (noNew ? undefined : this.fresh?.lookup(parent, name));
+    if (!c && noNew && this.fresh?.active) this.fresh.servedHere();
     return c ? this.entry(c) : new FuseError(Errno.ENOENT);
   }
 
@@ -226,7 +234,9 @@ export class FamfsFs implements FuseHandler {
 
   getattr(_req: Request, nodeid: number): AttrReply {
     this.live.sync(this.nodes.isMeta(nodeid));
-    return { attr: this.attr(this.nodes.orThrow(nodeid), nodeid), attrTimeout: this.timeout };
+    // A new directory's attributes are in shared memory (the kernel asks after every create in it).
+    const d = this.nodes.isNew(nodeid) ? this.fresh?.unloggedDirNode(nodeid) : undefined;
+    return { attr: this.attr(d ?? this.nodes.orThrow(nodeid), nodeid), attrTimeout: this.timeout };
   }
 
   setattr(_req: Request, nodeid: number, set: SetattrArgs): AttrReply {
@@ -300,7 +310,7 @@ export class FamfsFs implements FuseHandler {
     return { fh, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
 
-  read(_req: Request, nodeid: number, args: ReadArgs): Buffer[] {
+  read(_req: Request, nodeid: number, args: ReadArgs): Buffer[] | FdReply {
     if (this.live.stale) throw new FuseError(Errno.ESTALE);
     if (this.gate) {
       this.gate.check(() => this.famfs.replayFromScratch());
@@ -308,7 +318,14 @@ export class FamfsFs implements FuseHandler {
     }
     const f = this.served(nodeid);
     if (args.offset >= f.size) return [];
-    // Small reads of a device file: pread (src/fs/fdreads.ts), copied while fresh as copyOut's.
+    // A device file: spliced into /dev/fuse (src/fs/fdreads.ts). Presence file systems never
+    // splice: their bytes must be copied before the freshness check (copyOut).
+    const bytes = (): Buffer[] => this.readBytes(f, args);
+    return (!this.gate && this.fdReads.splice(f, args.offset, args.size, (why) => this.live.goStale(why), bytes)) || bytes();
+  }
+
+  /** READ bytes as buffers: small reads of a device file with pread (copied while fresh, as copyOut's), others views of the mapping. */
+  private readBytes(f: Served | FileNode, args: ReadArgs): Buffer[] {
     const got = this.live.shrinkGuard(() => this.fdReads.read(f, args.offset, args.size));
     if (got) {
       this.gate?.checkFresh();
@@ -344,7 +361,8 @@ export class FamfsFs implements FuseHandler {
   release(_req: Request, nodeid: number, args?: ReleaseArgs): void {
     // A handle opened while the file was new (fh 0) goes back to the master even once it is
     // logged: the master counted it, and carried it into the open-count table at the commit.
-    if (this.nodes.isNew(nodeid) || (this.gate && this.fresh && nodeid >= NEW_NODE_ID_BASE && !args?.fh)) this.master().call('release', { id: nodeid });
+    // Posted: the kernel does not wait for a RELEASE, and the main thread applies calls in turn.
+    if (this.nodes.isNew(nodeid) || (this.gate && this.fresh && nodeid >= NEW_NODE_ID_BASE && !args?.fh)) this.master().post('release', { id: nodeid });
     if (args) this.gate?.release(args.fh);
   }
 

@@ -50,7 +50,8 @@ export class Freshness {
     }
   }
 
-  private goStale(why: string): void {
+  /** The device changed under the mount (e.g. a spliced READ ended early): ESTALE from now on. */
+  goStale(why: string): void {
     if (Atomics.compareExchange(this.state, StateFlag.STALE, 0, 1) === 0) this.log(`${why}; refusing to serve (EIO, then ESTALE). Unmount and mount again.`);
   }
 }

@@ -103,8 +103,13 @@ export class MasterCalls extends MasterBase {
         const slot = this.slots.take(n.id, ahead, n.map.extents[0]!);
         if (slot >= 0) n.slot = slot;
       }
+    } else if (kind === 'dir' && this.slots) {
+      // A live slot tells workers the directory is not logged yet (no logged children: newnames.ts)
+      // and its attributes (GETATTR after each create in it needs no call).
+      const slot = this.slots.takeDir(n.id, n.mode, n.uid, n.gid);
+      if (slot >= 0) n.slot = slot;
     }
-    this.nodes.set(n.id, n);
+    this.addNode(n);
     this.published();
     return this.attr(n);
   }
@@ -204,7 +209,10 @@ export class MasterCalls extends MasterBase {
     if (typeof a.uid === 'number') n.uid = a.uid;
     if (typeof a.gid === 'number') n.gid = a.gid;
     if (typeof a.size === 'number' && n.kind === 'file') this.resize(n, a.size);
-    if (n.kind === 'dir') n.since = Date.now();
+    if (n.kind === 'dir') {
+      n.since = Date.now();
+      if (n.slot !== undefined) this.slots?.setDirAttr(n.slot, n.mode, n.uid, n.gid);
+    }
     return this.attr(n);
   }
 }

@@ -119,8 +119,7 @@ export class MasterService extends MasterCalls {
       else this.drop(target);
     }
     n.path = this.childPath(parent, newName);
-    n.parentId = parent.id;
-    n.name = newName;
+    this.moveNode(n, parent.id, newName);
   }
 
   /**
@@ -135,8 +134,7 @@ export class MasterService extends MasterCalls {
     // The target's directory is logged (it holds a logged node): nothing above n needs logging first.
     const parent = this.dir(newParentId);
     n.path = this.childPath(parent, newName);
-    n.parentId = parent.id;
-    n.name = newName;
+    this.moveNode(n, parent.id, newName);
     if (n.opens > 0) this.opts.log(`${n.path}: renamed over a logged file while open; logged at its current size (${this.sizeOf(n)} bytes)`);
     if (!this.commitNode(n, target)) throw new FamfsError(`${n.path}: not committed`, n.failed ?? 'EIO');
   }

@@ -37,6 +37,7 @@ import type { DeviceSpace, Placement } from '../alloc/space.js';
 import { ensureCapacity, freeAll, PAGE, trim, zeroRange } from './newspace.js';
 import { LogLock } from './loglock.js';
 import { NewFileSlots } from './newslots.js';
+import { NewNameCounts } from './newnames.js';
 import { NewNodeTable, type NewNode } from './newtable.js';
 
 export { NEW_NODE_ID_BASE, isNewNodeId, type NewNodeAttr, type Committed } from './newtable.js';
@@ -97,7 +98,7 @@ export class MasterBase extends NewNodeTable {
   protected readonly carried = new Map<number, { id: number; left: number }>();
 
   constructor(device: string, protected readonly opts: MasterOptions) {
-    super(opts.famfs ?? Famfs.open(device, { writable: true }), opts.newFiles ? new NewFileSlots(opts.newFiles) : undefined);
+    super(opts.famfs ?? Famfs.open(device, { writable: true }), opts.newFiles ? new NewFileSlots(opts.newFiles) : undefined, opts.newFiles ? new NewNameCounts(opts.newFiles) : undefined);
     this.loglock = new LogLock(this.famfs.device, opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, opts.log);
     this.maxAgeMs = opts.maxAgeMs ?? MAX_AGE_MS;
   }
@@ -113,8 +114,10 @@ export class MasterBase extends NewNodeTable {
     this.ticker = undefined;
     this.commitWhere(() => true);
     for (const n of this.nodes.values()) this.opts.log(`${n.path}: still open at unmount; not committed`);
-    for (const n of this.nodes.values()) if (n.kind === 'file' && this.bitmap) freeAll(this.bitmap, n);
-    this.nodes.clear();
+    for (const n of [...this.nodes.values()]) {
+      if (n.kind === 'file' && this.bitmap) freeAll(this.bitmap, n);
+      this.removeNode(n);
+    }
     this.published();
     this.unlockIfIdle();
     this.famfs.close();
@@ -144,7 +147,16 @@ export class MasterBase extends NewNodeTable {
     this.schedule();
   }
 
+  /** The workers' count of requests served without a call, as last seen (newnames.ts). */
+  private seenActivity = 0;
+
   private look(now: number): void {
+    // Requests the workers served without a call (writes, lookups) keep the mount busy too.
+    const act = this.sharedNames?.activity ?? 0;
+    if (act !== this.seenActivity) {
+      this.seenActivity = act;
+      this.lastActivity = now;
+    }
     const quiet = now - this.lastActivity;
     const idle = quiet >= this.opts.commitDelayMs;
     this.commitWhere((n) => {
@@ -256,7 +268,7 @@ export class MasterBase extends NewNodeTable {
   protected drop(n: NewNode): void {
     this.retireSlot(n);
     if (n.kind === 'file' && this.bitmap) freeAll(this.bitmap, n);
-    this.nodes.delete(n.id);
+    this.removeNode(n);
     this.published();
     this.unlockIfIdle();
   }
@@ -319,7 +331,7 @@ export class MasterBase extends NewNodeTable {
         this.loggedHere.add(logged.id);
         if (n.kind === 'file' && n.opens > 0) this.carry(n, logged.entryIndex);
       } else this.opts.log(`${n.path}: logged but refused by replay`);
-      this.nodes.delete(n.id);
+      this.removeNode(n);
     }
     this.published();
     return done;
@@ -384,9 +396,8 @@ export class MasterBase extends NewNodeTable {
         list.push(c);
       }
     }
-    // One node per append and tree catch-up: logging them in groups (commitMany with a list)
-    // made a client reader fail in test/reliability/reuse.test.ts twice at load ~20; not understood yet.
-    for (const c of list) if (this.nodes.has(c.id)) this.commitMany([c]);
+    // In groups: one append per MAX_GROUP entries and one catch-up of the tree for all of them.
+    if (list.length) this.commitMany(list);
     this.unlockIfIdle();
   }
 

@@ -9,6 +9,7 @@ import type { DirNode, SymlinkNode, TreeNode } from '../meta/tree.js';
 import { isNewNodeId, type Committed, type NewNodeAttr } from './master.js';
 import type { RpcClient } from './rpc.js';
 import { NewFileSlotsView } from './newslots.js';
+import { NewNameCounts } from './newnames.js';
 
 /** A file the daemon serves bytes of that is not in the tree: a .meta file or a new file. */
 export interface Served {
@@ -38,9 +39,39 @@ export class NewNodes {
   private readonly aliases = new Map<number, number>();
   private readonly slots?: NewFileSlotsView;
   private readonly known = new Map<number, KnownMap>();
+  private readonly names?: NewNameCounts;
 
   constructor(private readonly famfs: Famfs, private readonly rpc: RpcClient, private readonly pendingCount: () => number, newFiles?: SharedArrayBuffer) {
-    if (newFiles) this.slots = new NewFileSlotsView(newFiles);
+    if (newFiles) {
+      this.slots = new NewFileSlotsView(newFiles);
+      this.names = new NewNameCounts(newFiles);
+    }
+  }
+
+  /**
+   * True when no new node has `name` now. Read it before catching up with the log: a node
+   * leaves the count only once its entry is appended, so the catch-up then finds it logged.
+   */
+  noNewNamed(name: string): boolean {
+    return !!this.names && !this.names.mayExist(name);
+  }
+
+  /** A request about new nodes was answered here without a call (it counts as activity). */
+  servedHere(): void {
+    this.names?.served();
+  }
+
+  /** New directory `id` as its slot shows it (attributes only), while it is not logged; else undefined. */
+  unloggedDirNode(id: number): DirNode | undefined {
+    const a = this.slots?.dirAttr(this.slots.slotOf(id), id);
+    if (!a) return undefined;
+    this.names?.served();
+    return { kind: 'dir', id, name: '', path: '', mode: a.mode, uid: a.uid, gid: a.gid, parent: undefined, entryIndex: -1, children: new Map(), order: [], subdirs: 0 };
+  }
+
+  /** True while new directory `id` is not logged (its slot is live): all its children are new nodes. */
+  unloggedDir(id: number): boolean {
+    return !!this.slots && this.slots.live(this.slots.slotOf(id), id);
   }
 
   /**
@@ -60,6 +91,7 @@ export class NewNodes {
     }
     const size = this.slots.reserve(slot, id, end);
     if (size === undefined) return undefined;
+    this.names?.served();
     return { id, size, map, mode: 0, uid: 0, gid: 0, path: '', meta: false };
   }
 
@@ -67,7 +99,9 @@ export class NewNodes {
   flushQuiet(id: number): boolean {
     if (!this.slots) return false;
     const slot = this.slots.slotOf(id);
-    return this.slots.live(slot, id) && !this.slots.failed(slot);
+    if (!this.slots.live(slot, id) || this.slots.failed(slot)) return false;
+    this.names?.served();
+    return true;
   }
 
   /** True while the main thread holds new nodes (else no call is needed for a miss). */
@@ -87,6 +121,11 @@ export class NewNodes {
    */
   call<T>(op: string, args: Record<string, unknown>): T {
     return this.rpc.call<T>(op, args, op === 'create' || op === 'mkdir' ? 60_000 : Infinity);
+  }
+
+  /** A call whose answer nobody needs (RpcClient.post): the main thread applies it in turn. */
+  post(op: string, args: Record<string, unknown>): void {
+    this.rpc.post(op, args);
   }
 
   /** Turn a reply into a node: a servable new file, a new directory, or the logged node it became. */

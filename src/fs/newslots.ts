@@ -21,6 +21,7 @@
  * swap based on what it read before fails and it reads again.
  */
 import type { Extent } from '../format/types.js';
+import { NAME_BYTES } from './newnames.js';
 
 const WORDS = 8;
 const STATE = 0;
@@ -30,13 +31,16 @@ const FAILED = 3;
 const DEV = 4;
 const OFF = 5;
 const LEN = 6;
+/** LEN of a directory's slot: not an extent length (those are multiples of 4 KiB). */
+const DIR_MARK = 1n;
 const SIZE_BITS = 48n;
 const SIZE_MASK = (1n << SIZE_BITS) - 1n;
 /** Slots in the table; more new files than this at once are served through calls, as before. */
 export const NEW_FILE_SLOTS = 8192;
 
+/** The slots, then the new nodes' name counts (newnames.ts). */
 export function createNewFileSlots(slots = NEW_FILE_SLOTS): SharedArrayBuffer {
-  return new SharedArrayBuffer(slots * WORDS * 8);
+  return new SharedArrayBuffer(slots * WORDS * 8 + NAME_BYTES);
 }
 
 const gen = (w: bigint): bigint => w >> SIZE_BITS;
@@ -48,7 +52,7 @@ export class NewFileSlotsView {
   protected readonly w: BigUint64Array;
 
   constructor(shared: SharedArrayBuffer) {
-    this.w = new BigUint64Array(shared);
+    this.w = new BigUint64Array(shared, 0, ((shared.byteLength - NAME_BYTES) / 8) | 0);
   }
 
   get count(): number {
@@ -67,7 +71,7 @@ export class NewFileSlotsView {
     if ((gen(s) & 1n) !== 0n || Number(Atomics.load(this.w, at + ID)) !== id) return undefined;
     const e = { devindex: Number(Atomics.load(this.w, at + DEV)), offset: Number(Atomics.load(this.w, at + OFF)), length: Number(Atomics.load(this.w, at + LEN)) };
     // Same generation: no retire (nor reuse) came in between, so these words were this file's.
-    return gen(Atomics.load(this.w, at + STATE)) === gen(s) && e.length > 0 ? e : undefined;
+    return gen(Atomics.load(this.w, at + STATE)) === gen(s) && e.length > 0 && BigInt(e.length) !== DIR_MARK ? e : undefined;
   }
 
   /** True while `slot` belongs to live new file `id`. */
@@ -101,6 +105,19 @@ export class NewFileSlotsView {
     return size(s);
   }
 
+  /**
+   * A new directory's mode, uid and gid (kept in its slot's LIMIT, DEV and OFF words; see
+   * NewFileSlots.takeDir), if `slot` belongs to unlogged directory `id`: a GETATTR needs no call.
+   */
+  dirAttr(slot: number, id: number): { mode: number; uid: number; gid: number } | undefined {
+    const at = slot * WORDS;
+    const s = Atomics.load(this.w, at + STATE);
+    if ((gen(s) & 1n) !== 0n || Number(Atomics.load(this.w, at + ID)) !== id || Atomics.load(this.w, at + LEN) !== DIR_MARK) return undefined;
+    const a = { mode: Number(Atomics.load(this.w, at + LIMIT)), uid: Number(Atomics.load(this.w, at + DEV)), gid: Number(Atomics.load(this.w, at + OFF)) };
+    // Same generation: no change (setDirAttr) nor retire came in between.
+    return Atomics.load(this.w, at + STATE) === s ? a : undefined;
+  }
+
   /** True if the main thread says the file can no longer be committed (close must report it). */
   failed(slot: number): boolean {
     return Atomics.load(this.w, slot * WORDS + FAILED) !== 0n;
@@ -126,6 +143,38 @@ export class NewFileSlots extends NewFileSlotsView {
     Atomics.store(this.w, at + LIMIT, BigInt(limit));
     Atomics.store(this.w, at + STATE, word(gen(s) + 1n, 0));
     return slot;
+  }
+
+  /**
+   * The slot of new directory `id`, or -1. Its words hold the directory's attributes, and
+   * LEN a mark no extent has (firstExtent finds no room: nothing is written through it).
+   */
+  takeDir(id: number, mode: number, uid: number, gid: number): number {
+    const slot = this.slotOf(id);
+    const at = slot * WORDS;
+    const s = Atomics.load(this.w, at + STATE);
+    if ((gen(s) & 1n) === 0n) return -1;
+    Atomics.store(this.w, at + ID, BigInt(id));
+    Atomics.store(this.w, at + FAILED, 0n);
+    Atomics.store(this.w, at + LEN, DIR_MARK);
+    this.dirWords(at, mode, uid, gid);
+    Atomics.store(this.w, at + STATE, word(gen(s) + 1n, 0));
+    return slot;
+  }
+
+  /** chmod/chown of a new directory: readers that read the old words see the generation move. */
+  setDirAttr(slot: number, mode: number, uid: number, gid: number): void {
+    const at = slot * WORDS;
+    const s = Atomics.load(this.w, at + STATE);
+    Atomics.store(this.w, at + STATE, word(gen(s) | 1n, 0)); // odd: readers ask the main thread meanwhile
+    this.dirWords(at, mode, uid, gid);
+    Atomics.store(this.w, at + STATE, word(gen(s) + 2n, 0));
+  }
+
+  private dirWords(at: number, mode: number, uid: number, gid: number): void {
+    Atomics.store(this.w, at + LIMIT, BigInt(mode));
+    Atomics.store(this.w, at + DEV, BigInt(uid));
+    Atomics.store(this.w, at + OFF, BigInt(gid));
   }
 
   /** The first extent grew in place (before the limit is raised over it). */

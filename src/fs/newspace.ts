@@ -57,10 +57,17 @@ export function ensureCapacity(bm: DeviceSpace, f: NewSpace, end: number): void 
 export function zeroRange(famfs: Famfs, f: NewSpace, from: number, to: number): void {
   to = Math.min(to, f.allocated);
   if (to <= from) return;
-  for (const s of famfs.slices({ map: f.map, size: to }, from, to - from)) s.fill(0);
+  const file = { map: f.map, size: to };
+  if (famfs.rangeThroughFd(file, from, to - from)) {
+    // A device file in this kernel's page cache: punch holes (Device.zero). No page is touched,
+    // and space never written (most of a fresh device) is a hole already.
+    famfs.pieces(file, from, to - from, (dev, off, len) => dev.zero(off, len));
+    return;
+  }
+  for (const s of famfs.slices(file, from, to - from)) s.fill(0);
   // Written back at once, before a worker writes into the range and long before the commit:
   // other hosts must see the zeros, and a later write-back must not carry them over newer bytes.
-  famfs.flushFile({ map: f.map, size: to }, from, to - from); // fcc-site: new-space-zero-flush
+  famfs.flushFile(file, from, to - from); // fcc-site: new-space-zero-flush
 }
 
 /** Give all of a file's space back. */

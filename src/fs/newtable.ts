@@ -9,6 +9,7 @@ import type { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
 import { relpathProblem } from '../meta/paths.js';
 import type { NewFileSlots } from './newslots.js';
+import type { NewNameCounts } from './newnames.js';
 
 /** Node ids of nodes not yet in the log; far above any log-derived id. */
 export const NEW_NODE_ID_BASE = 2 ** 40;
@@ -60,7 +61,37 @@ export class NewNodeTable {
   /** Log-derived ids of the nodes this service logged. */
   protected readonly loggedHere = new Set<number>();
 
-  constructor(readonly famfs: Famfs, protected readonly slots?: NewFileSlots) {}
+  /** New nodes per name: newChild's shortcut (most lookups and creates are of names no new node has). */
+  private readonly nameCount = new Map<string, number>();
+
+  constructor(readonly famfs: Famfs, protected readonly slots?: NewFileSlots, protected readonly sharedNames?: NewNameCounts) {}
+
+  private countName(name: string, by: 1 | -1): void {
+    const c = (this.nameCount.get(name) ?? 0) + by;
+    if (c > 0) this.nameCount.set(name, c);
+    else this.nameCount.delete(name);
+    if (by > 0) this.sharedNames?.add(name);
+    else this.sharedNames?.remove(name);
+  }
+
+  protected addNode(n: NewNode): void {
+    this.nodes.set(n.id, n);
+    this.countName(n.name, 1);
+  }
+
+  /** A node leaves the table (logged: only after its entry is appended; or dropped). */
+  protected removeNode(n: NewNode): void {
+    if (this.nodes.delete(n.id)) this.countName(n.name, -1);
+  }
+
+  protected moveNode(n: NewNode, parentId: number, name: string): void {
+    if (this.nodes.has(n.id)) {
+      this.countName(n.name, -1);
+      this.countName(name, 1);
+    }
+    n.parentId = parentId;
+    n.name = name;
+  }
 
   /** A new file's size now: workers raise it in its slot without telling this thread. */
   protected sizeOf(n: NewNode): number {
@@ -114,6 +145,7 @@ export class NewNodeTable {
   }
 
   protected newChild(parentId: number, name: string): NewNode | undefined {
+    if (!this.nameCount.has(name)) return undefined;
     parentId = this.canon(parentId);
     for (const n of this.nodes.values()) if (this.canon(n.parentId) === parentId && n.name === name && !n.unlinked) return n;
     return undefined;

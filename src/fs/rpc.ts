@@ -75,8 +75,11 @@ export class RpcClient {
   private readonly data: Buffer;
   private readonly slot: number;
   private seq = 0;
+  /** A request sent by post() whose answer was not read yet (0: none). */
+  private posted = 0;
 
-  constructor(ch: RpcChannel) {
+  /** `onPostError`: what a posted call answered with an error (nobody waits for it). */
+  constructor(ch: RpcChannel, private readonly onPostError: (op: string, e: RpcError) => void = () => undefined) {
     this.ctl = new Int32Array(ch.shared, 0, CTL_WORDS);
     this.slot = Atomics.add(this.ctl, NEXT_SLOT, 1);
     if (this.slot >= SLOTS) throw new Error('too many famfs RPC clients');
@@ -88,6 +91,7 @@ export class RpcClient {
    * claimed, a request is answered, and its answer is awaited (the main thread never blocks).
    */
   call<T>(op: string, args: unknown, timeoutMs = 60_000): T {
+    this.settle();
     const seq = ++this.seq;
     writeJson(this.data, { op, args, seq });
     Atomics.store(this.ctl, REQ(this.slot), seq);
@@ -108,6 +112,37 @@ export class RpcClient {
     const reply = readJson<RpcReply>(this.data);
     if ('errno' in reply) throw new RpcError(reply.errno, reply.message);
     return reply.ok as T;
+  }
+
+  /**
+   * Send a call and go on without its answer (a RELEASE: the kernel does not wait for it
+   * either). It is never cancelled; the next call or post of this client reads its answer first.
+   */
+  post(op: string, args: unknown): void {
+    this.settle();
+    const seq = ++this.seq;
+    writeJson(this.data, { op, args, seq });
+    Atomics.store(this.ctl, REQ(this.slot), seq);
+    Atomics.add(this.ctl, DOORBELL, 1);
+    Atomics.notify(this.ctl, DOORBELL);
+    this.posted = seq;
+    this.postedOp = op;
+  }
+
+  private postedOp = '';
+
+  /** Wait for the answer of a posted call (the slot's data is then free again). */
+  private settle(): void {
+    const seq = this.posted;
+    if (!seq) return;
+    this.posted = 0;
+    for (;;) {
+      const cur = Atomics.load(this.ctl, REP(this.slot));
+      if (cur === seq) break;
+      Atomics.wait(this.ctl, REP(this.slot), cur, 1000);
+    }
+    const reply = readJson<RpcReply>(this.data);
+    if ('errno' in reply) this.onPostError(this.postedOp, new RpcError(reply.errno, reply.message));
   }
 }
 

@@ -10,10 +10,12 @@
  * Buffers passed in (WRITE data, SETXATTR values) are views of the session's
  * read buffer: copy what you keep, they are overwritten by the next request.
  * Buffers returned from read() are written to the kernel with one writev and
- * may be views of anything (e.g. an mmap) – they are not copied in JS.
+ * may be views of anything (e.g. an mmap) – they are not copied in JS. An FdReply
+ * (file pieces) is spliced from the files into /dev/fuse (splice.ts).
  */
 import { constants as osConstants } from 'node:os';
 import { Errno } from './protocol.js';
+import type { FdReply } from './splice.js';
 import type { ReadArgs, ReleaseArgs, SetattrArgs, WriteArgs } from './decode.js';
 import type {
   AttrReply,
@@ -144,7 +146,7 @@ export interface FuseHandler {
    * Return at most args.size bytes (more is trimmed). Without FOPEN_DIRECT_IO a
    * short reply means EOF to the kernel.
    */
-  read?(req: Request, nodeid: number, args: ReadArgs): Result<Buffer | Buffer[]>;
+  read?(req: Request, nodeid: number, args: ReadArgs): Result<Buffer | Buffer[] | FdReply>;
   /** Return the number of bytes written. `data` is a view of the read buffer. */
   write?(req: Request, nodeid: number, args: WriteArgs, data: Buffer): Result<number>;
   statfs?(req: Request, nodeid: number): Result<StatfsReply>;

@@ -3,6 +3,7 @@ export * from './codec.js';
 export * from './handler.js';
 export { FuseSession, fdTransport, createSharedInit, type FuseTransport, type RequestLog, type SessionOptions, type SessionEnd } from './session.js';
 export * from './mountinfo.js';
+export { FdReply, type FdPiece } from './splice.js';
 export {
   openFuseDevice,
   fuseAvailable,

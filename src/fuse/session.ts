@@ -47,10 +47,12 @@ import {
   packDirentsPlus,
   type TimeoutDefaults,
 } from './encode.js';
-import { FuseError, errnoName, errnoOf, type FuseHandler, type InitWishes, type Request } from './handler.js';
+import { FuseError, errnoOf, type FuseHandler, type InitWishes, type Request } from './handler.js';
 import { DEFAULT_MAX_WRITE, connectionFrom, defaultWantedFlags, negotiateInit } from './negotiate.js';
 import { Errno, InitFlag, Opcode, Size, opcodeName } from './protocol.js';
 import type { EntryReply, FuseConnection, KernelInit } from './types.js';
+import { describe, formatLog, trimRead } from './session-helpers.js';
+import { FdReply, readPieces, ShortPieceError, threadPipe } from './splice.js';
 
 /** Where requests come from and replies go. */
 export interface FuseTransport {
@@ -58,15 +60,19 @@ export interface FuseTransport {
   read(buf: Buffer): number;
   /** Write one whole message made of these buffers. */
   writev(bufs: Buffer[]): void;
+  /** Write header + the reply's file pieces with splice; false when not possible (nothing sent). */
+  splice?(header: Buffer, reply: FdReply): boolean;
 }
 
 /** A transport over an fd (the same fd for both directions, as /dev/fuse), or a read/write fd pair. */
 export function fdTransport(readFd: number, writeFd = readFd): FuseTransport {
+  const pipe = threadPipe();
   return {
     read: (buf) => fs.readSync(readFd, buf, 0, buf.length, null),
     writev: (bufs) => {
       fs.writevSync(writeFd, bufs);
     },
+    splice: (header, reply) => pipe.send(writeFd, header, reply),
   };
 }
 
@@ -122,7 +128,7 @@ export function createSharedInit(): SharedArrayBuffer {
 }
 
 const NO_REPLY = Symbol('no reply');
-type Payload = Buffer[] | typeof NO_REPLY;
+type Payload = Buffer[] | FdReply | typeof NO_REPLY;
 const EMPTY: Buffer[] = [];
 const IOV_MAX = 1024;
 
@@ -191,6 +197,7 @@ export class FuseSession {
       }
       return this.end ?? 'stopped';
     } finally {
+      threadPipe().close();
       this.callDestroy();
     }
   }
@@ -388,7 +395,7 @@ export class FuseSession {
         return one(encodeOpenOut(H.opendir ? ok(H.opendir.call(H, req, n, r.flags, r.openFlags)) : {}));
       case 'read': {
         const res = ok(need(H.read).call(H, req, n, r.args));
-        return { payload: trimTo(Array.isArray(res) ? res : [res], r.args.size), counted: null };
+        return { payload: trimRead(res, r.args.size), counted: null };
       }
       case 'write': {
         const written = ok(need(H.write).call(H, req, n, r.args, r.data));
@@ -511,7 +518,11 @@ export class FuseSession {
   // ---- replies ---------------------------------------------------------------
 
   /** Write header + payload. Returns false if the kernel did not take the reply. */
-  private reply(h: InHeader, errno: number, payload: Buffer[], r: FuseRequest | string): boolean {
+  private reply(h: InHeader, errno: number, payload: Buffer[] | FdReply, r: FuseRequest | string): boolean {
+    if (payload instanceof FdReply) {
+      if (errno === 0) return this.replyFromFiles(h, payload, r);
+      payload = EMPTY;
+    }
     let len = Size.OUT_HEADER;
     let iov: Buffer[];
     if (errno !== 0) {
@@ -526,16 +537,50 @@ export class FuseSession {
       this.transport.writev(iov);
       return true;
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      this.stats.replyFailures++;
-      if (code === 'ENOENT') return false; // request was interrupted/aborted: harmless
-      if (code === 'ENODEV') {
-        this.end = 'unmounted';
-        return false;
-      }
-      this.log(`reply to ${opcodeName(h.opcode)} unique=${h.unique} (${len} bytes, errno ${errno}) failed: ${(e as Error).message}`);
+      return this.replyFailed(h, e, len, errno);
+    }
+  }
+
+  /** A reply the kernel did not take. */
+  private replyFailed(h: InHeader, e: unknown, len: number, errno: number): boolean {
+    const code = (e as { code?: string }).code;
+    this.stats.replyFailures++;
+    if (code === 'ENOENT') return false; // request was interrupted/aborted: harmless
+    if (code === 'ENODEV') {
+      this.end = 'unmounted';
       return false;
     }
+    this.log(`reply to ${opcodeName(h.opcode)} unique=${h.unique} (${len} bytes, errno ${errno}) failed: ${(e as Error).message}`);
+    return false;
+  }
+
+  /** A READ answered from file pieces: spliced when the transport can, else as buffers. */
+  private replyFromFiles(h: InHeader, reply: FdReply, r: FuseRequest | string): boolean {
+    const len = Size.OUT_HEADER + reply.length;
+    let sent = false;
+    try {
+      sent = this.transport.splice?.(encodeOutHeader(this.hdr, len, 0, h.unique), reply) ?? false;
+    } catch (e) {
+      if (!(e instanceof ShortPieceError)) return this.replyFailed(h, e, len, 0);
+      reply.onShort?.(e.message);
+      this.stats.errors++;
+      return this.reply(h, Errno.EIO, EMPTY, r);
+    }
+    if (sent) {
+      this.traceReq(h, r, 0, len - Size.OUT_HEADER);
+      return true;
+    }
+    let bufs: Buffer[];
+    try {
+      bufs = reply.fallback ? reply.fallback() : [readPieces(reply)];
+    } catch (e) {
+      if (e instanceof ShortPieceError) reply.onShort?.(e.message);
+      this.stats.errors++;
+      const errno = errnoOf(e);
+      if (errno === null) this.log(`handler's READ fallback threw on nodeid=${h.nodeid}: ${(e as Error)?.stack ?? String(e)}`);
+      return this.reply(h, errno ?? Errno.EIO, EMPTY, r);
+    }
+    return this.reply(h, 0, bufs, r);
   }
 
   private traceReq(h: InHeader, r: FuseRequest | string, errno: number, bytes: number): void {
@@ -597,60 +642,6 @@ function sizedReply(value: Buffer, size: number): Buffer {
   if (size === 0) return encodeGetxattrOut(value.length);
   if (value.length > size) throw new FuseError(Errno.ERANGE);
   return value;
-}
-
-/** Keep at most `max` bytes of a READ reply (views, no copies). */
-function trimTo(bufs: Buffer[], max: number): Buffer[] {
-  let total = 0;
-  for (let i = 0; i < bufs.length; i++) {
-    const b = bufs[i]!;
-    if (total + b.length > max) {
-      const out = bufs.slice(0, i);
-      if (max > total) out.push(b.subarray(0, max - total));
-      return out;
-    }
-    total += b.length;
-  }
-  return bufs;
-}
-
-function describe(r: FuseRequest): string {
-  switch (r.op) {
-    case 'lookup':
-    case 'unlink':
-    case 'rmdir':
-    case 'mkdir':
-    case 'mknod':
-    case 'create':
-    case 'removexattr':
-      return JSON.stringify(r.name);
-    case 'getxattr':
-      return `${JSON.stringify(r.name)} size=${r.size}`;
-    case 'read':
-    case 'readdir':
-    case 'readdirplus':
-      return `fh=${r.args.fh} off=${r.args.offset} size=${r.args.size}`;
-    case 'write':
-      return `fh=${r.args.fh} off=${r.args.offset} size=${r.args.size}`;
-    case 'open':
-    case 'opendir':
-      return `flags=0x${r.flags.toString(16)}`;
-    case 'forget':
-      return `nlookup=${r.nlookup}`;
-    case 'batchForget':
-      return `count=${r.items.length}`;
-    case 'rename':
-      return `${JSON.stringify(r.name)} -> ${r.newParent}/${JSON.stringify(r.newName)}`;
-    case 'unknown':
-      return `opcode ${r.opcode}`;
-    default:
-      return '';
-  }
-}
-
-function formatLog(e: RequestLog): string {
-  const res = e.errno === -1 ? 'no reply' : e.errno === 0 ? `ok ${e.bytes}B` : `-${errnoName(e.errno)}`;
-  return `${e.opname} unique=${e.unique} nodeid=${e.nodeid} pid=${e.pid} ${e.detail} → ${res}`;
 }
 
 function writeStderr(s: string): void {

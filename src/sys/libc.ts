@@ -1,6 +1,6 @@
 /**
  * The only place the project touches native code: thin koffi bindings for the
- * few libc calls Node lacks (mmap, msync, flock, ioctl, umount2). Everything
+ * few libc calls Node lacks (mmap, msync, flock, ioctl, umount2, pipe2, splice). Everything
  * above this module sees plain numbers, Buffers and thrown SystemErrors.
  */
 import fs from 'node:fs';
@@ -46,6 +46,10 @@ function bind() {
     fallocate: libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)'),
     copyFileRange: libc.func('int64_t copy_file_range(int fd_in, _Inout_ int64_t *off_in, int fd_out, _Inout_ int64_t *off_out, size_t len, unsigned int flags)'),
     getxattr: libc.func('long getxattr(const char *path, const char *name, void *value, size_t size)'),
+    pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
+    fcntl: libc.func('int fcntl(int fd, int cmd, ...)'),
+    spliceFrom: libc.func('int64_t splice(int fd_in, _Inout_ int64_t *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)'),
+    splice: libc.func('int64_t splice(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)'),
     errnoLocation: libc.func('int *__errno_location(void)'),
     strerror: libc.func('const char *strerror(int errnum)'),
   };
@@ -157,6 +161,34 @@ export function fallocate(fd: number, mode: number, offset: number, length: numb
 export function copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number {
   const n = Number(c().copyFileRange(fdIn, [BigInt(offIn)], fdOut, [BigInt(offOut)], length, 0));
   if (n < 0) throw new LibcError('copy_file_range', errno());
+  return n;
+}
+
+export const O_CLOEXEC = 0o2000000;
+export const SPLICE_F_NONBLOCK = 2;
+const F_SETPIPE_SZ = 1031;
+
+/** pipe2(2): [read end, write end]. */
+export function pipe(flags = O_CLOEXEC): [number, number] {
+  const fds = Buffer.alloc(8);
+  if (c().pipe2(fds, flags) !== 0) throw new LibcError('pipe2', errno());
+  return [fds.readInt32LE(0), fds.readInt32LE(4)];
+}
+
+/** fcntl(F_SETPIPE_SZ): the pipe's capacity in bytes (the kernel rounds up), or a thrown LibcError (EPERM past pipe-max-size). */
+export function setPipeSize(fd: number, bytes: number): number {
+  const n = c().fcntl(fd, F_SETPIPE_SZ, 'int', bytes) as number;
+  if (n < 0) throw new LibcError('fcntl(F_SETPIPE_SZ)', errno());
+  return n;
+}
+
+/**
+ * splice(2) from `fdIn` at `offIn` (a file; its offset is not moved) into the pipe `fdOut`,
+ * or with `offIn` null from a pipe into `fdOut`. Returns the bytes moved (0: end of file).
+ */
+export function splice(fdIn: number, offIn: number | null, fdOut: number, length: number, flags = 0): number {
+  const n = Number(offIn === null ? c().splice(fdIn, null, fdOut, null, length, flags) : c().spliceFrom(fdIn, [BigInt(offIn)], fdOut, null, length, flags));
+  if (n < 0) throw new LibcError('splice', errno());
   return n;
 }
 

@@ -72,6 +72,38 @@ describe('famfs cp through the device fd', () => {
     });
   });
 
+  it('Famfs.write stores through the fd (pwrite) exactly what a mapping then reads, interleaved pieces included; writeAt refuses a shrunk device instead of growing it', () => {
+    const dev = sparseFile('cpfd-write', 4 * GiB);
+    asHost(host, () => mkfs(dev));
+    const data = randomBytes(5 * MiB + 123);
+    const f = asHost(host, () => Famfs.open(dev, { writable: true }));
+    try {
+      asHost(host, () => f.writer((w) => {
+        w.creat('w-plain', data.length);
+        w.creat('w-striped', data.length, { interleave: { nstrips: 3, chunkSize: 2 * MiB, nbuckets: 4 } });
+      }));
+      for (const name of ['w-plain', 'w-striped']) {
+        const file = f.file(name);
+        assert.equal(f.rangeThroughFd(file, 0, data.length), true);
+        // Two writes, the second crossing chunk boundaries at an odd offset.
+        assert.equal(f.write(file, 0, data.subarray(0, 777)), 777);
+        assert.equal(f.write(file, 777, data.subarray(777)), data.length - 777);
+      }
+    } finally {
+      f.close();
+    }
+    assert.ok(readBack(dev, 'w-plain').equals(data), 'plain file through a fresh mapping');
+    assert.ok(readBack(dev, 'w-striped').equals(data), 'striped file through a fresh mapping');
+    const d = Device.open(dev, { writable: true });
+    try {
+      fs.truncateSync(dev, 3 * GiB);
+      assert.throws(() => d.writeAt(3 * GiB + 8192, Buffer.alloc(4096, 1)), (e: Error & { code?: string }) => e.code === 'EIO');
+      assert.equal(fs.statSync(dev).size, 3 * GiB, 'a refused write does not grow the device file');
+    } finally {
+      d.close();
+    }
+  });
+
   it('writeFromFile returns a short count when the source ends early, and is refused where stores must go through the mapping', () => {
     const dev = sparseFile('cpfd-short', 64 * MiB);
     const src = path.join(tmpDir('/dev/shm'), 'short');

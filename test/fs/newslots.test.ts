@@ -10,6 +10,7 @@ import { asHost, famfsOk, GiB, makeHost, removeAllShm, removeHost, sparseFile, t
 import { Famfs } from '../../src/api/famfs.js';
 import { MasterService, NEW_NODE_ID_BASE, type NewNodeAttr } from '../../src/fs/master-service.js';
 import { createNewFileSlots, NewFileSlots, NewFileSlotsView } from '../../src/fs/newslots.js';
+import { NewNameCounts } from '../../src/fs/newnames.js';
 import type { RpcCall } from '../../src/fs/rpc.js';
 
 const call = (op: string, args: Record<string, unknown>): RpcCall => ({ op, args, claim: () => true });
@@ -104,6 +105,110 @@ describe('new files in shared memory: the master service', () => {
       } finally {
         logged.close();
       }
+    } finally {
+      m.close();
+    }
+  });
+
+  test('name counts and directory slots: what lets a worker answer LOOKUP and GETATTR without a call', () => {
+    const sab = createNewFileSlots();
+    const view = new NewFileSlotsView(sab);
+    const names = new NewNameCounts(sab);
+    const m = asHost(host, () => new MasterService(dev, { commitDelayMs: 60_000, log: () => {}, newFiles: sab }));
+    try {
+      assert.equal(names.mayExist('d'), false);
+      const d = m.handle(call('mkdir', { parent: 1, name: 'd', mode: 0o750, uid: 7, gid: 8 })) as NewNodeAttr;
+      assert.equal(names.mayExist('d'), true, 'a new node has the name');
+      assert.equal(view.live(view.slotOf(d.id), d.id), true, 'an unlogged directory has a live slot');
+      assert.deepEqual(view.dirAttr(view.slotOf(d.id), d.id), { mode: 0o750, uid: 7, gid: 8 });
+      assert.equal(view.firstExtent(view.slotOf(d.id), d.id), undefined, 'nothing is written through a directory slot');
+      m.handle(call('setattr', { id: d.id, mode: 0o755, uid: 9 }));
+      assert.deepEqual(view.dirAttr(view.slotOf(d.id), d.id), { mode: 0o755, uid: 9, gid: 8 }, 'chmod/chown reach the slot');
+      const f = m.handle(call('create', { parent: d.id, name: 'f', mode: 0o644, uid: 0, gid: 0 })) as NewNodeAttr;
+      assert.equal(names.mayExist('f'), true);
+      assert.equal(view.dirAttr(view.slotOf(f.id), f.id), undefined, 'a file slot holds no directory attributes');
+      // A rename moves the count; an unlink of a closed node drops it.
+      m.handle(call('rename', { parent: d.id, name: 'f', newParent: d.id, newName: 'g', noReplace: 0 }));
+      assert.equal(names.mayExist('f'), false);
+      assert.equal(names.mayExist('g'), true);
+      m.handle(call('release', { id: f.id }));
+      const h = m.handle(call('create', { parent: 1, name: 'h', mode: 0o644, uid: 0, gid: 0 })) as NewNodeAttr;
+      m.handle(call('release', { id: h.id }));
+      m.handle(call('unlink', { parent: 1, name: 'h', dir: 0 }));
+      assert.equal(names.mayExist('h'), false);
+      // Logged: the counts are gone only once the entries are in the log, and the directory slot is retired.
+      m.handle(call('syncfs', {}));
+      assert.equal(names.mayExist('d'), false);
+      assert.equal(names.mayExist('g'), false);
+      assert.equal(view.live(view.slotOf(d.id), d.id), false);
+      assert.equal(view.dirAttr(view.slotOf(d.id), d.id), undefined);
+      const logged = asHost(host, () => Famfs.open(dev));
+      try {
+        assert.equal(logged.tree.lookup('d')?.kind, 'dir');
+        assert.equal(logged.tree.lookup('d/g')?.kind, 'file');
+        assert.equal(logged.tree.lookup('d')?.mode, 0o755);
+      } finally {
+        logged.close();
+      }
+    } finally {
+      m.close();
+    }
+  });
+
+  test('closed files are logged in groups: every file at its size, in one catch-up', () => {
+    const sab = createNewFileSlots();
+    const logs: string[] = [];
+    const m = asHost(host, () => new MasterService(dev, { commitDelayMs: 60_000, log: (s) => logs.push(s), newFiles: sab }));
+    const N = 37; // more than two groups of MAX_GROUP
+    const before = asHost(host, () => Famfs.open(dev));
+    const entries0 = before.log.nextIndex();
+    before.close();
+    try {
+      const dir = m.handle(call('mkdir', { parent: 1, name: 'grp', mode: 0o755, uid: 0, gid: 0 })) as NewNodeAttr;
+      for (let i = 0; i < N; i++) {
+        const a = m.handle(call('create', { parent: dir.id, name: `f${i}`, mode: 0o644, uid: 0, gid: 0 })) as NewNodeAttr;
+        const g = m.handle(call('extend', { id: a.id, offset: 0, length: 100 + i })) as NewNodeAttr;
+        m.famfs.write({ map: g.map, size: 100 + i, path: `grp/f${i}` }, 0, Buffer.alloc(100 + i, i + 1));
+        m.handle(call('release', { id: a.id }));
+      }
+      m.handle(call('syncfs', {}));
+      assert.equal(m.pending, 0);
+      assert.deepEqual(logs, []);
+    } finally {
+      m.close();
+    }
+    const f = asHost(host, () => Famfs.open(dev));
+    try {
+      assert.equal(f.log.nextIndex() - entries0, N + 1, 'the directory and every file');
+      for (let i = 0; i < N; i++) {
+        const n = f.tree.lookup(`grp/f${i}`);
+        assert.ok(n && n.kind === 'file', `grp/f${i}`);
+        assert.equal(n.size, 100 + i);
+        assert.ok(Buffer.concat(f.slices(n, 0, n.size)).equals(Buffer.alloc(100 + i, i + 1)), `grp/f${i} bytes`);
+      }
+    } finally {
+      f.close();
+    }
+  });
+
+  test('requests the workers serve without a call keep the idle window open', async () => {
+    const sab = createNewFileSlots();
+    const names = new NewNameCounts(sab);
+    const m = asHost(host, () => new MasterService(dev, { commitDelayMs: 150, maxAgeMs: 60_000, log: () => {}, newFiles: sab }));
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    try {
+      const a = m.handle(call('create', { parent: 1, name: 'busy', mode: 0o644, uid: 0, gid: 0 })) as NewNodeAttr;
+      m.handle(call('release', { id: a.id }));
+      // 600 ms of worker-side activity (fast writes, lookups) and no call: the file waits.
+      for (const t0 = Date.now(); Date.now() - t0 < 600; ) {
+        names.served();
+        await sleep(20);
+        m.tick();
+      }
+      assert.equal(m.pending, 1, 'not logged while workers are busy');
+      await sleep(400); // quiet now
+      m.tick();
+      assert.equal(m.pending, 0, 'logged once the mount is idle');
     } finally {
       m.close();
     }

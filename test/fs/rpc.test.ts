@@ -73,3 +73,42 @@ test('a call the main thread claimed is answered even after the worker\'s deadli
     server.close();
   }
 });
+
+const POSTER = `
+const { workerData, parentPort } = require('node:worker_threads');
+import(workerData.url).then(({ RpcClient }) => {
+  const errors = [];
+  const c = new RpcClient(workerData.ch, (op, e) => errors.push(op + ':' + e.code));
+  const t0 = Date.now();
+  c.post('slowpost', {});
+  const postMs = Date.now() - t0;
+  c.post('badpost', {});
+  const after = c.call('read', {});
+  parentPort.postMessage({ postMs, after, errors });
+});`;
+
+test('a posted call does not wait for its answer; the next call reads it first, in order, and an error reaches onPostError', async () => {
+  const ch = createRpcChannel();
+  const applied: string[] = [];
+  const server = new RpcServer(ch, (call: RpcCall) => {
+    if (!call.claim()) return null;
+    applied.push(call.op);
+    if (call.op === 'slowpost') return new Promise((resolve) => setTimeout(() => resolve(null), 300));
+    if (call.op === 'badpost') throw Object.assign(new Error('no such node'), { code: 'ESTALE' });
+    return applied.join(',');
+  }, (e) => assert.fail(String(e)));
+  try {
+    const url = new URL('../../src/fs/rpc.js', import.meta.url).href;
+    const w = new Worker(POSTER, { eval: true, workerData: { url, ch } });
+    const m = await new Promise<{ postMs: number; after: string; errors: string[] }>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    await w.terminate();
+    assert.ok(m.postMs < 250, `post returned after ${m.postMs} ms (the answer takes 300 ms)`);
+    assert.equal(m.after, 'slowpost,badpost,read', 'the main thread applied the posted calls first, in order');
+    assert.deepEqual(m.errors, ['badpost:ESTALE']);
+  } finally {
+    server.close();
+  }
+});

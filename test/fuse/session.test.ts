@@ -7,6 +7,10 @@ import { Errno, InitFlag, Opcode, S_IFDIR, S_IFREG, decodeInitOut, type FuseConn
 import { FuseError, type FuseHandler } from '../../src/fuse/handler.js';
 import { FuseSession, createSharedInit, type FuseTransport, type RequestLog } from '../../src/fuse/session.js';
 import { Bytes, initIn, parseReply, request } from './wire.js';
+import { FdReply } from '../../src/fuse/splice.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 /** Feeds queued messages; records every writev (keeping the caller's Buffer objects). */
 class Script implements FuseTransport {
@@ -241,6 +245,31 @@ test('READ: handler buffers go to writev as-is (no copy), trimmed to the request
   assert.equal(trimmed[1], parts[0]);
   assert.equal(trimmed[2]!.length, 2000);
   assert.equal(trimmed[2]!.buffer, data.buffer);
+});
+
+test('READ: file pieces (FdReply) on a transport that cannot splice: the fallback buffers, else pread; a short piece → EIO and onShort', () => {
+  const file = path.join(os.tmpdir(), `famfs-session-pieces-${process.pid}`);
+  fs.writeFileSync(file, Buffer.from('0123456789abcdefghij'));
+  const fd = fs.openSync(file, 'r');
+  try {
+    const shorts: string[] = [];
+    const answers = [
+      new FdReply([{ fd, offset: 2, length: 3 }], undefined, () => [Buffer.from('fallback')]),
+      new FdReply([{ fd, offset: 10, length: 4 }, { fd, offset: 0, length: 2 }]),
+      new FdReply([{ fd, offset: 18, length: 5 }], (why) => shorts.push(why)),
+    ];
+    const h: FuseHandler = { read: () => answers.shift()! };
+    const rd = (size: number, u: number) => request(Opcode.READ, 2, new Bytes().u64(1).u64(0).u32(size).u32(0).u64(0).u32(0).u32(0).build(), { unique: u });
+    const { replies } = run(h, [rd(100, 2), rd(5, 3), rd(100, 4)]);
+    assert.equal(replies[0]!.payload.toString(), 'fallback');
+    assert.equal(replies[1]!.payload.toString(), 'abcd0', 'pieces read in order, trimmed to the size asked');
+    assert.equal(replies[2]!.error, -Errno.EIO);
+    assert.equal(shorts.length, 1);
+    assert.match(shorts[0]!, /past its end/);
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+  }
 });
 
 test('WRITE: data view reaches the handler; write_out carries the count', () => {

@@ -12,11 +12,14 @@
  * Adding a module: write bench/<name>.ts exporting `run: BenchFn` (see
  * types.ts) and add one line to MODULES below.
  */
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMounted, readMountInfo } from '../src/fuse/mountinfo.js';
+import { MNT_DETACH, umount2 } from '../src/sys/libc.js';
 import { ISSUE15, issue15Goal } from './goals.js';
 import { formatRow, issue15Summary } from './report.js';
 import type { BenchContext, BenchFn, BenchRow } from './types.js';
@@ -39,7 +42,47 @@ const ON_REQUEST = new Set(['kernel']);
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+const USAGE = `usage: node dist/bench/run.js [--json] [MODULE|issue15 ...]
+  modules: ${Object.keys(MODULES).join(', ')} (${[...ON_REQUEST].join(', ')} only when named)
+  FAMFS_BENCH_RUNS=N runs per figure in the fuse module (default 2)
+`;
+
+/** Unmount what a module left mounted under its scratch dir (a failed module may not have); never throws. */
+function unmountLeftovers(dir: string, env: NodeJS.ProcessEnv, log: (l: string) => void): void {
+  const left = readMountInfo().filter((m) => m.mountpoint === dir || m.mountpoint.startsWith(`${dir}/`)).reverse();
+  for (const m of left) {
+    const r = spawnSync(process.execPath, [path.join(REPO, 'bin/famfs.js'), 'umount', m.mountpoint], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+    if (r.status === 0 || !isMounted(m.mountpoint)) log(`unmounted ${m.mountpoint}, left mounted by the module`);
+    else {
+      try {
+        umount2(m.mountpoint, MNT_DETACH);
+        log(`detached ${m.mountpoint}, left mounted by the module (famfs umount: ${r.stderr?.toString().trim() || r.signal})`);
+      } catch (e) {
+        log(`could not unmount ${m.mountpoint}: ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
+/** Remove a scratch dir; a failure is one line, never the end of the bench. */
+function removeDir(d: string, log: (l: string) => void): void {
+  try {
+    fs.rmSync(d, { recursive: true, force: true });
+  } catch (e) {
+    log(`could not remove ${d}: ${(e as Error).message}`);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const unknown = argv.find((a) => a.startsWith('-') && a !== '--json');
+  if (unknown) {
+    process.stderr.write(`bench: unknown option ${unknown} (--help for usage)\n`);
+    return 2;
+  }
   const asJson = argv.includes('--json');
   const named = argv.filter((a) => !a.startsWith('--'));
   const wanted = named.includes('issue15')
@@ -58,9 +101,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const env = { ...process.env, FAMFS_SYSTEM_UUID_FILE: uuidFile };
   const scratch: string[] = [];
+  const say = (l: string): void => void process.stderr.write(`bench: ${l}\n`);
   const cleanup = (): void => {
-    for (const d of scratch) fs.rmSync(d, { recursive: true, force: true });
-    fs.rmSync(tmp, { recursive: true, force: true });
+    for (const d of scratch) {
+      unmountLeftovers(d, env, say);
+      removeDir(d, say);
+    }
+    removeDir(tmp, say);
   };
   process.on('SIGINT', () => {
     cleanup();
@@ -92,7 +139,8 @@ async function main(argv: string[]): Promise<number> {
       failedModules.add(name);
       process.stdout.write(`[${name}] FAILED: ${(e as Error).stack ?? e}\n`);
     } finally {
-      fs.rmSync(shmDir, { recursive: true, force: true });
+      unmountLeftovers(shmDir, env, ctx.log);
+      removeDir(shmDir, ctx.log);
     }
   }
   process.stdout.write(issue15Summary(rows, names, failedModules));

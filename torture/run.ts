@@ -240,7 +240,40 @@ function runChild(p: Property, scale: number, seed: number): Promise<Outcome> {
   });
 }
 
+const USAGE = `usage: node dist/torture/run.js [--quick] [--only NAME[,NAME]] [--seed N]
+  --quick      every scale divided by 20 (a smoke run of the harness)
+  --only       properties whose names start with one of these (e.g. --only 1a,10)
+  --seed N     random seed (default 20240601)
+  properties: ${PROPERTIES.map((p) => p.name).join('; ')}
+`;
+
+/** Options and whether each takes a value (--child and --scale: the parent starting a property). */
+const OPTIONS: Record<string, boolean> = { '--quick': false, '--only': true, '--seed': true, '--child': true, '--scale': true };
+
+/** One line naming what is wrong with the command line, or undefined. */
+function badArgs(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!(a in OPTIONS)) return a.startsWith('-') ? `unknown option ${a}` : `unexpected argument ${a}`;
+    if (OPTIONS[a]) {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) return `${a} needs a value`;
+      if ((a === '--seed' || a === '--scale') && !Number.isFinite(Number(v))) return `${a} ${v}: a number expected`;
+    }
+  }
+  return undefined;
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const wrong = badArgs(argv);
+  if (wrong) {
+    process.stderr.write(`torture: ${wrong} (--help for usage)\n`);
+    return 2;
+  }
   const arg = (k: string): string | undefined => {
     const i = argv.indexOf(k);
     return i >= 0 ? argv[i + 1] : undefined;
@@ -252,6 +285,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const scale = argv.includes('--quick') ? 0.05 : 1;
   const only = arg('--only')?.split(',');
+  const none = only?.find((o) => !PROPERTIES.some((p) => p.name.startsWith(o)));
+  if (none !== undefined) {
+    process.stderr.write(`torture: --only ${none}: no property starts so (--help lists them)\n`);
+    return 2;
+  }
   const t0 = performance.now();
   let bad = 0;
   console.log(`famfs torture: seed ${seed}, scale ${scale}`);

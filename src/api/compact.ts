@@ -9,7 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LOG_OFFSET, PRESENCE_OFFSET, PRESENCE_SLOT_SIZE, PRESENCE_SLOTS } from '../format/constants.js';
-import { hasFeature, PRESENCE } from '../format/features.js';
+import { COMPACTING, encodeFeatureBlock, EXT_VERSION, FEATURE_BLOCK_END, FEATURE_BLOCK_OFFSET, FEATURE_BLOCK_SIZE, hasFeature, PRESENCE } from '../format/features.js';
+import { SUPERBLOCK_CRC_END, SUPERBLOCK_STRUCT_SIZE, superblockCrc } from '../format/superblock.js';
+import { writeU64 } from '../format/bytes.js';
 import { entrySlots, type NewLogEntry } from '../format/logentry.js';
 import { Famfs } from './famfs.js';
 import { FamfsError, asFamfsError } from './errors.js';
@@ -60,6 +62,33 @@ export function liveEntries(f: Famfs): NewLogEntry[] {
   return out;
 }
 
+/**
+ * Mark the file system as being compacted (feature bit `compacting`, which every version
+ * refuses) until the returned function puts the superblock region back as it was: a compact
+ * killed between the log reset and its last append leaves a log missing files, whose space
+ * a writer would hand out, so nothing may use it until the backup is restored. An upstream-format
+ * file system gets the extension mark for that time too (upstream then refuses it as well).
+ */
+function markCompacting(f: Famfs): () => void {
+  const dev = f.device;
+  const saved = Buffer.from(dev.view(0, FEATURE_BLOCK_END));
+  encodeFeatureBlock({ ...f.features, incompat: f.features.incompat | COMPACTING }).copy(dev.view(FEATURE_BLOCK_OFFSET, FEATURE_BLOCK_SIZE));
+  dev.flush(FEATURE_BLOCK_OFFSET, FEATURE_BLOCK_SIZE);
+  if (f.sb.version !== EXT_VERSION) {
+    const sb = dev.view(0, SUPERBLOCK_STRUCT_SIZE);
+    sb.writeUInt32LE(EXT_VERSION, 8);
+    writeU64(sb, SUPERBLOCK_CRC_END, superblockCrc(sb));
+    dev.flush(0, SUPERBLOCK_STRUCT_SIZE);
+  }
+  return () => {
+    // The superblock first: an upstream-format one then ignores the feature block again.
+    saved.copy(dev.view(0, SUPERBLOCK_STRUCT_SIZE), 0, 0, SUPERBLOCK_STRUCT_SIZE);
+    dev.flush(0, SUPERBLOCK_STRUCT_SIZE);
+    saved.copy(dev.view(FEATURE_BLOCK_OFFSET, FEATURE_BLOCK_SIZE), 0, FEATURE_BLOCK_OFFSET, FEATURE_BLOCK_END);
+    dev.flush(FEATURE_BLOCK_OFFSET, FEATURE_BLOCK_SIZE);
+  };
+}
+
 export function compact(devicePath: string, opts: { backup?: string } = {}): CompactResult {
   const mounted = fs.existsSync(devicePath) ? mountsUsing(devicePath) : [];
   if (mounted.length) throw new FamfsError(`${devicePath}: mounted at ${mounted.join(', ')}; compact runs only on an unmounted file system (node ids change)`, 'EBUSY');
@@ -85,8 +114,10 @@ export function compact(devicePath: string, opts: { backup?: string } = {}): Com
       } catch (e) {
         throw asFamfsError(e);
       }
+      const restore = markCompacting(f);
       f.log.reset();
       for (const e of entries) f.log.append(e);
+      restore();
       return { before, after: f.log.readHeader().nextIndex, released, backup };
     });
   } finally {

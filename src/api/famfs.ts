@@ -154,7 +154,10 @@ export class Famfs {
       return Famfs.open(path, opts);
     }
     // famfs kernel mode: the device cannot be mapped at all, everything goes through the mount.
-    if (mountIsKernelMode(m.mountpoint)) {
+    const kernel = mountIsKernelMode(m.mountpoint);
+    // A stopped daemon would hold every call into its mount until it runs again: use the device, or say why not.
+    if (m.unreachable && (kernel || opts.via === 'mount')) throw new FamfsError(`${m.mountpoint}: ${m.unreachable}; ${kernel ? 'a kernel-mode mount is reached only through its daemon' : 'cannot read through it'} (SIGCONT it, or famfs umount it)`, 'EAGAIN');
+    if (kernel) {
       const f = Famfs.openMounted(m.mountpoint, m.device, opts);
       f.mountpoint = m.mountpoint;
       return f;
@@ -167,7 +170,7 @@ export class Famfs {
         return f;
       } catch (e) {
         const code = (e as FamfsError).code;
-        if (via === 'device' || opts.writable || !['EACCES', 'EPERM', 'ENOENT'].includes(code)) throw e;
+        if (via === 'device' || opts.writable || m.unreachable || !['EACCES', 'EPERM', 'ENOENT'].includes(code)) throw e;
       }
     }
     if (opts.writable) throw new FamfsError(`${path}: a famfs opened through its mount is read-only here (write file data with write(), which goes through the mount)`, 'EINVAL');
@@ -244,7 +247,7 @@ export class Famfs {
     return followLog(this, opts);
   }
 
-  /** Entries applied so far, in log order. */
+  /** Entries applied so far, in log order (each decoded again: O(entries); appliedAt/appliedCount walk them one by one). */
   get appliedEntries(): readonly AppliedEntry[] {
     return this.replayer.applied;
   }
@@ -310,8 +313,14 @@ export class Famfs {
     return this.replayer.settled;
   }
 
+  /** Decodes every holding entry again (O(entries)): tests and tools; forEachHolder is the cheap walk. */
   get spaceHolders(): Replayer['spaceHolders'] {
     return this.replayer.spaceHolders;
+  }
+
+  /** Slot and map of every sound file entry holding space (removed files' included), in log order, without decoding. */
+  forEachHolder(fn: (index: number, map: FileMap) => void): void {
+    this.replayer.forEachHolder(fn);
   }
 
   /** Apply entries the master committed since the last look; returns how many were new. */
@@ -539,9 +548,18 @@ export class Famfs {
    */
   heldSpace(): HeldSpace[] {
     const out: HeldSpace[] = [];
-    for (const { index, entry } of this.replayer.spaceHolders) {
-      if (entry.type === 'file' && !this.replayer.removedFiles.has(index)) out.push({ index, path: entry.path, size: entry.size, map: entry.map, pending: false });
-    }
+    const { removedFiles } = this.replayer;
+    // Applied entries from their tree nodes (a renamed file by its current path); only the few
+    // entries replay refused are decoded again.
+    this.replayer.forEachHolder((index, map, node) => {
+      if (removedFiles.has(index)) return;
+      if (node) {
+        out.push({ index, path: node.path, size: node.size, map, pending: false });
+        return;
+      }
+      const e = this.replayer.entryAt(index);
+      if (e.type === 'file') out.push({ index, path: e.path, size: e.size, map, pending: false });
+    });
     if (this.replayer.pending.size) {
       const pending = this.pendingFrees;
       const free = this.releaseOracle.releasable(pending);

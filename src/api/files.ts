@@ -11,6 +11,7 @@ import { stream } from '../sys/builtin.js';
 import type { FileMap } from '../format/types.js';
 import type { FileNode, TreeNode } from '../meta/tree.js';
 import { FamfsError } from './errors.js';
+import { DELETE, hasFeature } from '../format/features.js';
 import type { Famfs } from './famfs.js';
 
 export interface FamfsStat {
@@ -91,7 +92,8 @@ export function* fileChunks(famfs: Famfs, file: FileNode, o: RangeOptions = {}):
   if (end === start) return;
   if (!famfs.device.metadataOnly) {
     // Another host may have written the bytes since this host last read them.
-    yield* famfs.freshSlices(file, start, end - start);
+    if (!hasFeature(famfs.features, DELETE)) yield* famfs.freshSlices(file, start, end - start);
+    else yield* copiedWhileLive(famfs, file, start, end, o.chunkSize);
     return;
   }
   const host = hostPath(famfs, file.path);
@@ -100,6 +102,23 @@ export function* fileChunks(famfs: Famfs, file: FileNode, o: RangeOptions = {}):
     yield* readChunks(fd, host, start, end, o.chunkSize);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * A file system with deletes: a device reader holds no presence slot, so its file may be
+ * deleted and its space handed to another file while it reads. Each chunk is copied, then the
+ * log is looked at: a file not deleted by then was not reused while it was copied (the space of
+ * a file is reused only after its DELETE is committed). Deleted: ESTALE, never the new bytes.
+ */
+function* copiedWhileLive(famfs: Famfs, file: FileNode, start: number, end: number, chunkSize = 1 << 20): Generator<Buffer> {
+  for (const s of famfs.freshSlices(file, start, end - start)) {
+    for (let at = 0; at < s.length; at += chunkSize) {
+      const copy = Buffer.from(s.subarray(at, Math.min(s.length, at + chunkSize)));
+      if (famfs.log.nextIndex() !== famfs.stats.entries) famfs.refresh();
+      if (file.removed) throw new FamfsError(`${file.path}: deleted while being read (its space may hold another file's bytes now)`, 'ESTALE');
+      yield copy;
+    }
   }
 }
 

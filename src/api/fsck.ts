@@ -210,10 +210,9 @@ function deviceReports(fs: Famfs, bitmap0: { capacity: number; usedBytes: number
 /** One past the last byte any file entry holds on device `d`. */
 function highestEnd(fs: Famfs, d: number): number {
   let end = 0;
-  for (const { entry } of fs.spaceHolders) {
-    if (entry.type !== 'file') continue;
-    for (const e of entry.map.kind === 'simple' ? entry.map.extents : entry.map.strips) if (e.devindex === d) end = Math.max(end, e.offset + e.length);
-  }
+  fs.forEachHolder((_, map) => {
+    for (const e of pieces(map)) if (e.devindex === d) end = Math.max(end, e.offset + e.length);
+  });
   return end;
 }
 

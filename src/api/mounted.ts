@@ -11,6 +11,7 @@ import { LOG_OFFSET, SUPERBLOCK_SIZE } from '../format/constants.js';
 import { Device, probeDevice, type Region } from '../device/device.js';
 import { MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE, viewOf, getxattr } from '../sys/libc.js';
 import { FamfsError } from './errors.js';
+import { famfsMountInfoAt, mountDaemon, untouchable } from './mountrecord.js';
 
 /** Map [0, length) of a host file MAP_SHARED; the Region releases the mapping. */
 export function mapFile(path: string, length: number, writable: boolean, offset = 0): Region {
@@ -24,8 +25,14 @@ export function mapFile(path: string, length: number, writable: boolean, offset 
   }
 }
 
-/** Whether a famfs mount serves data in kernel mode (its daemon says so). */
+/**
+ * Whether a famfs mount serves data in kernel mode: from its daemon's record (never waiting
+ * for a stopped daemon), else asked of the daemon.
+ */
 export function mountIsKernelMode(mountpoint: string): boolean {
+  const m = famfsMountInfoAt(mountpoint);
+  const d = m && mountDaemon(m);
+  if (d) return d.record.dataPath === 'kernel';
   try {
     return getxattr(mountpoint, 'user.famfs.data_path') === 'kernel';
   } catch {
@@ -68,11 +75,25 @@ export function openMountedDevice(mountpoint: string, devicePath: string, writab
   }
 }
 
-/** Ask a mount's daemon to replay its log now (SIGUSR1), so a name just logged is found at once. */
-export function pokeDaemon(mountpoint: string): void {
+/** The pid of a mount's daemon, from its record (no request to the daemon), else asked of it. */
+export function mountDaemonPid(mountpoint: string): number | undefined {
+  const m = famfsMountInfoAt(mountpoint);
+  const d = m && mountDaemon(m);
+  if (d) return d.state === 'gone' ? undefined : d.record.pid;
+  if (m && untouchable(mountpoint)) return undefined;
   try {
     const pid = Number(getxattr(mountpoint, 'user.famfs.pid'));
-    if (pid > 0) process.kill(pid, 'SIGUSR1');
+    return pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Ask a mount's daemon to replay its log now (SIGUSR1), so a name just logged is found at once. */
+export function pokeDaemon(mountpoint: string): void {
+  const pid = mountDaemonPid(mountpoint);
+  try {
+    if (pid) process.kill(pid, 'SIGUSR1'); // a stopped daemon gets it when it runs again
   } catch {
     /* the daemon follows the log by itself anyway */
   }

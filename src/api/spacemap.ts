@@ -25,6 +25,7 @@ export function spaceMaps(fs: Famfs): DeviceSpace[] {
   const g = fs.geometry;
   const au = g.allocUnit;
   const out: DeviceSpace[] = [];
+  const held = fs.heldSpace();
   for (let d = 0; d < g.ndevices; d++) {
     const size = d === 0 ? g.deviceSize : g.deviceSizes?.[d];
     if (size === undefined) continue;
@@ -33,7 +34,7 @@ export function spaceMaps(fs: Famfs): DeviceSpace[] {
     const reserved = Math.min(units, Math.ceil((d === 0 ? g.dataStart : SECONDARY_DATA_START) / au));
     claims.fill(1, 0, reserved);
     // Live files and deleted ones not released yet (both hold their units).
-    for (const h of fs.heldSpace()) {
+    for (const h of held) {
       for (const e of h.map.kind === 'simple' ? h.map.extents : h.map.strips) {
         if (e.devindex !== d) continue;
         const first = Math.floor(e.offset / au), end = Math.min(units, Math.ceil((e.offset + e.length) / au));

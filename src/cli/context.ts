@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { Famfs } from '../api/famfs.js';
 import { FamfsError } from '../api/errors.js';
-import { findMounted as findMountedPath } from '../api/locate.js';
+import { findMounted as findMountedPath, type MountedPath } from '../api/locate.js';
 
 export interface DeviceOption {
   device?: string;
@@ -21,9 +21,16 @@ export interface Target {
   mountpoint?: string;
 }
 
+/** One line when the mount a path is in cannot be touched now (its daemon is stopped): the verb works on the device. */
+function sayUnreachable(m: MountedPath): void {
+  if (m.unreachable) process.stderr.write(`famfs: ${m.mountpoint}: ${m.unreachable}: working on ${m.device} directly; the mount catches up once its daemon runs again\n`);
+}
+
 /** The famfs mount holding a host path, with the path relative to its root. */
 export function findMounted(hostPath: string): Target | undefined {
-  return findMountedPath(hostPath);
+  const m = findMountedPath(hostPath);
+  if (m) sayUnreachable(m);
+  return m;
 }
 
 /** Resolve a verb's file system and path: --device with a root-relative path, or a path in a mount. */

@@ -1,13 +1,7 @@
 import type { Command } from 'commander';
 import { nodeJson } from './describe.js';
 import { printJson, target, withTarget, type DeviceOption } from './context.js';
-import { getxattr } from '../sys/libc.js';
-
-/** Ask a mount's daemon to replay now (it follows the log by itself anyway). */
-function pokeDaemon(mountpoint: string): void {
-  const pid = Number(getxattr(mountpoint, 'user.famfs.pid'));
-  if (pid > 0) process.kill(pid, 'SIGUSR1');
-}
+import { pokeDaemon } from '../api/mounted.js';
 
 export function register(program: Command): void {
   program

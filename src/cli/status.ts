@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { FamfsError } from '../api/errors.js';
 import { famfsMountList, findMounted } from '../api/locate.js';
+import { famfsMountInfoAt, mountDaemon } from '../api/mountrecord.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { DaemonStatus } from '../fs/status.js';
@@ -105,7 +106,14 @@ export function register(program: Command): void {
         if (!m) throw new FamfsError(`${where}: not inside a mounted famfs`, 'EINVAL');
         mounts = mounts.filter((x) => x.mountpoint === m.mountpoint);
       }
-      const answers = await probeAll(mounts);
+      // A stopped daemon (its record says so) is not asked at all: the probe would only time out.
+      const stopped = new Map(mounts.flatMap((m) => {
+        const mi = famfsMountInfoAt(m.mountpoint);
+        const d = mi && mountDaemon(mi);
+        return d && d.state === 'stopped' ? [[m.mountpoint, d.record] as const] : [];
+      }));
+      const answers = await probeAll(mounts.filter((m) => !stopped.has(m.mountpoint)));
+      for (const [mp, r] of stopped) answers.set(mp, { mountpoint: mp, role: 'stopped', dataPath: r.dataPath, pid: String(r.pid) });
       // The DAX driver: fsdev_dax while a kernel-mode mount uses the device (docs/fuse.md).
       const rows = mounts.map((m) => ({ ...rowOf(m, answers.get(m.mountpoint)), daxDriver: daxDriver(m.device) || undefined }));
       if (o.json) return printJson(rows);

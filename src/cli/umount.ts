@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 import { FamfsError } from '../api/errors.js';
 import { unmountFuse } from '../fuse/mount.js';
 import { clearDeadMount, famfsMountAt } from './deadmount.js';
-import { mountIsKernelMode } from '../api/mounted.js';
-import { getxattr } from '../sys/libc.js';
+import { mountDaemonPid, mountIsKernelMode } from '../api/mounted.js';
+import { mountDaemon, processState } from '../api/mountrecord.js';
 import type { MountInfo } from '../fuse/mountinfo.js';
 import type { PresenceArea } from '../presence/area.js';
-import { localDaemonSlots, openArea, waitLeft, type DaemonSlot } from '../presence/leave-wait.js';
+import { daemonSlots, localDaemonSlots, openArea, waitLeft, type DaemonSlot } from '../presence/leave-wait.js';
 
 function alive(pid: number): boolean {
   try {
@@ -48,12 +48,7 @@ async function unmount(m: MountInfo, o: { lazy?: boolean }): Promise<'done' | 'd
   // keeps the mount busy: detach it, and the daemon lets go once it sees it gone.
   const kernel = mountIsKernelMode(m.mountpoint);
   if (!o.lazy && !kernel) throw new FamfsError(`${m.mountpoint}: busy (files are open); close them or use --lazy`, 'EBUSY');
-  let pid = 0;
-  try {
-    pid = Number(getxattr(m.mountpoint, 'user.famfs.pid') ?? 0);
-  } catch {
-    /* dead daemon */
-  }
+  const pid = mountDaemonPid(m.mountpoint) ?? 0;
   unmountFuse(m.mountpoint, { lazy: true });
   if (kernel && pid > 0 && !(await waitExit(pid, 30_000))) {
     throw new FamfsError(`${m.mountpoint}: detached, but its daemon (pid ${pid}) still runs: files in it are still open`, 'EBUSY');
@@ -70,7 +65,15 @@ async function awaitLeave(area: PresenceArea, mine: DaemonSlot[], mp: string, de
     process.stderr.write(`famfs: ${mp}: its daemon (pid ${pid}) exited without leaving presence slot ${slot}: other hosts call it gone after a lease of silence; famfs hosts --evict ${slot} ${dev} frees it now\n`);
     return;
   }
-  throw new FamfsError(`${mp}: unmounted, but its daemon (pid ${pid}) still holds presence slot ${slot} after ${ms} ms (wedged?): its holds keep space until it leaves, or until it is down and evicted (famfs hosts --evict ${slot} ${dev})`, 'EBUSY');
+  const how = processState(pid) === 'stopped' ? 'stopped (SIGSTOP)' : 'wedged?';
+  throw new FamfsError(`${mp}: unmounted, but its daemon (pid ${pid}) still holds presence slot ${slot} after ${ms} ms (${how}): its holds keep space until it leaves, or until it is down and evicted (famfs hosts --evict ${slot} ${dev})`, 'EBUSY');
+}
+
+/** Without a record (a daemon of an older build): the local slot only when there is just one, else nothing to wait for. */
+function soleLocalSlot(area: PresenceArea, mp: string): DaemonSlot[] {
+  const local = localDaemonSlots(area);
+  if (local.length > 1) process.stderr.write(`famfs: ${mp}: no record names its daemon and ${local.length} daemons of this machine use the device: not waiting for one to leave its presence slot\n`);
+  return local.length === 1 ? local : [];
 }
 
 export function register(program: Command): void {
@@ -83,10 +86,12 @@ export function register(program: Command): void {
       // Found in mountinfo only: a stat of a wedged mount point could hang.
       const m = famfsMountAt(mountpoint);
       if (!m) throw new FamfsError(`${mountpoint}: no famfs is mounted there`, 'EINVAL');
-      // This machine's daemon slot, read before unmounting (file systems with the presence area, daemon mode).
+      // The slot of the daemon serving THIS mount (another local mount of the device has its own),
+      // read before unmounting: its record names it without asking it (it may be stopped).
+      const daemon = mountDaemon(m);
       const area = openArea(m.source);
       try {
-        const mine = area ? localDaemonSlots(area) : [];
+        const mine = !area ? [] : daemon ? daemonSlots(area, daemon.record) : soleLocalSlot(area, m.mountpoint);
         const how = await unmount(m, o);
         // --lazy leaves open files working: the daemon keeps its slot (and their holds) until they close.
         if (area && mine.length && how !== 'lazy') await awaitLeave(area, mine, m.mountpoint, m.source, how === 'dead' ? 3000 : LEAVE_WAIT_MS);

@@ -43,6 +43,9 @@ export const FEATURES: readonly FeatureInfo[] = [
   { name: 'delete', bit: 3, class: 'incompat', known: true, what: 'DELETE entries: files, symlinks and empty directories can be removed' },
   { name: 'rename', bit: 4, class: 'incompat', known: true, what: 'RENAME entries: nodes move, and a rename may replace a file' },
   { name: 'presence', bit: 5, class: 'rocompat', known: true, what: 'a per-host presence area (heartbeats, replay position, held files) that says when deleted space may be reused' },
+  // Never chosen at mkfs: set by `famfs compact` while it rewrites the log, so that a compact
+  // killed half-way leaves a file system every version refuses (this one says why).
+  { name: 'compacting', bit: 6, class: 'incompat', known: false, what: 'a famfs compact is rewriting the log (left set by an interrupted one)' },
 ];
 
 /** Feature names that stand for a set (mkfs --features delete = delete, rename and presence). */
@@ -67,6 +70,10 @@ export const SMALL_UNITS = featureBit('small-units');
 export const DELETE = featureBit('delete');
 export const RENAME = featureBit('rename');
 export const PRESENCE = featureBit('presence');
+export const COMPACTING = featureBit('compacting');
+
+/** Why a file system left by an interrupted `famfs compact` is refused. */
+export const INTERRUPTED_COMPACT = 'a famfs compact was interrupted while it rewrote the log (files are missing from it): restore the backup it saved first (the path it printed, by default famfs-compact-<uuid>-<time>.img in the temp directory) with dd if=BACKUP of=DEVICE conv=notrunc';
 
 function knownMask(cls: FeatureClass): bigint {
   let m = 0n;
@@ -127,6 +134,7 @@ export function checkFeatureBlock(buf: Buffer, opts: { forWrite?: boolean } = {}
   const features: Features = { incompat: buf.readBigUInt64LE(FB_INCOMPAT), rocompat: buf.readBigUInt64LE(FB_ROCOMPAT) };
   const lease = buf.readUInt32LE(FB_LEASE);
   if (lease) features.leaseMs = lease;
+  if (features.incompat & COMPACTING) return { ok: false, reason: INTERRUPTED_COMPACT };
   const unknown = features.incompat & ~KNOWN_INCOMPAT;
   if (unknown) return { ok: false, reason: `uses famfs features this version does not know: ${featureNames(unknown).join(', ')}` };
   const unknownRo = features.rocompat & ~KNOWN_ROCOMPAT;

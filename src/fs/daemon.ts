@@ -10,7 +10,7 @@ import { FamfsError, asFamfsError } from '../api/errors.js';
 import { FuseServer } from '../fuse/server.js';
 import { kernelMaxPagesLimit } from '../fuse/negotiate.js';
 import { uringSupport, type TransportChoice } from '../fuse/uring.js';
-import { checkMountpoint, findFuseMounts, fuseAvailable, type MountOptions } from '../fuse/mount.js';
+import { checkMountpoint, findFuseMounts, fuseAvailable, type MountInfo, type MountOptions } from '../fuse/mount.js';
 import { StateFlag, type FamfsMountConfig } from './config.js';
 import { DEFAULT_LOCK_WAIT_MS, MasterService } from './master-service.js';
 import { createNewFileSlots } from './newslots.js';
@@ -28,6 +28,7 @@ import { PresenceService } from '../presence/service.js';
 import { probeFamfs } from '../api/probe.js';
 import { hasFeature, PRESENCE } from '../format/features.js';
 import { createSharedStatfs } from './shared-statfs.js';
+import { famfsMountInfoAt, mountDaemon, removeMountRecord, writeMountRecord } from '../api/mountrecord.js';
 
 export const FS_SUBTYPE = 'famfs';
 export const FS_TYPE = `fuse.${FS_SUBTYPE}`;
@@ -106,9 +107,12 @@ export function parseMountOptions(opts: string[] = []): ParsedOptions {
   return { mount: o, metaGroup, cache };
 }
 
-function mountHostUuid(mountpoint: string): string | undefined {
+/** The system UUID of a mount's daemon: from its record (never asking a stopped daemon), else from the daemon. */
+function mountHostUuid(m: MountInfo): string | undefined {
+  const d = mountDaemon(m);
+  if (d) return d.state === 'gone' ? undefined : d.record.systemUuid;
   try {
-    return getxattr(mountpoint, 'user.famfs.system_uuid');
+    return getxattr(m.mountpoint, 'user.famfs.system_uuid');
   } catch {
     return undefined; // dead daemon: it can't serve, so it doesn't count
   }
@@ -150,7 +154,7 @@ export function preflight(req: MountRequest): Preflight {
   }
   // One mount per device per host. Hosts simulated on one machine (FAMFS_SYSTEM_UUID_FILE) differ in system UUID.
   const me = trySystemUuid() ?? '';
-  const dup = famfsMounts().find((m) => m.device === device && mountHostUuid(m.mountpoint) === me);
+  const dup = findFuseMounts({ type: FS_TYPE }).find((m) => m.source === device && mountHostUuid(m) === me);
   if (dup) throw new FamfsError(`${device} is already mounted at ${dup.mountpoint} on this host`, 'EBUSY');
   if (daxMode(device) === 'fsdev') {
     if (famfsMounts().some((m) => m.device === device)) throw new FamfsError(`${device} is bound to fsdev_dax for a famfs mount on this host; unmount it first`, 'EBUSY');
@@ -340,7 +344,12 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   watcher.start();
   // Deletes and renames reach this host's kernel through the notifier: it listens before the mount is announced.
   await notify.ready;
+  // Who serves this mount, for `famfs umount` and the CLI, readable without asking us (mountrecord.ts).
+  const mi = famfsMountInfoAt(mountpoint);
+  const recordFile = mi && writeMountRecord(mi, { systemUuid: trySystemUuid() ?? '', device, mountpoint, dataPath });
+  if (!recordFile) log(`could not write this mount's record in ${process.env.FAMFS_RUN_DIR || '/run/famfs/mounts'}: famfs umount of it cannot tell this daemon from other local mounts of ${device}`);
   void server.closed.then(() => {
+    if (recordFile) removeMountRecord(recordFile);
     clearInterval(detachTimer);
     rpc?.close();
     master?.close();

@@ -4,7 +4,7 @@
  * directory's), its kind (on the prototype), and the neutral map of the common file — one
  * extent on device 0, page-aligned — which is kept as two small integers and built when asked.
  */
-import type { FileMap } from '../format/types.js';
+import type { FileMap, SimpleMap } from '../format/types.js';
 
 export const ROOT_ID = 1;
 export const FIRST_ENTRY_ID = 16;
@@ -48,7 +48,7 @@ export interface FileNode extends NodeBase {
   readonly kind: 'file';
   size: number;
   flags: number;
-  /** The file's neutral map. May be built on each read: don't change the object you get (assign a new map instead). */
+  /** The file's neutral map. May be built when asked and shared with later asks: never change the object you get (assign a new map instead). */
   map: FileMap;
 }
 
@@ -174,6 +174,11 @@ class Dir extends Node implements DirNode {
   }
 }
 
+/** Inline maps built lately, by entry slot modulo their count (per thread: each has its module). */
+const BUILT_MAPS = 16;
+const builtMaps: (SimpleMap | undefined)[] = new Array(BUILT_MAPS).fill(undefined);
+const builtFor: (File | undefined)[] = new Array(BUILT_MAPS).fill(undefined);
+
 class File extends Leaf implements FileNode {
   declare readonly kind: 'file';
   size: number;
@@ -191,7 +196,16 @@ class File extends Leaf implements FileNode {
 
   get map(): FileMap {
     const x = this.ext;
-    return typeof x === 'number' ? { kind: 'simple', extents: [{ devindex: 0, offset: this.pg * PAGE, length: x * PAGE }] } : x;
+    if (typeof x !== 'number') return x;
+    // A READ asks for the map several times (fd or mapping, invalidate, view), and sequential
+    // READs ask for the same file's: recently built maps are kept, checked against pg/ext.
+    const slot = this.entryIndex & (BUILT_MAPS - 1);
+    const m = builtMaps[slot];
+    if (m && builtFor[slot] === this && m.extents[0]!.offset === this.pg * PAGE && m.extents[0]!.length === x * PAGE) return m;
+    const built: SimpleMap = { kind: 'simple', extents: [{ devindex: 0, offset: this.pg * PAGE, length: x * PAGE }] };
+    builtMaps[slot] = built;
+    builtFor[slot] = this;
+    return built;
   }
   set map(map: FileMap) {
     const e = map.kind === 'simple' && map.extents.length === 1 ? map.extents[0]! : undefined;

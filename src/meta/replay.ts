@@ -11,7 +11,7 @@ import type { FileMap } from '../format/types.js';
 import type { PendingFree } from '../alloc/reclaim.js';
 import { basename, dirname, relpathProblem, reservedProblem } from './paths.js';
 import { daxdevProblem, type DaxdevInfo } from './daxdevs.js';
-import { idForEntry, Tree, type DirNode, type TreeNode } from './tree.js';
+import { idForEntry, Tree, type DirNode, type FileNode, type TreeNode } from './tree.js';
 import { AttrsTable, makeDir, makeFile, makeSymlink, type NodeInit } from './nodes.js';
 import { mapProblem, type Geometry } from './validate.js';
 import type { LogView } from './log.js';
@@ -233,26 +233,29 @@ export class Replayer {
     return { index, entry: this.entryAt(index) };
   }
 
-  /** Every entry applied so far, in log order (decoded again: O(entries), for tools and tests). */
+  /** Every entry applied so far, in log order (decoded again: O(entries), for tests; others use appliedAt). */
   get applied(): AppliedEntry[] {
     return Array.from({ length: this.appliedCount }, (_, i) => this.appliedAt(i));
   }
 
-  /** Every sound file entry holding space, applied or not, decoded again (fsck, space maps). */
+  /** Every sound file entry holding space, applied or not, decoded again (O(entries), for tests; others use forEachHolder). */
   get spaceHolders(): AppliedEntry[] {
     const out: AppliedEntry[] = [];
     this.forEachHolder((index) => out.push({ index, entry: this.entryAt(index) }));
     return out;
   }
 
-  /** Slot and map of every sound file entry, applied or not, in log order. */
-  forEachHolder(fn: (index: number, map: FileMap) => void): void {
+  /**
+   * Slot and map of every sound file entry, applied or not, in log order, without decoding
+   * the log again: `node` is the tree's node of an applied entry (undefined for one replay refused).
+   */
+  forEachHolder(fn: (index: number, map: FileMap, node?: FileNode) => void): void {
     const strays = this.strayHolders;
     let k = 0;
     for (const n of this.tree.byId.values()) {
       if (n.kind !== 'file') continue;
       for (; k < strays.length && strays[k]!.index < n.entryIndex; k++) fn(strays[k]!.index, strays[k]!.map);
-      fn(n.entryIndex, n.map);
+      fn(n.entryIndex, n.map, n);
     }
     for (; k < strays.length; k++) fn(strays[k]!.index, strays[k]!.map);
   }

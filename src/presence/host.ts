@@ -44,13 +44,15 @@ export function newToken(): bigint {
 
 /**
  * Slots this host may claim: free or left ones, and this machine's own slots whose daemon is
- * dead (a crash or SIGKILL), unless that daemon was in kernel mode and held files.
+ * dead (a crash or SIGKILL), unless that daemon was in kernel mode: its kernel may still map
+ * files through the dead mount, so its slot keeps what it held and everything deleted after
+ * what it had replayed (held list or not) until `famfs hosts --evict`.
  */
 export function claimable(s: PresenceSlot | undefined, me: HostIdentity): boolean {
   if (!s) return false;
   if (s.state !== 'live') return true;
   if (!me.systemUuid || s.systemUuid !== me.systemUuid || s.pid === me.pid || pidAlive(s.pid)) return false;
-  return !(s.kernelMode && (s.held.length > 0 || s.overflowFloor !== undefined));
+  return !s.kernelMode;
 }
 
 export class PresenceHost {

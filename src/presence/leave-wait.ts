@@ -37,6 +37,11 @@ export function localDaemonSlots(area: PresenceArea): DaemonSlot[] {
   return area.readAll().flatMap((s) => (s && s.state === 'live' && s.systemUuid === me && pidAlive(s.pid) ? [{ slot: s.index, pid: s.pid, token: s.token }] : []));
 }
 
+/** The live slots of one daemon (by pid and system UUID: pids of other hosts may be the same number). */
+export function daemonSlots(area: PresenceArea, d: { pid: number; systemUuid: string }): DaemonSlot[] {
+  return area.readAll().flatMap((s) => (s && s.state === 'live' && s.pid === d.pid && s.systemUuid === d.systemUuid ? [{ slot: s.index, pid: s.pid, token: s.token }] : []));
+}
+
 export type LeaveOutcome = { left: true } | { left: false; why: 'exited' | 'timeout'; slot: DaemonSlot };
 
 /** Wait until no slot in `slots` shows its daemon any more; up to `ms`. */

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FAMFS_BIN, famfs, famfsOk, GiB, makeHost, MiB, removeAllShm, removeHost, shmPath, sparseFile, type CliResult, type Host } from './helpers.js';
 import { HAVE_FUSE, NO_FUSE_REASON, mount, umountAll } from '../fs/mounted.js';
+import { newFs } from './cli-kit.js';
 
 let master: Host;
 
@@ -19,12 +20,6 @@ function oneLine(r: CliResult, re: RegExp): void {
   const lines = r.stderr.trimEnd().split('\n');
   assert.equal(lines.length, 1, `expected one stderr line, got:\n${r.stderr}`);
   assert.match(lines[0]!, re);
-}
-
-function newFs(tag: string): string {
-  const dev = shmPath(tag);
-  famfsOk(master, ['mkfs', dev, '--size', '4g']);
-  return dev;
 }
 
 /** Run the CLI with its stdout a pipe whose reader is already gone; resolves with exit status and stderr. */
@@ -42,7 +37,7 @@ describe('CLI edges (issue 11)', () => {
   let dev: string;
   before(() => {
     master = makeHost('edges');
-    dev = newFs('edges');
+    dev = newFs(master, 'edges');
     for (let i = 0; i < 40; i++) famfsOk(master, ['mkdir', '-d', dev, `d${i}`]);
     famfsOk(master, ['creat', '-d', dev, '-s', '3m', 'f1']);
   });
@@ -61,7 +56,7 @@ describe('CLI edges (issue 11)', () => {
   });
 
   it('item 15: fsck names every colliding pair, in text and JSON', () => {
-    const d = newFs('coll');
+    const d = newFs(master, 'coll');
     famfsOk(master, ['creat', '-d', d, '-s', '5m', 'a']);
     famfsOk(master, ['creat', '-d', d, '-s', '1m', 'b']);
     famfsOk(master, ['clone', '-d', d, 'a', 'a2']);
@@ -154,7 +149,7 @@ describe('CLI edges (issue 11)', () => {
   });
 
   it('item 12: mkfs --force refuses a device mounted on this host, naming the mount; --even-if-mounted overrides', { skip: !HAVE_FUSE && NO_FUSE_REASON }, () => {
-    const d = newFs('mounted');
+    const d = newFs(master, 'mounted');
     famfsOk(master, ['mkdir', '-d', d, 'keep']);
     const mp = mount(master, d, 'mkfs-busy');
     oneLine(famfs(master, ['mkfs', '--force', d]), new RegExp(`in use by the mount ${mp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));

@@ -2,83 +2,22 @@
  * The famfs CLI end to end: real `node bin/famfs.js` processes on sparse
  * device files in /dev/shm, one system-UUID file per simulated host.
  * Every refused command must exit non-zero with one clear stderr line and
- * leave the log byte-for-byte unchanged.
+ * leave the log byte-for-byte unchanged (cli-kit.ts). Limits (1 GiB window,
+ * a client host, a missing device, a full log or device): cli-limits.test.ts.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { checkSuperblock, decodeSuperblock } from '../../src/format/superblock.js';
 import { checkLogHeader, decodeLogHeader } from '../../src/format/logheader.js';
-import { LOG_OFFSET } from '../../src/format/constants.js';
 import { RandomStream } from '../../src/format/prng.js';
 import { Famfs } from '../../src/api/famfs.js';
-import {
-  asHost, famfs, famfsOk, GiB, makeHost, MiB, readRange, removeAllShm, removeFile, removeHost, shmPath, sparseFile, type CliResult, type Host,
-} from './helpers.js';
-
-const LOG_LEN = 8 * MiB;
-let master: Host;
-let client: Host;
-let hostDir: string; // host-side source files for cp
-
-const logBytes = (dev: string): Buffer => readRange(dev, LOG_OFFSET, LOG_LEN);
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-function oneLine(r: CliResult): string {
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `expected one stderr line, got:\n${r.stderr}`);
-  assert.ok(lines[0]!.length > 8, `stderr too terse: ${JSON.stringify(r.stderr)}`);
-  return lines[0]!;
-}
-
-/** Run a command that must fail: exit ≠ 0, one stderr line matching `re`, log (and superblock) unchanged. */
-function refused(host: Host, dev: string, args: string[], re: RegExp): string {
-  const log = logBytes(dev);
-  const sb = readRange(dev, 0, 4096);
-  const r = famfs(host, args);
-  assert.notEqual(r.status, 0, `famfs ${args.join(' ')} should fail\n${r.stdout}`);
-  const line = oneLine(r);
-  assert.match(line, re, `famfs ${args.join(' ')}`);
-  assert.ok(logBytes(dev).equals(log), `famfs ${args.join(' ')} changed the log`);
-  assert.ok(readRange(dev, 0, 4096).equals(sb), `famfs ${args.join(' ')} changed the superblock`);
-  return line;
-}
-
-function json<T = any>(host: Host, args: string[]): T {
-  return JSON.parse(famfsOk(host, args).stdout) as T;
-}
-
-function newFs(tag: string): string {
-  const dev = shmPath(tag);
-  famfsOk(master, ['mkfs', dev, '--size', '4g']);
-  return dev;
-}
-
-/** Write a host file of `size` deterministic bytes (PRNG seed), returning its sha256. */
-function hostFile(rel: string, size: number, seed: number): string {
-  const p = path.join(hostDir, rel);
-  fs.mkdirSync(path.dirname(p), { recursive: true });
-  const b = Buffer.alloc(size);
-  new RandomStream(seed).fill(b);
-  fs.writeFileSync(p, b);
-  return sha(b);
-}
+import { asHost, famfs, famfsOk, GiB, MiB, readRange, shmPath, sparseFile } from './helpers.js';
+import { cliHosts, hostFile, json, LOG_LEN, logBytes, newFs, oneLine, refused, sha } from './cli-kit.js';
 
 describe('famfs CLI end to end', () => {
-  before(() => {
-    master = makeHost('master');
-    client = makeHost('client');
-    hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-core-src-'));
-  });
-  after(() => {
-    removeAllShm();
-    removeHost(master);
-    removeHost(client);
-    fs.rmSync(hostDir, { recursive: true, force: true });
-  });
+  const { master, client, hostDir } = cliHosts('cli');
 
   describe('mkfs', () => {
     it('refuses devices below 4 GiB, with or without --size', () => {
@@ -128,7 +67,7 @@ describe('famfs CLI end to end', () => {
     });
 
     it('an existing superblock needs --force; --force makes a new, empty file system', () => {
-      const dev = newFs('force');
+      const dev = newFs(master, 'force');
       famfsOk(master, ['mkdir', '-d', dev, 'keep']);
       const uuid = decodeSuperblock(readRange(dev, 0, 200)).uuid;
       refused(master, dev, ['mkfs', dev], /already holds a famfs file system.*--force/);
@@ -138,7 +77,7 @@ describe('famfs CLI end to end', () => {
     });
 
     it('another host’s superblock needs --force, which makes the caller the master', () => {
-      const dev = newFs('other');
+      const dev = newFs(master, 'other');
       refused(client, dev, ['mkfs', dev], /owned by another host/);
       famfsOk(client, ['mkfs', '--force', dev]);
       assert.equal(decodeSuperblock(readRange(dev, 0, 200)).systemUuid, client.uuid);
@@ -147,7 +86,7 @@ describe('famfs CLI end to end', () => {
     });
 
     it('--kill needs --force and then zeroes only the magic', () => {
-      const dev = newFs('kill');
+      const dev = newFs(master, 'kill');
       famfsOk(master, ['mkdir', '-d', dev, 'd']);
       refused(master, dev, ['mkfs', '-k', dev], /--force/);
       const before = readRange(dev, 0, 2 * MiB + LOG_LEN);
@@ -172,7 +111,7 @@ describe('famfs CLI end to end', () => {
   describe('mkdir, creat, cp, ls, getmap, cat, verify, logplay, clone on one file system', () => {
     let dev: string;
     before(() => {
-      dev = newFs('ns');
+      dev = newFs(master, 'ns');
     });
 
     it('mkdir: -p, missing parent, exists, mode/owner', () => {
@@ -294,7 +233,7 @@ describe('famfs CLI end to end', () => {
     });
 
     it('cp: one file, byte-exact; a same-size re-copy logs nothing', () => {
-      const h = hostFile('single.bin', 3_000_001, 5);
+      const h = hostFile(hostDir, 'single.bin', 3_000_001, 5);
       famfsOk(master, ['cp', '-d', dev, path.join(hostDir, 'single.bin'), 'single']);
       const out = famfsOk(master, ['cat', '-d', dev, 'single']).raw;
       assert.equal(out.length, 3_000_001);
@@ -307,8 +246,8 @@ describe('famfs CLI end to end', () => {
     });
 
     it('cp: several files into an existing directory', () => {
-      hostFile('multi/one', 10, 1);
-      hostFile('multi/two', 5 * MiB, 2);
+      hostFile(hostDir, 'multi/one', 10, 1);
+      hostFile(hostDir, 'multi/two', 5 * MiB, 2);
       famfsOk(master, ['mkdir', '-d', dev, 'into']);
       famfsOk(master, ['cp', '-d', dev, path.join(hostDir, 'multi/one'), path.join(hostDir, 'multi/two'), 'into']);
       assert.deepEqual(famfsOk(master, ['ls', '-d', dev, 'into']).stdout.trim().split('\n'), ['one', 'two']);
@@ -321,7 +260,7 @@ describe('famfs CLI end to end', () => {
     it('cp -r: a tree with known sha256 sums', () => {
       const want = new Map<string, string>();
       const files: [string, number][] = [['top.txt', 17], ['d1/a', 4096], ['d1/b', 2 * MiB], ['d1/d2/c', 2 * MiB + 1], ['d1/d2/d3/deep', 123457], ['e/f', 1]];
-      files.forEach(([rel, size], i) => want.set(rel, hostFile(`tree/${rel}`, size, 100 + i)));
+      files.forEach(([rel, size], i) => want.set(rel, hostFile(hostDir, `tree/${rel}`, size, 100 + i)));
       fs.mkdirSync(path.join(hostDir, 'tree/emptydir'));
       famfsOk(master, ['cp', '-d', dev, '-r', path.join(hostDir, 'tree'), 'copy']);
       const listed = json<any[]>(master, ['ls', '-d', dev, '-R', '--json', 'copy']);
@@ -399,149 +338,6 @@ describe('famfs CLI end to end', () => {
       assert.equal(JSON.parse(j.stdout).collisions, 2); // 3,000,001 bytes = 2 units
       refused(master, dev, ['clone', '-d', dev, 'nothere', 'x'], /no such file/);
       refused(master, dev, ['clone', '-d', dev, 'single', 'single-clone'], /already exists/);
-    });
-  });
-
-  describe('data across a 1 GiB mapping window', () => {
-    it('creat -r, verify, cat and cp of files that straddle the window boundary', () => {
-      const dev = newFs('window');
-      famfsOk(master, ['creat', '-d', dev, '-s', '1010m', 'pad']); // data starts at 10 MiB: next file starts at 1020 MiB
-      const size = 9 * MiB + 5;
-      famfsOk(master, ['creat', '-d', dev, '-s', String(size), '-r', '-S', '77', 'cross']);
-      const m = json(master, ['getmap', '-d', dev, '--json', 'cross']);
-      assert.ok(m.map.extents[0].offset < GiB && m.map.extents[0].offset + size > GiB, 'file does not straddle 1 GiB');
-      assert.match(famfsOk(master, ['verify', '-d', dev, '-S', '77', 'cross']).stdout, /Success/);
-      const want = Buffer.alloc(size);
-      new RandomStream(77).fill(want);
-      const got = famfsOk(master, ['cat', '-d', dev, 'cross']).raw;
-      assert.ok(got.equals(want));
-      const src = path.join(hostDir, 'cross.bin');
-      fs.writeFileSync(src, Buffer.concat([want, want]));
-      famfsOk(master, ['cp', '-d', dev, src, 'cross2']);
-      const m2 = json(master, ['getmap', '-d', dev, '--json', 'cross2']);
-      assert.ok(m2.map.extents[0].offset < 2 * GiB && m2.map.extents[0].offset > GiB);
-      assert.equal(sha(famfsOk(master, ['cat', '-d', dev, 'cross2']).raw), sha(Buffer.concat([want, want])));
-      removeFile(dev);
-    });
-  });
-
-  describe('a client host', () => {
-    let dev: string;
-    before(() => {
-      dev = newFs('client');
-      famfsOk(master, ['mkdir', '-d', dev, 'd']);
-      famfsOk(master, ['creat', '-d', dev, '-s', '1m', '-r', '-S', '3', 'd/f']);
-      hostFile('client/src', 100, 4);
-    });
-
-    it('cannot mkdir, creat, cp or clone: error, nothing changed', () => {
-      const src = path.join(hostDir, 'client/src');
-      for (const args of [['mkdir', 'x'], ['mkdir', '-p', 'x/y'], ['creat', '-s', '1m', 'x'], ['cp', src, 'x'], ['cp', '-r', path.join(hostDir, 'client'), 'x'], ['clone', 'd/f', 'x']]) {
-        const [verb, ...rest] = args;
-        refused(client, dev, [verb!, '-d', dev, ...rest], /client of this file system.*only the master/);
-      }
-      const before = readRange(dev, 10 * MiB, 4 * MiB);
-      refused(client, dev, ['creat', '-d', dev, '-s', '1m', '-r', '-S', '5', 'y'], /only the master/);
-      assert.ok(readRange(dev, 10 * MiB, 4 * MiB).equals(before), 'a refused creat -r wrote data');
-    });
-
-    it('can read: ls, getmap, cat, verify, fsck (role Client), logplay', () => {
-      assert.equal(famfsOk(client, ['ls', '-d', dev, '-R']).stdout, 'd\nd/f\n');
-      assert.equal(json(client, ['getmap', '-d', dev, '--json', 'd/f']).size, MiB);
-      assert.match(famfsOk(client, ['verify', '-d', dev, '-S', '3', 'd/f']).stdout, /Success/);
-      assert.equal(famfsOk(client, ['cat', '-d', dev, 'd/f']).raw.length, MiB);
-      assert.match(famfsOk(client, ['fsck', '-d', dev]).stdout, /role of this node: Client/);
-    });
-
-    it('a host without a readable system UUID is a client', () => {
-      const nouuid: Host = { ...client, env: { ...client.env, FAMFS_SYSTEM_UUID_FILE: path.join(hostDir, 'client/src') } };
-      refused(nouuid, dev, ['mkdir', '-d', dev, 'z'], /client|UUID/);
-    });
-  });
-
-  describe('missing device', () => {
-    const nodev = '/dev/shm/famfs-core-missing.img';
-    for (const args of [['ls'], ['mkdir', 'x'], ['creat', '-s', '1m', 'x'], ['cp', '/etc/hostname', 'x'], ['fsck'], ['logplay'], ['cat', 'x'], ['getmap', 'x']]) {
-      it(`${args[0]} on a missing device fails clearly and creates nothing`, () => {
-        const [verb, ...rest] = args;
-        const r = famfs(master, [verb!, '-d', nodev, ...rest]);
-        assert.notEqual(r.status, 0);
-        assert.match(oneLine(r), /no such device or file/);
-        assert.equal(fs.existsSync(nodev), false);
-      });
-    }
-    it('no --device at all', () => {
-      const r = famfs(master, ['ls']);
-      assert.notEqual(r.status, 0);
-      assert.match(oneLine(r), /--device/);
-    });
-  });
-
-  describe('log full (8 MiB log = 15,420 entries)', () => {
-    let dev: string;
-    before(() => {
-      dev = newFs('logfull');
-      asHost(master, () => {
-        const f = Famfs.open(dev, { writable: true });
-        try {
-          f.writer((w) => {
-            w.mkdir('d');
-            w.creat('d/f', 10);
-            for (let i = 2; i < 15420; i++) w.mkdir(`d/${i}`);
-          });
-          assert.equal(f.log.nextIndex(), 15420);
-        } finally {
-          f.close();
-        }
-      });
-      hostFile('logfull/x', 10, 1);
-    });
-
-    it('one more mkdir, creat, cp or clone: clear error, log unchanged', () => {
-      refused(master, dev, ['mkdir', '-d', dev, 'one-more'], /log full: all 15420 entries are used/);
-      refused(master, dev, ['creat', '-d', dev, '-s', '1m', 'one-more'], /log full/);
-      refused(master, dev, ['cp', '-d', dev, path.join(hostDir, 'logfull/x'), 'one-more'], /log full/);
-      refused(master, dev, ['cp', '-d', dev, '-r', path.join(hostDir, 'logfull'), 'one-more'], /log full/);
-      refused(master, dev, ['clone', '-d', dev, 'd/f', 'one-more'], /log full/);
-    });
-
-    it('a full log replays and fscks clean; space allocated for the refused creat is not held', () => {
-      const r = json(master, ['fsck', '-d', dev, '--json']);
-      assert.equal(r.clean, true);
-      assert.equal(r.log.entriesUsed, 15420);
-      assert.equal(r.directories, 15419);
-      assert.equal(r.files, 1);
-      assert.equal(r.capacity.allocatedBytes, 10 * MiB + 2 * MiB);
-    });
-  });
-
-  describe('device full', () => {
-    let dev: string;
-    before(() => {
-      dev = newFs('devfull');
-    });
-
-    it('creat bigger than the free space: ENOSPC error, log unchanged; exact fit works; mkdir still works', () => {
-      refused(master, dev, ['creat', '-d', dev, '-s', '4g', 'big'], /out of space/);
-      refused(master, dev, ['creat', '-d', dev, '-s', '4g', '-N', '2', '-B', '4', 'big'], /out of space|too large/);
-      const free = json(master, ['fsck', '-d', dev, '--json']).capacity.freeSpace;
-      assert.equal(free, 4 * GiB - 10 * MiB);
-      refused(master, dev, ['creat', '-d', dev, '-s', String(free + 1), 'big'], /out of space/);
-      famfsOk(master, ['creat', '-d', dev, '-s', String(free), 'big']);
-      refused(master, dev, ['creat', '-d', dev, '-s', '1', 'more'], /out of space/);
-      famfsOk(master, ['mkdir', '-d', dev, 'dirs-need-no-space']);
-      const r = json(master, ['fsck', '-d', dev, '--json']);
-      assert.equal(r.capacity.freeSpace, 0);
-      assert.equal(r.clean, true);
-    });
-
-    it('cp of a file bigger than the free space: ENOSPC error, log unchanged', () => {
-      const dev2 = newFs('devfull2');
-      famfsOk(master, ['creat', '-d', dev2, '-s', String(4 * GiB - 12 * MiB), 'most']);
-      const src = path.join(hostDir, 'fourmeg');
-      fs.writeFileSync(src, Buffer.alloc(4 * MiB, 1));
-      refused(master, dev2, ['cp', '-d', dev2, src, 'x'], /out of space/);
-      removeFile(dev2);
     });
   });
 });

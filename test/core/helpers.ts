@@ -3,6 +3,7 @@
  * system-UUID file per simulated host, and the real CLI as a child process.
  * Not a test file itself (node --test runs it, finds no tests, and passes).
  */
+import { after, before } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -29,7 +30,12 @@ export function shmPath(tag: string): string {
 
 /** A sparse file of `size` bytes in /dev/shm. */
 export function sparseFile(tag: string, size: number): string {
-  const p = shmPath(tag);
+  return sparseAt(shmPath(tag), size);
+}
+
+/** Make the sparse file `p` (a path from shmPath; removed by removeAllShm even if it ran in between). */
+function sparseAt(p: string, size: number): string {
+  created.add(p);
   fs.writeFileSync(p, '');
   fs.truncateSync(p, size);
   return p;
@@ -67,6 +73,35 @@ export function makeHost(name: string): Host {
 
 export function removeHost(h: Host): void {
   fs.rmSync(h.dir, { recursive: true, force: true });
+}
+
+/** formattedHost(): a host and the path of the device it formats. */
+export interface FormattedHost {
+  host: Host;
+  /** Made and formatted by a before() hook: use it in hooks and tests, not while the block is collected. */
+  dev: string;
+}
+
+/**
+ * One host and a famfs it formats (`famfs mkfs`), for the describe block that calls this:
+ * a before() hook makes the sparse device (`size`, default 4 GiB), formats it and runs
+ * `populate`; an after() hook runs `cleanup` (unmount, say), then removes the devices and
+ * the host. Hooks the block registers later run after these.
+ */
+export function formattedHost(tag: string, o: { size?: number; populate?: (dev: string, host: Host) => void; cleanup?: (host: Host) => void } = {}): FormattedHost {
+  const host = makeHost(tag);
+  const dev = shmPath(tag);
+  before(() => {
+    sparseAt(dev, o.size ?? 4 * GiB);
+    famfsOk(host, ['mkfs', dev]);
+    o.populate?.(dev, host);
+  });
+  after(() => {
+    o.cleanup?.(host);
+    removeAllShm();
+    removeHost(host);
+  });
+  return { host, dev };
 }
 
 /** Run library code as `host` (the library reads FAMFS_SYSTEM_UUID_FILE on every open). */

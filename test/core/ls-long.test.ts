@@ -1,9 +1,9 @@
 /** `famfs ls -l` looks like coreutils `ls -l`: mode string, links, names, -n, -h; --json stays raw. */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { humanSize, modeString } from '../../src/cli/longlist.js';
-import { famfs, famfsOk, GiB, makeHost, removeAllShm, removeHost, sparseFile, type Host } from './helpers.js';
+import { famfs, famfsOk, formattedHost } from './helpers.js';
 
 describe('ls -l', () => {
   it('mode strings carry setuid, setgid and sticky as ls shows them', () => {
@@ -24,20 +24,12 @@ describe('ls -l', () => {
   });
 
   describe('on a file system', () => {
-    let host: Host;
-    let dev: string;
+    const { host, dev } = formattedHost('lsl');
     before(() => {
-      host = makeHost('lsl');
-      dev = sparseFile('lsl', 4 * GiB);
-      famfsOk(host, ['mkfs', dev]);
       famfsOk(host, ['mkdir', '-d', dev, '-m', '1777', 'tmp']);
       famfsOk(host, ['mkdir', '-d', dev, 'tmp/sub']);
       famfsOk(host, ['creat', '-d', dev, '-s', '3000', '-m', '4755', '-u', '0', '-g', '0', 'tmp/tool']);
       famfsOk(host, ['creat', '-d', dev, '-s', String(3 * 2 ** 20), '-u', '65534', '-g', '4242424', 'tmp/big']);
-    });
-    after(() => {
-      removeAllShm();
-      removeHost(host);
     });
 
     it('columns: mode, links, user, group, size, name (no trailing /); directories count their subdirectories', () => {

@@ -5,6 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { mkfs } from '../../src/api/mkfs.js';
 import { Famfs } from '../../src/api/famfs.js';
@@ -16,7 +18,7 @@ import { decodeLogEntry, encodeRecord, joinContSlots } from '../../src/format/lo
 import { RELEASE_ALL } from '../../src/alloc/release-all.js';
 import { HOLD_ALL } from '../../src/alloc/reclaim.js';
 import type { FileNode } from '../../src/meta/tree.js';
-import { asHost, crc32Ref, famfs, famfsOk, GiB, makeHost, MiB, readRange, removeAllShm, removeHost, sparseFile, writeRange, type Host } from './helpers.js';
+import { asHost, crc32Ref, famfs, famfsOk, GiB, makeHost, MiB, readRange, removeAllShm, REPO, removeHost, sparseFile, writeRange, type Host } from './helpers.js';
 
 let host: Host;
 let other: Host;
@@ -411,5 +413,36 @@ describe('famfs compact', () => {
     assert.equal(famfs(h, ['verify', '-d', dev, '-S', '6', 'a/top']).status, 0);
     assert.match(famfsOk(h, ['compact', dev]).stdout, /nothing to compact: all 5 log entries are live/);
     fs.rmSync(backup, { force: true });
+  });
+
+  it('SIGKILLed in the middle: every tool refuses the half-written log (no file lost to a new one) until the backup is restored', () => {
+    const dev = sparseFile('compact-kill', 4 * GiB);
+    famfsOk(h, ['mkfs', '--features', 'delete', dev]);
+    famfsOk(h, ['mkdir', '-p', '-d', dev, 'a/b']);
+    for (let i = 0; i < 6; i++) famfsOk(h, ['creat', '-d', dev, '-s', String(2 * MiB), '-r', '-S', String(i + 1), `a/b/f${i}`]);
+    famfsOk(h, ['rm', '-d', dev, 'a/b/f1']);
+    const tree0 = famfsOk(h, ['ls', '-R', '--device', dev]).stdout;
+    const backup = `${dev}.backup`;
+    try {
+      // 7 live entries (a, a/b, 5 files) to write: killed after the 4th.
+      const k = spawnSync(process.execPath, [path.join(REPO, 'dist/test/core/compact-child.js'), dev, backup, '4'], { env: h.env, encoding: 'utf8' });
+      assert.equal(k.signal, 'SIGKILL', k.stderr);
+      for (const args of [['ls', '-R', '--device', dev], ['creat', '-d', dev, '-s', String(2 * MiB), 'new'], ['fsck', dev], ['compact', dev]]) {
+        const r = famfs(h, args);
+        assert.equal(r.status, 1, `famfs ${args[0]} on an interrupted compact: ${r.stdout}`);
+        assert.match(r.stderr, /famfs compact was interrupted/);
+        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      }
+      // The restore it names brings back the whole tree, bytes included; compact then runs through.
+      const img = fs.readFileSync(backup);
+      writeRange(dev, 0, img);
+      assert.equal(famfsOk(h, ['ls', '-R', '--device', dev]).stdout, tree0);
+      for (const i of [0, 2, 3, 4, 5]) assert.equal(famfs(h, ['verify', '-d', dev, '-S', String(i + 1), `a/b/f${i}`]).status, 0, `f${i}`);
+      fs.rmSync(backup, { force: true });
+      assert.match(famfsOk(h, ['compact', '--backup', backup, dev]).stdout, /log entries: 9 → 7; 1 deleted files' space released/);
+      assert.equal(famfsOk(h, ['ls', '-R', '--device', dev]).stdout, tree0);
+    } finally {
+      fs.rmSync(backup, { force: true });
+    }
   });
 });

@@ -80,6 +80,18 @@ describe('replay keeps slots, not entries', () => {
         assert.equal(h.entry.type, 'file');
         assert.deepEqual(h.entry, fresh(h.index));
       }
+      // heldSpace reads the tree's nodes instead of decoding: the live holders' sizes and maps,
+      // a renamed file under its current name; deleted and replaced files only as pending.
+      const held = f.heldSpace();
+      const live = holders.filter((h) => !f.isRemovedEntry(h.index));
+      assert.deepEqual(held.filter((h) => !h.pending).map((h) => h.index), live.map((h) => h.index));
+      assert.equal(held.filter((h) => h.pending).length, holders.length - live.length);
+      for (const [i, h] of live.entries()) {
+        assert.ok(h.entry.type === 'file');
+        assert.deepEqual([held[i]!.size, held[i]!.map], [h.entry.size, h.entry.map]);
+        assert.equal(held[i]!.path, f.tree.byId.get(f.nodeIdOf(h.index))!.path);
+      }
+      assert.ok(held.some((h) => h.path === 'd/f5' && !h.pending), 'the renamed file under its new name');
       // The bitmap (built from slot numbers and the nodes' maps) holds every holder's extents,
       // the deleted and the replaced file's too (HOLD_ALL releases nothing).
       const { bitmap, collisions } = f.buildBitmap();

@@ -42,6 +42,21 @@ describe('compact tree nodes', () => {
     });
   });
 
+  it('an inline map is built once for repeated asks, and never answers for another node or an old map', () => {
+    const t = new Tree();
+    const inline = (pages: number): FileMap => ({ kind: 'simple', extents: [{ devindex: 0, offset: pages * 4096, length: 4096 }] });
+    // Slots 0 and 16 share a cache entry: asks that alternate between them must each get their own map.
+    const f = makeFile({ name: 'f', parent: t.root, entryIndex: 0, attrs: a }, 4096, inline(10));
+    const g = makeFile({ name: 'g', parent: t.root, entryIndex: 16, attrs: a }, 4096, inline(20));
+    const first = f.map;
+    assert.equal(f.map, first, 'the same object for the next ask (a READ asks several times)');
+    assert.deepEqual(g.map, inline(20));
+    assert.deepEqual(f.map, inline(10));
+    f.map = inline(30);
+    assert.deepEqual(f.map, inline(30), 'an assigned map replaces the built one');
+    assert.notEqual(f.map, first);
+  });
+
   it('id, path and attributes are derived; a rename moves paths below; a removed node keeps its path', () => {
     const t = new Tree(0o700, 5, 6);
     assert.equal(t.root.id, ROOT_ID);

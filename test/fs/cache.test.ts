@@ -4,11 +4,11 @@
  * stay direct (they change as the log grows). Also: -o cache is ours, not the kernel's, and
  * max_pages is asked as the kernel's fs.fuse.max_pages_limit.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { famfsOk, GiB, makeHost, MiB, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
+import { famfsOk, formattedHost, GiB, makeHost, MiB, removeHost, type Host } from '../core/helpers.js';
 import { HAVE_FUSE, mount, NO_FUSE_REASON, umount, umountAll, waitFor } from './mounted.js';
 import { parseMountOptions } from '../../src/fs/daemon.js';
 import { kernelMaxPagesLimit } from '../../src/fuse/negotiate.js';
@@ -55,22 +55,12 @@ test('-o cache is a famfs option (not passed to the kernel); max_pages_limit is 
 });
 
 describe('famfs mount --cache', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
-  let master: Host;
-  let dev: string;
+  const { host: master, dev } = formattedHost('cache', { size: 8 * GiB, cleanup: umountAll });
   let mp: string;
 
   before(() => {
-    master = makeHost('cache');
-    dev = sparseFile('cache', 8 * GiB);
-    famfsOk(master, ['mkfs', dev]);
     famfsOk(master, ['creat', '-d', dev, '-s', String(3 * MiB + 5), '-r', '-S', '41', 'data']);
     mp = mount(master, dev, 'cache', ['--cache']);
-  });
-
-  after(() => {
-    umountAll(master);
-    removeAllShm();
-    removeHost(master);
   });
 
   test('the daemon warmed its request path before it reported ready, and left nothing behind', async () => {

@@ -4,9 +4,9 @@
  * blocking the thread and then changes nothing, and a full device fails the
  * create itself (issue 11, items 3, 4, 13).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { asHost, famfsOk, GiB, makeHost, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
+import { asHost, famfsOk, formattedHost, GiB, sparseFile } from '../core/helpers.js';
 import { Famfs } from '../../src/api/famfs.js';
 import { MasterService, type NewNodeAttr } from '../../src/fs/master-service.js';
 import type { RpcCall } from '../../src/fs/rpc.js';
@@ -14,17 +14,7 @@ import type { RpcCall } from '../../src/fs/rpc.js';
 const call = (op: string, args: Record<string, unknown>, claim = (): boolean => true): RpcCall => ({ op, args, claim });
 
 describe('master service', () => {
-  let host: Host;
-  let dev: string;
-  before(() => {
-    host = makeHost('msvc');
-    dev = sparseFile('msvc', 4 * GiB);
-    famfsOk(host, ['mkfs', dev]);
-  });
-  after(() => {
-    removeAllShm();
-    removeHost(host);
-  });
+  const { host, dev } = formattedHost('msvc');
   const inLog = (rel: string): boolean => asHost(host, () => {
     const f = Famfs.open(dev);
     try {

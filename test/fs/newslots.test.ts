@@ -4,9 +4,9 @@
  * whatever the main thread changes (truncate, commit, drop) takes the shortcut away. In-process
  * against the real master service on a sparse device (the FUSE path is test/fs/create.test.ts).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { asHost, famfsOk, GiB, makeHost, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
+import { asHost, formattedHost } from '../core/helpers.js';
 import { Famfs } from '../../src/api/famfs.js';
 import { MasterService, NEW_NODE_ID_BASE, type NewNodeAttr } from '../../src/fs/master-service.js';
 import { createNewFileSlots, NewFileSlots, NewFileSlotsView } from '../../src/fs/newslots.js';
@@ -53,17 +53,7 @@ describe('new files in shared memory: the protocol', () => {
 });
 
 describe('new files in shared memory: the master service', () => {
-  let host: Host;
-  let dev: string;
-  before(() => {
-    host = makeHost('nslot');
-    dev = sparseFile('nslot', 4 * GiB);
-    famfsOk(host, ['mkfs', dev]);
-  });
-  after(() => {
-    removeAllShm();
-    removeHost(host);
-  });
+  const { host, dev } = formattedHost('nslot');
 
   test('a dropped file\'s bytes never show through a fast write; the size workers set is the size logged', () => {
     const sab = createNewFileSlots();

@@ -3,11 +3,11 @@
  * the same bytes and metadata operations as over /dev/fuse; asking for the
  * ring where it is impossible is one clear error and mounts nothing.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { famfs, famfsOk, GiB, makeHost, MiB, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
+import { famfs, famfsOk, formattedHost, MiB } from '../core/helpers.js';
 import { HAVE_FUSE, NO_FUSE_REASON, isMounted, tempMountpoint, umount, umountAll } from './mounted.js';
 import { ENABLE_URING_PARAM } from '../../src/fuse/uring.js';
 import { announceUringSkip, uringSkipReason } from '../fuse/uring-param.js';
@@ -27,18 +27,9 @@ function withParam<T>(v: 'Y' | 'N', fn: () => T): T {
 }
 
 describe('famfs mount --transport', { skip: uringSkip || false }, () => {
-  let master: Host;
-  let dev: string;
+  const { host: master, dev } = formattedHost('uring', { cleanup: umountAll });
   before(() => {
-    master = makeHost('uring');
-    dev = sparseFile('uring', 4 * GiB);
-    famfsOk(master, ['mkfs', dev]);
     famfsOk(master, ['creat', '-d', dev, '-s', String(3 * MiB + 5), '-r', '-S', '7', 'f']);
-  });
-  after(() => {
-    umountAll(master);
-    removeAllShm();
-    removeHost(master);
   });
 
   test('uring with enable_uring off: one line naming the parameter, exit ≠ 0, nothing mounted', () => {

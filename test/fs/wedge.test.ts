@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { FAMFS_BIN, famfsOk, GiB, makeHost, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
+import { FAMFS_BIN, famfsOk, formattedHost, type Host } from '../core/helpers.js';
 import { daemonPid, describeTask, HAVE_FUSE, isMounted, mount, NO_FUSE_REASON, pidAlive, taskStates, tempMountpoint, umount, umountAll, waitFor, waitGone } from './mounted.js';
 
 const CHILD = new URL('./wedge-child.js', import.meta.url).pathname;
@@ -53,14 +53,10 @@ function lineFrom(child: ChildProcess, word: string, ms = 20_000): Promise<void>
 }
 
 describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
-  let host: Host;
-  let dev: string;
+  const { host, dev } = formattedHost('wedge', { cleanup: umountAll });
   let src: string;
 
   before(() => {
-    host = makeHost('wedge');
-    dev = sparseFile('wedge', 4 * GiB);
-    famfsOk(host, ['mkfs', dev]);
     // Many small files in few directories: a CREATE in flight in the directory the notifier invalidates.
     src = fs.mkdtempSync('/dev/shm/famfs-wedge-src-');
     for (let d = 0; d < 4; d++) {
@@ -70,10 +66,7 @@ describe('a mount whose daemon is gone or wedged', { skip: HAVE_FUSE ? false : N
   });
 
   after(() => {
-    umountAll(host);
     fs.rmSync(src, { recursive: true, force: true });
-    removeAllShm();
-    removeHost(host);
   });
 
   test('a daemon stuck in the kernel after SIGKILL (notice waiting on a lock a CREATE holds): famfs umount aborts it', { timeout: 60_000 }, async () => {

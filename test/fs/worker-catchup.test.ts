@@ -6,12 +6,12 @@
  * Found by torture property 10 (a client's reader hit SIGBUS right after a round started,
  * with no stop, kill or stale episode of its daemon). Reads now catch the worker up first.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { famfsOk, GiB, makeHost, MiB, removeAllShm, removeHost, sparseFile, type Host } from '../core/helpers.js';
+import { famfsOk, formattedHost, MiB } from '../core/helpers.js';
 import { HAVE_FUSE, mount, NO_FUSE_REASON, umountAll } from './mounted.js';
 
 const SIZE = 8 * MiB;
@@ -36,26 +36,16 @@ function pattern(seed: number): Buffer {
 }
 
 describe('a worker that has not seen a file yet still serves its reads', { skip: HAVE_FUSE ? false : NO_FUSE_REASON }, () => {
-  let host: Host;
-  let dev: string;
+  const { host, dev } = formattedHost('catchup', { cleanup: umountAll });
   let mp: string;
   let src: string;
 
   before(() => {
-    host = makeHost('catchup');
-    dev = sparseFile('catchup', 4 * GiB);
     src = path.join(host.dir, 'src.bin');
-    famfsOk(host, ['mkfs', dev]);
     // Many workers: a file logged behind the mount's back is known to only the one or two
     // that served its LOOKUP and OPEN.
     mp = mount(host, dev, 'catchup', ['--workers', '8']);
     fs.readdirSync(mp);
-  });
-
-  after(() => {
-    umountAll(host);
-    removeAllShm();
-    removeHost(host);
   });
 
   test('parallel pread(2) of a file logged by the CLI after the mount: every read whole and right', async () => {

@@ -11,7 +11,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LivenessTracker } from '../../src/presence/liveness.js';
 import { PresenceOracle } from '../../src/presence/oracle.js';
-import { famfs, famfsOk, makeHost, removeAllShm, removeHost, type Host } from '../core/helpers.js';
+import { Famfs } from '../../src/api/famfs.js';
+import { mapsOverlap } from '../../src/meta/replay.js';
+import type { FileNode } from '../../src/meta/tree.js';
+import { asHost, famfs, famfsOk, makeHost, removeAllShm, removeHost, type Host } from '../core/helpers.js';
 import { presenceArea, presenceDevice } from './fixtures.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'host-child.js');
@@ -22,8 +25,8 @@ interface Child {
   events: Record<string, unknown>[];
 }
 
-function startHost(h: Host, dev: string, label: string): Child {
-  const proc = spawn(process.execPath, [CHILD, dev, label], { env: h.env, stdio: ['ignore', 'pipe', 'inherit'] });
+function startHost(h: Host, dev: string, label: string, mode?: 'kernel'): Child {
+  const proc = spawn(process.execPath, [CHILD, dev, label, ...(mode ? [mode] : [])], { env: h.env, stdio: ['ignore', 'pipe', 'inherit'] });
   const c: Child = { proc, events: [] };
   let buf = '';
   proc.stdout!.on('data', (d: Buffer) => {
@@ -147,3 +150,50 @@ describe('presence hosts as processes', () => {
     assert.equal(area.read(slot)!.state, 'live');
   });
 });
+
+describe('a dead kernel-mode daemon\'s slot', () => {
+  const master = makeHost('km');
+  const machine = makeHost('kk');
+  const children: Child[] = [];
+  after(() => {
+    for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+    for (const h of [master, machine]) removeHost(h);
+    removeAllShm();
+  });
+
+  // Its kernel may still map files through the dead daemon's mount (nothing revokes a famfs
+  // kernel mapping): the slot keeps every file it held AND everything deleted after what it had
+  // replayed. A new daemon of the same machine must not take it over and drop the latter.
+  it('is not taken over by the next daemon of its machine while a file deleted after its replay is pending', async () => {
+    const dev = presenceDevice(master, 'presence-ktakeover', LEASE);
+    const area = presenceArea(dev);
+    famfsOk(master, ['creat', '-d', dev, '-s', String(2 * 1024 * 1024), 'mapped']);
+    const k = startHost(machine, dev, 'kernel-host', 'kernel');
+    children.push(k);
+    const slot = (await until('kernel-mode host joined', () => event(k, 'joined'))).joined as number;
+    await until('it replayed the create', () => area.read(slot)!.replayed >= 1);
+    k.proc.kill('SIGKILL');
+    await new Promise((r) => k.proc.once('exit', r));
+    famfsOk(master, ['rm', '-d', dev, 'mapped']);
+    const f = asHost(master, () => Famfs.open(dev));
+    const p = f.pendingFrees.find((x) => x.path === 'mapped')!;
+    f.close();
+    assert.ok(p && p.deleteIndex >= area.read(slot)!.replayed, 'deleted after the dead daemon\'s last replay');
+    const again = startHost(machine, dev, 'kernel-host-again', 'kernel');
+    children.push(again);
+    const j = (await until('the next daemon joined', () => event(again, 'joined'))).joined as number;
+    await until('it replayed past the delete', () => area.read(j)!.replayed > p.deleteIndex);
+    assert.notEqual(j, slot, 'the dead kernel-mode daemon\'s slot is left for famfs hosts --evict');
+    const who = new PresenceOracle(area, new LivenessTracker(LEASE)).holders(p);
+    assert.ok(who.some((h) => h.slot === slot), `the deleted file stays held by the dead daemon's slot: ${JSON.stringify(who)}`);
+    // And a writer does not hand its space out.
+    famfsOk(master, ['creat', '-d', dev, '-s', String(2 * 1024 * 1024), 'next']);
+    const g = asHost(master, () => Famfs.open(dev));
+    try {
+      assert.equal(mapsOverlap((g.lookup('next') as FileNode).map, p.map), false, 'a new file took the space of a file the dead daemon\'s kernel may still map');
+    } finally {
+      g.close();
+    }
+  });
+});
+

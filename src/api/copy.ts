@@ -20,6 +20,7 @@ import { FamfsError, asFamfsError } from './errors.js';
 import { representable, type FormatCaps, type HostKind } from '../meta/paths.js';
 import { hasFeature, SYMLINKS } from '../format/features.js';
 import { recordSlots } from '../format/logentry.js';
+import { sizeAndMode } from '../sys/libc.js';
 
 export interface CopyOptions extends Owner {
   recursive?: boolean;
@@ -54,8 +55,14 @@ export interface CopyResult {
 
 type Op =
   | { kind: 'dir'; src: string; dest: string; st?: fs.Stats }
-  | { kind: 'file'; src: string; dest: string; st: fs.Stats; restart: boolean }
+  | { kind: 'file'; src: string; dest: string; st: FileStat; restart: boolean }
   | { kind: 'symlink'; src: string; dest: string; target: string; restart: boolean };
+
+/** What a file's copy needs of its source's stat. */
+interface FileStat {
+  size: number;
+  mode: number;
+}
 
 type PlannedKind = Op['kind'];
 
@@ -134,7 +141,7 @@ class Planner {
     return true;
   }
 
-  file(src: string, dest: string, st: fs.Stats): void {
+  file(src: string, dest: string, st: FileStat): void {
     if (this.refused(src, dest, 'file')) return;
     const planned = this.planned.get(dest);
     if (planned) return this.problem(src, `${dest}: is the destination of two sources`, 'EEXIST', dest);
@@ -170,7 +177,7 @@ class Planner {
     const kind = hostKind(st);
     if (kind === 'dir') this.walk(src, dest);
     else if (kind === 'file') {
-      const fst = st instanceof fs.Stats ? st : fs.statSync(src, { throwIfNoEntry: false });
+      const fst = st instanceof fs.Stats ? st : statFile(src);
       if (fst) this.file(src, dest, fst);
       else this.problem(src, `${src}: vanished while planning the copy`, 'ENOENT', dest);
     } else if (kind === 'symlink') this.link(src, dest);
@@ -222,6 +229,17 @@ export function copyIn(famfs: Famfs, sources: string[], dest: string, opts: Copy
     execute(famfs, w, plan, opts, result);
     return result;
   }, { onWait: opts.onWait, placement: opts.placement });
+}
+
+/** A source file's size and mode (links followed), or undefined when it is gone. */
+function statFile(src: string): FileStat | undefined {
+  try {
+    return sizeAndMode(src);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new FamfsError(`${src}: ${(e as Error).message}`, code ?? 'EIO');
+  }
 }
 
 function planCopy(famfs: Famfs, w: Writer, sources: string[], destRel: string, dest: string, opts: CopyOptions): Plan {
@@ -283,7 +301,7 @@ function checkResources(famfs: Famfs, w: Writer, p: Planner, opts: CopyOptions):
 }
 
 function execute(famfs: Famfs, w: Writer, plan: Plan, opts: CopyOptions, result: CopyResult): void {
-  const owner = (st: fs.Stats | undefined): Owner => ({ mode: opts.mode || (st ? st.mode & 0o777 : undefined), uid: opts.uid, gid: opts.gid });
+  const owner = (st: { mode: number } | undefined): Owner => ({ mode: opts.mode || (st ? st.mode & 0o777 : undefined), uid: opts.uid, gid: opts.gid });
   const failedDirs: string[] = [];
   const underFailed = (dest: string): boolean => failedDirs.some((d) => dest.startsWith(d + '/'));
   for (const p of plan.problems) if (p.dest) failedDirs.push(p.dest);

@@ -1,8 +1,8 @@
 /**
  * Many new files, logged a few at a time (`famfs cp` of small files). Each file is
  * placed and filled first, exactly as `Writer.creat` does; then up to MAX_GROUP
- * entries are committed by one `appendMany` (one fstat, two msyncs) and applied
- * by one `refresh`, instead of one of each per file (docs/performance.md,
+ * entries are committed by one `log.commit` (one fstat, two msyncs) and applied
+ * from the values encoded (Famfs.applyOwn), instead of one of each per file (docs/performance.md,
  * "`famfs cp -r` of small files"). Crash safety is creat's: a file's data is in
  * place before its entry is written, and a group becomes visible all at once.
  */
@@ -11,7 +11,7 @@ import type { FileMap } from '../format/types.js';
 import type { NewLogEntry } from '../format/logentry.js';
 import type { FileNode } from '../meta/tree.js';
 import { FM_ALL_HOSTS_RW } from '../format/constants.js';
-import { LogFullError, MAX_GROUP } from '../meta/log.js';
+import { LogFullError, MAX_GROUP, type Committed } from '../meta/log.js';
 import { FamfsError, asFamfsError } from './errors.js';
 
 const PAGE = 4096;
@@ -51,8 +51,10 @@ export function creatGroup(w: Writer, files: readonly NewFile[], stop?: (e: Famf
     ready = [];
     waiting.clear();
     let logged = group;
+    const entries = group.map((r) => r.entry);
+    let committed: Committed | undefined;
     try {
-      famfs.log.appendMany(group.map((r) => r.entry));
+      committed = famfs.log.commit(entries);
     } catch (e) {
       if (!(e instanceof LogFullError) || group.length === 1) {
         for (const r of group) fail(r, e);
@@ -60,16 +62,18 @@ export function creatGroup(w: Writer, files: readonly NewFile[], stop?: (e: Famf
       }
       // The group does not fit: what fits is logged one by one, as creat would have.
       logged = group.filter((r) => {
+        let c;
         try {
-          famfs.log.append(r.entry);
-          return true;
+          c = famfs.log.commit([r.entry]);
         } catch (e1) {
           fail(r, e1);
           return false;
         }
+        famfs.applyOwn(c, [r.entry]);
+        return true;
       });
     }
-    famfs.refresh();
+    if (committed) famfs.applyOwn(committed, entries);
     for (const r of logged) {
       const node = famfs.tree.lookup(r.rel);
       out[r.i] = node?.kind === 'file' ? node : new FamfsError(`${r.rel}: the log entry was written but replay refused it`, 'EIO');

@@ -4,7 +4,7 @@
  * lock) create directories and files.
  */
 import { LOG_OFFSET } from '../format/constants.js';
-import { checkSuperblock, decodeSuperblock, describeSuperblockCheck, SUPERBLOCK_STRUCT_SIZE, type Superblock } from '../format/superblock.js';
+import type { Superblock } from '../format/superblock.js';
 import type { FileMap } from '../format/types.js';
 import { Device } from '../device/device.js';
 import { AllocBitmap } from '../alloc/bitmap.js';
@@ -12,7 +12,9 @@ import type { InterleaveParams } from '../alloc/allocator.js';
 import { HOLD_ALL, type PendingFree, type ReleaseOracle } from '../alloc/reclaim.js';
 import { DEFAULT_PLACEMENT, DeviceSpace, type DeviceUse, type Placement } from '../alloc/space.js';
 import { SECONDARY_DATA_START } from '../format/devheader.js';
-import { LogView } from '../meta/log.js';
+import type { Committed, LogView } from '../meta/log.js';
+import type { NewLogEntry } from '../format/logentry.js';
+import { asDecoded } from '../meta/ownentry.js';
 import { Replayer, type AppliedEntry, type DaxdevInfo, type ReplayProblem, type ReplayStats } from '../meta/replay.js';
 import { dirname, normalizeRelpath, reservedProblem } from '../meta/paths.js';
 import { idForEntry, type DirNode, type FileNode, type Tree, type TreeNode } from '../meta/tree.js';
@@ -22,8 +24,9 @@ import { mapCapacity, type Geometry } from '../meta/validate.js';
 const PAGE = 4096;
 import { resolveRange } from '../map/resolve.js';
 import { EXT_PATH_MAX, FM_ALL_HOSTS_RW } from '../format/constants.js';
-import { checkFeatureBlock, EXT_VERSION, FEATURE_BLOCK_END, FEATURE_BLOCK_OFFSET, hasFeature, leaseMsOf, LONG_NAMES, NO_FEATURES, PRESENCE, SYMLINKS, type Features } from '../format/features.js';
+import { hasFeature, leaseMsOf, LONG_NAMES, PRESENCE, SYMLINKS, type Features } from '../format/features.js';
 import { presenceOracle } from '../presence/oracle.js';
+import { openHead, openLog, readFeatures, readSuperblock } from './openhead.js';
 import { FamfsError, asFamfsError } from './errors.js';
 import { creatGroup, type NewFile } from './creatgroup.js';
 import { removePaths, renamePath, type RemoveOptions, type RenameOptions } from './removal.js';
@@ -38,6 +41,8 @@ import type { Readable } from 'node:stream';
 import nodePath from 'node:path';
 
 export type Role = 'master' | 'client';
+
+export { readFeatures, readSuperblock } from './openhead.js';
 
 export interface OpenOptions {
   /** Map the device writable (needed to append or to write file data). */
@@ -80,28 +85,6 @@ export interface HeldSpace {
   pending: boolean;
 }
 
-/** Read and check the superblock of an open device; throws FamfsError when it is not a usable famfs. */
-export function readSuperblock(device: Device): Superblock {
-  if (device.size < SUPERBLOCK_STRUCT_SIZE) throw new FamfsError(`${device.path}: too small to hold a famfs superblock`, 'EINVAL');
-  device.invalidate(0, SUPERBLOCK_STRUCT_SIZE); // fcc-site: superblock-invalidate
-  const buf = device.view(0, SUPERBLOCK_STRUCT_SIZE);
-  const check = checkSuperblock(buf);
-  if (check !== 'ok') throw new FamfsError(`${device.path}: ${describeSuperblockCheck(check)}`, 'EINVAL');
-  const sb = decodeSuperblock(buf);
-  if (sb.logOffset !== LOG_OFFSET) throw new FamfsError(`${device.path}: unsupported log offset ${sb.logOffset}`, 'EINVAL');
-  if (LOG_OFFSET + sb.logLen > device.size) throw new FamfsError(`${device.path}: the log extends past the end of the device`, 'EINVAL');
-  return sb;
-}
-
-/** The extensions an (already checked) superblock declares; throws on a feature this version does not know. */
-export function readFeatures(device: Device, sb: Superblock, opts: { forWrite?: boolean } = {}): Features {
-  if (sb.version !== EXT_VERSION) return NO_FEATURES;
-  if (device.size < FEATURE_BLOCK_END) throw new FamfsError(`${device.path}: extended famfs superblock without a feature block`, 'EINVAL');
-  const c = checkFeatureBlock(device.view(FEATURE_BLOCK_OFFSET, FEATURE_BLOCK_END - FEATURE_BLOCK_OFFSET), opts);
-  if (!c.ok) throw new FamfsError(`${device.path}: ${c.reason}`, 'EINVAL');
-  return c.features;
-}
-
 export class Famfs {
   readonly device: Device;
   readonly sb: Superblock;
@@ -128,9 +111,7 @@ export class Famfs {
     this.features = readFeatures(device, sb, { forWrite: this.role === 'master' && device.writable });
     // Deleted space is reused only when every host has let go (the presence area, issue 14).
     if (hasFeature(this.features, PRESENCE)) this.releaseOracle = presenceOracle(device, leaseMsOf(this.features));
-    this.log = new LogView(device, sb.logLen);
-    const check = this.log.check();
-    if (check !== 'ok') throw new FamfsError(`${device.path}: invalid log header (${check})`, 'EINVAL');
+    this.log = openLog(device, sb);
     this.geometry = {
       deviceSize: Math.min(sb.daxdev.size || device.size, device.size),
       allocUnit: sb.allocUnit,
@@ -142,17 +123,8 @@ export class Famfs {
   }
 
   static open(devicePath: string, opts: OpenOptions = {}): Famfs {
-    let device: Device;
+    const { device, sb } = openHead(devicePath, opts);
     try {
-      device = Device.open(devicePath, { writable: opts.writable });
-    } catch (e) {
-      throw asFamfsError(e);
-    }
-    try {
-      // Metadata through small mappings of the device's start (no 1 GiB window: see Device.mapHead).
-      device.mapHead(LOG_OFFSET);
-      const sb = readSuperblock(device);
-      device.mapHead(LOG_OFFSET + sb.logLen);
       return new Famfs(device, sb, opts.devices, undefined, opts.upTo);
     } catch (e) {
       device.close();
@@ -356,6 +328,22 @@ export class Famfs {
     this.device.reload();
     this.device.checkLive(0, this.geometry.dataStart); // the log must still be there (EIO, not SIGBUS)
     return this.replayer.catchUp(onApplied);
+  }
+
+  /**
+   * After this writer committed `entries` (c = log.commit(entries), lock held): apply them from
+   * the values encoded, without reading them back (Replayer.applyCommitted), or replay them
+   * with refresh() when that cannot be done exactly.
+   */
+  applyOwn(c: Committed, entries: readonly NewLogEntry[]): void {
+    const records = [];
+    for (const [i, e] of entries.entries()) {
+      const index = c.starts[i]!;
+      const entry = asDecoded(e, index);
+      if (!entry) return void this.refresh();
+      records.push({ index, slots: (c.starts[i + 1] ?? c.end) - index, entry });
+    }
+    if (!this.replayer.applyCommitted(c.starts[0]!, c.end, records)) this.refresh();
   }
 
   /** Why the log header is not believed right now (the view is kept; the next refresh looks again). */
@@ -682,8 +670,13 @@ export class Writer {
     return parent;
   }
 
+  /** Append one record and apply it; the node it made (EIO when replay refused it). */
+  private logged(entry: NewLogEntry, rel: string): TreeNode {
+    this.fs.applyOwn(this.fs.log.commit([entry]), [entry]);
+    return this.applied(rel);
+  }
+
   private applied(rel: string): TreeNode {
-    this.fs.refresh();
     const node = this.fs.tree.lookup(rel);
     if (!node) throw new FamfsError(`${rel}: the log entry was written but replay refused it`, 'EIO');
     return node;
@@ -704,8 +697,7 @@ export class Writer {
     if (opts.parents && dirname(rel) !== '') this.mkdir(dirname(rel), { ...opts, mode: undefined });
     this.parentOf(rel, path);
     const o = this.owner(opts, 0o755);
-    this.fs.log.append({ type: 'mkdir', path: rel, ...o });
-    const node = this.applied(rel);
+    const node = this.logged({ type: 'mkdir', path: rel, ...o }, rel);
     if (node.kind !== 'dir') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
     return node;
   }
@@ -738,6 +730,8 @@ export class Writer {
     const map = this.space.place(size, opts);
     // Through a kernel-mode mount the file exists only once logged: fill it afterwards (as upstream).
     const late = this.fs.throughMount;
+    let entry: NewLogEntry;
+    let committed: Committed;
     try {
       // Space may hold bytes of a file dropped before it was logged: a new file shows only zeros.
       if (fill && !late) {
@@ -745,11 +739,13 @@ export class Writer {
         this.fs.zeroRange(map, size, Math.ceil(size / PAGE) * PAGE);
         fill({ map, size });
       } else if (!late) this.fs.zeroMap(map);
-      this.fs.log.append({ type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o });
+      entry = { type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, map, ...o };
+      committed = this.fs.log.commit([entry]);
     } catch (e) {
       this.space.freeMap(map);
       throw asFamfsError(e);
     }
+    this.fs.applyOwn(committed, [entry]);
     const node = this.applied(rel);
     if (node.kind !== 'file') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
     if (late) {
@@ -788,8 +784,7 @@ export class Writer {
     }
     this.parentOf(rel, path);
     const o = this.owner(opts, 0o777);
-    this.fs.log.append({ type: 'symlink', path: rel, target, uid: o.uid, gid: o.gid });
-    const node = this.applied(rel);
+    const node = this.logged({ type: 'symlink', path: rel, target, uid: o.uid, gid: o.gid }, rel);
     if (node.kind !== 'symlink') throw new FamfsError(`${path}: replay disagreed`, 'EIO');
     return node;
   }
@@ -814,8 +809,7 @@ export class Writer {
     const rel = this.fs.relpath(dst);
     if (this.fs.tree.lookup(rel)) throw new FamfsError(`${dst}: already exists`, 'EEXIST');
     this.parentOf(rel, dst);
-    this.fs.log.append({ type: 'file', path: rel, size: from.size, flags: from.flags, mode: from.mode, uid: from.uid, gid: from.gid, map: from.map });
-    const node = this.applied(rel);
+    const node = this.logged({ type: 'file', path: rel, size: from.size, flags: from.flags, mode: from.mode, uid: from.uid, gid: from.gid, map: from.map }, rel);
     if (node.kind !== 'file') throw new FamfsError(`${dst}: replay disagreed`, 'EIO');
     return node;
   }

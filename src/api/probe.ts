@@ -4,14 +4,12 @@
  * superblock, the log header and the ADD_DAXDEV slots only. Famfs.open would replay the
  * whole log for that (seconds for 100,000 entries); the workers replay it anyway.
  */
-import { LOG_OFFSET } from '../format/constants.js';
 import { SUPERBLOCK_STRUCT_SIZE, type Superblock } from '../format/superblock.js';
 import type { Features } from '../format/features.js';
-import { Device } from '../device/device.js';
-import { LogView } from '../meta/log.js';
 import { scanDaxdevs, type DaxdevInfo } from '../meta/daxdevs.js';
-import { readFeatures, readSuperblock, type Role } from './famfs.js';
-import { FamfsError, asFamfsError } from './errors.js';
+import type { Role } from './famfs.js';
+import { openHead, openLog, readFeatures } from './openhead.js';
+import { asFamfsError } from './errors.js';
 import { trySystemUuid } from './sysuuid.js';
 import { listedDevices, resolveDaxdev } from './devices.js';
 
@@ -31,21 +29,11 @@ export interface FamfsProbe {
 
 /** Check superblock, feature block and log header of `devicePath` (the errors Famfs.open gives) and find its devices. */
 export function probeFamfs(devicePath: string, opts: { devices?: string[] } = {}): FamfsProbe {
-  let device: Device;
+  const { device, sb } = openHead(devicePath);
   try {
-    device = Device.open(devicePath);
-  } catch (e) {
-    throw asFamfsError(e);
-  }
-  try {
-    device.mapHead(LOG_OFFSET);
-    const sb = readSuperblock(device);
-    device.mapHead(LOG_OFFSET + sb.logLen);
     const role: Role = trySystemUuid() === sb.systemUuid ? 'master' : 'client';
     const features = readFeatures(device, sb);
-    const log = new LogView(device, sb.logLen);
-    const check = log.check();
-    if (check !== 'ok') throw new FamfsError(`${device.path}: invalid log header (${check})`, 'EINVAL');
+    const log = openLog(device, sb);
     const superblock = Buffer.from(device.view(0, SUPERBLOCK_STRUCT_SIZE));
     const nextIndex = log.nextIndex();
     const daxdevs = scanDaxdevs(log, sb.daxdev.uuid);

@@ -5,7 +5,7 @@ import type { Placement } from '../alloc/space.js';
 import type { CopyResult } from '../api/copy.js';
 import { addInterleaveOptions, interleaveFrom, type InterleaveOpts } from './creat.js';
 import { lockWait, withFamfs, type DeviceOption } from './context.js';
-import { CopyProgress, copyTotals } from './progress.js';
+import { CopyProgress, copyTotals, loadBars } from './progress.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'no progress bar (it is shown only when stderr is a terminal)')
     .option('-k, --keep-going', 'copy what can be copied and list what was not (default: plan first, copy nothing if anything is wrong)')
     .addOption(placementOption('several devices: where the files go'));
-  addInterleaveOptions(cmd).action((args: string[], o: DeviceOption & InterleaveOpts & { recursive?: boolean; dereference?: boolean; mode?: number; uid?: number; gid?: number; verbose?: boolean; quiet?: boolean; keepGoing?: boolean; placement: Placement }) => {
+  addInterleaveOptions(cmd).action(async (args: string[], o: DeviceOption & InterleaveOpts & { recursive?: boolean; dereference?: boolean; mode?: number; uid?: number; gid?: number; verbose?: boolean; quiet?: boolean; keepGoing?: boolean; placement: Placement }) => {
     if (args.length < 2) {
       process.stderr.write('famfs cp: need at least one source and a destination\n');
       process.exitCode = 2;
@@ -32,6 +32,7 @@ export function register(program: Command): void {
     const sources = args.slice(0, -1);
     const interleave = interleaveFrom(o);
     const showBar = process.stderr.isTTY === true && !o.quiet;
+    if (showBar) await loadBars();
     withFamfs(o, dest, { writable: true }, (fs, destRel) => {
       const progress = new CopyProgress(showBar ? copyTotals(sources, !!o.recursive) : { files: 0, bytes: 0 }, showBar);
       let r;

@@ -6,7 +6,17 @@
  */
 import fs from 'node:fs';
 import nodePath from 'node:path';
-import cliProgress from 'cli-progress';
+import type cliProgressModule from 'cli-progress';
+
+/**
+ * cli-progress, loaded only when a bar is shown (loadBars): its modules were a few ms of every
+ * `famfs cp` start-up, bar or not (docs/performance.md, stop 22).
+ */
+let cliProgress: typeof cliProgressModule | undefined;
+
+export async function loadBars(): Promise<void> {
+  cliProgress ??= (await import('cli-progress')).default;
+}
 
 export interface CopyTotals {
   files: number;
@@ -49,12 +59,13 @@ const MiB = 2 ** 20;
 const fmtBytes = (n: number): string => (n >= 10 * 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / MiB).toFixed(1)} MiB`);
 
 export class CopyProgress {
-  private readonly bar?: cliProgress.SingleBar;
+  private readonly bar?: cliProgressModule.SingleBar;
   private files = 0;
   private bytes = 0;
 
   constructor(readonly totals: CopyTotals, enabled: boolean, stream: NodeJS.WriteStream = process.stderr) {
     if (!enabled || totals.files === 0) return;
+    if (!cliProgress) throw new Error('CopyProgress: call loadBars() first');
     this.bar = new cliProgress.SingleBar({
       format: 'famfs cp [{bar}] {percentage}% | {files}/{totalFiles} files | {done}/{totalBytes} | ETA {eta_formatted}',
       stream, hideCursor: true, etaBuffer: 50, fps: 10,

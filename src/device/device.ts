@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import { daxDriver, fsdevHint } from './daxmode.js';
-import { copyFileRange, fallocate, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, flock, LOCK_EX, LOCK_NB, LOCK_UN, MADV_DONTNEED, madvise, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
+import { copyFileRange, fallocate, fileSize, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, flock, LOCK_EX, LOCK_NB, LOCK_UN, MADV_DONTNEED, madvise, MAP_SHARED, mmap, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../sys/libc.js';
 import { cacheOps, type CacheOps } from '../sys/fcc.js';
 import { simulatedCache, simOptionsFromEnv, type SimulatedCache } from './simcache.js';
 
@@ -238,7 +238,7 @@ export class Device implements DeviceInfo {
 
   /** The size now: a file can be truncated under us (a DAX device cannot change size). */
   liveSize(): number {
-    return this.kind === 'file' && !this.memory && !this.regions ? fs.fstatSync(this.fd).size : this.size;
+    return this.kind === 'file' && !this.memory && !this.regions ? fileSize(this.fd) : this.size;
   }
 
   /**

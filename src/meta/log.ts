@@ -13,6 +13,12 @@ import type { Device } from '../device/device.js';
 /** Most records appendMany commits together (famfs cp commits new files this many at a time). */
 export const MAX_GROUP = 16;
 
+/** Records a writer committed: each one's first slot, and the next_index after all of them. */
+export interface Committed {
+  starts: number[];
+  end: number;
+}
+
 export class LogFullError extends Error {
   readonly code = 'ENOSPC';
 }
@@ -129,6 +135,11 @@ export class LogView {
    * Returns each record's first slot.
    */
   appendMany(entries: readonly NewLogEntry[]): number[] {
+    return this.commit(entries).starts;
+  }
+
+  /** appendMany, also telling where the committed records end (next_index after them). */
+  commit(entries: readonly NewLogEntry[]): Committed {
     if (entries.length < 1 || entries.length > MAX_GROUP) throw new RangeError(`appendMany: 1 to ${MAX_GROUP} records, not ${entries.length}`);
     this.device.checkLive(0, LOG_OFFSET + this.logLen); // a truncated device: EIO, not SIGBUS
     const h = this.readHeader();
@@ -155,7 +166,7 @@ export class LogView {
     Atomics.store(this.counters, 0, index + slots.length);
     Atomics.store(this.counters, 2, index + slots.length);
     this.device.flush(LOG_OFFSET, LOG_HEADER_SIZE); // fcc-site: log-header-flush
-    return starts;
+    return { starts, end: index + slots.length };
   }
 
   /**

@@ -193,6 +193,30 @@ export class Replayer {
     return n;
   }
 
+  /**
+   * Apply records this process has just committed at [first, end) as the writer (lock held),
+   * from the values it encoded: the same checks and tree changes as catchUp, without reading
+   * the slots back, checking their CRCs or decoding them (test/core/own-apply compares the
+   * two). Returns false, changing nothing, unless replay stands exactly at `first` with
+   * nothing pending and the records tile [first, end); the caller then catches up instead.
+   */
+  applyCommitted(first: number, end: number, records: readonly { index: number; slots: number; entry: LogEntry }[]): boolean {
+    if (this.position !== first || this.tentative || this.headerProblem !== undefined || end > logSlots(this.log.logLen)) return false;
+    let at = first;
+    for (const r of records) {
+      if (r.index !== at || r.slots < 1) return false;
+      at += r.slots;
+    }
+    if (at !== end) return false;
+    this.tree.byId.reserve(idForEntry(end));
+    for (const { index, slots, entry } of records) {
+      this.position = index + slots;
+      if (this.applyEntry(index, entry)) this.noteApplied(index);
+    }
+    this.stats.entries = this.position;
+    return true;
+  }
+
   private noteApplied(index: number): void {
     if (this.appliedCount === this.appliedSlots.length) {
       const bigger = new Int32Array(this.appliedSlots.length * 2);

@@ -77,11 +77,11 @@ describe('famfs cp: small files committed in groups', () => {
     try {
       let appends = 0;
       let records = 0;
-      const appendMany = f.log.appendMany.bind(f.log);
-      f.log.appendMany = (entries) => {
+      const commit = f.log.commit.bind(f.log);
+      f.log.commit = (entries) => {
         appends++;
         records += entries.length;
-        return appendMany(entries);
+        return commit(entries);
       };
       const r = copyIn(f, [dir], 'c', { recursive: true });
       assert.equal(r.files, files.size);

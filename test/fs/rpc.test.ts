@@ -112,3 +112,21 @@ test('a posted call does not wait for its answer; the next call reads it first, 
     server.close();
   }
 });
+
+test('answers that come while the worker polls and after it went to sleep both reach the right call', async () => {
+  const ch = createRpcChannel();
+  let n = 0;
+  // Most answers come within the worker's short poll (SPIN_MS); every tenth comes 30 ms later, from its futex sleep.
+  const server = new RpcServer(ch, (call: RpcCall) => {
+    if (!call.claim()) return null;
+    const mine = `${call.op}:${n++}`;
+    return call.op.endsWith('0') ? new Promise((resolve) => setTimeout(() => resolve(mine), 30)) : mine;
+  }, (e) => assert.fail(String(e)));
+  try {
+    const ops = Array.from({ length: 50 }, (_, i) => `op${i}`);
+    const out = await runClient(ch, ops.map((op) => [op, 5000]));
+    assert.deepEqual(out, ops.map((op, i) => `${op}:${i}`));
+  } finally {
+    server.close();
+  }
+});

@@ -100,17 +100,23 @@ export class RpcClient {
     this.data = slotData(ch.shared, this.slot);
   }
 
-  /**
-   * One call. `timeoutMs` bounds only the wait for the main thread to *start* it: once
-   * claimed, a request is answered, and its answer is awaited (the main thread never blocks).
-   */
-  call<T>(op: string, args: unknown, timeoutMs = 60_000): T {
+  /** Put a request in this client's slot and ring the main thread (after reading a posted call's answer). */
+  private send(op: string, args: unknown): number {
     this.settle();
     const seq = ++this.seq;
     writeJson(this.data, { op, args, seq });
     Atomics.store(this.ctl, REQ(this.slot), seq);
     Atomics.add(this.ctl, DOORBELL, 1);
     Atomics.notify(this.ctl, DOORBELL);
+    return seq;
+  }
+
+  /**
+   * One call. `timeoutMs` bounds only the wait for the main thread to *start* it: once
+   * claimed, a request is answered, and its answer is awaited (the main thread never blocks).
+   */
+  call<T>(op: string, args: unknown, timeoutMs = 60_000): T {
+    const seq = this.send(op, args);
     spinWhile(this.ctl, REP(this.slot), seq);
     const deadline = Date.now() + timeoutMs;
     let bounded = true;
@@ -134,12 +140,7 @@ export class RpcClient {
    * either). It is never cancelled; the next call or post of this client reads its answer first.
    */
   post(op: string, args: unknown): void {
-    this.settle();
-    const seq = ++this.seq;
-    writeJson(this.data, { op, args, seq });
-    Atomics.store(this.ctl, REQ(this.slot), seq);
-    Atomics.add(this.ctl, DOORBELL, 1);
-    Atomics.notify(this.ctl, DOORBELL);
+    const seq = this.send(op, args);
     this.posted = seq;
     this.postedOp = op;
   }

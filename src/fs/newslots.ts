@@ -133,16 +133,10 @@ export class NewFileSlots extends NewFileSlotsView {
 
   /** The slot of new file `id` (size 0, limit `limit`), or -1 when an older new file has it. */
   take(id: number, limit: number, first: Extent): number {
-    const slot = this.slotOf(id);
-    const at = slot * WORDS;
-    const s = Atomics.load(this.w, at + STATE);
-    if ((gen(s) & 1n) === 0n) return -1;
-    Atomics.store(this.w, at + ID, BigInt(id));
-    Atomics.store(this.w, at + FAILED, 0n);
-    this.setFirstExtent(slot, first);
-    Atomics.store(this.w, at + LIMIT, BigInt(limit));
-    Atomics.store(this.w, at + STATE, word(gen(s) + 1n, 0));
-    return slot;
+    return this.claim(id, (slot, at) => {
+      this.setFirstExtent(slot, first);
+      Atomics.store(this.w, at + LIMIT, BigInt(limit));
+    });
   }
 
   /**
@@ -150,14 +144,24 @@ export class NewFileSlots extends NewFileSlotsView {
    * LEN a mark no extent has (firstExtent finds no room: nothing is written through it).
    */
   takeDir(id: number, mode: number, uid: number, gid: number): number {
+    return this.claim(id, (_slot, at) => {
+      Atomics.store(this.w, at + LEN, DIR_MARK);
+      this.dirWords(at, mode, uid, gid);
+    });
+  }
+
+  /**
+   * Take `id`'s slot when nobody holds it (odd generation): set its id, clear FAILED, let `fill`
+   * write the rest, then publish it with the next (even) generation. -1 when an older node has it.
+   */
+  private claim(id: number, fill: (slot: number, at: number) => void): number {
     const slot = this.slotOf(id);
     const at = slot * WORDS;
     const s = Atomics.load(this.w, at + STATE);
     if ((gen(s) & 1n) === 0n) return -1;
     Atomics.store(this.w, at + ID, BigInt(id));
     Atomics.store(this.w, at + FAILED, 0n);
-    Atomics.store(this.w, at + LEN, DIR_MARK);
-    this.dirWords(at, mode, uid, gid);
+    fill(slot, at);
     Atomics.store(this.w, at + STATE, word(gen(s) + 1n, 0));
     return slot;
   }

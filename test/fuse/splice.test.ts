@@ -12,10 +12,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FdReply, readPieces, ShortPieceError, SplicePipe } from '../../src/fuse/splice.js';
 import { pipe, setPipeSize } from '../../src/sys/libc.js';
-import { asHost, famfsOk, GiB, makeHost, MiB, prng, removeHost, sparseFile, type Host } from '../core/helpers.js';
+import { famfsOk, GiB, makeHost, MiB, prng, removeHost } from '../core/helpers.js';
 import { errnoOf, HAVE_FUSE, mount, NO_FUSE_REASON, umount, waitFor } from '../fs/mounted.js';
-import { Famfs } from '../../src/api/famfs.js';
-import { FM_ALL_HOSTS_RW } from '../../src/format/constants.js';
+import { shrinkFixture } from '../reliability/shrink-fixture.js';
 
 function randomBytes(n: number, seed: number): Buffer {
   const rnd = prng(seed);
@@ -138,24 +137,6 @@ describe('splicing READ replies', () => {
     }
   });
 });
-
-/** An 8 GiB famfs with `low` (4 MiB near the start) and `high` (4 MiB at 6 GiB), as test/reliability/shrink's. */
-function shrinkFixture(h: Host, tag: string): string {
-  const dev = sparseFile(tag, 8 * GiB);
-  famfsOk(h, ['mkfs', dev]);
-  famfsOk(h, ['creat', '-d', dev, '-s', '4m', '-r', '-S', '1', 'low']);
-  asHost(h, () => {
-    const f = Famfs.open(dev, { writable: true });
-    try {
-      f.writer(() => f.log.append({ type: 'file', path: 'high', size: 4 * MiB, flags: FM_ALL_HOSTS_RW, mode: 0o644, uid: 0, gid: 0, map: { kind: 'simple', extents: [{ devindex: 0, offset: 6 * GiB, length: 4 * MiB }] } }));
-      f.refresh();
-      f.write(f.file('high'), 0, Buffer.alloc(4 * MiB, 0x5a));
-    } finally {
-      f.close();
-    }
-  });
-  return dev;
-}
 
 function writeTmp(dir: string, bytes: Buffer): string {
   const p = path.join(dir, `src-${process.pid}.bin`);

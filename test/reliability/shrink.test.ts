@@ -7,30 +7,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { asHost, famfs, famfsOk, GiB, MiB, sparseFile, type Host } from '../core/helpers.js';
+import { asHost, famfs, GiB } from '../core/helpers.js';
 import { errnoOf, HAVE_FUSE, mount, NO_FUSE_REASON, pidAlive, twoHosts, umount, waitFor } from '../fs/mounted.js';
 import { Famfs } from '../../src/api/famfs.js';
-import { FM_ALL_HOSTS_RW } from '../../src/format/constants.js';
 import { getxattr } from '../../src/sys/libc.js';
 import { shrinkGrowCycles } from '../../torture/lib/shrink.js';
-
-/** An 8 GiB famfs with `low` (near the start) and `high` (an extent at 6 GiB), both 4 MiB. */
-export function shrinkFixture(master: Host, tag: string): string {
-  const dev = sparseFile(tag, 8 * GiB);
-  famfsOk(master, ['mkfs', dev]);
-  famfsOk(master, ['creat', '-d', dev, '-s', '4m', '-r', '-S', '1', 'low']);
-  asHost(master, () => {
-    const f = Famfs.open(dev, { writable: true });
-    try {
-      f.writer(() => f.log.append({ type: 'file', path: 'high', size: 4 * MiB, flags: FM_ALL_HOSTS_RW, mode: 0o644, uid: 0, gid: 0, map: { kind: 'simple', extents: [{ devindex: 0, offset: 6 * GiB, length: 4 * MiB }] } }));
-      f.refresh();
-      f.write(f.file('high'), 0, Buffer.alloc(4 * MiB, 0x5a));
-    } finally {
-      f.close();
-    }
-  });
-  return dev;
-}
+import { shrinkFixture } from './shrink-fixture.js';
 
 describe('a device that shrinks under its users', () => {
   const { master, client } = twoHosts('shr');

@@ -7,23 +7,15 @@ import { mountDaemon, processState } from '../api/mountrecord.js';
 import type { MountInfo } from '../fuse/mountinfo.js';
 import type { PresenceArea } from '../presence/area.js';
 import { daemonSlots, localDaemonSlots, openArea, waitLeft, type DaemonSlot } from '../presence/leave-wait.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { pidAlive } from '../presence/host.js';
 
 /** Wait (up to `ms`) for a daemon to exit: in kernel mode it rebinds the device to device_dax on its way out. */
 async function waitExit(pid: number, ms: number): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end; ) {
-    if (!alive(pid)) return true;
+    if (!pidAlive(pid)) return true;
     await new Promise((r) => setTimeout(r, 20));
   }
-  return !alive(pid);
+  return !pidAlive(pid);
 }
 
 /** How long `famfs umount` waits for the daemon to leave its presence slot. */

@@ -330,6 +330,11 @@ export class Famfs {
     return this.replayer.catchUp(onApplied);
   }
 
+  /** refresh() only when the log's header shows entries this view has not applied (a cheap look on hot paths). */
+  refreshIfMoved(): void {
+    if (this.log.nextIndex() !== this.stats.entries) this.refresh();
+  }
+
   /**
    * After this writer committed `entries` (c = log.commit(entries), lock held): apply them from
    * the values encoded, without reading them back (Replayer.applyCommitted), or replay them

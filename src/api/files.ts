@@ -115,7 +115,7 @@ function* copiedWhileLive(famfs: Famfs, file: FileNode, start: number, end: numb
   for (const s of famfs.freshSlices(file, start, end - start)) {
     for (let at = 0; at < s.length; at += chunkSize) {
       const copy = Buffer.from(s.subarray(at, Math.min(s.length, at + chunkSize)));
-      if (famfs.log.nextIndex() !== famfs.stats.entries) famfs.refresh();
+      famfs.refreshIfMoved();
       if (file.removed) throw new FamfsError(`${file.path}: deleted while being read (its space may hold another file's bytes now)`, 'ESTALE');
       yield copy;
     }

@@ -37,7 +37,7 @@ export class Freshness {
       this.goStale(`${this.famfs.device.path}: the device shrank from ${this.famfs.device.size} to ${live} bytes`);
       throw new FuseError(Errno.ESTALE, 'the device shrank');
     }
-    if (this.famfs.log.nextIndex() !== this.famfs.stats.entries) this.famfs.refresh();
+    this.famfs.refreshIfMoved();
   }
 
   /** Pieces past a truncated device's end: EIO for this request, ESTALE for the mount from now on. */

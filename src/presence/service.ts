@@ -211,7 +211,7 @@ export class PresenceService {
       return;
     }
     try {
-      if (this.famfs.log.nextIndex() !== this.famfs.stats.entries) this.famfs.refresh();
+      this.famfs.refreshIfMoved();
       this.publish();
       this.mirrorArea();
       this.lookAround();

@@ -12,7 +12,8 @@
  */
 import fs from 'node:fs';
 import nodePath from 'node:path';
-import type { Famfs, Owner, Writer } from './famfs.js';
+import type { Famfs } from './famfs.js';
+import type { Owner, Writer } from './writer.js';
 import type { InterleaveParams } from '../alloc/allocator.js';
 import type { Placement } from '../alloc/space.js';
 import { copyFromHost } from './data.js';

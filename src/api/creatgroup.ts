@@ -6,7 +6,7 @@
  * "`famfs cp -r` of small files"). Crash safety is creat's: a file's data is in
  * place before its entry is written, and a group becomes visible all at once.
  */
-import type { CreateOptions, Writer } from './famfs.js';
+import type { CreateOptions, Writer } from './writer.js';
 import type { FileMap } from '../format/types.js';
 import type { NewLogEntry } from '../format/logentry.js';
 import type { FileNode } from '../meta/tree.js';

@@ -4,7 +4,8 @@
  * and stat it, reach file bytes in shared memory, create files and directories
  * as the master, follow the log, format and check. docs/api.md describes it.
  */
-export { Famfs, Writer, readSuperblock, type Role, type OpenOptions, type Owner, type CreateOptions } from './famfs.js';
+export { Famfs, readSuperblock, type Role, type OpenOptions } from './famfs.js';
+export { Writer, type Owner, type CreateOptions } from './writer.js';
 export { FamfsError, isFamfsError, asFamfsError, FAMFS_ERROR_CODES, type FamfsErrorCode } from './errors.js';
 export type { FamfsStat, RangeOptions } from './files.js';
 export type { LogEvent, FollowOptions } from './follow.js';

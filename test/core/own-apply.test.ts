@@ -10,7 +10,8 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Famfs, type Writer } from '../../src/api/famfs.js';
+import { Famfs } from '../../src/api/famfs.js';
+import type { Writer } from '../../src/api/writer.js';
 import { mkfs } from '../../src/api/mkfs.js';
 import { FamfsError } from '../../src/api/errors.js';
 import { FM_ALL_HOSTS_RW } from '../../src/format/constants.js';

@@ -30,7 +30,7 @@ const MODULES: Record<string, () => Promise<{ run: BenchFn }>> = {
   biglog: () => import('./biglog.js'),
   creat: () => import('./creat.js'),
   cp: () => import('./cp.js'),
-  fuse: () => import('./fuse.js'), create: () => import('./create.js'),
+  fuse: () => import('./fuse.js'), create: () => import('./create.js'), ceiling: () => import('./ceiling.js'),
   trees: () => import('./trees.js'),
   coherency: () => import('./coherency.js'),
   kernel: () => import('./kernel.js'),

@@ -76,3 +76,18 @@ test('the 1 GiB cp into the master mount is in the table, marked as a bench row 
   assert.match(text, /cp of a 1 GiB file into the master mount vs famfs cp \(bench row, not in the issue\) \| 0\.28× .*\| goal ≥ 0\.8×: NOT met/);
   assert.match(text, /  0 of 2 measured rows met their goal on the default mount\n/);
 });
+
+test('the ceiling module (null master, stop 23): its rows print reference and ratio and take no issue-15 goal', () => {
+  const row: Row = {
+    module: 'ceiling',
+    name: 'cp -r of 2,000 small files into a null master (our FUSE layer, 2 workers, no work)',
+    ref: 'famfs cp -r -d DEV (CLI)',
+    value: 3000,
+    refValue: 5000,
+    unit: 'files/s',
+  };
+  assert.equal(issue15Goal('ceiling', row), undefined);
+  // Named like row 9 but for the null master: it must not be taken for row 9 under any module.
+  assert.ok(!ISSUE15.some((g) => g.name.test(row.name) && g.ref.test(row.ref)));
+  assert.match(formatRow(row), /^cp -r of .* null master .*: 3,000 files\/s \| ref: famfs cp -r -d DEV \(CLI\): 5,000 files\/s \| ratio 0\.60 \(higher is better\)$/);
+});

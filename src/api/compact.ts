@@ -89,32 +89,55 @@ function markCompacting(f: Famfs): () => void {
   };
 }
 
+/** A sequentially consistent read-modify-write: a full fence (stores before it are visible before loads after it). */
+const fenceWord = new Int32Array(new SharedArrayBuffer(4));
+function fullFence(): void {
+  Atomics.add(fenceWord, 0, 0);
+}
+
+function inUse(devicePath: string, slot: number): FamfsError {
+  return new FamfsError(`${devicePath}: presence slot ${slot} is in use (a host has it mounted, or left without a clean unmount and may hold deleted files); unmount it everywhere first (nothing was changed)`, 'EBUSY');
+}
+
 export function compact(devicePath: string, opts: { backup?: string } = {}): CompactResult {
   const mounted = fs.existsSync(devicePath) ? mountsUsing(devicePath) : [];
   if (mounted.length) throw new FamfsError(`${devicePath}: mounted at ${mounted.join(', ')}; compact runs only on an unmounted file system (node ids change)`, 'EBUSY');
   const f = Famfs.open(devicePath, { writable: true });
   try {
     return f.writer(() => {
-      const slot = busyPresenceSlot(f);
-      if (slot !== undefined) throw new FamfsError(`${devicePath}: presence slot ${slot} is in use (a host has it mounted, or left without a clean unmount and may hold deleted files); unmount it everywhere first`, 'EBUSY');
       if (f.headerProblem) throw new FamfsError(`${devicePath}: the log header is not valid (${f.headerProblem}); run famfs fsck`, 'EIO');
       const before = f.log.readHeader().nextIndex;
       const entries = liveEntries(f);
       const need = entries.reduce((n, e) => n + entrySlots(e), 0);
       const released = f.pendingFrees.length;
-      if (need >= before) return { before, after: before, released: 0, backup: '' };
+      if (need >= before) {
+        const slot = busyPresenceSlot(f);
+        if (slot !== undefined) throw inUse(devicePath, slot);
+        return { before, after: before, released: 0, backup: '' };
+      }
       const backup = opts.backup ?? path.join(os.tmpdir(), `famfs-compact-${f.sb.uuid}-${Date.now()}.img`);
-      // The old superblock region and used log, so a crash in the middle can be undone with dd.
+      // The old superblock region and used log, so a crash in the middle can be undone with dd
+      // (copied before the compacting bit is set: the backup must not carry it).
       const keep = LOG_OFFSET + 48 + before * 544;
+      const copy = Buffer.alloc(keep);
+      let at = 0;
+      for (const piece of f.device.slices(0, keep)) at += piece.copy(copy, at);
+      // Dekker with a host that mounts meanwhile (PresenceService.start joins its slot, then looks
+      // at this bit): the bit first, then the slots. Whichever of the two looks second sees the
+      // other, so they never both go on.
+      const restore = markCompacting(f);
+      fullFence();
+      const slot = busyPresenceSlot(f);
+      if (slot !== undefined) {
+        restore();
+        throw inUse(devicePath, slot);
+      }
       try {
-        const copy = Buffer.alloc(keep);
-        let at = 0;
-        for (const piece of f.device.slices(0, keep)) at += piece.copy(copy, at);
         fs.writeFileSync(backup, copy, { mode: 0o600, flag: 'wx' });
       } catch (e) {
+        restore();
         throw asFamfsError(e);
       }
-      const restore = markCompacting(f);
       f.log.reset();
       for (const e of entries) f.log.append(e);
       restore();

@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { readMountInfo, type MountInfo } from '../fuse/mountinfo.js';
+import { mountAt, type MountInfo } from '../fuse/mountinfo.js';
 
 export interface MountRecord {
   pid: number;
@@ -55,9 +55,12 @@ export function processState(pid: number): DaemonState {
   return s === 'T' || s === 't' ? 'stopped' : 'running';
 }
 
-/** The newest famfs mount at `mountpoint` in mountinfo (a later mount on the same path hides earlier ones). */
+/**
+ * The famfs mount that answers at `mountpoint` (mountinfo only, the mount is not touched): the
+ * path resolved through symlinks, the newest mount there (a later one hides earlier ones).
+ */
 export function famfsMountInfoAt(mountpoint: string): MountInfo | undefined {
-  return readMountInfo().filter((m) => m.fstype === 'fuse.famfs' && m.mountpoint === mountpoint).pop();
+  return mountAt(mountpoint, 'famfs');
 }
 
 /** Called by the daemon once mounted; failures only cost the record (callers fall back). */

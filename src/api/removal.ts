@@ -74,8 +74,10 @@ export function planRemove(fs: Famfs, path: string, opts: RemoveOptions = {}): T
 
 /**
  * Remove files, symlinks or directories (caller: the writer, lock held, tree caught up).
- * Every path is checked, and the log's room for all of them, before the first record is
- * logged: a bad path changes nothing. Returns the removed nodes.
+ * Every path is checked, and the log's room for all of them, before anything is logged: a bad
+ * path, or a tree too big for the log's free space, changes nothing. All the DELETE records
+ * are one commit (LogView.commitAll): other hosts, and a crash or kill at any moment, see the
+ * whole removal or none of it. Returns the removed nodes.
  */
 export function removePaths(fs: Famfs, paths: readonly string[], opts: RemoveOptions = {}): TreeNode[] {
   const seen = new Set<number>();
@@ -86,7 +88,7 @@ export function removePaths(fs: Famfs, paths: readonly string[], opts: RemoveOpt
   const entries = nodes.map(removeEntry);
   checkRoom(fs, entries);
   try {
-    for (const e of entries) fs.log.append(e);
+    fs.log.commitAll(entries);
   } catch (e) {
     throw asFamfsError(e);
   } finally {

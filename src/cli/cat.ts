@@ -2,6 +2,23 @@ import type { Command } from 'commander';
 import { writeSync } from 'node:fs';
 import type { DeviceOption } from './context.js';
 import { withReader } from './reader.js';
+import { waitWritable } from '../sys/libc.js';
+
+/** A full non-blocking stdout: wait until it drains (poll), or sleep a little if poll cannot be had. */
+let pollable = true;
+let backoffMs = 1;
+function waitForStdout(): void {
+  if (pollable) {
+    try {
+      waitWritable(1);
+      return;
+    } catch {
+      pollable = false; // no native poll here: fall back to sleeping
+    }
+  }
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, backoffMs);
+  backoffMs = Math.min(backoffMs * 2, 50);
+}
 
 export function register(program: Command): void {
   program
@@ -16,8 +33,13 @@ export function register(program: Command): void {
           for (let off = 0; off < s.length; ) {
             try {
               off += writeSync(1, s, off, Math.min(s.length - off, 1 << 20));
+              backoffMs = 1;
             } catch (e) {
-              if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+              // A non-blocking stdout nobody drains: wait for room instead of retrying at once (a busy loop).
+              if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+                waitForStdout();
+                continue;
+              }
               if ((e as NodeJS.ErrnoException).code === 'EPIPE') return;
               throw e;
             }

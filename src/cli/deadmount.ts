@@ -10,9 +10,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findFuseMounts, isMounted, type MountInfo } from '../fuse/mountinfo.js';
+import { isMounted, type MountInfo } from '../fuse/mountinfo.js';
 import { umount2, MNT_DETACH } from '../sys/libc.js';
 import type { ProbeAnswer } from './status-probe.js';
 
@@ -25,22 +24,6 @@ const FUSECTL = '/sys/fs/fuse/connections';
 export const PROBE_TIMEOUT_MS = Number(process.env.FAMFS_PROBE_TIMEOUT_MS) || 10_000;
 
 export type DaemonHealth = 'alive' | 'gone' | 'unresponsive';
-
-/** An absolute path for a mount point without stat-ing the mount point itself. */
-export function mountpointPath(p: string): string {
-  const abs = path.resolve(p);
-  try {
-    return path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
-  } catch {
-    return abs;
-  }
-}
-
-/** The famfs mount exactly at `mountpoint` (mountinfo only; the mount is not touched). */
-export function famfsMountAt(mountpoint: string): MountInfo | undefined {
-  const want = [mountpointPath(mountpoint), path.resolve(mountpoint)];
-  return findFuseMounts({ type: 'famfs' }).find((m) => want.includes(m.mountpoint));
-}
 
 /**
  * Ask the daemon (one getxattr on the root) from a child process that is killed

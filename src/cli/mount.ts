@@ -6,7 +6,8 @@ import { FamfsError } from '../api/errors.js';
 import { preflight, startMount, type MountRequest } from '../fs/daemon.js';
 import { countIn, parseCount, placementOption } from './args.js';
 import type { Placement } from '../alloc/space.js';
-import { clearDeadMount, famfsMountAt } from './deadmount.js';
+import { clearDeadMount } from './deadmount.js';
+import { famfsMountInfoAt } from '../api/mountrecord.js';
 import { warmUp } from '../fs/warmup.js';
 
 /** Beyond this, more FUSE threads only cost memory (each maps the device); 100 made workers die. */
@@ -127,7 +128,7 @@ export function register(program: Command): void {
       if (o.cache) o.option.push('cache');
       const req: MountRequest = { device, mountpoint, forceClient: o.client, timeout: o.timeout, verbose: o.verbose, workers: o.workers, options: o.option, commitDelayMs: o.commitDelay, dataPath: isDataPathChoice(o.dataPath) ? o.dataPath : 'auto', devices: o.device, placement: o.placement, transport: o.transport as TransportChoice };
       // A famfs left on the mount point by a dead or wedged daemon: abort and detach it first (a stat there could hang).
-      const stale = famfsMountAt(mountpoint);
+      const stale = famfsMountInfoAt(mountpoint);
       if (stale) await clearDeadMount(stale, (l) => process.stderr.write(`${l}\n`));
       if (o.foreground) await foreground(req, o.readyFd);
       else await background(req, o);

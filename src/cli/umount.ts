@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { FamfsError } from '../api/errors.js';
 import { unmountFuse } from '../fuse/mount.js';
-import { clearDeadMount, famfsMountAt } from './deadmount.js';
+import { clearDeadMount } from './deadmount.js';
 import { mountDaemonPid, mountIsKernelMode } from '../api/mounted.js';
-import { mountDaemon, processState } from '../api/mountrecord.js';
+import { famfsMountInfoAt, mountDaemon, processState } from '../api/mountrecord.js';
 import type { MountInfo } from '../fuse/mountinfo.js';
 import type { PresenceArea } from '../presence/area.js';
 import { daemonSlots, localDaemonSlots, openArea, waitLeft, type DaemonSlot } from '../presence/leave-wait.js';
@@ -76,7 +76,7 @@ export function register(program: Command): void {
     .option('-l, --lazy', 'detach now even if busy (MNT_DETACH)')
     .action(async (mountpoint: string, o: { lazy?: boolean }) => {
       // Found in mountinfo only: a stat of a wedged mount point could hang.
-      const m = famfsMountAt(mountpoint);
+      const m = famfsMountInfoAt(mountpoint);
       if (!m) throw new FamfsError(`${mountpoint}: no famfs is mounted there`, 'EINVAL');
       // The slot of the daemon serving THIS mount (another local mount of the device has its own),
       // read before unmounting: its record names it without asking it (it may be stopped).

@@ -73,7 +73,7 @@ export const PRESENCE = featureBit('presence');
 export const COMPACTING = featureBit('compacting');
 
 /** Why a file system left by an interrupted `famfs compact` is refused. */
-export const INTERRUPTED_COMPACT = 'a famfs compact was interrupted while it rewrote the log (files are missing from it): restore the backup it saved first (the path it printed, by default famfs-compact-<uuid>-<time>.img in the temp directory) with dd if=BACKUP of=DEVICE conv=notrunc';
+export const INTERRUPTED_COMPACT = 'a famfs compact is rewriting the log, or was interrupted while it did (files are missing from it): if none runs now, restore the backup it saved first (the path it printed, by default famfs-compact-<uuid>-<time>.img in the temp directory) with dd if=BACKUP of=DEVICE conv=notrunc';
 
 function knownMask(cls: FeatureClass): bigint {
   let m = 0n;

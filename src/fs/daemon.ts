@@ -197,7 +197,8 @@ export interface RunningMount {
 export async function startMount(req: MountRequest): Promise<RunningMount> {
   const log = req.log ?? ((m: string) => process.stderr.write(`famfs: ${m}\n`));
   // Devices not found on this host ('' in devices) make only the files on them fail (EIO/ENXIO).
-  const { device, mountpoint, role, devices, extraUuids, options, allocUnit, presence, logLen, probe } = preflight(req);
+  const { device, mountpoint, role, devices, extraUuids, options, allocUnit, presence, logLen, probe: probed } = preflight(req);
+  let probe = probed;
   devices.forEach((p, i) => {
     if (i > 0) log(p ? `device ${i}: ${p}` : `device ${i} (uuid ${extraUuids[i - 1]}) not found on this host: files on it cannot be read`);
   });
@@ -238,8 +239,9 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   if (config.dataPath === 'kernel' && !config.famfsKernel) log('--data-path kernel, but /proc/kallsyms has no famfs_fuse_iomap_begin: the mount fails unless the kernel offers FUSE_DAX_FMAP');
   if (req.verbose) log(`data path: ${config.dataPath} requested; famfs-enabled kernel (/proc/kallsyms famfs_fuse_iomap_begin): ${config.famfsKernel ? 'yes' : 'no'}`);
   const masterOpts = { log, placement: req.placement, commitDelayMs: req.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, pendingCount: new Int32Array(config.state, 4 * StateFlag.PENDING, 1), lockWaitMs: lockWaitMs(), newFiles: config.newFiles, openTable: () => presenceSvc?.table ?? kernelShared?.table };
-  // In kernel mode the master writes the log through the mount, so it starts once mounted.
-  let master = role === 'master' && !kernelMode ? new MasterService(device, masterOpts) : undefined;
+  // In kernel mode the master writes the log through the mount, so it starts once mounted; in
+  // daemon mode once joined to the presence area (below), so that it replays no log a compact rewrote.
+  let master: MasterService | undefined;
   const rpc = role === 'master' ? new RpcServer(config.rpc, (call) => {
     if (!master) throw new FamfsError('the mount is not ready', 'EAGAIN');
     return master.handle(call);
@@ -254,12 +256,25 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   else if (presence) {
     try {
       presenceSvc = await PresenceService.start(presenceOpts);
+      // Joined, and no compact runs (PresenceService.refuseWhileCompacting): a compact that ran
+      // since the probe has finished, so the watcher starts from the log as it is now.
+      const again = probeFamfs(device, { devices: req.devices });
+      probe = { nextIndex: again.nextIndex, superblock: again.superblock };
     } catch (e) {
       rpc?.close();
-      master?.close();
+      await presenceSvc?.stop();
       throw asFamfsError(e);
     }
     config.presence = { control: presenceSvc.control.sab, table: presenceSvc.table.sab };
+  }
+  if (role === 'master' && !kernelMode) {
+    try {
+      master = new MasterService(device, masterOpts);
+    } catch (e) {
+      rpc?.close();
+      await presenceSvc?.stop();
+      throw asFamfsError(e);
+    }
   }
   const server = new FuseServer({
     mountpoint,

@@ -3,6 +3,7 @@
  * through fusectl. No native code (importable where libc bindings are not).
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /** One line of /proc/self/mountinfo. */
 export interface MountInfo {
@@ -64,6 +65,44 @@ export function findFuseMounts(q: { mountpoint?: string; source?: string; type?:
   );
 }
 
+/**
+ * The canonical path of a mount point, found without touching the mount itself (a stopped or
+ * wedged daemon would hang a stat of it): the parent directory's realpath, then the last
+ * component followed with readlink while it is a symlink (readlink of a mount's root never
+ * reaches its daemon). When the parent cannot be resolved (inside a dead mount: ENOTCONN),
+ * the path as given, made absolute and normalised.
+ */
+export function mountpointPath(p: string): string {
+  let abs = path.resolve(p);
+  for (let hops = 0; hops < 40; hops++) {
+    let dir: string;
+    try {
+      dir = fs.realpathSync.native(path.dirname(abs));
+    } catch {
+      return abs;
+    }
+    const full = path.join(dir, path.basename(abs));
+    let target: string;
+    try {
+      target = fs.readlinkSync(full);
+    } catch {
+      return full; // not a symlink (EINVAL), or not there
+    }
+    abs = path.resolve(dir, target);
+  }
+  return abs; // a symlink loop: as far as it went
+}
+
+/**
+ * The mount that answers at `mountpoint` (resolved as mountpointPath does): of FUSE mounts of
+ * `type` there, the newest (a later mount on the same path hides the earlier ones).
+ */
+export function mountAt(mountpoint: string, type?: string): MountInfo | undefined {
+  const at = findFuseMounts({ mountpoint: mountpointPath(mountpoint), type });
+  // A mount stacked on another has the one below as its parent; mountinfo lists it later too.
+  return at.find((m) => !at.some((o) => o.parentId === m.mountId)) ?? at.at(-1);
+}
+
 /** Is anything mounted exactly at this path? (No stat: safe on a hung FUSE mount.) */
 export function isMounted(mountpoint: string): boolean {
   return readMountInfo().some((m) => m.mountpoint === mountpoint);
@@ -80,7 +119,7 @@ export function abortFuseConnection(target: string | number): boolean {
   let id: number;
   if (typeof target === 'number') id = target;
   else {
-    const m = findFuseMounts({ mountpoint: target })[0];
+    const m = mountAt(target);
     if (!m) return false;
     id = m.minor;
   }

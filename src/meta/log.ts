@@ -7,7 +7,6 @@
 import { entryOffset, LOG_ENTRY_SIZE, LOG_HEADER_SIZE, LOG_OFFSET, logSlots } from '../format/constants.js';
 import { checkLogHeader, decodeLogHeader, NEXT_INDEX_OFFSET, NEXT_SEQNUM_OFFSET, type LogHeader, type LogHeaderCheck } from '../format/logheader.js';
 import { contSlots, encodeRecord, entryCrcOk, entrySeqnum, type NewLogEntry } from '../format/logentry.js';
-import { MAX_RECORD_SLOTS } from '../format/constants.js';
 import type { Device } from '../device/device.js';
 
 /** Most records appendMany commits together (famfs cp commits new files this many at a time). */
@@ -69,15 +68,18 @@ export class LogView {
     return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
   }
 
-  /** next_seqnum = next_index, or ahead by exactly the records (at most MAX_GROUP) a killed writer wrote at next_index. */
+  /**
+   * next_seqnum = next_index, or ahead by exactly the records a killed writer wrote at
+   * next_index (one commit: a group of up to MAX_GROUP, or a commitAll as large as the log's
+   * free space), each with a good CRC and its own index as seqnum.
+   */
   private leftByKilledWriter(nextIndex: number, nextSeqnum: number): boolean {
     const d = nextSeqnum - nextIndex;
     if (d === 0 || d === 1) return true;
-    if (d < 0 || d > MAX_GROUP * MAX_RECORD_SLOTS) return false;
     const end = nextIndex + d;
+    if (d < 0 || end > logSlots(this.logLen)) return false;
     let at = nextIndex;
-    for (let records = 0; at < end && records < MAX_GROUP; records++) {
-      if (at >= logSlots(this.logLen)) return false;
+    while (at < end) {
       const head = this.slot(at);
       if (!entryCrcOk(head) || entrySeqnum(head) !== at) return false;
       at += contSlots(head) + 1;
@@ -141,6 +143,21 @@ export class LogView {
   /** appendMany, also telling where the committed records end (next_index after them). */
   commit(entries: readonly NewLogEntry[]): Committed {
     if (entries.length < 1 || entries.length > MAX_GROUP) throw new RangeError(`appendMany: 1 to ${MAX_GROUP} records, not ${entries.length}`);
+    return this.publish(entries);
+  }
+
+  /**
+   * Any number of records as one commit, as large as the log's free space (LogFullError, with
+   * nothing written, when they do not fit): every reader and a crash see all of them or none.
+   * For an operation that must not be seen half done (famfs rm -r of a tree).
+   */
+  commitAll(entries: readonly NewLogEntry[]): Committed {
+    if (entries.length < 1) throw new RangeError('commitAll: no records');
+    return this.publish(entries);
+  }
+
+  /** Write and flush the records' slots, then move next_seqnum and next_index past all of them. */
+  private publish(entries: readonly NewLogEntry[]): Committed {
     this.device.checkLive(0, LOG_OFFSET + this.logLen); // a truncated device: EIO, not SIGBUS
     const h = this.readHeader();
     // next_seqnum ahead of next_index (by at most one record) is what a writer killed between

@@ -9,7 +9,9 @@ import os from 'node:os';
 import { PRESENCE_OFFSET, PRESENCE_SIZE, logSlots } from '../format/constants.js';
 import { Device } from '../device/device.js';
 import { Famfs } from '../api/famfs.js';
-import { hasFeature, PRESENCE } from '../format/features.js';
+import { checkFeatureBlock, FEATURE_BLOCK_END, FEATURE_BLOCK_OFFSET, hasFeature, INTERRUPTED_COMPACT, PRESENCE } from '../format/features.js';
+import { readFeatures, readSuperblock } from '../api/openhead.js';
+import { FamfsError } from '../api/errors.js';
 import { trySystemUuid } from '../api/sysuuid.js';
 import { PresenceArea } from './area.js';
 import { PresenceControl } from './control.js';
@@ -48,7 +50,8 @@ export class PresenceService {
   readonly table: OpenTable;
   /** Deleted files this host held at the last publish (for the log). */
   private heldSaid = new Set<number>();
-  private famfs: Famfs;
+  /** This host's replay of the log: opened only once joined (see incarnate). */
+  private famfs!: Famfs;
   private timer?: NodeJS.Timeout;
   private beat?: Worker;
   private recovering = false;
@@ -59,10 +62,9 @@ export class PresenceService {
   private lastLook = 0;
   private stopped = false;
 
-  private constructor(readonly host: PresenceHost, private readonly areaDevice: Device, famfs: Famfs, private readonly opts: PresenceStart) {
-    this.famfs = famfs;
+  private constructor(readonly host: PresenceHost, private readonly areaDevice: Device, logLen: number, private readonly opts: PresenceStart) {
     this.control = opts.kernel?.control ?? new PresenceControl();
-    this.table = opts.kernel?.table ?? OpenTable.create(logSlots(famfs.sb.logLen));
+    this.table = opts.kernel?.table ?? OpenTable.create(logSlots(logLen));
     this.control.leaseMs = host.leaseMs;
     this.tracker = new LivenessTracker(host.leaseMs);
   }
@@ -101,17 +103,18 @@ export class PresenceService {
   }
 
   static async start(opts: PresenceStart): Promise<PresenceService> {
-    const famfs = PresenceService.openFamfs(opts);
     let dev: Device | undefined;
     let svc: PresenceService | undefined;
     try {
       dev = PresenceService.openArea(opts);
-      const lease = leaseMsOf(famfs.features);
+      // The lease from the device's head: the log is replayed only once joined (incarnate).
+      const sb = readSuperblock(dev);
+      const lease = leaseMsOf(readFeatures(dev, sb));
       const host = new PresenceHost(new PresenceArea(dev), lease, {
         role: opts.role, kernelMode: opts.kernelMode, systemUuid: trySystemUuid() ?? '', pid: process.pid,
         label: opts.label ?? os.hostname(), intents: opts.threads,
       });
-      const started = new PresenceService(host, dev, famfs, opts);
+      const started = new PresenceService(host, dev, sb.logLen, opts);
       svc = started;
       await started.startBeat(); // running before the first beat is due: a slow start must not look like a pause
       await started.incarnate(false);
@@ -120,8 +123,9 @@ export class PresenceService {
       opts.log(`presence: slot ${host.slot}, lease ${lease} ms`);
       return started;
     } catch (e) {
+      svc?.host.leave(); // joined, then refused (or the replay failed): the slot is not left behind
       await svc?.beat?.terminate();
-      famfs.close();
+      svc?.famfs?.close();
       dev?.close();
       throw e;
     }
@@ -188,10 +192,29 @@ export class PresenceService {
       await this.host.rejoin();
       this.famfs.close();
       this.famfs = PresenceService.openFamfs(this.opts); // a replay from scratch
-    } else await this.host.join();
+    } else {
+      await this.host.join();
+      this.refuseWhileCompacting();
+      this.famfs = PresenceService.openFamfs(this.opts); // replayed after the join: a compact that ran before it has finished
+    }
     this.control.setIncarnation(this.host.slot, this.host.token);
     this.publish();
     this.control.serveAgain();
+  }
+
+  /**
+   * Dekker with `famfs compact` (src/api/compact.ts: it sets its `compacting` bit, then looks at
+   * the slots): this host's slot is visible now, so a compact that has not set the bit yet will
+   * see it and refuse; one that has set it is seen here, and this host leaves and refuses.
+   */
+  private refuseWhileCompacting(): void {
+    const dev = this.areaDevice;
+    dev.invalidate(FEATURE_BLOCK_OFFSET, FEATURE_BLOCK_END - FEATURE_BLOCK_OFFSET);
+    const c = checkFeatureBlock(dev.view(FEATURE_BLOCK_OFFSET, FEATURE_BLOCK_END - FEATURE_BLOCK_OFFSET));
+    if (c.ok) return;
+    this.host.leave();
+    const why = c.reason === INTERRUPTED_COMPACT ? 'a famfs compact is rewriting the log (or was interrupted while it did); mount again once it has finished' : c.reason;
+    throw new FamfsError(`${this.opts.device}: ${why}`, 'EBUSY');
   }
 
   private poll(): void {

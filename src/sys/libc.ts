@@ -50,6 +50,7 @@ function bind() {
     fcntl: libc.func('int fcntl(int fd, int cmd, ...)'),
     spliceFrom: libc.func('int64_t splice(int fd_in, _Inout_ int64_t *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)'),
     splice: libc.func('int64_t splice(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)'),
+    poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
     errnoLocation: libc.func('int *__errno_location(void)'),
     strerror: libc.func('const char *strerror(int errnum)'),
   };
@@ -190,6 +191,27 @@ export function splice(fdIn: number, offIn: number | null, fdOut: number, length
   const n = Number(offIn === null ? c().splice(fdIn, null, fdOut, null, length, flags) : c().spliceFrom(fdIn, [BigInt(offIn)], fdOut, null, length, flags));
   if (n < 0) throw new LibcError('splice', errno());
   return n;
+}
+
+const POLLOUT = 4;
+/** One struct pollfd (int fd, short events, short revents), reused: callers are synchronous. */
+const pollfd = Buffer.alloc(8);
+
+/**
+ * Wait until `fd` can take a write (poll(2) for POLLOUT; an error or hang-up on it counts too:
+ * the next write reports it). `timeoutMs` -1 waits for good; returns false on a timeout.
+ */
+export function waitWritable(fd: number, timeoutMs = -1): boolean {
+  pollfd.writeInt32LE(fd, 0);
+  pollfd.writeInt16LE(POLLOUT, 4);
+  for (;;) {
+    pollfd.writeInt16LE(0, 6);
+    const n = c().poll(pollfd, 1, timeoutMs) as number;
+    if (n > 0) return true;
+    if (n === 0) return false;
+    const err = errno();
+    if (err !== 4) throw new LibcError('poll', err); // EINTR: wait again
+  }
 }
 
 const AT_FDCWD = -100;

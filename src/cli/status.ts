@@ -79,6 +79,7 @@ function text(r: Row): string[] {
   }
   if (r.log) L.push(`  log: ${r.log.used} of ${r.log.capacity} entries used`);
   if (r.pendingNodes !== undefined) L.push(`  new nodes waiting for commit: ${r.pendingNodes}`);
+  if (r.workerCreates !== undefined) L.push(`  files made by the FUSE workers (no main-thread call): ${r.workerCreates}`);
   if (r.presence) {
     const p = r.presence;
     const live = p.others.filter((o) => o.liveness === 'live'), gone = p.others.filter((o) => o.liveness === 'gone');

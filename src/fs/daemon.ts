@@ -243,7 +243,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   const rpc = role === 'master' ? new RpcServer(config.rpc, (call) => {
     if (!master) throw new FamfsError('the mount is not ready', 'EAGAIN');
     return master.handle(call);
-  }, (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
+  }, (e) => log(`internal error: ${(e as Error).stack ?? e}`), () => master?.wake()) : undefined;
   // Join the presence area before any worker serves (workers count opens and check the lease).
   // Kernel mode reaches the area only through the mount: the workers start "joining" (metadata
   // only, no logged file opens) and the service joins right after mounting.

@@ -30,6 +30,8 @@ export interface NewNodeAttr {
   uid: number;
   gid: number;
   map: SimpleMap;
+  /** A create's answer: the logged id of its parent, a new directory logged since (the worker keeps it as an alias). */
+  parentLogged?: number;
 }
 
 /** Once logged, a new node's id stands for the log-derived id. */

@@ -366,7 +366,7 @@ export class MasterBase extends NewNodeTable {
       const logged = this.famfs.tree.lookup(n.path);
       if (logged && logged.parent?.id === parentId && !logged.removed && logged !== replaces) {
         this.committed.set(n.id, logged.id);
-        this.loggedHere.add(logged.id);
+        this.loggedHere.set(logged.id, n.id);
         if (n.kind === 'file' && n.opens > 0) this.carry(n, logged.entryIndex);
       } else this.opts.log(`${n.path}: logged but refused by replay`);
       this.removeNode(n);

@@ -97,7 +97,7 @@ function text(r: Row): string[] {
 export function register(program: Command): void {
   program
     .command('status')
-    .description("this host's famfs mounts (or the one holding MOUNTPOINT): role, data path, devices and their use, log entries used, new nodes waiting, requests per opcode with latency, daemon pid, uptime, version")
+    .description("this host's famfs mounts (or the one holding MOUNTPOINT): role, data path, devices and their use, log entries used, new nodes waiting, files the FUSE workers made, requests per opcode with latency, daemon pid, uptime, version")
     .argument('[MOUNTPOINT]', 'a famfs mount point or any path inside one (default: every famfs mount)')
     .option('--json', 'one JSON document: an array with one object per mount')
     .action(async (where: string | undefined, o: { json?: boolean }) => {

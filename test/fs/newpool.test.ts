@@ -15,6 +15,7 @@ import { fsck } from '../../src/api/fsck.js';
 import { MasterService, type NewNodeAttr } from '../../src/fs/master-service.js';
 import { createNewFileSlots, newFilePool } from '../../src/fs/newslots.js';
 import { POOL_ENTRIES, READY } from '../../src/fs/newpool.js';
+import { NewNameCounts } from '../../src/fs/newnames.js';
 import { createRpcChannel, RpcServer, type RpcCall } from '../../src/fs/rpc.js';
 import { ROOT_ID } from '../../src/meta/tree.js';
 import type { PoolWorkerData, PoolWorkerResult } from './pool-worker.js';
@@ -111,6 +112,31 @@ describe('new files made by workers from the pool', () => {
       // Nothing but the logged files took space.
       assert.equal(report.capacity.freeSpace, free0 - loggedBytes(f), 'free space is the empty fs less the logged files');
       f.close();
+    } finally {
+      r.server.close();
+    }
+  });
+
+  test('the main thread\'s own create holds the name: a worker claiming it meanwhile loses (newpool.ts, point 3)', () => {
+    const r = asHost(host, () => rig(dev));
+    try {
+      const first = r.m.handle(call('create', { parent: ROOT_ID, name: 'p3first', mode: 0o644, uid: 0, gid: 0 })) as NewNodeAttr;
+      const names = new NewNameCounts(r.base.newFiles);
+      // A worker's claim right in the middle of the main thread's create (when it takes the file's slot).
+      const slots = (r.m as unknown as { slots: { take: (...a: unknown[]) => number } }).slots;
+      const take = slots.take.bind(slots);
+      let claimed: boolean | undefined;
+      slots.take = (...a: unknown[]) => {
+        claimed ??= names.claim('p3x');
+        return take(...a);
+      };
+      const x = r.m.handle(call('create', { parent: ROOT_ID, name: 'p3x', mode: 0o644, uid: 0, gid: 0 })) as NewNodeAttr;
+      slots.take = take;
+      assert.equal(claimed, false, 'the name\'s bucket was held while the main thread made it');
+      assert.equal(names.mayExist('p3x'), true);
+      for (const id of [first.id, x.id]) r.m.handle(call('release', { id }));
+      r.m.handle(call('syncfs', {}));
+      r.m.close();
     } finally {
       r.server.close();
     }

@@ -167,6 +167,8 @@ export class MasterBase extends NewNodeTable {
     try {
       this.drainCreated();
       this.look(Date.now());
+      // Workers' creates do not pass lockedSession: look for released deleted files here too.
+      if (this.bitmap && Date.now() - this.spaceAt >= RECLAIM_LOOK_MS) this.reclaimSpace();
       this.refillPool();
     } catch (e) {
       this.opts.log(`commit: ${(e as Error).message}`);
@@ -262,7 +264,10 @@ export class MasterBase extends NewNodeTable {
     }
     for (const e of this.poolExtents()) space.bitmaps[e.devindex]?.mark(e.offset, e.length);
     this.bitmap = space;
-    return space.freeBytes > before;
+    if (space.freeBytes <= before) return false;
+    // Space came back: the pool, taken before, gives its units up so new files go on the lowest free ones again.
+    this.givePoolBack();
+    return true;
   }
 
   /** Room for a new file's bytes; when out of space, once more after taking in released deleted files. */

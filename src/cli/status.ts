@@ -79,6 +79,7 @@ function text(r: Row): string[] {
   }
   if (r.log) L.push(`  log: ${r.log.used} of ${r.log.capacity} entries used`);
   if (r.pendingNodes !== undefined) L.push(`  new nodes waiting for commit: ${r.pendingNodes}`);
+  if (r.workerCreates !== undefined) L.push(`  files made by the FUSE workers (no main-thread call): ${r.workerCreates}`);
   if (r.presence) {
     const p = r.presence;
     const live = p.others.filter((o) => o.liveness === 'live'), gone = p.others.filter((o) => o.liveness === 'gone');
@@ -96,7 +97,7 @@ function text(r: Row): string[] {
 export function register(program: Command): void {
   program
     .command('status')
-    .description("this host's famfs mounts (or the one holding MOUNTPOINT): role, data path, devices and their use, log entries used, new nodes waiting, requests per opcode with latency, daemon pid, uptime, version")
+    .description("this host's famfs mounts (or the one holding MOUNTPOINT): role, data path, devices and their use, log entries used, new nodes waiting, files the FUSE workers made, requests per opcode with latency, daemon pid, uptime, version")
     .argument('[MOUNTPOINT]', 'a famfs mount point or any path inside one (default: every famfs mount)')
     .option('--json', 'one JSON document: an array with one object per mount')
     .action(async (where: string | undefined, o: { json?: boolean }) => {

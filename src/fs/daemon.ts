@@ -245,7 +245,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   const rpc = role === 'master' ? new RpcServer(config.rpc, (call) => {
     if (!master) throw new FamfsError('the mount is not ready', 'EAGAIN');
     return master.handle(call);
-  }, (e) => log(`internal error: ${(e as Error).stack ?? e}`)) : undefined;
+  }, (e) => log(`internal error: ${(e as Error).stack ?? e}`), () => master?.wake()) : undefined;
   // Join the presence area before any worker serves (workers count opens and check the lease).
   // Kernel mode reaches the area only through the mount: the workers start "joining" (metadata
   // only, no logged file opens) and the service joins right after mounting.
@@ -309,13 +309,14 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   }
   const notify = new Notifier(server.masterFd);
   const madeHere = role === 'master' ? (id: number): boolean => master?.madeHere(id) ?? false : undefined;
+  const kernelId = role === 'master' ? (id: number): number => master?.kernelId(id) ?? id : undefined;
   let watcher: LogWatcher;
   let detachTimer: NodeJS.Timeout | undefined;
   if (kernelMode) {
     try {
       if (dataPath !== 'kernel') throw new FamfsError('the kernel did not take famfs kernel mode (FUSE_DAX_FMAP) at INIT; mount with --data-path daemon', 'EOPNOTSUPP');
       // Superblock and log through the mount itself (the device cannot be mapped in fsdev mode).
-      watcher = new LogWatcher(device, notify, config.state, { log, verbose: req.verbose, famfs: Famfs.openMounted(mountpoint, device), image: Buffer.from(config.metaImage!), madeHere });
+      watcher = new LogWatcher(device, notify, config.state, { log, verbose: req.verbose, famfs: Famfs.openMounted(mountpoint, device), image: Buffer.from(config.metaImage!), madeHere, kernelId });
       watcher.mirror(); // entries logged since the snapshot
       if (role === 'master') master = new MasterService(device, { ...masterOpts, famfs: Famfs.openMounted(mountpoint, device, { writable: true }), afterAppend: () => watcher.mirror() });
       if (kernelShared) {
@@ -354,7 +355,7 @@ export async function startMount(req: MountRequest): Promise<RunningMount> {
   } else {
     // The watcher replays once the mount answers (RunningMount.ready), from where the probe
     // saw the log: the workers' replays hold at least that, so nothing is missed.
-    watcher = new LogWatcher(device, notify, config.state, { log, verbose: req.verbose, madeHere, deferredFrom: { nextIndex: probe.nextIndex, superblock: probe.superblock } });
+    watcher = new LogWatcher(device, notify, config.state, { log, verbose: req.verbose, madeHere, kernelId, deferredFrom: { nextIndex: probe.nextIndex, superblock: probe.superblock } });
   }
   watcher.start();
   // Deletes and renames reach this host's kernel through the notifier: it listens before the mount is announced.

@@ -87,7 +87,7 @@ export class FamfsFs implements FuseHandler {
     this.fdReads = new FdReads(this.famfs);
     this.localUuid = trySystemUuid() ?? '';
     this.state = new Int32Array(config.state);
-    if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc, (op, e) => this.log(`${op}: ${e.message}`)), () => Atomics.load(this.state, StateFlag.PENDING), config.newFiles);
+    if (this.role === 'master') this.fresh = new NewNodes(this.famfs, new RpcClient(config.rpc, (op, e) => this.log(`${op}: ${e.message}`)), () => Atomics.load(this.state, StateFlag.PENDING), config.newFiles, (by) => Atomics.add(this.state, StateFlag.PENDING, by));
     this.timeout = config.timeout;
     this.log = (m) => process.stderr.write(`famfs: ${m}\n`);
     const meta = metaNodes(this.famfs.tree.root, this.famfs.sb.logLen, this.role === 'master', config.metaGroup);
@@ -447,7 +447,7 @@ export class FamfsFs implements FuseHandler {
   private status(): DaemonStatus {
     return daemonStatus(this.famfs, {
       role: this.role, dataPath: this.dataPath, startedMs: this.config.mountTimeMs,
-      pending: Atomics.load(this.state, StateFlag.PENDING), devices: this.config.devices, opStats: this.config.opStats, presence: this.gate?.summary(),
+      pending: Atomics.load(this.state, StateFlag.PENDING), workerCreates: this.fresh?.madeHere, devices: this.config.devices, opStats: this.config.opStats, presence: this.gate?.summary(),
     });
   }
 

@@ -13,13 +13,18 @@ import { NEW_NODE_ID_BASE, type NewNode, type NewNodeAttr, type Committed } from
 import { MasterBase } from './master.js';
 
 /** Bytes of a new file zeroed ahead of its size, so workers write there without a call: at create, ... */
-const FIRST_AHEAD = 64 * 1024;
+export const FIRST_AHEAD = 64 * 1024;
 /** ... and when it grows: as much again as it has, within these bounds (and its allocation). */
 const MIN_AHEAD = 256 * 1024;
 const MAX_AHEAD = 16 * 1024 * 1024;
 
 export class MasterCalls extends MasterBase {
   private nextId = NEW_NODE_ID_BASE;
+
+  /** A new node's id (never reused while the daemon lives: the kernel may still know an old one). */
+  protected newId(): number {
+    return this.nextId++;
+  }
 
   handle(call: RpcCall): unknown {
     const op = call.op;
@@ -66,7 +71,9 @@ export class MasterCalls extends MasterBase {
         this.lockedSession();
         const r = this.createLocked(parentId, name, kind, mode, uid, gid, target);
         this.schedule();
-        return r;
+        // A worker that learns its parent's logged id can make files there itself (newpool.ts).
+        const logged = this.committed.get(parentId);
+        return logged === undefined ? r : { ...r, parentLogged: logged };
       } finally {
         this.unlockIfIdle();
       }
@@ -84,13 +91,25 @@ export class MasterCalls extends MasterBase {
   }
 
   private createLocked(parentId: number, name: string, kind: NewNodeAttr['kind'], mode: number, uid: number, gid: number, target?: string): NewNodeAttr {
+    // Hold the name's bucket while checking it, so no worker can make it meanwhile; the drain
+    // then has every worker's create that claimed it first (newpool.ts, point 3).
+    this.sharedNames?.add(name);
+    try {
+      this.drainCreated();
+      return this.createChecked(parentId, name, kind, mode, uid, gid, target);
+    } finally {
+      this.sharedNames?.remove(name);
+    }
+  }
+
+  private createChecked(parentId: number, name: string, kind: NewNodeAttr['kind'], mode: number, uid: number, gid: number, target?: string): NewNodeAttr {
     const parent = this.dir(parentId);
     if (this.exists(parent, name)) throw new FamfsError(`${name}: exists`, 'EEXIST');
     const path = this.childPath(parent, name);
     const h = this.famfs.log.readHeader();
     if (h.nextIndex + this.nodes.size > h.lastIndex) throw new FamfsError('the famfs log is full', 'ENOSPC');
     const n: NewNode = {
-      id: this.nextId++, kind, parentId: parent.id, name, path, mode: mode & 0o7777, uid, gid,
+      id: this.newId(), kind, parentId: parent.id, name, path, mode: mode & 0o7777, uid, gid,
       size: kind === 'symlink' ? Buffer.byteLength(target!) : 0, map: { kind: 'simple', extents: [] }, allocated: 0, opens: kind === 'file' ? 1 : 0, since: Date.now(),
       ...(kind === 'symlink' ? { target } : {}),
     };
@@ -106,7 +125,7 @@ export class MasterCalls extends MasterBase {
     } else if (kind === 'dir' && this.slots) {
       // A live slot tells workers the directory is not logged yet (no logged children: newnames.ts)
       // and its attributes (GETATTR after each create in it needs no call).
-      const slot = this.slots.takeDir(n.id, n.mode, n.uid, n.gid);
+      const slot = this.slots.takeDir(n.id, n.mode, n.uid, n.gid, Buffer.byteLength(n.path));
       if (slot >= 0) n.slot = slot;
     }
     this.addNode(n);

@@ -12,13 +12,15 @@ import type { Famfs } from '../api/famfs.js';
 import { Tree, type TreeNode } from '../meta/tree.js';
 import type { RpcCall } from './rpc.js';
 import type { NewNode } from './newtable.js';
-import { MasterCalls } from './master-calls.js';
+import { MasterPool } from './master-pool.js';
 
 export { DEFAULT_LOCK_WAIT_MS, MAX_AGE_MS, NEW_NODE_ID_BASE, isNewNodeId, type MasterOptions, type NewNodeAttr, type Committed } from './master.js';
 
-export class MasterService extends MasterCalls {
+export class MasterService extends MasterPool {
   override handle(call: RpcCall): unknown {
     const a = call.args as Record<string, number | string>;
+    // Before any call: every file a worker made is in the table (newpool.ts, point 2).
+    this.drainCreated();
     if (call.op === 'unlink' || call.op === 'rename') this.touch();
     if (call.op === 'unlink') return this.unlinkCall(call, a.parent as number, a.name as string, a.dir === 1);
     if (call.op === 'rename') return this.renameCall(call, a.parent as number, a.name as string, a.newParent as number, a.newName as string, a.noReplace === 1);
@@ -35,6 +37,7 @@ export class MasterService extends MasterCalls {
       try {
         this.lockedSession();
         this.famfs.refresh();
+        this.drainCreated();
         const r = fn();
         this.schedule();
         return r;
@@ -120,6 +123,7 @@ export class MasterService extends MasterCalls {
     }
     n.path = this.childPath(parent, newName);
     this.moveNode(n, parent.id, newName);
+    if (n.kind === 'dir' && n.slot !== undefined) this.slots?.setDirPath(n.slot, Buffer.byteLength(n.path));
   }
 
   /**

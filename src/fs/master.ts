@@ -28,6 +28,7 @@
 import { FM_ALL_HOSTS_RW } from '../format/constants.js';
 import { MAX_GROUP } from '../meta/log.js';
 import type { NewLogEntry } from '../format/logentry.js';
+import type { Extent } from '../format/types.js';
 import { removeEntry } from '../api/removal.js';
 import type { TreeNode } from '../meta/tree.js';
 import { alignLargeFile } from './align.js';
@@ -113,6 +114,7 @@ export class MasterBase extends NewNodeTable {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
     this.commitWhere(() => true);
+    this.givePoolBack();
     for (const n of this.nodes.values()) this.opts.log(`${n.path}: still open at unmount; not committed`);
     for (const n of [...this.nodes.values()]) {
       if (n.kind === 'file' && this.bitmap) freeAll(this.bitmap, n);
@@ -125,8 +127,31 @@ export class MasterBase extends NewNodeTable {
 
   // ---- bookkeeping ----
 
+  /** The table's size as last added to the shared pending count (workers add their own creates to it: newpool.ts). */
+  private shownPending = 0;
+
   protected published(): void {
-    if (this.opts.pendingCount) Atomics.store(this.opts.pendingCount, 0, this.nodes.size);
+    if (!this.opts.pendingCount) return;
+    Atomics.add(this.opts.pendingCount, 0, this.nodes.size - this.shownPending);
+    this.shownPending = this.nodes.size;
+  }
+
+  // ---- the pool of ready new files (master-pool.ts); nothing without one ----
+
+  /** Take every file the workers made from the pool into the table (before any call or commit). */
+  protected drainCreated(): void {}
+
+  /** Fill the pool while the log lock is held. */
+  protected refillPool(): void {}
+
+  /** Give the pool's space back (umount, lock release, `forSpace`: an ENOSPC): true if any was freed. */
+  protected givePoolBack(_forSpace = false): boolean {
+    return false;
+  }
+
+  /** Extents the pool holds (not in the table, not in the log). */
+  protected poolExtents(): Extent[] {
+    return [];
   }
 
   /** While new nodes exist, look for due nodes and lock waiters every tick. */
@@ -140,7 +165,11 @@ export class MasterBase extends NewNodeTable {
   /** One look: commit what is due; hand the lock over to a waiting CLI writer. */
   tick(): void {
     try {
+      this.drainCreated();
       this.look(Date.now());
+      // Workers' creates do not pass lockedSession: look for released deleted files here too.
+      if (this.bitmap && Date.now() - this.spaceAt >= RECLAIM_LOOK_MS) this.reclaimSpace();
+      this.refillPool();
     } catch (e) {
       this.opts.log(`commit: ${(e as Error).message}`);
     }
@@ -198,6 +227,10 @@ export class MasterBase extends NewNodeTable {
 
   protected unlockIfIdle(handover = false): void {
     if (!this.loglock.held || this.nodes.size > 0) return;
+    // The pool's space is allocated under the lock: give it back first (files made from it meanwhile keep the lock).
+    this.drainCreated();
+    this.givePoolBack();
+    if (this.nodes.size > 0) return;
     this.loglock.release(handover);
     this.bitmap = undefined;
   }
@@ -229,8 +262,12 @@ export class MasterBase extends NewNodeTable {
     for (const n of this.nodes.values()) {
       if (n.kind === 'file') for (const e of n.map.extents) space.bitmaps[e.devindex]?.mark(e.offset, e.length);
     }
+    for (const e of this.poolExtents()) space.bitmaps[e.devindex]?.mark(e.offset, e.length);
     this.bitmap = space;
-    return space.freeBytes > before;
+    if (space.freeBytes <= before) return false;
+    // Space came back: the pool, taken before, gives its units up so new files go on the lowest free ones again.
+    this.givePoolBack();
+    return true;
   }
 
   /** Room for a new file's bytes; when out of space, once more after taking in released deleted files. */
@@ -238,8 +275,14 @@ export class MasterBase extends NewNodeTable {
     try {
       ensureCapacity(this.bitmap!, f, end);
     } catch (e) {
-      if ((e as { code?: string }).code !== 'ENOSPC' || !this.reclaimSpace()) throw e;
-      ensureCapacity(this.bitmap!, f, end);
+      // Out of space: first what the pool holds, then deleted files released since.
+      if ((e as { code?: string }).code !== 'ENOSPC' || !(this.givePoolBack(true) || this.reclaimSpace())) throw e;
+      try {
+        ensureCapacity(this.bitmap!, f, end);
+      } catch (e2) {
+        if ((e2 as { code?: string }).code !== 'ENOSPC' || !this.reclaimSpace()) throw e2;
+        ensureCapacity(this.bitmap!, f, end);
+      }
     }
   }
 
@@ -328,7 +371,7 @@ export class MasterBase extends NewNodeTable {
       const logged = this.famfs.tree.lookup(n.path);
       if (logged && logged.parent?.id === parentId && !logged.removed && logged !== replaces) {
         this.committed.set(n.id, logged.id);
-        this.loggedHere.add(logged.id);
+        this.loggedHere.set(logged.id, n.id);
         if (n.kind === 'file' && n.opens > 0) this.carry(n, logged.entryIndex);
       } else this.opts.log(`${n.path}: logged but refused by replay`);
       this.removeNode(n);
@@ -386,6 +429,7 @@ export class MasterBase extends NewNodeTable {
 
   /** Commit every node nobody has open that `due` picks (with the new directories above it). */
   protected commitWhere(due: (n: NewNode) => boolean): void {
+    this.drainCreated();
     const list: NewNode[] = [];
     const seen = new Set<number>();
     for (const n of this.nodes.values()) {

@@ -76,7 +76,24 @@ export class MetadataChanges {
     // Kernel mode maps each file once at open; a file that grows while open has no fixed map.
     if (op === 'create' && this.m.dataPath() === 'kernel') throw new FuseError(Errno.EOPNOTSUPP, 'kernel mode: make files with famfs creat / famfs cp');
     this.parentDir(parent, name);
-    return this.master().adopt(this.master().call<NewNodeAttr>(op, { parent, name, ...args }))!;
+    const r = this.master().call<NewNodeAttr>(op, { parent, name, ...args });
+    if (r.parentLogged !== undefined) this.master().learnParent(parent, r.parentLogged);
+    return this.master().adopt(r)!;
+  }
+
+  /**
+   * A new file made in this worker from the main thread's pool (newpool.ts), or undefined:
+   * then the call does it (anything unusual, an empty pool, a name in use). No call and no
+   * wait: the main thread takes the file into its table before it handles any call (the
+   * RELEASE that follows, posted, is one) and on its tick; a low pool rings it to refill.
+   */
+  private makeHere(req: Request, parent: number, name: string, mode: number): AnyNode | undefined {
+    const fresh = this.m.fresh;
+    if (!fresh || this.m.role !== 'master' || this.m.dataPath() === 'kernel') return undefined;
+    this.m.live.sync();
+    const n = fresh.createFast(parent, name, mode, req.uid, req.gid);
+    if (n) fresh.afterCreateHere();
+    return n;
   }
 
   /** A directory to make `name` in. A new one is checked by the main thread with the create (no call here). */
@@ -93,7 +110,7 @@ export class MetadataChanges {
 
   /** A new file on the master: it may grow while open and is logged once closed (see master.ts). */
   create(req: Request, parent: number, name: string, mode: number, umask: number): CreateReply {
-    const n = this.make('create', parent, name, { mode: mode & ~umask & 0o7777, uid: req.uid, gid: req.gid });
+    const n = this.makeHere(req, parent, name, mode & ~umask & 0o7777) ?? this.make('create', parent, name, { mode: mode & ~umask & 0o7777, uid: req.uid, gid: req.gid });
     return { ...this.m.entry(n), fh: 0, openFlags: FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
   }
 

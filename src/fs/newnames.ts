@@ -50,12 +50,21 @@ export class NewNameCounts {
     return Atomics.load(this.counts, ACTIVITY);
   }
 
+  /**
+   * Workers: claim a name no new node has (its bucket 0 → 1) for a create in the worker
+   * (newpool.ts); false if the bucket is in use. Let go with remove() (the main thread, once the
+   * node is in its table; or the worker, if it gave the create up).
+   */
+  claim(name: string): boolean {
+    return Atomics.compareExchange(this.counts, bucket(name), 0, 1) === 0;
+  }
+
   /** Main thread: a new node took this name. */
   add(name: string): void {
     Atomics.add(this.counts, bucket(name), 1);
   }
 
-  /** Main thread: a new node gave this name up (renamed, logged, dropped). */
+  /** A new node gave this name up (renamed, logged, dropped), or a claim is let go. */
   remove(name: string): void {
     Atomics.sub(this.counts, bucket(name), 1);
   }

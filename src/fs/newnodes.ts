@@ -8,8 +8,13 @@ import type { Famfs } from '../api/famfs.js';
 import type { DirNode, SymlinkNode, TreeNode } from '../meta/tree.js';
 import { isNewNodeId, type Committed, type NewNodeAttr } from './master.js';
 import type { RpcClient } from './rpc.js';
-import { NewFileSlotsView } from './newslots.js';
+import { NewFileSlotsView, newFilePool } from './newslots.js';
 import { NewNameCounts } from './newnames.js';
+import { NewFilePool } from './newpool.js';
+import { ROOT_ID } from '../meta/tree.js';
+import { relpathProblem, META_NAME } from '../meta/paths.js';
+import { EXT_PATH_MAX, MAX_RELPATH_BYTES } from '../format/constants.js';
+import { META_DIR_ID } from './metafiles.js';
 
 /** A file the daemon serves bytes of that is not in the tree: a .meta file or a new file. */
 export interface Served {
@@ -40,12 +45,91 @@ export class NewNodes {
   private readonly slots?: NewFileSlotsView;
   private readonly known = new Map<number, KnownMap>();
   private readonly names?: NewNameCounts;
+  private readonly pool?: NewFilePool;
 
-  constructor(private readonly famfs: Famfs, private readonly rpc: RpcClient, private readonly pendingCount: () => number, newFiles?: SharedArrayBuffer) {
+  /** `pendingAdd`: change the shared count of new nodes (a create made here counts until the main thread drains it). */
+  constructor(private readonly famfs: Famfs, private readonly rpc: RpcClient, private readonly pendingCount: () => number, newFiles?: SharedArrayBuffer, private readonly pendingAdd?: (by: number) => void) {
     if (newFiles) {
       this.slots = new NewFileSlotsView(newFiles);
       this.names = new NewNameCounts(newFiles);
+      if (pendingAdd) this.pool = newFilePool(newFiles);
     }
+  }
+
+  /**
+   * CREATE of a regular file without a call (newpool.ts): a ready file from the pool, published
+   * with its name, or undefined when anything is unusual (the caller makes the call instead).
+   * The caller then calls afterCreateHere() (rings the main thread if the pool runs low).
+   */
+  createFast(parent: number, name: string, mode: number, uid: number, gid: number): Served | undefined {
+    const { pool, names, slots } = this;
+    if (!pool || !names || !slots || !this.pendingAdd || !NewFilePool.fits(name)) return undefined;
+    if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) return undefined;
+    if ((parent === ROOT_ID && name === META_NAME) || parent === META_DIR_ID) return undefined;
+    const i = pool.take();
+    if (i < 0) return undefined;
+    this.pendingAdd(1);
+    let done = false;
+    try {
+      if (!names.claim(name)) return undefined;
+      try {
+        if (!this.freeHere(parent, name)) return undefined;
+        const id = pool.id(i);
+        const e = slots.firstExtent(slots.slotOf(id), id);
+        if (!e) return undefined;
+        pool.publish(i, { parent, name, mode, uid, gid });
+        done = true;
+        names.served();
+        return { id, size: 0, mode, uid, gid, map: { kind: 'simple', extents: [e] }, path: name, meta: false };
+      } finally {
+        if (!done) names.remove(name);
+      }
+    } finally {
+      if (!done) {
+        pool.putBack(i);
+        this.pendingAdd(-1);
+      }
+    }
+  }
+
+  /**
+   * After this thread claimed `name`'s bucket (no new node has it): true if directory `parent`
+   * has no logged child `name` and the path fits. An unlogged new directory has no logged
+   * children; a logged one (or a new one this thread knows was logged) is checked in the tree.
+   */
+  private freeHere(parent: number, name: string): boolean {
+    const long = this.famfs.longNames;
+    const max = long ? EXT_PATH_MAX : MAX_RELPATH_BYTES;
+    let id = parent;
+    if (isNewNodeId(parent)) {
+      const alias = this.aliases.get(parent);
+      if (alias === undefined) {
+        const dirBytes = this.slots!.dirPathBytes(this.slots!.slotOf(parent), parent);
+        if (dirBytes === undefined || dirBytes === 0) return false;
+        return !relpathProblem(name, long) && dirBytes + 1 + Buffer.byteLength(name) <= max;
+      }
+      id = alias;
+    }
+    // Caught up after the claim: a node of this name logged before it is in the tree now.
+    this.famfs.refreshIfMoved();
+    const p = this.famfs.tree.byId.get(id);
+    if (!p || p.kind !== 'dir' || p.removed || p.children.has(name)) return false;
+    return !relpathProblem(p.path === '' ? name : `${p.path}/${name}`, long);
+  }
+
+  /** Files made by the workers without a call (famfs status), or undefined without a pool. */
+  get madeHere(): number | undefined {
+    return this.pool?.made;
+  }
+
+  /** After a create made here: wake the main thread if the pool runs low (else the next call or tick takes the file in). */
+  afterCreateHere(): void {
+    if (this.pool?.low()) this.rpc.ring();
+  }
+
+  /** A create's answer named its parent's logged id: later creates there can be made here. */
+  learnParent(parent: number, logged: number): void {
+    if (isNewNodeId(parent)) this.aliases.set(parent, logged);
   }
 
   /**

@@ -22,6 +22,7 @@
  */
 import type { Extent } from '../format/types.js';
 import { NAME_BYTES } from './newnames.js';
+import { NewFilePool, POOL_BYTES } from './newpool.js';
 
 const WORDS = 8;
 const STATE = 0;
@@ -31,6 +32,8 @@ const FAILED = 3;
 const DEV = 4;
 const OFF = 5;
 const LEN = 6;
+/** A new directory's path length in bytes (workers check a child's path against the limit). */
+const PATH_BYTES = 7;
 /** LEN of a directory's slot: not an extent length (those are multiples of 4 KiB). */
 const DIR_MARK = 1n;
 const SIZE_BITS = 48n;
@@ -38,9 +41,14 @@ const SIZE_MASK = (1n << SIZE_BITS) - 1n;
 /** Slots in the table; more new files than this at once are served through calls, as before. */
 export const NEW_FILE_SLOTS = 8192;
 
-/** The slots, then the new nodes' name counts (newnames.ts). */
+/** The slots, then the pool of ready new files (newpool.ts), then the new nodes' name counts (newnames.ts). */
 export function createNewFileSlots(slots = NEW_FILE_SLOTS): SharedArrayBuffer {
-  return new SharedArrayBuffer(slots * WORDS * 8 + NAME_BYTES);
+  return new SharedArrayBuffer(slots * WORDS * 8 + POOL_BYTES + NAME_BYTES);
+}
+
+/** The pool of ready new files in a new-file slots' buffer. */
+export function newFilePool(shared: SharedArrayBuffer): NewFilePool {
+  return new NewFilePool(shared, shared.byteLength - NAME_BYTES - POOL_BYTES);
 }
 
 const gen = (w: bigint): bigint => w >> SIZE_BITS;
@@ -52,7 +60,7 @@ export class NewFileSlotsView {
   protected readonly w: BigUint64Array;
 
   constructor(shared: SharedArrayBuffer) {
-    this.w = new BigUint64Array(shared, 0, ((shared.byteLength - NAME_BYTES) / 8) | 0);
+    this.w = new BigUint64Array(shared, 0, ((shared.byteLength - NAME_BYTES - POOL_BYTES) / 8) | 0);
   }
 
   get count(): number {
@@ -118,6 +126,19 @@ export class NewFileSlotsView {
     return Atomics.load(this.w, at + STATE) === s ? a : undefined;
   }
 
+  /**
+   * The path length in bytes of unlogged new directory `id` (0: the root's children), while its
+   * slot is live; else undefined (logged, dropped, or no slot): a worker's create checks a
+   * child's path with it (newpool.ts).
+   */
+  dirPathBytes(slot: number, id: number): number | undefined {
+    const at = slot * WORDS;
+    const s = Atomics.load(this.w, at + STATE);
+    if ((gen(s) & 1n) !== 0n || Number(Atomics.load(this.w, at + ID)) !== id || Atomics.load(this.w, at + LEN) !== DIR_MARK) return undefined;
+    const n = Number(Atomics.load(this.w, at + PATH_BYTES));
+    return gen(Atomics.load(this.w, at + STATE)) === gen(s) ? n : undefined;
+  }
+
   /** True if the main thread says the file can no longer be committed (close must report it). */
   failed(slot: number): boolean {
     return Atomics.load(this.w, slot * WORDS + FAILED) !== 0n;
@@ -143,11 +164,21 @@ export class NewFileSlots extends NewFileSlotsView {
    * The slot of new directory `id`, or -1. Its words hold the directory's attributes, and
    * LEN a mark no extent has (firstExtent finds no room: nothing is written through it).
    */
-  takeDir(id: number, mode: number, uid: number, gid: number): number {
+  takeDir(id: number, mode: number, uid: number, gid: number, pathBytes = 0): number {
     return this.claim(id, (_slot, at) => {
       Atomics.store(this.w, at + LEN, DIR_MARK);
+      Atomics.store(this.w, at + PATH_BYTES, BigInt(pathBytes));
       this.dirWords(at, mode, uid, gid);
     });
+  }
+
+  /** A new directory's path changed (renamed while empty): readers see the generation move. */
+  setDirPath(slot: number, pathBytes: number): void {
+    const at = slot * WORDS;
+    const s = Atomics.load(this.w, at + STATE);
+    Atomics.store(this.w, at + STATE, word(gen(s) | 1n, 0));
+    Atomics.store(this.w, at + PATH_BYTES, BigInt(pathBytes));
+    Atomics.store(this.w, at + STATE, word(gen(s) + 2n, 0));
   }
 
   /**

@@ -30,6 +30,8 @@ export interface NewNodeAttr {
   uid: number;
   gid: number;
   map: SimpleMap;
+  /** A create's answer: the logged id of its parent, a new directory logged since (the worker keeps it as an alias). */
+  parentLogged?: number;
 }
 
 /** Once logged, a new node's id stands for the log-derived id. */
@@ -58,8 +60,8 @@ export class NewNodeTable {
   protected readonly nodes = new Map<number, NewNode>();
   /** Logged new nodes: temporary id → log-derived id, for as long as the kernel may use it. */
   protected readonly committed = new Map<number, number>();
-  /** Log-derived ids of the nodes this service logged. */
-  protected readonly loggedHere = new Set<number>();
+  /** The nodes this service logged: log-derived id → the new-node id the kernel knows them by. */
+  protected readonly loggedHere = new Map<number, number>();
 
   /** New nodes per name: newChild's shortcut (most lookups and creates are of names no new node has). */
   private readonly nameCount = new Map<string, number>();
@@ -112,6 +114,11 @@ export class NewNodeTable {
   /** True for the log-derived id of a node this service created and logged. */
   madeHere(id: number): boolean {
     return this.loggedHere.has(id);
+  }
+
+  /** The id this mount's kernel knows a logged node by: its new-node id if made here, else its own. */
+  kernelId(id: number): number {
+    return this.loggedHere.get(id) ?? id;
   }
 
   /** A directory by id: logged (in the tree) or new. */

@@ -147,6 +147,15 @@ export class RpcClient {
 
   private postedOp = '';
 
+  /**
+   * Wake the main thread without a request (its server's `onWake` runs): e.g. "the pool of
+   * ready new files runs low" (newpool.ts). Uses no slot, so nothing waits on an answer.
+   */
+  ring(): void {
+    Atomics.add(this.ctl, DOORBELL, 1);
+    Atomics.notify(this.ctl, DOORBELL);
+  }
+
   /** Wait for the answer of a posted call (the slot's data is then free again). */
   private settle(): void {
     const seq = this.posted;
@@ -181,7 +190,8 @@ export class RpcServer {
   /** Per slot: the request seq being handled asynchronously (not to be dispatched twice). */
   private readonly inflight = new Map<number, number>();
 
-  constructor(private readonly ch: RpcChannel, private readonly handler: RpcHandler, private readonly onError: (e: unknown) => void) {
+  /** `onWake`: run before the requests are looked at, each time the doorbell rang (see RpcClient.ring). */
+  constructor(private readonly ch: RpcChannel, private readonly handler: RpcHandler, private readonly onError: (e: unknown) => void, private readonly onWake?: () => void) {
     this.ctl = new Int32Array(ch.shared, 0, CTL_WORDS);
     void this.serve();
   }
@@ -203,6 +213,13 @@ export class RpcServer {
   }
 
   private drain(): void {
+    if (this.onWake) {
+      try {
+        this.onWake();
+      } catch (e) {
+        this.onError(e);
+      }
+    }
     for (let slot = 0; slot < Math.min(SLOTS, Atomics.load(this.ctl, NEXT_SLOT)); slot++) {
       const req = Atomics.load(this.ctl, REQ(slot));
       if (req === Atomics.load(this.ctl, REP(slot)) || this.inflight.get(slot) === req) continue;

@@ -29,6 +29,8 @@ export interface DaemonStatus {
   log: { used: number; capacity: number };
   /** Files and directories made through a master mount, not yet logged. */
   pendingNodes: number;
+  /** Master mounts: files the FUSE workers made without a call to the main thread (newpool.ts). */
+  workerCreates?: number;
   requests: OpStat[];
   /** File systems with the presence area: this host's slot and the other hosts it sees. */
   presence?: PresenceSummary;
@@ -39,7 +41,7 @@ export const STATUS_XATTR = 'user.famfs.status';
 
 const famfsOpName = (op: number): string => (op === FUSE_GET_FMAP ? 'GET_FMAP' : op === FUSE_GET_DAXDEV ? 'GET_DAXDEV' : opcodeName(op));
 
-export function daemonStatus(famfs: Famfs, o: { role: string; dataPath: string; startedMs: number; pending: number; devices?: string[]; opStats?: SharedArrayBuffer; presence?: PresenceSummary }): DaemonStatus {
+export function daemonStatus(famfs: Famfs, o: { role: string; dataPath: string; startedMs: number; pending: number; workerCreates?: number; devices?: string[]; opStats?: SharedArrayBuffer; presence?: PresenceSummary }): DaemonStatus {
   const h = famfs.log.readHeader();
   const use = (index: number, bm: { capacity: number; usedBytes: number; freeBytes: number }): DeviceUse => ({
     index, path: o.devices?.[index] || famfs.devicePath(index) || '', capacity: bm.capacity, used: bm.usedBytes, free: bm.freeBytes,
@@ -62,6 +64,7 @@ export function daemonStatus(famfs: Famfs, o: { role: string; dataPath: string; 
     devices,
     log: { used: Math.min(h.nextIndex, h.lastIndex + 1), capacity: h.lastIndex + 1 },
     pendingNodes: o.pending,
+    ...(o.workerCreates !== undefined ? { workerCreates: o.workerCreates } : {}),
     requests: o.opStats ? summarizeOpStats(o.opStats, famfsOpName) : [],
     ...(o.presence ? { presence: o.presence } : {}),
   };

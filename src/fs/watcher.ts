@@ -25,6 +25,11 @@ export interface WatcherOptions {
   /** Nodes this mount created and logged itself: the kernel already knows them under their first id. */
   madeHere?: (id: number) => boolean;
   /**
+   * The id the kernel knows a logged node by: a directory made through this mount keeps its
+   * new-node id there (an invalidation naming its log id gets ENOENT and changes nothing).
+   */
+  kernelId?: (id: number) => number;
+  /**
    * Open and replay `device` only when replayDeferred() is called, up to this committed
    * next_index (one every worker's replay holds); later entries are told to the kernel as
    * new ones. Lets the mount answer before this thread's replay of a big log.
@@ -143,7 +148,16 @@ export class LogWatcher {
     const node = now?.kind === 'dir' ? now.children.get(name) : undefined;
     // Re-looking up a name made here would give it a new inode number (tar checks them).
     if (node && this.opts.madeHere?.(node.id)) return;
-    this.notifier.send(removed === undefined ? { kind: 'entry', parent, name } : { kind: 'delete', parent, child: removed, name });
+    for (const p of this.kernelIds(parent)) this.notifier.send(removed === undefined ? { kind: 'entry', parent: p, name } : { kind: 'delete', parent: p, child: removed, name });
+  }
+
+  /**
+   * The ids the kernel may know a logged node by: its new-node id first if it was made here
+   * (then also its log id, in case the kernel looked it up again since), else its log id.
+   */
+  private kernelIds(id: number): number[] {
+    const k = this.opts.kernelId?.(id) ?? id;
+    return k === id ? [id] : [k, id];
   }
 
   /** What the kernel must forget after one applied entry. */
@@ -159,18 +173,23 @@ export class LogWatcher {
         if (!p) continue;
         const removed = entry.type === 'remove' ? (i === 0 ? entry.fileId : undefined) : i === 1 ? entry.replacedId : undefined;
         this.dropName(p.id, names[i]!, removed === undefined ? undefined : idForEntry(removed));
-        this.notifier.send({ kind: 'inode', nodeid: p.id, pages: true });
+        for (const k of this.kernelIds(p.id)) this.notifier.send({ kind: 'inode', nodeid: k, pages: true });
       }
       // The moved or removed node's own attributes (nlink of a removed file: 0 from now on).
       const node = famfs.tree.byId.get(idForEntry(entry.fileId));
-      if (node) this.notifier.send({ kind: 'inode', nodeid: node.id });
+      if (node) for (const k of this.kernelIds(node.id)) this.notifier.send({ kind: 'inode', nodeid: k });
       return;
     }
     const node = famfs.tree.byId.get(idForEntry(index));
     if (!node) return;
+    // Made through this mount: the kernel made the name itself, and its CREATE/MKDIR reply already
+    // dropped the parent's cached attributes and listing. Nothing to tell it.
+    if (this.opts.madeHere?.(node.id)) return;
     const parent = node.parent?.id ?? ROOT_ID;
-    if (!this.opts.madeHere?.(node.id)) this.notifier.send({ kind: 'entry', parent, name: node.name });
-    this.notifier.send({ kind: 'inode', nodeid: parent, pages: true });
+    for (const p of this.kernelIds(parent)) {
+      this.notifier.send({ kind: 'entry', parent: p, name: node.name });
+      this.notifier.send({ kind: 'inode', nodeid: p, pages: true });
+    }
   }
 
   private look(force: boolean): void {

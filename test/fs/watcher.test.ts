@@ -112,4 +112,39 @@ describe('log watcher with a deferred replay', () => {
       w.stop();
     }
   });
+
+  it('entries made through this mount tell the kernel nothing; others name a directory made here by the id the kernel knows', async () => {
+    const sent: (Sent & { parent?: number; nodeid?: number })[] = [];
+    const notifier = { send: (m: Sent) => sent.push(m) } as unknown as Notifier;
+    const state = new SharedArrayBuffer(16);
+    const made = new Map<number, number>();
+    const w = new LogWatcher(device, notifier, state, { log: () => {}, madeHere: (id) => made.has(id), kernelId: (id) => made.get(id) ?? id });
+    const idOf = (p: string): number => {
+      const f = Famfs.open(device);
+      try {
+        return f.tree.lookup(p)!.id;
+      } finally {
+        f.close();
+      }
+    };
+    try {
+      // As the master's commit of a directory and a file made through the mount.
+      append((x) => {
+        x.mkdir('here');
+        x.creat('here/x', MiB);
+      });
+      made.set(idOf('here'), 2 ** 40 + 7);
+      made.set(idOf('here/x'), 2 ** 40 + 8);
+      w.tick();
+      assert.equal(sent.length, 0, `the kernel made these itself: ${JSON.stringify(sent)}`);
+      // A CLI writer's file in that directory: named under the new-node id the kernel knows (and the log id).
+      append((x) => x.creat('here/y', MiB));
+      w.tick();
+      const dirs = sent.filter((m) => m.kind === 'entry' && m.name === 'y').map((m) => m.parent);
+      assert.deepEqual(dirs, [2 ** 40 + 7, idOf('here')]);
+      assert.ok(sent.some((m) => m.kind === 'inode' && m.nodeid === 2 ** 40 + 7));
+    } finally {
+      w.stop();
+    }
+  });
 });

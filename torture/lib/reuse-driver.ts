@@ -46,6 +46,13 @@ export interface DriverJob {
    * after closing the descriptor, and after the file was deleted or replaced elsewhere.
    */
   mapWrites?: boolean;
+  /**
+   * A reader on this host dirties mapped pages: a daemon that went stale refuses their write-back
+   * (ESTALE), and the kernel reports that to the next read or write of the inode, by any process
+   * of the host, as EIO (once; then ESTALE). Such an EIO is noted ('wb-eio') with its time, for
+   * the harness to match with a stop, kill or stale episode of this host's daemon.
+   */
+  writebackErrors?: boolean;
 }
 
 const POOL = 6;
@@ -136,7 +143,8 @@ class Driver {
       // No daemon behind the mount (killed, being remounted): do not spin through the budget.
       // (ENOENT from create or readdir: tmp/ or d/ is missing, i.e. the mount point is bare while its daemon is mounted again.)
       if (name === 'ENOTCONN' || name === 'ECONNABORTED' || (name === 'ENOENT' && (op === 'create' || op === 'readdir'))) Atomics.wait(PAUSE, 0, 0, 20);
-      if (!(h ? ALLOWED_ON_HANDLE : ALLOWED).has(name) && !this.writerErrno(op, name)) this.note({ kind: 'errno', op, errno: name, path: h?.path, msg: String((e as Error).message).slice(0, 200) });
+      if (name === 'EIO' && this.job.writebackErrors) this.note({ kind: 'wb-eio', op, path: h?.path });
+      else if (!(h ? ALLOWED_ON_HANDLE : ALLOWED).has(name) && !this.writerErrno(op, name)) this.note({ kind: 'errno', op, errno: name, path: h?.path, msg: String((e as Error).message).slice(0, 200) });
     } finally {
       const ms = Date.now() - t0;
       if (ms > 1000) this.note({ kind: 'slow', op, ms });

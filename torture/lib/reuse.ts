@@ -339,9 +339,9 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       // The writer and a reader on the master, a reader on each client.
       const per = Math.ceil(o.ops / (mounts.length + 1)); // the writer's steps; readers add theirs
       const jobs: DriverJob[] = [
-        { mp: mounts[0]!.mp, host: 'master-writer', writer: true, client: false, seed: seed * 10, ops: per, obs: path.join(hosts[0]!.dir, 'w.obs'), maxFileBytes: o.maxFileBytes, injectReuse: o.injectReuse, device: o.libraryOps ? dev : undefined },
+        { mp: mounts[0]!.mp, host: 'master-writer', writer: true, client: false, seed: seed * 10, ops: per, obs: path.join(hosts[0]!.dir, 'w.obs'), maxFileBytes: o.maxFileBytes, injectReuse: o.injectReuse, device: o.libraryOps ? dev : undefined, writebackErrors: o.mapWrites },
         // Readers read for as long as the writer writes (they are stopped once it is done).
-        ...mounts.map((m, i) => ({ mp: m.mp, host: `${m.name}-reader`, writer: false, client: m.client, seed: seed * 10 + 1 + i, ops: 1e15, obs: path.join(m.host.dir, `r${i}.obs`), heldWrites: o.heldWrites, mapWrites: o.mapWrites })),
+        ...mounts.map((m, i) => ({ mp: m.mp, host: `${m.name}-reader`, writer: false, client: m.client, seed: seed * 10 + 1 + i, ops: 1e15, obs: path.join(m.host.dir, `r${i}.obs`), heldWrites: o.heldWrites, mapWrites: o.mapWrites, writebackErrors: o.mapWrites })),
       ];
       const start = (d: (typeof drivers)[number]): Promise<void> => new Promise((resolve) => {
         const c = spawn(process.execPath, [DRIVER, JSON.stringify(d.job)], { stdio: ['ignore', 'pipe', 'pipe'], env: d.job.writer ? hosts[0]!.env : process.env });
@@ -499,6 +499,14 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
           const near = events.filter((e) => e.mount === mount).map((e) => `${e.stale ? 'stale' : 'stop/kill'} ${e.from - b.at}..${e.to === Infinity ? 'open' : e.to - b.at} ms`).join(', ');
           problems.push(`SIGBUS in ${b.host} with no stop, kill or stale episode of its daemon near it: touching ${JSON.stringify(b.touch)} (its daemon's episodes, relative to the touch: ${near || 'none'})`);
         }
+      }
+      // EIO is how the kernel reports a refused write-back of dirty mapped pages (the daemon was stale):
+      // allowed only shortly after a stop, kill or stale episode of that host's daemon.
+      for (const v of obs.filter((x) => x.kind === 'wb-eio')) {
+        const mount = String(v.host).replace(/-(reader|writer)$/, '');
+        const at = Number(v.t);
+        res.counts['write-back:EIO'] = (res.counts['write-back:EIO'] ?? 0) + 1;
+        if (!events.some((e) => e.mount === mount && at >= e.from && at <= e.to + 10 * leaseMs)) problems.push(`${v.host}: ${v.op} ${v.path ?? ''} answered EIO with no stop, kill or stale episode of its daemon before it`);
       }
       for (const v of obs.filter((x) => x.kind === 'violation')) {
         res.violations++;

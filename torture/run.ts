@@ -183,10 +183,12 @@ const PROPERTIES: Property[] = [
     limitMin: 10,
     run: async (s, seed) => {
       const rounds = Math.max(1, Math.round(10 * s));
-      const r = await reuseProperty({ ops: Math.max(1000, Math.ceil(11_000 * s)), rounds, seed, clients: 2, leaseMs: 1000, chaos: true, heldWrites: true });
+      // Stop 23: writable shared mappings on every round; a nearly full device (32 MiB free), a second
+      // device (spread placement) with 4 interleaved files, and both, in turn by round.
+      const r = await reuseProperty({ ops: Math.max(1000, Math.ceil(11_000 * s)), rounds, seed, clients: 2, leaseMs: 1000, chaos: true, heldWrites: true, mapWrites: true, freeBytes: 32 * 1024 * 1024, secondDevice: 4 * 1024 ** 3, interleaved: 4, rotateDevices: true });
       return {
         tried: r.tried, failed: r.failed, lost: r.violations, errors: r.errors,
-        extra: `steps on 3 hosts (master writer + a reader per host that also writes held files back) in ${rounds} rounds, ${r.okOps} of them operations that succeeded, ${r.violations} wrong bytes; ${r.reused} files placed on reused space; ${r.checkedOpens} client opens checked against the log; ${r.stops} SIGSTOPs past the lease, ${r.kills} SIGKILLs; features: ${r.features}${r.unsupported.length ? `; not in this build: ${r.unsupported.join(', ')}` : ''}; ${opsLine(r.counts)}`,
+        extra: `steps on 3 hosts (master writer + a reader per host that also writes held files back, through pwrite and writable mappings) in ${rounds} rounds, ${r.okOps} of them operations that succeeded, ${r.violations} wrong bytes; ${r.reused} files placed on reused space; ${r.checkedOpens} client opens checked against the log; ${r.stops} SIGSTOPs past the lease, ${r.kills} SIGKILLs; writable mappings: ${r.counts['map-write:ok'] ?? 0} dirtied ranges (${r.counts['map-write:of-deleted'] ?? 0} of deleted or replaced files, ${r.counts['map-write:fd-closed'] ?? 0} after close), ${r.counts['map-sync:ok'] ?? 0} msyncs; full device: ${r.enospc} ENOSPC answers, ${r.fullHeld} space checks out of space with deleted files held, space came back ${r.spaceBack} times (longest wait ${r.spaceBackMaxMs} ms); two devices: ${r.onSecondDevice} files on device 1, ${r.interleavedEntries} interleaved, ${r.reusedFromOther} placements over their freed space; features: ${r.features}${r.unsupported.length ? `; not in this build: ${r.unsupported.join(', ')}` : ''}; ${opsLine(r.counts)}`,
       };
     },
   },

@@ -199,6 +199,10 @@ export class MasterCalls extends MasterBase {
 
   private fsync(id: number): null {
     const f = this.nodes.get(id);
+    // Removed while new and still held (rm, or mv over it): its bytes are on the device already and
+    // it is never logged (it is dropped at its last release). Logging it here would bring it back
+    // under a name that is gone, or that another file holds now (replay refuses that; its space stays taken).
+    if (f?.unlinked) return null;
     if (f) {
       try {
         this.commitChain(f);

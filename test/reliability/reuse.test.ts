@@ -15,13 +15,14 @@ import { reuseProperty } from '../../torture/lib/reuse.js';
 import { content, identOf, mismatch } from '../../torture/lib/stamp.js';
 
 test('delete/rename/replace across 3 hosts under SIGSTOP and SIGKILL: only the opened bytes, no leak', { skip: HAVE_FUSE ? false : NO_FUSE_REASON, timeout: 180_000 }, async () => {
-  const r = await reuseProperty({ ops: 3000, rounds: 1, seed: 14, clients: 2, leaseMs: 1000, chaos: true, chaosGapMs: 2500, heldWrites: true });
-  console.log(`reuse: ${r.tried} steps, ${r.reused} reused placements, ${r.checkedOpens} client opens checked, ${r.stops} stops, ${r.kills} kills; features ${r.features}; unsupported ${r.unsupported.join(',') || 'none'}; ${r.spaceChecks} space checks, at most ${r.maxHeld} deleted files held (${JSON.stringify(r.holdReasons)}); slow steps ${JSON.stringify(r.slow)}`);
+  const r = await reuseProperty({ ops: 3000, rounds: 1, seed: 14, clients: 2, leaseMs: 1000, chaos: true, chaosGapMs: 2500, heldWrites: true, mapWrites: true });
+  console.log(`reuse: ${r.tried} steps, ${r.reused} reused placements, ${r.counts['map-write:ok'] ?? 0} mapped writes (${r.counts['map-write:of-deleted'] ?? 0} of deleted files), ${r.checkedOpens} client opens checked, ${r.stops} stops, ${r.kills} kills; features ${r.features}; unsupported ${r.unsupported.join(',') || 'none'}; ${r.spaceChecks} space checks, at most ${r.maxHeld} deleted files held (${JSON.stringify(r.holdReasons)}); slow steps ${JSON.stringify(r.slow)}`);
   assert.deepEqual(r.errors, []);
   assert.equal(r.violations, 0);
   assert.ok(r.tried >= 3000, `${r.tried} steps`);
   assert.ok(r.checkedOpens > 0, 'clients opened files');
   assert.ok((r.counts['held-write:ok'] ?? 0) > 0, 'readers wrote held files back');
+  assert.ok((r.counts['map-write:ok'] ?? 0) > 0, 'readers wrote through writable mappings');
   // With deletes in the build every op kind must run. (Whether reclaimed space was reused in so
   // short a run is printed above, not asserted: see docs/reliability.md, issue 14 proof.)
   if (r.features !== 'none') assert.deepEqual(r.unsupported, []);

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { prng } from '../../test/core/helpers.js';
 import { Famfs } from '../../src/api/famfs.js';
-import { MAP_SHARED, mmap, munmap, PROT_READ, viewOf, type NativePointer } from '../../src/sys/libc.js';
+import { MAP_SHARED, mmap, MS_ASYNC, MS_SYNC, msync, munmap, PROT_READ, PROT_WRITE, viewOf, type NativePointer } from '../../src/sys/libc.js';
 import { content, identOf, mismatch, SECTOR, type Ident } from './stamp.js';
 
 export interface DriverJob {
@@ -40,6 +40,19 @@ export interface DriverJob {
    * up as wrong bytes in that file's readers.
    */
   heldWrites?: boolean;
+  /**
+   * Readers map held files PROT_READ|PROT_WRITE, MAP_SHARED and dirty pages of them with their
+   * own generation's bytes (written back by the kernel later, through the daemon): before and
+   * after closing the descriptor, and after the file was deleted or replaced elsewhere.
+   */
+  mapWrites?: boolean;
+  /**
+   * A reader on this host dirties mapped pages: a daemon that went stale refuses their write-back
+   * (ESTALE), and the kernel reports that to the next read or write of the inode, by any process
+   * of the host, as EIO (once; then ESTALE). Such an EIO is noted ('wb-eio') with its time, for
+   * the harness to match with a stop, kill or stale episode of this host's daemon.
+   */
+  writebackErrors?: boolean;
 }
 
 const POOL = 6;
@@ -67,7 +80,9 @@ interface Handle {
   path: string;
   ino: number;
   id: Ident;
-  map?: { ptr: NativePointer; len: number; view: Buffer };
+  map?: { ptr: NativePointer; len: number; view: Buffer; writable: boolean };
+  /** fstat said nlink 0 while the descriptor was open: deleted or replaced elsewhere. */
+  unlinked?: boolean;
 }
 
 interface WFile {
@@ -87,6 +102,8 @@ class Driver {
   private readonly nextGen = new Map<number, number>();
   private nextKey: number;
   private renames = 0;
+  /** When the writer's first create or replace of an out-of-space run was refused. */
+  private enospcSince: number | undefined;
   private readonly disabled = new Set<string>();
   ops = 0;
 
@@ -110,14 +127,15 @@ class Driver {
     if (outcome !== 'ok') this.errnos[outcome] = (this.errnos[outcome] ?? 0) + 1;
   }
 
-  /** Run op; an error is counted (allowed or not) and, for a handle, drops it. */
-  private attempt(op: string, fn: () => void, h?: Handle, key?: number): void {
+  /** Run op; an error is counted (allowed or not) and, for a handle, drops it. Returns the errno name, if any. */
+  private attempt(op: string, fn: () => void, h?: Handle, key?: number): string | undefined {
     const t0 = Date.now();
+    let name: string | undefined;
     try {
       fn();
       this.count(op, 'ok');
     } catch (e) {
-      const name = errName(e);
+      name = errName(e);
       this.count(op, name);
       if (h) this.drop(h);
       // The writer's file went away with a killed master's uncommitted nodes.
@@ -125,11 +143,13 @@ class Driver {
       // No daemon behind the mount (killed, being remounted): do not spin through the budget.
       // (ENOENT from create or readdir: tmp/ or d/ is missing, i.e. the mount point is bare while its daemon is mounted again.)
       if (name === 'ENOTCONN' || name === 'ECONNABORTED' || (name === 'ENOENT' && (op === 'create' || op === 'readdir'))) Atomics.wait(PAUSE, 0, 0, 20);
-      if (!(h ? ALLOWED_ON_HANDLE : ALLOWED).has(name) && !this.writerErrno(op, name)) this.note({ kind: 'errno', op, errno: name, path: h?.path, msg: String((e as Error).message).slice(0, 200) });
+      if (name === 'EIO' && this.job.writebackErrors) this.note({ kind: 'wb-eio', op, path: h?.path });
+      else if (!(h ? ALLOWED_ON_HANDLE : ALLOWED).has(name) && !this.writerErrno(op, name)) this.note({ kind: 'errno', op, errno: name, path: h?.path, msg: String((e as Error).message).slice(0, 200) });
     } finally {
       const ms = Date.now() - t0;
       if (ms > 1000) this.note({ kind: 'slow', op, ms });
     }
+    return name;
   }
 
   /** Writer errnos that are outcomes, not faults: a full device, an op this build does not offer yet. */
@@ -171,7 +191,7 @@ class Driver {
     if (names.length === 0) return;
     const p = path.join(dir, names[this.int(names.length)]!);
     this.attempt('open', () => {
-      const fd = fs.openSync(p, this.job.heldWrites ? 'r+' : 'r');
+      const fd = fs.openSync(p, this.job.heldWrites || this.job.mapWrites ? 'r+' : 'r');
       try {
         const st = fs.fstatSync(fd);
         const s0 = Buffer.alloc(SECTOR);
@@ -225,17 +245,22 @@ class Driver {
     }, h);
   }
 
+  /** Map a held file through its descriptor (writable when readers write through mappings). */
+  private mapIn(h: Handle): void {
+    if (h.map || h.fd === undefined) return;
+    const len = Math.ceil(h.id.size / PAGE) * PAGE;
+    const writable = this.job.mapWrites === true;
+    const ptr = mmap(len, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, h.fd, 0);
+    h.map = { ptr, len, view: viewOf(ptr, len), writable };
+  }
+
   /** Map (or use the mapping of) a held file and compare a range; sometimes close the fd and keep only the mapping. */
   private mapRead(): void {
     const h = this.pool[this.int(Math.max(1, this.pool.length))];
     if (!h) return this.open();
     this.attempt('mmap', () => {
-      if (!h.map) {
-        if (h.fd === undefined) return;
-        const len = Math.ceil(h.id.size / PAGE) * PAGE;
-        const ptr = mmap(len, PROT_READ, MAP_SHARED, h.fd, 0);
-        h.map = { ptr, len, view: viewOf(ptr, len) };
-      }
+      this.mapIn(h);
+      if (!h.map) return;
       const off = this.int(h.id.size);
       const len = Math.min(h.id.size - off, 1 + this.int(256 * 1024));
       // A mapping whose daemon is gone or stale faults with SIGBUS: say so first, so the parent can tell.
@@ -245,6 +270,48 @@ class Driver {
       const bad = mismatch(h.id, off, got);
       if (bad) this.violation('mmap', h.path, h.ino, h.id, off, bad);
       if (h.fd !== undefined && this.rnd() < 0.3) {
+        fs.closeSync(h.fd);
+        h.fd = undefined;
+      }
+    }, h);
+  }
+
+  /**
+   * Dirty a range of a held file's writable mapping with its own generation's bytes (the kernel
+   * writes the pages back through the daemon later: msync, munmap, or its flusher). After a
+   * delete or replace elsewhere the daemon must still hold the old space while such pages can
+   * come; a page written back into space already given to a newer file shows up as wrong bytes
+   * in that file's readers. Sometimes msync; sometimes close the descriptor and keep the mapping.
+   */
+  private mapWrite(): void {
+    const h = this.pool[this.int(Math.max(1, this.pool.length))];
+    if (!h) return this.open();
+    const off = this.int(h.id.size);
+    const len = Math.min(h.id.size - off, 1 + this.int(64 * 1024));
+    const sync = this.rnd();
+    this.attempt('map-write', () => {
+      this.mapIn(h);
+      if (!h.map?.writable) return;
+      if (h.fd !== undefined && !h.unlinked && fs.fstatSync(h.fd).nlink === 0) h.unlinked = true;
+      if (h.unlinked) this.counts['map-write:of-deleted'] = (this.counts['map-write:of-deleted'] ?? 0) + 1;
+      if (h.fd === undefined) this.counts['map-write:fd-closed'] = (this.counts['map-write:fd-closed'] ?? 0) + 1;
+      // A store into a page its daemon can no longer read in faults with SIGBUS: say so first.
+      this.note({ kind: 'touch', write: true, path: h.path, ino: h.ino, key: h.id.key, gen: h.id.gen, fdOpen: h.fd !== undefined, off, len });
+      content(h.id, off, len).copy(h.map.view, off);
+      this.note({ kind: 'touched' });
+      if (sync < 0.25) {
+        // A failed write-back (its daemon stale or gone) is reported here: EIO, noted with the time.
+        try {
+          msync(h.map.ptr, off, len, sync < 0.1 ? MS_SYNC : MS_ASYNC);
+          this.count('map-sync', 'ok');
+        } catch (e) {
+          const name = errName(e);
+          this.count('map-sync', name);
+          if (name !== 'EIO' && !ALLOWED_ON_HANDLE.has(name)) throw e;
+          this.note({ kind: 'sync-error', errno: name, path: h.path, ino: h.ino });
+        }
+      }
+      if (h.fd !== undefined && this.rnd() < 0.2) {
         fs.closeSync(h.fd);
         h.fd = undefined;
       }
@@ -270,7 +337,7 @@ class Driver {
     const size = this.size();
     const tmp = path.join(this.job.mp, 'tmp', `k${key}.g${gen}`);
     let ok = false;
-    this.attempt(op, () => {
+    const err = this.attempt(op, () => {
       // Names this generation may be logged under (noted before, so a kill cannot lose one).
       this.named(key, gen, `tmp/k${key}.g${gen}`, to);
       const fd = fs.openSync(tmp, 'wx');
@@ -284,6 +351,16 @@ class Driver {
           moved = true;
           if (this.rnd() < 0.3) fs.fsyncSync(fd);
         }
+      } catch (e) {
+        // Out of space (or its master gone) while writing: the half-written file in tmp/ would keep its space all round.
+        if (!moved) {
+          try {
+            fs.unlinkSync(tmp);
+          } catch {
+            /* the master is gone: the file was never logged, or stays in tmp/, which no one reads */
+          }
+        }
+        throw e;
       } finally {
         fs.closeSync(fd);
       }
@@ -291,6 +368,15 @@ class Driver {
       this.files.set(key, { path: to, gen, size });
       ok = true;
     });
+    // Out of space, then a new file placed again: how long the device stayed full (deleted files
+    // held by hosts, live files, or both; the harness judges which from its space checks).
+    if (err === 'ENOSPC') {
+      this.enospcSince ??= Date.now();
+      this.note({ kind: 'enospc', op, size });
+    } else if (ok && this.enospcSince !== undefined) {
+      this.note({ kind: 'space-back', ms: Date.now() - this.enospcSince });
+      this.enospcSince = undefined;
+    }
     return ok;
   }
 
@@ -369,7 +455,7 @@ class Driver {
     if (!f || this.disabled.has('delete')) return;
     if (this.job.injectReuse) {
       const [key, w] = f;
-      return this.attempt('delete', () => {
+      this.attempt('delete', () => {
         const fd = fs.openSync(path.join(this.job.mp, w.path), 'r+');
         try {
           fs.writeSync(fd, content({ key: key + 500_000, gen: 0, size: w.size }, 0, w.size), 0, w.size, 0);
@@ -378,6 +464,7 @@ class Driver {
         }
         this.files.delete(key);
       }, undefined, key);
+      return;
     }
     this.attempt('delete', () => {
       fs.unlinkSync(path.join(this.job.mp, f[1].path));
@@ -444,6 +531,7 @@ class Driver {
       if (r < 0.25) this.open();
       else if (r < 0.67 || (r < 0.75 && !this.job.heldWrites)) this.read();
       else if (r < 0.75) this.heldWrite();
+      else if (r < 0.83 && this.job.mapWrites) this.mapWrite();
       else if (r < 0.92) this.mapRead();
       else if (this.pool.length) {
         this.drop(this.pool[this.int(this.pool.length)]!);

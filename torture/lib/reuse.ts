@@ -21,6 +21,7 @@ import { getxattr } from '../../src/sys/libc.js';
 import { idForEntry } from '../../src/meta/tree.js';
 import { prng, progress } from './common.js';
 import { SpaceObserver } from './reuse-space.js';
+import { content } from './stamp.js';
 import type { DriverJob } from './reuse-driver.js';
 
 const DRIVER = path.join(REPO, 'dist/torture/lib/reuse-driver.js');
@@ -46,6 +47,23 @@ export interface ReuseOptions {
   injectReuse?: boolean;
   /** Readers also write held files' own bytes back, after deletes too (DriverJob.heldWrites). */
   heldWrites?: boolean;
+  /** Readers also map held files writable (MAP_SHARED) and dirty their pages (DriverJob.mapWrites). */
+  mapWrites?: boolean;
+  /**
+   * A nearly full device: a ballast file leaves this many bytes free (over all devices, counting
+   * the interleaved files' space, which comes back when the writer deletes them), so
+   * creates hit ENOSPC, also while deleted files are held only by stopped or killed hosts.
+   */
+  freeBytes?: number;
+  /** A second device of this many bytes (`famfs devadd`); mounts place new files by `spread`. */
+  secondDevice?: number;
+  /** Interleaved files made (famfs creat -D / -N -B, stamped) before each round's mounts, in d/ for the writer to replace and delete. */
+  interleaved?: number;
+  /**
+   * The device options above take turns by round (round mod 4: none, the full device, the second
+   * device with interleaved files, all of them), so a long run still covers the plain set-up.
+   */
+  rotateDevices?: boolean;
   log?: (line: string) => void;
 }
 
@@ -73,12 +91,24 @@ export interface ReuseResult {
   /** Steps that took over 1 s, by op: count and longest ms. */
   slow: Record<string, { n: number; maxMs: number }>;
   counts: Record<string, number>;
+  /** The writer's creates and replaces refused with ENOSPC, and how often space came back for one after such a run (longest wait). */
+  enospc: number;
+  spaceBack: number;
+  spaceBackMaxMs: number;
+  /** Space checks that found deleted files held while the writer was out of space (a stopped or killed host among the holders: 'stale'). */
+  fullHeld: number;
+  /** File entries with space on device 1, interleaved ones, and reused placements over space an interleaved or device-1 file had. */
+  onSecondDevice: number;
+  interleavedEntries: number;
+  reusedFromOther: number;
   unsupported: string[];
   features: string;
 }
 
 interface Mount {
   host: Host;
+  /** Mount options every (re)mount gets (a second device's path, placement). */
+  extra: string[];
   name: string;
   mp: string;
   logFile: string;
@@ -116,7 +146,7 @@ function mkfs(h: Host, dev: string, leaseMs: number): string {
 }
 
 function mountOn(m: Mount, dev: string): void {
-  const r = famfs(m.host, ['mount', '--data-path', 'daemon', '--log', m.logFile, ...(m.client ? ['--client'] : []), dev, m.mp]);
+  const r = famfs(m.host, ['mount', '--data-path', 'daemon', '--log', m.logFile, ...m.extra, ...(m.client ? ['--client'] : []), dev, m.mp]);
   if (r.status !== 0) throw new Error(`mount ${m.name}: ${r.stderr.trim()}`);
   // A daemon remounted after a kill may still be joining the presence area: ESTALE until then.
   const until = Date.now() + 10_000;
@@ -141,9 +171,71 @@ function readObs(file: string): Obs[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Obs);
 }
 
+/** The device options of one round (rotateDevices: they take turns). */
+function devicesFor(o: ReuseOptions, round: number): ReuseOptions {
+  if (!o.rotateDevices) return o;
+  const k = round % 4;
+  return { ...o, freeBytes: k === 1 || k === 3 ? o.freeBytes : undefined, secondDevice: k >= 2 ? o.secondDevice : undefined, interleaved: k >= 2 ? o.interleaved : undefined };
+}
+
+/** A file made before the mounts, to be stamped through the master's mount. */
+interface Premade {
+  path: string;
+  key: number;
+  size: number;
+}
+
+/**
+ * Before the mounts: add the second device, make the interleaved files (named as the writer
+ * names gen 0 of a key, and noted in its observations so opens of them are checked), and the
+ * ballast that leaves only `freeBytes` free.
+ */
+function prepareDevice(h: Host, dev: string, dev1: string | undefined, o: ReuseOptions, writerObs: string): Premade[] {
+  const ok = (args: string[]): void => {
+    const r = famfs(h, args);
+    if (r.status !== 0) throw new Error(`famfs ${args.join(' ')}: ${r.stderr.trim()}`);
+  };
+  if (dev1) ok(['devadd', '-d', dev, dev1]);
+  const made: Premade[] = [];
+  for (let i = 0; i < (o.interleaved ?? 0); i++) {
+    const key = 900_001 + i;
+    const size = (2 + (i % 3) * 2) * 1024 * 1024 + 512 * (i + 1);
+    const file = `d/k${key}.g0`;
+    // Across devices (one strip a device) when there are two; else two strips in three 1 GiB buckets.
+    ok(['creat', '-d', dev, '-s', String(size), ...(dev1 && i % 2 === 0 ? ['-D'] : ['-N', '2', '-B', '3']), file]);
+    made.push({ path: file, key, size });
+    fs.appendFileSync(writerObs, `${JSON.stringify({ host: 'master-writer', t: Date.now(), kind: 'name', key, gen: 0, paths: [file] })}\n`);
+  }
+  if (o.freeBytes !== undefined) {
+    const free = asHost(h, () => {
+      const f = Famfs.open(dev);
+      try {
+        return fsck(f).capacity.freeSpace;
+      } finally {
+        f.close();
+      }
+    });
+    // The interleaved files come back to the free space once the writer deletes them: count them in.
+    const leave = Math.max(2 * 1024 * 1024, o.freeBytes - made.reduce((n, p) => n + p.size, 0));
+    if (free > leave) ok(['creat', '-d', dev, '-s', String(free - leave), 'ballast']);
+  }
+  return made;
+}
+
+/** Write each premade file's stamped bytes through the master's mount (the writer adopts them from d/). */
+function stampPremade(mp: string, made: Premade[]): void {
+  for (const p of made) {
+    const fd = fs.openSync(path.join(mp, p.path), 'r+');
+    try {
+      for (let off = 0; off < p.size; off += 1 << 20) fs.writeSync(fd, content({ key: p.key, gen: 0, size: p.size }, off, Math.min(1 << 20, p.size - off)), 0, undefined, off);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
 
 export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
-  const res: ReuseResult = { tried: 0, okOps: 0, failed: 0, lost: 0, violations: 0, errors: [], stops: 0, kills: 0, reused: 0, checkedOpens: 0, spaceChecks: 0, maxHeld: 0, holdReasons: {}, slow: {}, staleEpisodes: 0, staleLines: [], counts: {}, unsupported: [], features: '' };
+  const res: ReuseResult = { tried: 0, okOps: 0, failed: 0, lost: 0, violations: 0, errors: [], stops: 0, kills: 0, reused: 0, checkedOpens: 0, spaceChecks: 0, maxHeld: 0, holdReasons: {}, slow: {}, staleEpisodes: 0, staleLines: [], counts: {}, enospc: 0, spaceBack: 0, spaceBackMaxMs: 0, fullHeld: 0, onSecondDevice: 0, interleavedEntries: 0, reusedFromOther: 0, unsupported: [], features: '' };
   const leaseMs = o.leaseMs ?? 1000;
   const rand = prng(o.seed);
   const log = o.log ?? (() => {});
@@ -152,8 +244,14 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
     const seed = o.seed * 100 + round;
     const dev = sparseFile('reuse', o.deviceSize ?? 4 * GiB);
     const hosts = [makeHost('ru-m'), ...Array.from({ length: o.clients ?? 2 }, (_, i) => makeHost(`ru-c${i}`))];
+    const ro = devicesFor(o, round);
+    const dev1 = ro.secondDevice ? sparseFile('reuse-dev1', ro.secondDevice) : undefined;
+    // Each host finds the second device through its own list (never /etc/famfs/devices).
+    for (const h of hosts) h.env.FAMFS_DEVICE_LIST = path.join(h.dir, 'devices');
+    const oldList = process.env.FAMFS_DEVICE_LIST;
+    process.env.FAMFS_DEVICE_LIST = hosts[0]!.env.FAMFS_DEVICE_LIST;
     const mounts: Mount[] = hosts.map((host, i) => ({
-      host, name: i ? `client${i}` : 'master', client: i > 0, pid: 0,
+      host, extra: dev1 ? ['--device', dev1, ...(i ? [] : ['--placement', 'spread'])] : [], name: i ? `client${i}` : 'master', client: i > 0, pid: 0,
       mp: fs.mkdtempSync(path.join(os.tmpdir(), `famfs-mnt-ru${i}-${process.pid}-`)), logFile: path.join(host.dir, 'daemon.log'),
     }));
     const drivers: { job: DriverJob; child?: ChildProcess; done: boolean; out: string; respawns: number; before: number; beforeOk: number; startedAt: number; termed?: boolean }[] = [];
@@ -178,7 +276,9 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
           f.close();
         }
       });
+      const premade = prepareDevice(hosts[0]!, dev, dev1, ro, path.join(hosts[0]!.dir, 'w.obs'));
       for (const m of mounts) mountOn(m, dev);
+      stampPremade(mounts[0]!.mp, premade);
       const presence = res.features.includes('delete');
       observer = presence ? asHost(hosts[0]!, () => new SpaceObserver(dev)) : undefined;
       const spaceCheck = (when: string): void => {
@@ -188,6 +288,19 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
         res.maxHeld = Math.max(res.maxHeld, c.held);
         for (const [k, v] of Object.entries(c.reasons)) res.holdReasons[k] = (res.holdReasons[k] ?? 0) + v;
         for (const p of c.problems) problems.push(`space (${when}): ${p}`);
+        // The writer is out of space right now and deleted files are held: by whom (stale = a stopped or killed host).
+        if (c.held && writerFull()) res.fullHeld++;
+      };
+      /** The writer's last create/replace outcome was ENOSPC (from its observations, read as they come). */
+      const writerObs = path.join(hosts[0]!.dir, 'w.obs');
+      const writerFull = (): boolean => {
+        try {
+          const text = fs.readFileSync(writerObs, 'utf8');
+          const a = text.lastIndexOf('"kind":"enospc"'), b = text.lastIndexOf('"kind":"space-back"');
+          return a > b;
+        } catch {
+          return false;
+        }
       };
       // A daemon that finds itself stale (a stop, or starved past half the lease on a loaded machine)
       // serves ESTALE until it rejoins: its mappings fault with SIGBUS meanwhile. Note when, from its log.
@@ -226,9 +339,9 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
       // The writer and a reader on the master, a reader on each client.
       const per = Math.ceil(o.ops / (mounts.length + 1)); // the writer's steps; readers add theirs
       const jobs: DriverJob[] = [
-        { mp: mounts[0]!.mp, host: 'master-writer', writer: true, client: false, seed: seed * 10, ops: per, obs: path.join(hosts[0]!.dir, 'w.obs'), maxFileBytes: o.maxFileBytes, injectReuse: o.injectReuse, device: o.libraryOps ? dev : undefined },
+        { mp: mounts[0]!.mp, host: 'master-writer', writer: true, client: false, seed: seed * 10, ops: per, obs: path.join(hosts[0]!.dir, 'w.obs'), maxFileBytes: o.maxFileBytes, injectReuse: o.injectReuse, device: o.libraryOps ? dev : undefined, writebackErrors: o.mapWrites },
         // Readers read for as long as the writer writes (they are stopped once it is done).
-        ...mounts.map((m, i) => ({ mp: m.mp, host: `${m.name}-reader`, writer: false, client: m.client, seed: seed * 10 + 1 + i, ops: 1e15, obs: path.join(m.host.dir, `r${i}.obs`), heldWrites: o.heldWrites })),
+        ...mounts.map((m, i) => ({ mp: m.mp, host: `${m.name}-reader`, writer: false, client: m.client, seed: seed * 10 + 1 + i, ops: 1e15, obs: path.join(m.host.dir, `r${i}.obs`), heldWrites: o.heldWrites, mapWrites: o.mapWrites, writebackErrors: o.mapWrites })),
       ];
       const start = (d: (typeof drivers)[number]): Promise<void> => new Promise((resolve) => {
         const c = spawn(process.execPath, [DRIVER, JSON.stringify(d.job)], { stdio: ['ignore', 'pipe', 'pipe'], env: d.job.writer ? hosts[0]!.env : process.env });
@@ -254,7 +367,8 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
           // A SIGBUS while touching a mapping is how a dead or stale daemon answers a page fault: allowed
           // (checked against the episodes below), and the driver starts again unless the round is ending.
           if (signal === 'SIGBUS' && last?.kind === 'touch') {
-            res.counts['mmap:SIGBUS'] = (res.counts['mmap:SIGBUS'] ?? 0) + 1;
+            const k = last.write ? 'map-write:SIGBUS' : 'mmap:SIGBUS';
+            res.counts[k] = (res.counts[k] ?? 0) + 1;
             log(`SIGBUS in ${d.job.host} touching ${JSON.stringify(last)}`);
             sigbus.push({ host: d.job.host, at: Number(last.t), touch: last });
             // This run's marks only (the file also has earlier runs' of this driver).
@@ -386,6 +500,14 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
           problems.push(`SIGBUS in ${b.host} with no stop, kill or stale episode of its daemon near it: touching ${JSON.stringify(b.touch)} (its daemon's episodes, relative to the touch: ${near || 'none'})`);
         }
       }
+      // EIO is how the kernel reports a refused write-back of dirty mapped pages (the daemon was stale):
+      // allowed only shortly after a stop, kill or stale episode of that host's daemon.
+      for (const v of obs.filter((x) => x.kind === 'wb-eio')) {
+        const mount = String(v.host).replace(/-(reader|writer)$/, '');
+        const at = Number(v.t);
+        res.counts['write-back:EIO'] = (res.counts['write-back:EIO'] ?? 0) + 1;
+        if (!events.some((e) => e.mount === mount && at >= e.from && at <= e.to + 10 * leaseMs)) problems.push(`${v.host}: ${v.op} ${v.path ?? ''} answered EIO with no stop, kill or stale episode of its daemon before it`);
+      }
       for (const v of obs.filter((x) => x.kind === 'violation')) {
         res.violations++;
         problems.push(`VIOLATION on ${v.host}: ${v.op} ${v.path} (ino ${v.ino}) at ${v.offset}: ${v.what}`);
@@ -396,6 +518,13 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
         e.n++;
         e.maxMs = Math.max(e.maxMs, Number(v.ms));
       }
+      // A failed write-back of a dirty mapped page (its daemon stale or gone) is reported at the next msync.
+      for (const v of obs.filter((x) => x.kind === 'sync-error')) res.counts[`map-sync-error:${String(v.errno)}`] = (res.counts[`map-sync-error:${String(v.errno)}`] ?? 0) + 1;
+      for (const v of obs.filter((x) => x.kind === 'enospc')) res.enospc++;
+      for (const v of obs.filter((x) => x.kind === 'space-back')) {
+        res.spaceBack++;
+        res.spaceBackMaxMs = Math.max(res.spaceBackMaxMs, Number(v.ms));
+      }
       for (const v of obs.filter((x) => x.kind === 'errno')) problems.push(`${v.host}: ${v.op} ${v.path ?? ''} answered ${v.errno}: ${v.msg}`);
 
       // Let the master log what is still new, then check each client open against the log.
@@ -405,14 +534,20 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
         const f = Famfs.open(dev);
         try {
           const byIno = new Map<number, { path: string; map: { offset: number; length: number }[] }>();
-          const seen: { index: number; lo: number; hi: number }[] = [];
+          const seen: { dev: number; lo: number; hi: number; other: boolean }[] = [];
           for (const a of f.appliedEntries) {
             if (a.entry.type !== 'file') continue;
             const ext = a.entry.map.kind === 'simple' ? a.entry.map.extents : a.entry.map.strips;
             byIno.set(idForEntry(a.index), { path: a.entry.path, map: ext });
             // Units this entry takes that an earlier file entry had: space came back and was reused.
-            if (ext.some((e) => seen.some((s) => e.offset < s.hi && s.lo < e.offset + e.length))) res.reused++;
-            for (const e of ext) seen.push({ index: a.index, lo: e.offset, hi: e.offset + e.length });
+            const over = seen.filter((s) => ext.some((e) => e.devindex === s.dev && e.offset < s.hi && s.lo < e.offset + e.length));
+            if (over.length) res.reused++;
+            if (over.some((s) => s.other)) res.reusedFromOther++;
+            // Other than one extent on device 0: an interleaved file, or one with space on device 1.
+            const other = a.entry.map.kind === 'interleave' || ext.some((e) => e.devindex > 0);
+            if (a.entry.map.kind === 'interleave') res.interleavedEntries++;
+            if (ext.some((e) => e.devindex > 0)) res.onSecondDevice++;
+            for (const e of ext) seen.push({ dev: e.devindex, lo: e.offset, hi: e.offset + e.length, other });
           }
           // Every name a (key, gen) was ever given: a new file renamed before it was logged is logged under the new name.
           const names = new Map<string, Set<string>>();
@@ -492,7 +627,17 @@ export async function reuseProperty(o: ReuseOptions): Promise<ReuseResult> {
         unmount(m);
         fs.rmSync(m.mp, { recursive: true, force: true });
       }
-      removeFile(dev);
+      // FAMFS_TORTURE_KEEP=1 also keeps a failed round's devices (renamed) for a look at the log.
+      const keepDevs = process.env.FAMFS_TORTURE_KEEP === "1" && (problems.length > 0 || process.env.FAMFS_TORTURE_KEEP_DEVICES === "1");
+      for (const d of [dev, dev1]) {
+        if (!d) continue;
+        if (keepDevs) {
+          fs.renameSync(d, `${d}.kept`);
+          log(`kept device: ${d}.kept`);
+        } else removeFile(d);
+      }
+      if (oldList === undefined) delete process.env.FAMFS_DEVICE_LIST;
+      else process.env.FAMFS_DEVICE_LIST = oldList;
       // FAMFS_TORTURE_KEEP=1 keeps every host's directory (daemon logs, observations) for a look.
       if (process.env.FAMFS_TORTURE_KEEP === '1') log(`kept: ${hosts.map((h) => h.dir).join(' ')}`);
       else for (const h of hosts) removeHost(h);

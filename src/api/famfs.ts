@@ -414,15 +414,17 @@ export class Famfs {
     let done = 0;
     if (this.rangeThroughFd(file, offset, data.length)) {
       // Device files in this kernel's page cache: pwrite (no page fault per 4 KiB of a mapping).
+      // writeAt has just checked the piece against the device's live size: its flush skips that fstat.
       this.pieces(file, offset, Math.min(data.length, file.size - offset), (dev, off, len) => {
         dev.writeAt(off, data.subarray(done, done + len));
+        dev.flush(off, len, true); // fcc-site: data-write-flush
         done += len;
       });
-    } else {
-      for (const s of this.slices(file, offset, data.length)) {
-        data.copy(s, 0, done, done + s.length);
-        done += s.length;
-      }
+      return done;
+    }
+    for (const s of this.slices(file, offset, data.length)) {
+      data.copy(s, 0, done, done + s.length);
+      done += s.length;
     }
     this.flushFile(file, offset, done); // fcc-site: data-write-flush
     return done;

@@ -383,10 +383,10 @@ export class Device implements DeviceInfo {
   }
 
   /** The head mapping for a non-empty range of a mapped (not in-memory) device, if one covers it. */
-  private headRange(offset: number, length: number): (Window & { len: number }) | undefined {
+  private headRange(offset: number, length: number, liveChecked = false): (Window & { len: number }) | undefined {
     this.checkRange(offset, length);
     if (this.memory || length === 0) return undefined;
-    this.checkLive(offset, length); // a page past a truncated file's end would SIGBUS
+    if (!liveChecked) this.checkLive(offset, length); // a page past a truncated file's end would SIGBUS
     return this.headFor(offset, length);
   }
 
@@ -400,8 +400,10 @@ export class Device implements DeviceInfo {
    * then msync a file-backed device so its page cache reaches the file too. A
    * devdax mapping has no page cache (and its driver refuses msync).
    */
-  flush(offset: number, length: number): void {
-    const head = this.headRange(offset, length);
+  flush(offset: number, length: number, liveChecked = false): void {
+    // `liveChecked`: the caller has just checked [offset, offset+length) against the live size
+    // (writeAt did, in the same request): one fstat per store, not two.
+    const head = this.headRange(offset, length, liveChecked);
     if (head) {
       if (this.coherence === 'cpu') this.cpu().writeBack(head.buf.subarray(offset, offset + length));
       if (this.kind !== 'dax') msync(head.ptr, offset, length);
@@ -410,7 +412,7 @@ export class Device implements DeviceInfo {
     let synced = false;
     this.eachWindow(offset, length, (i, start, n) => {
       // Nothing stored through a window this process never mapped: the bytes came through the
-      // fd (writeFromFile) and sit in the page cache; fdatasync does what msync would.
+      // fd (writeAt, writeFromFile) and sit in the page cache; fdatasync does what msync would.
       if (!this.windows[i] && !this.sim && this.coherence !== 'cpu') {
         if (this.kind !== 'dax' && !synced) fs.fdatasyncSync(this.fd);
         synced = true;

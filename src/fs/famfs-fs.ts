@@ -361,7 +361,7 @@ export class FamfsFs implements FuseHandler {
   release(_req: Request, nodeid: number, args?: ReleaseArgs): void {
     // A handle opened while the file was new (fh 0) goes back to the master even once it is
     // logged: the master counted it, and carried it into the open-count table at the commit.
-    // Posted: the kernel does not wait for a RELEASE, and the main thread applies calls in turn.
+    // Posted: the kernel does not wait for a RELEASE; the main thread applies it before this worker's next call.
     if (this.nodes.isNew(nodeid) || (this.gate && this.fresh && nodeid >= NEW_NODE_ID_BASE && !args?.fh)) this.master().post('release', { id: nodeid });
     if (args) this.gate?.release(args.fh);
   }

@@ -207,7 +207,7 @@ export class NewNodes {
     return this.rpc.call<T>(op, args, op === 'create' || op === 'mkdir' ? 60_000 : Infinity);
   }
 
-  /** A call whose answer nobody needs (RpcClient.post): the main thread applies it in turn. */
+  /** A call whose answer nobody needs (RpcClient.post): applied before this worker's next call. */
   post(op: string, args: Record<string, unknown>): void {
     this.rpc.post(op, args);
   }

@@ -17,6 +17,12 @@
  * always answered, and the worker waits for that answer.
  */
 const SLOTS = 64;
+/**
+ * Slots a client keeps for posts besides its call slot: a post waits only when the one it
+ * takes still holds an unanswered post (2 posts behind), not for the answer to the last one.
+ * 16 workers (MAX_WORKERS) × 3 slots fit in SLOTS.
+ */
+const POST_SLOTS = 2;
 const SLOT_BYTES = 1 << 20;
 // Int32 control words: doorbell, next free slot, then per slot [request seq, reply seq, claim].
 const DOORBELL = 0;
@@ -86,26 +92,31 @@ function spinWhile(ctl: Int32Array, at: number, want: number): void {
 
 export class RpcClient {
   private readonly ctl: Int32Array;
-  private readonly data: Buffer;
+  /** The call slot; posts use the POST_SLOTS slots after it, in turn. */
   private readonly slot: number;
+  /** Increases over all this client's slots, so it increases within each. */
   private seq = 0;
-  /** A request sent by post() whose answer was not read yet (0: none). */
-  private posted = 0;
+  /** Per post slot: the request sent by post() whose answer was not read yet (0: none), and its op. */
+  private readonly posted = new Array<number>(POST_SLOTS).fill(0);
+  private readonly postedOps = new Array<string>(POST_SLOTS).fill('');
+  private nextPost = 0;
 
   /** `onPostError`: what a posted call answered with an error (nobody waits for it). */
   constructor(ch: RpcChannel, private readonly onPostError: (op: string, e: RpcError) => void = () => undefined) {
     this.ctl = new Int32Array(ch.shared, 0, CTL_WORDS);
-    this.slot = Atomics.add(this.ctl, NEXT_SLOT, 1);
-    if (this.slot >= SLOTS) throw new Error('too many famfs RPC clients');
-    this.data = slotData(ch.shared, this.slot);
+    this.slot = Atomics.add(this.ctl, NEXT_SLOT, 1 + POST_SLOTS);
+    if (this.slot + POST_SLOTS >= SLOTS) throw new Error('too many famfs RPC clients');
+    for (let i = 0; i <= POST_SLOTS; i++) this.datas.push(slotData(ch.shared, this.slot + i));
   }
 
-  /** Put a request in this client's slot and ring the main thread (after reading a posted call's answer). */
-  private send(op: string, args: unknown): number {
-    this.settle();
+  /** The data of the call slot, then of each post slot. */
+  private readonly datas: Buffer[] = [];
+
+  /** Put a request in `slot` (free: its last request answered and read) and ring the main thread. */
+  private send(slot: number, op: string, args: unknown): number {
     const seq = ++this.seq;
-    writeJson(this.data, { op, args, seq });
-    Atomics.store(this.ctl, REQ(this.slot), seq);
+    writeJson(this.datas[slot - this.slot]!, { op, args, seq });
+    Atomics.store(this.ctl, REQ(slot), seq);
     Atomics.add(this.ctl, DOORBELL, 1);
     Atomics.notify(this.ctl, DOORBELL);
     return seq;
@@ -116,7 +127,9 @@ export class RpcClient {
    * claimed, a request is answered, and its answer is awaited (the main thread never blocks).
    */
   call<T>(op: string, args: unknown, timeoutMs = 60_000): T {
-    const seq = this.send(op, args);
+    // Every earlier post is applied before a call is even sent: calls see them in order.
+    for (let k = 0; k < POST_SLOTS; k++) this.settle(k);
+    const seq = this.send(this.slot, op, args);
     spinWhile(this.ctl, REP(this.slot), seq);
     const deadline = Date.now() + timeoutMs;
     let bounded = true;
@@ -130,22 +143,24 @@ export class RpcClient {
       }
       Atomics.wait(this.ctl, REP(this.slot), cur, bounded ? Math.min(Math.max(left, 1), 1000) : 1000);
     }
-    const reply = readJson<RpcReply>(this.data);
+    const reply = readJson<RpcReply>(this.datas[0]!);
     if ('errno' in reply) throw new RpcError(reply.errno, reply.message);
     return reply.ok as T;
   }
 
   /**
    * Send a call and go on without its answer (a RELEASE: the kernel does not wait for it
-   * either). It is never cancelled; the next call or post of this client reads its answer first.
+   * either). It is never cancelled. Posts take POST_SLOTS slots in turn, so one waits only for
+   * the post POST_SLOTS before it; the main thread may apply this client's posts in any order
+   * among themselves (releases: counts going down commute), but every one before a later call.
    */
   post(op: string, args: unknown): void {
-    const seq = this.send(op, args);
-    this.posted = seq;
-    this.postedOp = op;
+    const k = this.nextPost;
+    this.nextPost = (k + 1) % POST_SLOTS;
+    this.settle(k);
+    this.posted[k] = this.send(this.slot + 1 + k, op, args);
+    this.postedOps[k] = op;
   }
-
-  private postedOp = '';
 
   /**
    * Wake the main thread without a request (its server's `onWake` runs): e.g. "the pool of
@@ -156,18 +171,19 @@ export class RpcClient {
     Atomics.notify(this.ctl, DOORBELL);
   }
 
-  /** Wait for the answer of a posted call (the slot's data is then free again). */
-  private settle(): void {
-    const seq = this.posted;
+  /** Wait for the answer of the call posted in post slot k, if any (the slot's data is then free again). */
+  private settle(k: number): void {
+    const seq = this.posted[k]!;
     if (!seq) return;
-    this.posted = 0;
+    this.posted[k] = 0;
+    const slot = this.slot + 1 + k;
     for (;;) {
-      const cur = Atomics.load(this.ctl, REP(this.slot));
+      const cur = Atomics.load(this.ctl, REP(slot));
       if (cur === seq) break;
-      Atomics.wait(this.ctl, REP(this.slot), cur, 1000);
+      Atomics.wait(this.ctl, REP(slot), cur, 1000);
     }
-    const reply = readJson<RpcReply>(this.data);
-    if ('errno' in reply) this.onPostError(this.postedOp, new RpcError(reply.errno, reply.message));
+    const reply = readJson<RpcReply>(this.datas[1 + k]!);
+    if ('errno' in reply) this.onPostError(this.postedOps[k]!, new RpcError(reply.errno, reply.message));
   }
 }
 

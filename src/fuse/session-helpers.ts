@@ -4,7 +4,7 @@
  */
 import type { FuseRequest } from './decode.js';
 import { errnoName } from './handler.js';
-import type { RequestLog } from './session.js';
+import type { RequestLog } from './reply.js';
 import { FdReply } from './splice.js';
 
 /** Keep at most `max` bytes of a READ reply (views, no copies). */

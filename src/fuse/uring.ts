@@ -28,7 +28,7 @@
  */
 import * as fs from 'node:fs';
 import { IoUring, IORING_OP_URING_CMD, IORING_SETUP_SUBMIT_ALL, NativeMemory, createEventFd } from '../sys/uring.js';
-import type { FuseTransport } from './session.js';
+import type { FuseTransport } from './transport.js';
 import { COMMIT_ID_OFFSET, RING_HEADER_SIZE, messageToRing, payloadSizeFromInitOut, ringRequestToMessage } from './uring-frame.js';
 
 export type TransportChoice = 'dev' | 'uring' | 'auto';

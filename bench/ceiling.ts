@@ -12,19 +12,18 @@
  *
  * Only this module: `node dist/bench/run.js ceiling`.
  */
-import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { mkfs } from '../src/api/mkfs.js';
 import { FuseServer } from '../src/fuse/server.js';
 import { asMaster, GiB, sparse } from './common.js';
-import { BINDFS_HINT, hasBindfs, Mounts, processCpu, timed } from './fusekit.js';
+import { BINDFS_HINT, hasBindfs, Mounts, processCpu, SMALL_FILE_BYTES, SMALL_FILES, smallTree, timed } from './fusekit.js';
 import { nullMasterData } from './nullmaster.js';
 import type { BenchContext, BenchRow } from './types.js';
 
 const ROUNDS = Math.max(1, Number(process.env.FAMFS_BENCH_RUNS) || 4);
-const SMALL = 2000;
-const SMALL_SIZE = 4096;
+const SMALL = SMALL_FILES;
+const SMALL_SIZE = SMALL_FILE_BYTES;
 
 type Who = 'null' | 'nullAgain' | 'bindfs' | 'cli' | 'tmpfs';
 
@@ -35,12 +34,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const mounts = new Mounts(ctx);
   const famfsBin = path.join(ctx.repo, 'bin/famfs.js');
   const tree = path.join(ctx.shmDir, 'small');
-  fs.mkdirSync(tree);
-  const buf = Buffer.alloc(SMALL_SIZE);
-  for (let i = 0; i < SMALL; i++) {
-    randomFillSync(buf);
-    fs.writeFileSync(path.join(tree, `f${i}`), buf);
-  }
+  smallTree(tree);
   const nullMp = mounts.dir('nullmaster');
   const bindMp = mounts.dir('ceiling-bindfs');
   const bindSrc = path.join(ctx.shmDir, 'bindsrc');

@@ -11,17 +11,16 @@
  *
  * Only this module: `node dist/bench/run.js create`.
  */
-import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { mkfs } from '../src/api/mkfs.js';
 import { asMaster, GiB, sparse } from './common.js';
-import { bestOf, Mounts, randomFile, timed } from './fusekit.js';
+import { bestOf, Mounts, randomFile, SMALL_FILE_BYTES, SMALL_FILES, smallTree, timed } from './fusekit.js';
 import type { BenchContext, BenchRow } from './types.js';
 
 const RUNS = 2;
-const SMALL = 2000;
-const SMALL_SIZE = 4096;
+const SMALL = SMALL_FILES;
+const SMALL_SIZE = SMALL_FILE_BYTES;
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
@@ -75,12 +74,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
 
     // --- 2,000 small files
     const tree = path.join(ctx.shmDir, 'small');
-    fs.mkdirSync(tree);
-    const buf = Buffer.alloc(SMALL_SIZE);
-    for (let i = 0; i < SMALL; i++) {
-      randomFillSync(buf);
-      fs.writeFileSync(path.join(tree, `f${i}`), buf);
-    }
+    smallTree(tree);
     const treeDest = path.join(ctx.shmDir, 'small.copy');
     let count = -1;
     // 2,000 files × at least one 2 MiB unit each: a sparse 16 GiB device.

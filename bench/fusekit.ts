@@ -98,6 +98,20 @@ export function hasBindfs(): boolean {
 }
 
 /** A file of `size` random bytes (written in 64 MiB chunks). */
+/** Row 9's tree (and the ceiling module's, which must time the same copy): files × bytes of random data. */
+export const SMALL_FILES = 2000;
+export const SMALL_FILE_BYTES = 4096;
+
+/** Write the small-file tree at `dir` (created here): f0 … f{SMALL_FILES-1}. */
+export function smallTree(dir: string): void {
+  fs.mkdirSync(dir);
+  const buf = Buffer.alloc(SMALL_FILE_BYTES);
+  for (let i = 0; i < SMALL_FILES; i++) {
+    randomFillSync(buf);
+    fs.writeFileSync(path.join(dir, `f${i}`), buf);
+  }
+}
+
 export function randomFile(p: string, size: number): void {
   const fd = fs.openSync(p, 'w');
   const chunk = Buffer.allocUnsafe(Math.min(size, 64 * MiB));

@@ -12,6 +12,7 @@ import { Device, probeDevice, type Region } from '../device/device.js';
 import { MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE, viewOf, getxattr } from '../sys/libc.js';
 import { FamfsError } from './errors.js';
 import { famfsMountInfoAt, mountDaemon, untouchable } from './mountrecord.js';
+import { sleepSync } from '../sys/sleep.js';
 
 /** Map [0, length) of a host file MAP_SHARED; the Region releases the mapping. */
 export function mapFile(path: string, length: number, writable: boolean, offset = 0): Region {
@@ -100,7 +101,6 @@ export function pokeDaemon(mountpoint: string): void {
 }
 
 const PAGE = 4096;
-const sleep = (ms: number): void => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms) as unknown as void;
 
 /** Mappings of files in a kernel-mode mount, by path relative to its root (kept until close). */
 export class MountedFiles {
@@ -126,7 +126,7 @@ export class MountedFiles {
           const code = (e as NodeJS.ErrnoException).code;
           if (code !== 'ENOENT' || waited >= 10_000) throw new FamfsError(`${host}: ${(e as Error).message}`, code ?? 'EIO');
           if (waited === 0) pokeDaemon(this.mountpoint);
-          sleep(10);
+          sleepSync(10);
         }
       }
       this.maps.set(rel, r);

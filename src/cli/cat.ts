@@ -3,6 +3,7 @@ import { writeSync } from 'node:fs';
 import type { DeviceOption } from './context.js';
 import { withReader } from './reader.js';
 import { waitWritable } from '../sys/libc.js';
+import { sleepSync } from '../sys/sleep.js';
 
 /** A full non-blocking stdout: wait until it drains (poll), or sleep a little if poll cannot be had. */
 let pollable = true;
@@ -16,7 +17,7 @@ function waitForStdout(): void {
       pollable = false; // no native poll here: fall back to sleeping
     }
   }
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, backoffMs);
+  sleepSync(backoffMs);
   backoffMs = Math.min(backoffMs * 2, 50);
 }
 
